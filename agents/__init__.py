@@ -1,0 +1,1 @@
+"""The Mesa agents of the market (owners, platform, buyers) and their decision rules."""

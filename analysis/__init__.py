@@ -1,0 +1,1 @@
+"""Metrics, export, plots and paper reproductions."""

@@ -1,0 +1,113 @@
+"""``privmarket reproduce <paper-id>``: the simulator's proof of faithfulness.
+
+Each paper has a module ``analysis.reproduce.pNNN`` with two functions:
+
+``checks() -> list[Check]``
+    every checked quantity: the paper's (or spec's) value beside the
+    simulator's, computed through the public API;
+``figures(out_dir: pathlib.Path) -> list[pathlib.Path]``
+    the figure analogues, written as PNG files into ``out_dir``.
+
+:func:`reproduce` runs both and returns a :class:`Report`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Paper ids and their short titles (see ``shared/seeds/README.md``).
+PAPERS = {
+    "000": "Fair value of data under heterogeneous privacy constraints (Kang et al.)",
+    "001": "Mechanisms that incentivize data sharing in FL (accuracy / value shaping)",
+    "002": "FL-Market: incentive mechanism for privacy-preserving FL",
+    "003": "Incentives in FL: equilibria, dynamics and welfare-maximizing mechanisms",
+    "004": "The value of data privacy with an untrusted collector",
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One checked quantity.
+
+    Attributes
+    ----------
+    name : str
+        What is checked, in the paper's words (e.g. ``"c_th (Thm 3)"``).
+    paper : float
+        The paper's or the spec's value.
+    simulated : float
+        The simulator's value.
+    tolerance : float
+        Absolute tolerance of the comparison.
+    source : str
+        Where the value is stated (``"paper eq. 9"``, ``"spec G3"``).
+    """
+
+    name: str
+    paper: float
+    simulated: float
+    tolerance: float
+    source: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """Whether the simulator matches within the tolerance (NaN never does)."""
+        return math.isfinite(self.simulated) and abs(self.simulated - self.paper) <= self.tolerance
+
+
+@dataclass
+class Report:
+    """The outcome of reproducing one paper."""
+
+    paper_id: str
+    checks: list[Check]
+    figures: list[Path] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether every check passed."""
+        return all(c.ok for c in self.checks)
+
+    def table(self) -> str:
+        """The checks as an aligned plain-text table."""
+        width = max([len(c.name) for c in self.checks] + [8])
+        lines = [f"{'quantity':<{width}}  {'paper':>14}  {'simulator':>14}  {'tol':>9}  ok   source"]
+        for c in self.checks:
+            lines.append(
+                f"{c.name:<{width}}  {c.paper:>14.6g}  {c.simulated:>14.6g}  {c.tolerance:>9.2g}  "
+                f"{'yes' if c.ok else 'NO ':<4} {c.source}"
+            )
+        return "\n".join(lines)
+
+
+def reproduce(paper_id: str, out_dir: Path | str) -> Report:
+    """Run every check of one paper and write its figure analogues.
+
+    Parameters
+    ----------
+    paper_id : str
+        ``"000"`` ... ``"004"``.
+    out_dir : path
+        Directory for the PNG figures (created if missing).
+
+    Raises
+    ------
+    KeyError
+        If ``paper_id`` is not one of :data:`PAPERS`.
+    LookupError
+        If the paper's reproduction module does not exist yet.
+    """
+    if paper_id not in PAPERS:
+        raise KeyError(paper_id)
+    try:
+        module = importlib.import_module(f"analysis.reproduce.p{paper_id}")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"analysis.reproduce.p{paper_id}":
+            raise LookupError(f"reproduction of paper {paper_id} is not implemented yet") from None
+        raise
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return Report(paper_id, module.checks(), module.figures(out))

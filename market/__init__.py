@@ -1,0 +1,1 @@
+"""privmarket's market: the model, the mechanisms, and value/privacy math."""

@@ -1,0 +1,17 @@
+"""Payment and allocation rules, one module per family.
+
+Importing this package registers every built-in mechanism in
+:data:`MECHANISMS` (name -> class); a scenario selects one by name.
+"""
+
+from market.mechanisms.base import (
+    MECHANISMS,
+    ActionSpace,
+    Mechanism,
+    Outcome,
+    RoundContext,
+    register,
+)
+from market.mechanisms import posted_price  # noqa: F401  (registers)
+
+__all__ = ["MECHANISMS", "ActionSpace", "Mechanism", "Outcome", "RoundContext", "register"]

@@ -1,0 +1,1 @@
+"""Named scenario files (TOML) and their validation."""
