@@ -1,0 +1,132 @@
+"""The ``privmarket`` command: parse, call the Python API, print.
+
+Commands::
+
+    privmarket list
+    privmarket run SCENARIO|FILE [--rounds N] [--seed S] [--out DIR] [--set KEY=VALUE ...]
+    privmarket reproduce PAPER_ID [--out DIR]
+    privmarket --version
+
+User mistakes (a bad scenario, an unknown name) print one line on standard
+error and exit with status 2; they never show a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib import metadata
+from pathlib import Path
+
+EXIT_USAGE = 2
+
+
+class UserError(Exception):
+    """A mistake in the command or its inputs: printed as one line, exit 2."""
+
+
+def _version() -> str:
+    try:
+        return metadata.version("privmarket")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``privmarket``."""
+    parser = argparse.ArgumentParser(
+        prog="privmarket", description="Agent-based, discrete-event simulator of markets for private data.")
+    parser.add_argument("--version", action="version", version=f"privmarket {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("list", help="list the built-in scenarios")
+
+    run = sub.add_parser("run", help="run a scenario and write its outputs")
+    run.add_argument("scenario", help="built-in scenario name or path to a .toml file")
+    run.add_argument("--rounds", type=int, help="number of rounds (overrides the scenario)")
+    run.add_argument("--seed", type=int, help="random seed (overrides the scenario)")
+    run.add_argument("--out", type=Path, help="output directory (default: runs/<scenario>-seed<seed>)")
+    run.add_argument("--owner-every", type=int, metavar="K", help="record owner state every K rounds (0: never)")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a scenario value, e.g. --set mechanism.sale_price=1.5 (repeatable)")
+
+    rep = sub.add_parser("reproduce", help="check a paper's numbers and write its figure analogues")
+    rep.add_argument("paper", help="paper id: 000, 001, 002, 003 or 004")
+    rep.add_argument("--out", type=Path, help="directory for the PNG figures (default: reproduce-out/<id>)")
+    return parser
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """Print the built-in scenarios with their descriptions."""
+    from scenarios.schema import builtin_descriptions
+
+    descriptions = builtin_descriptions()
+    width = max(len(n) for n in descriptions)
+    for name, text in descriptions.items():
+        print(f"{name:<{width}}  {text}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run a scenario, write the five outputs and print a short summary."""
+    from market.runner import run
+    from scenarios.schema import ScenarioError, load
+
+    try:
+        scenario = load(args.scenario, args.overrides, seed=args.seed, rounds=args.rounds)
+        if args.rounds is not None and args.rounds < 1:
+            raise UserError("--rounds: must be at least 1")
+        if args.owner_every is not None and args.owner_every < 0:
+            raise UserError("--owner-every: must be >= 0")
+        out = args.out or Path("runs") / f"{scenario.name}-seed{scenario.seed}"
+        result = run(scenario, out=out, owner_every=args.owner_every, progress=True)
+    except ScenarioError as exc:
+        raise UserError(str(exc)) from None
+    final = result.summary["final"]
+    print(f"{scenario.name}: {scenario.rounds} rounds, {int(final['n_owners'])} owners, "
+          f"mechanism {scenario.mechanism.name}, rule {scenario.rule.name}, seed {scenario.seed}")
+    shown = [k for k in final if k.startswith("share_")] + [
+        "mean_action", "total_payments", "information_rent", "platform_utility", "buyer_spend"]
+    print("final round: " + ", ".join(f"{k} {final[k]:.4g}" for k in shown if k in final))
+    print(f"wall time {result.summary['wall_time_s']:.2f} s; outputs in {out}/")
+    return 0
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    """Print a paper's checks beside the simulator's values and write its figures."""
+    from analysis.reproduce import PAPERS, reproduce
+
+    if args.paper not in PAPERS:
+        raise UserError(f"unknown paper id {args.paper!r} (known: {', '.join(PAPERS)})")
+    out = args.out or Path("reproduce-out") / args.paper
+    try:
+        report = reproduce(args.paper, out)
+    except LookupError as exc:
+        raise UserError(str(exc)) from None
+    print(f"paper {args.paper}: {PAPERS[args.paper]}")
+    print(report.table())
+    for path in report.figures:
+        print(f"figure: {path}")
+    passed = sum(c.ok for c in report.checks)
+    print(f"{passed} of {len(report.checks)} checks match")
+    return 0 if report.ok else 1
+
+
+COMMANDS = {"list": cmd_list, "run": cmd_run, "reproduce": cmd_reproduce}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``privmarket`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except UserError as exc:
+        print(f"privmarket: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("privmarket: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,461 @@
+"""Scenario files: loading, command-line overrides and validation.
+
+A scenario is a TOML file (see ``README.md`` for the format).  Built-in
+scenarios live in ``scenarios/builtin`` and are found by name.  Loading a
+scenario validates every key and value, fills in defaults, and returns a
+:class:`Scenario` whose :meth:`Scenario.to_dict` is the fully resolved
+scenario written next to every run's output.
+
+Every user mistake raises :class:`ScenarioError` with a one-line message that
+names the file and the key, e.g.::
+
+    quickstart.toml: population.types[0].sensitivity: negative sensitivity (-0.5)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from agents.rules import RULES, DecisionRule
+from market.mechanisms import MECHANISMS, Mechanism
+from market.population import CORE_ATTRIBUTES, DISTRIBUTIONS, OPTIONAL_DIST_PARAMS
+
+BUILTIN_PACKAGE = "scenarios.builtin"
+REVISIONS = ("synchronous", "sequential", "asynchronous")
+TOP_KEYS = ("name", "description", "rounds", "seed", "population", "mechanism", "decision",
+            "buyers", "churn", "output")
+DECISION_KEYS = {"rule": "best_response", "revision": "synchronous", "revisions_per_round": 1,
+                 "clock_rate": 1.0, "inertia": 0.0}
+BUYER_KEYS = {"initial": 0, "arrival_rate": 0.0, "budget": 10.0, "valuation": 1.0,
+              "stay": {"dist": "exponential", "scale": 20.0}}
+CHURN_KEYS = {"leave_rate": 0.0, "join_rate": 0.0}
+OUTPUT_KEYS = {"owner_every": 1}
+
+
+class ScenarioError(ValueError):
+    """A scenario (or an override of it) is invalid; the message is one line."""
+
+
+@dataclass
+class Scenario:
+    """A validated scenario with every default filled in.
+
+    Attributes
+    ----------
+    name, description : str
+        Identification shown by ``privmarket list``.
+    rounds : int
+        Number of rounds to simulate.
+    seed : int
+        Seed of every random stream of the run.
+    population : dict
+        ``owners`` and ``types`` (a mixture), or ``owner`` (an explicit list),
+        and ``initial_action``.
+    mechanism : Mechanism
+        The platform's mechanism, built from the ``[mechanism]`` table.
+    rule : DecisionRule
+        The owners' decision rule, built from the ``[decision]`` table.
+    decision, buyers, churn, output : dict
+        The remaining tables with defaults filled in.
+    source : str
+        The file the scenario came from (for messages).
+    """
+
+    name: str
+    description: str
+    rounds: int
+    seed: int
+    population: dict[str, Any]
+    mechanism: Mechanism
+    rule: DecisionRule
+    decision: dict[str, Any]
+    buyers: dict[str, Any]
+    churn: dict[str, Any]
+    output: dict[str, Any]
+    source: str = "<dict>"
+    raw_mechanism: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved scenario as a TOML-ready dict (defaults included)."""
+        mech = {"name": self.mechanism.name}
+        mech.update(_plain(dataclasses.asdict(self.mechanism.params)))
+        decision = dict(self.decision)
+        decision.update(_plain(dataclasses.asdict(self.rule.params)))
+        return {
+            "name": self.name, "description": self.description,
+            "rounds": self.rounds, "seed": self.seed,
+            "population": _plain(self.population), "mechanism": mech, "decision": decision,
+            "buyers": _plain(self.buyers), "churn": _plain(self.churn), "output": _plain(self.output),
+        }
+
+
+def _plain(value: Any) -> Any:
+    """Tuples to lists, recursively (TOML has no tuples)."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def builtin_names() -> list[str]:
+    """Names of the built-in scenarios, sorted."""
+    folder = resources.files(BUILTIN_PACKAGE)
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def builtin_descriptions() -> dict[str, str]:
+    """``{name: one-line description}`` of every built-in scenario."""
+    out = {}
+    for name in builtin_names():
+        raw = tomllib.loads(resources.files(BUILTIN_PACKAGE).joinpath(f"{name}.toml").read_text())
+        out[name] = str(raw.get("description", ""))
+    return out
+
+
+def read_raw(name_or_path: str | Path) -> tuple[dict[str, Any], str]:
+    """Read a scenario by built-in name or file path; return ``(raw dict, label)``."""
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.exists():
+        if not path.is_file():
+            raise ScenarioError(f"{path}: no such scenario file")
+        text, label = path.read_text(), str(path)
+    else:
+        name = str(name_or_path)
+        if name not in builtin_names():
+            raise ScenarioError(
+                f"{name}: unknown scenario (built-in: {', '.join(builtin_names())}; or give a .toml path)"
+            )
+        text = resources.files(BUILTIN_PACKAGE).joinpath(f"{name}.toml").read_text()
+        label = f"{name}.toml"
+    try:
+        return tomllib.loads(text), label
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{label}: not valid TOML ({exc})") from None
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str], label: str) -> dict[str, Any]:
+    """Apply ``key.path=value`` overrides; values are parsed as TOML (else a string).
+
+    List elements are addressed by index: ``population.types.0.share=0.5``.
+    """
+    for item in overrides:
+        if "=" not in item:
+            raise ScenarioError(f"{label}: --set {item}: expected KEY=VALUE")
+        key, text = item.split("=", 1)
+        try:
+            value = tomllib.loads(f"v = {text}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = text
+        parts = key.strip().split(".")
+        node: Any = raw
+        for i, part in enumerate(parts[:-1]):
+            node = _child(node, part, ".".join(parts[: i + 1]), label, create=True)
+        last = parts[-1]
+        if isinstance(node, list):
+            node[_index(node, last, key, label)] = value
+        else:
+            node[last] = value
+    return raw
+
+
+def _index(node: list, part: str, key: str, label: str) -> int:
+    if not part.isdigit() or int(part) >= len(node):
+        raise ScenarioError(f"{label}: {key}: no list element {part!r}")
+    return int(part)
+
+
+def _child(node: Any, part: str, key: str, label: str, create: bool) -> Any:
+    if isinstance(node, list):
+        return node[_index(node, part, key, label)]
+    if not isinstance(node, dict):
+        raise ScenarioError(f"{label}: {key}: is not a table")
+    if part not in node and create:
+        node[part] = {}
+    return node[part]
+
+
+def load(name_or_path: str | Path | Mapping[str, Any], overrides: list[str] | None = None,
+         **fields: Any) -> Scenario:
+    """Load, override and validate a scenario.
+
+    Parameters
+    ----------
+    name_or_path : str, path or mapping
+        A built-in scenario name, a ``.toml`` path, or an already-parsed dict.
+    overrides : list of str, optional
+        ``key.path=value`` strings, as given to ``--set``.
+    **fields
+        Top-level values to override (``rounds=...``, ``seed=...``); ``None`` is ignored.
+
+    Raises
+    ------
+    ScenarioError
+        On any invalid key or value; the message names the file and key.
+    """
+    if isinstance(name_or_path, Mapping):
+        raw, label = _deepcopy(name_or_path), "<dict>"
+    else:
+        raw, label = read_raw(name_or_path)
+    raw = apply_overrides(raw, overrides or [], label)
+    raw.update({k: v for k, v in fields.items() if v is not None})
+    return validate(raw, label)
+
+
+def _deepcopy(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _deepcopy(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_deepcopy(v) for v in value]
+    return value
+
+
+def validate(raw: dict[str, Any], label: str = "<dict>") -> Scenario:
+    """Validate a parsed scenario dict and build the :class:`Scenario`."""
+    def fail(key: str, problem: str) -> ScenarioError:
+        return ScenarioError(f"{label}: {key}: {problem}")
+
+    _known(raw, TOP_KEYS, "", fail)
+    for key in ("population", "mechanism"):
+        if not isinstance(raw.get(key), dict):
+            raise fail(key, "missing table")
+    rounds = _number(raw.get("rounds", 100), "rounds", fail, integer=True, minimum=1)
+    seed = _number(raw.get("seed", 0), "seed", fail, integer=True, minimum=0)
+    mechanism = _build_mechanism(raw["mechanism"], fail)
+    decision, rule = _build_rule(raw.get("decision", {}), mechanism, fail)
+    population = _population(raw["population"], mechanism, fail)
+    buyers = _table(raw.get("buyers", {}), BUYER_KEYS, "buyers", fail)
+    for key in ("initial",):
+        _number(buyers[key], f"buyers.{key}", fail, integer=True, minimum=0)
+    _number(buyers["arrival_rate"], "buyers.arrival_rate", fail, minimum=0)
+    for key in ("budget", "valuation", "stay"):
+        _spec(buyers[key], f"buyers.{key}", fail, nonnegative=True)
+    churn = _table(raw.get("churn", {}), CHURN_KEYS, "churn", fail)
+    _number(churn["leave_rate"], "churn.leave_rate", fail, minimum=0, maximum=1)
+    _number(churn["join_rate"], "churn.join_rate", fail, minimum=0)
+    output = _table(raw.get("output", {}), OUTPUT_KEYS, "output", fail)
+    _number(output["owner_every"], "output.owner_every", fail, integer=True, minimum=0)
+    return Scenario(
+        name=str(raw.get("name", Path(label).stem)), description=str(raw.get("description", "")),
+        rounds=int(rounds), seed=int(seed), population=population, mechanism=mechanism,
+        rule=rule, decision=decision, buyers=buyers, churn=churn, output=output, source=label,
+    )
+
+
+def _known(table: Mapping[str, Any], allowed: Any, prefix: str, fail) -> None:
+    for key in table:
+        if key not in allowed:
+            where = f"{prefix}{key}"
+            raise fail(where, f"unknown key (allowed: {', '.join(allowed)})")
+
+
+def _table(given: Any, defaults: dict[str, Any], name: str, fail) -> dict[str, Any]:
+    if not isinstance(given, dict):
+        raise fail(name, "must be a table")
+    _known(given, defaults, f"{name}.", fail)
+    out = dict(defaults)
+    out.update(given)
+    return out
+
+
+def _number(value: Any, key: str, fail, integer: bool = False, minimum: float | None = None,
+            maximum: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise fail(key, f"expected a number, got {value!r}")
+    if integer and not float(value).is_integer():
+        raise fail(key, f"expected a whole number, got {value!r}")
+    if not math.isfinite(value):
+        raise fail(key, f"expected a finite number, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise fail(key, f"must be >= {minimum}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise fail(key, f"must be <= {maximum}, got {value!r}")
+    return value
+
+
+def _spec(spec: Any, key: str, fail, nonnegative: bool = False) -> None:
+    """Validate a number or a named-distribution table."""
+    if not isinstance(spec, Mapping):
+        _number(spec, key, fail, minimum=0 if nonnegative else None)
+        if nonnegative and spec < 0:
+            raise fail(key, f"must be non-negative, got {spec!r}")
+        return
+    name = spec.get("dist")
+    if name not in DISTRIBUTIONS:
+        raise fail(f"{key}.dist", f"unknown distribution {name!r} (known: {', '.join(DISTRIBUTIONS)})")
+    _, params = DISTRIBUTIONS[name]
+    optional = OPTIONAL_DIST_PARAMS.get(name, ())
+    _known({k: v for k, v in spec.items() if k != "dist"}, params, f"{key}.", fail)
+    for p in params:
+        if p not in spec and p not in optional:
+            raise fail(f"{key}.{p}", f"missing parameter of the {name} distribution")
+    if name == "choice":
+        values = spec["values"]
+        if not isinstance(values, list) or not values:
+            raise fail(f"{key}.values", "expected a non-empty list")
+        for v in values:
+            _number(v, f"{key}.values", fail, minimum=0 if nonnegative else None)
+        if "p" in spec:
+            _probabilities(spec["p"], len(values), f"{key}.p", fail)
+        return
+    for p in params:
+        _number(spec[p], f"{key}.{p}", fail)
+    checks = {"uniform": spec.get("low", 0) <= spec.get("high", 0),
+              "normal": spec.get("sd", 0) >= 0, "lognormal": spec.get("sigma", 0) >= 0,
+              "exponential": spec.get("scale", 1) > 0, "pareto": spec.get("shape", 1) > 0
+              and spec.get("scale", 1) > 0, "beta": spec.get("a", 1) > 0 and spec.get("b", 1) > 0}
+    if not checks.get(name, True):
+        raise fail(key, f"invalid parameters for the {name} distribution")
+    if nonnegative and ((name == "uniform" and spec["low"] < 0) or name == "normal"
+                        or (name == "constant" and spec["value"] < 0)):
+        raise fail(key, "can be negative; this attribute must be non-negative")
+
+
+def _probabilities(p: Any, n: int, key: str, fail) -> None:
+    if not isinstance(p, list) or len(p) != n:
+        raise fail(key, f"expected a list of {n} probabilities")
+    for v in p:
+        _number(v, key, fail, minimum=0)
+    if abs(sum(p) - 1.0) > 1e-9:
+        raise fail(key, f"probabilities sum to {sum(p):g}, not 1")
+
+
+def _build_mechanism(table: dict[str, Any], fail) -> Mechanism:
+    name = table.get("name")
+    if name not in MECHANISMS:
+        raise fail("mechanism.name", f"unknown mechanism {name!r} (known: {', '.join(sorted(MECHANISMS))})")
+    cls = MECHANISMS[name]
+    params = _params(cls.Params, {k: v for k, v in table.items() if k != "name"}, "mechanism", fail)
+    try:
+        return cls(params)
+    except ValueError as exc:
+        raise fail("mechanism", str(exc)) from None
+
+
+def _build_rule(table: Any, mechanism: Mechanism, fail) -> tuple[dict[str, Any], DecisionRule]:
+    if not isinstance(table, dict):
+        raise fail("decision", "must be a table")
+    rule_name = table.get("rule", DECISION_KEYS["rule"])
+    if rule_name not in RULES:
+        raise fail("decision.rule", f"unknown decision rule {rule_name!r} (known: {', '.join(sorted(RULES))})")
+    cls = RULES[rule_name]
+    common = {k: table.get(k, v) for k, v in DECISION_KEYS.items()}
+    if common["revision"] not in REVISIONS:
+        raise fail("decision.revision", f"unknown revision {common['revision']!r} (known: {', '.join(REVISIONS)})")
+    _number(common["revisions_per_round"], "decision.revisions_per_round", fail, integer=True, minimum=1)
+    _number(common["clock_rate"], "decision.clock_rate", fail, minimum=0)
+    _number(common["inertia"], "decision.inertia", fail, minimum=0, maximum=1)
+    rule_params = _params(cls.Params, {k: v for k, v in table.items() if k not in DECISION_KEYS},
+                          "decision", fail)
+    try:
+        rule = cls(rule_params, mechanism.action_space)
+    except ValueError as exc:
+        raise fail("decision", str(exc)) from None
+    return common, rule
+
+
+def _params(params_cls: type, given: dict[str, Any], prefix: str, fail) -> Any:
+    """Build a frozen ``Params`` dataclass from a table, checking names and types."""
+    fields = {f.name: f for f in dataclasses.fields(params_cls)}
+    _known(given, fields, f"{prefix}.", fail)
+    values = {}
+    for key, value in given.items():
+        default = _default(fields[key])
+        values[key] = _coerce(value, default, f"{prefix}.{key}", fail)
+    return params_cls(**values)
+
+
+def _default(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None
+
+
+def _coerce(value: Any, default: Any, key: str, fail) -> Any:
+    """Coerce a TOML value to the type of the parameter's default."""
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise fail(key, f"expected true or false, got {value!r}")
+        return value
+    if isinstance(default, (int, float)):
+        _number(value, key, fail, integer=isinstance(default, int) and not isinstance(default, float))
+        return type(default)(value)
+    if isinstance(default, tuple):
+        if not isinstance(value, list):
+            raise fail(key, f"expected a list, got {value!r}")
+        if default and isinstance(default[0], (int, float)):
+            for v in value:
+                _number(v, key, fail)
+            return tuple(float(v) for v in value)
+        return tuple(value)
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise fail(key, f"expected a string, got {value!r}")
+        return value
+    return value
+
+
+def _population(table: dict[str, Any], mechanism: Mechanism, fail) -> dict[str, Any]:
+    attributes = CORE_ATTRIBUTES + tuple(mechanism.owner_attributes)
+    _known(table, ("owners", "types", "owner", "initial_action"), "population.", fail)
+    out: dict[str, Any] = {"initial_action": table.get("initial_action", float(mechanism.action_space.values[0]))}
+    _spec(out["initial_action"], "population.initial_action", fail)
+    if "owner" in table:
+        if "types" in table or "owners" in table:
+            raise fail("population.owner", "give either an explicit owner list or owners + types, not both")
+        owners = table["owner"]
+        if not isinstance(owners, list) or not owners:
+            raise fail("population.owner", "expected a non-empty list of owner tables")
+        for i, owner in enumerate(owners):
+            key = f"population.owner[{i}]"
+            _known(owner, attributes + ("count",), f"{key}.", fail)
+            _number(owner.get("count", 1), f"{key}.count", fail, integer=True, minimum=1)
+            for attr in attributes:
+                if attr in owner:
+                    _attribute(owner[attr], attr, f"{key}.{attr}", fail, allow_dist=False)
+        out["owner"] = [_defaults(o, mechanism) | {"count": o.get("count", 1)} for o in owners]
+        return out
+    if "types" not in table:
+        raise fail("population", "needs either [[population.types]] with owners = N, or [[population.owner]]")
+    n = _number(table.get("owners", 0), "population.owners", fail, integer=True, minimum=1)
+    types = table["types"]
+    if not isinstance(types, list) or not types:
+        raise fail("population.types", "expected a non-empty list of type tables")
+    for i, spec in enumerate(types):
+        key = f"population.types[{i}]"
+        _known(spec, attributes + ("share",), f"{key}.", fail)
+        if "share" not in spec and len(types) > 1:
+            raise fail(f"{key}.share", "missing (every type of a mixture needs a share)")
+        for attr in attributes:
+            if attr in spec:
+                _attribute(spec[attr], attr, f"{key}.{attr}", fail, allow_dist=True)
+    shares = [t.get("share", 1.0) for t in types]
+    _probabilities(shares, len(types), "population.types.share", fail)
+    out["owners"] = int(n)
+    out["types"] = [_defaults(t, mechanism) | {"share": t.get("share", 1.0)} for t in types]
+    return out
+
+
+def _attribute(spec: Any, attr: str, key: str, fail, allow_dist: bool) -> None:
+    if isinstance(spec, Mapping) and not allow_dist:
+        raise fail(key, "expected a number for an explicit owner")
+    nonneg = attr in CORE_ATTRIBUTES
+    if not isinstance(spec, Mapping) and nonneg and isinstance(spec, (int, float)) and spec < 0:
+        raise fail(key, f"negative {attr.replace('_', ' ')} ({spec!r})")
+    _spec(spec, key, fail, nonnegative=nonneg)
+
+
+def _defaults(spec: Mapping[str, Any], mechanism: Mechanism) -> dict[str, Any]:
+    out = {"sensitivity": spec.get("sensitivity", 1.0), "data_size": spec.get("data_size", 1.0)}
+    for attr, default in mechanism.owner_attributes.items():
+        out[attr] = spec.get(attr, default)
+    return out
