@@ -233,6 +233,7 @@ class DataMarket(mesa.Model):
         for rows in self.revising_rows(rng):
             self.owners.action[rows] = self.rule.choose(rows, self.mechanism, self.owners, ctx, rng)
         outcome = self.platform.settle(ctx)
+        self.rule.observe(self.mechanism, self.owners, ctx)
         for buyer, paid in zip(list(self.buyers), outcome.buyer_payments):
             buyer.pay(float(paid))
             if buyer.budget <= 1e-12:

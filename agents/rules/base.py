@@ -59,6 +59,16 @@ class DecisionRule(ABC):
     ) -> np.ndarray:
         """New actions for the owners in ``rows`` (others keep theirs)."""
 
+    def observe(self, mechanism: Mechanism, owners: OwnerArrays, ctx: RoundContext) -> None:
+        """Learn from the settled round (every owner, revising or not).
+
+        Called after settlement, when ``owners.action``, ``owners.payment`` and
+        ``owners.utility`` hold this round's play and realised payoffs.  Rules
+        with full information may also query ``mechanism.deviation_utilities``;
+        bandit rules use only the owner's own ``owners.utility``.  The default
+        learns nothing.
+        """
+
     def on_join(self, n_new: int) -> None:
         """``n_new`` owners were appended at the end of the arrays."""
 
