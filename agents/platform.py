@@ -39,5 +39,8 @@ class Platform(mesa.Agent):
         self.utility = float(outcome.platform_utility)
         self.total_utility += self.utility
         self.cash += outcome.buyer_spend - float(outcome.payment.sum())
-        self.mechanism.update(owners.action, owners, ctx)
         return outcome
+
+    def adapt(self, ctx: RoundContext) -> None:
+        """Between rounds: let the mechanism re-design itself (e.g. re-choose alpha)."""
+        self.mechanism.update(self.model.owners.action, self.model.owners, ctx)

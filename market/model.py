@@ -234,6 +234,7 @@ class DataMarket(mesa.Model):
             self.owners.action[rows] = self.rule.choose(rows, self.mechanism, self.owners, ctx, rng)
         outcome = self.platform.settle(ctx)
         self.rule.observe(self.mechanism, self.owners, ctx)
+        self.platform.adapt(ctx)
         for buyer, paid in zip(list(self.buyers), outcome.buyer_payments):
             buyer.pay(float(paid))
             if buyer.budget <= 1e-12:
