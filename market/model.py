@@ -226,7 +226,7 @@ class DataMarket(mesa.Model):
         )
 
     def step(self) -> None:
-        """One round: churn, revisions, settlement, buyer payments, metrics."""
+        """One round: churn, revisions, settlement, learning, metrics, buyer payments, adaptation."""
         self._churn()
         ctx = self.context()
         rng = self.streams["decision"]
@@ -234,13 +234,13 @@ class DataMarket(mesa.Model):
             self.owners.action[rows] = self.rule.choose(rows, self.mechanism, self.owners, ctx, rng)
         outcome = self.platform.settle(ctx)
         self.rule.observe(self.mechanism, self.owners, ctx)
-        self.platform.adapt(ctx)
+        self._record(outcome)
         for buyer, paid in zip(list(self.buyers), outcome.buyer_payments):
             buyer.pay(float(paid))
             if buyer.budget <= 1e-12:
                 buyer.departure_event.cancel()
                 self._buyer_departure(buyer, kind="buyer_budget_spent")
-        self._record(outcome)
+        self.platform.adapt(ctx)
         if self.steps < self.rounds:
             self.simulator.schedule_event_absolute(self.step, float(self.steps + 1), priority=Priority.HIGH)
         else:
