@@ -13,5 +13,6 @@ from market.mechanisms.base import (
     register,
 )
 from market.mechanisms import posted_price  # noqa: F401  (registers)
+from market.mechanisms import value_shaping  # noqa: F401  (registers)
 
 __all__ = ["MECHANISMS", "ActionSpace", "Mechanism", "Outcome", "RoundContext", "register"]
