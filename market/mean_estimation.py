@@ -46,7 +46,7 @@ class OwnerTypes:
     importance : numpy.ndarray
         Platform's importance weight :math:`a_t` of each owner of the type.
     total_importance : float, optional
-        :math:`\sum_i a_i` over all owners of the game; defaults to
+        :math:`\\sum_i a_i` over all owners of the game; defaults to
         ``count @ importance`` (differs only when one owner appears as several
         types, see :func:`profile_types`).
     """
