@@ -42,7 +42,7 @@ from typing import Any
 import nashpy
 import numpy as np
 from scipy.optimize import minimize_scalar
-from scipy.stats import binom
+from scipy.special import gammaln, xlog1py, xlogy
 
 from market.fair_value import shapley_by_type
 from market.mean_estimation import OwnerTypes
@@ -315,6 +315,14 @@ class PrivacyGame:
         return np.where(np.isfinite(out), out, np.nan)
 
 
+def _binomial_pmf(n: int, q: np.ndarray) -> np.ndarray:
+    """``P[..., k]`` = Binomial(n, q) probability of k, for k = 0..n (broadcast over ``q``)."""
+    k = np.arange(n + 1)
+    q = np.asarray(q, float)[..., None]
+    log_c = gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)
+    return np.exp(log_c + xlogy(k, q) + xlog1py(n - k, -q))
+
+
 class SymmetricBinaryGame:
     """Section 5: :math:`N` identical owners, levels :math:`\\rho'_1 < \\rho'_2`, cost :math:`c\\,1\\{\\rho_i = \\rho'_2\\}` (eq. 20).
 
@@ -367,18 +375,17 @@ class SymmetricBinaryGame:
         self.private_values = private_phi
         self.profile_utility = U
         self.gap = share_phi - private_phi
+        self._increasing = bool(np.all(np.diff(self.gamma(np.linspace(0, 1, 201))) > 0))
 
     def gamma(self, p: np.ndarray | float) -> np.ndarray:
         """Expected relative payoff :math:`\\gamma(p)` of eq. 23 (normalised by :math:`\\alpha`)."""
         p = np.asarray(p, float)
-        j = np.arange(self.n_owners)
-        return np.sum(binom.pmf(j, self.n_owners - 1, 1.0 - p[..., None]) * self.gap, axis=-1)
+        return np.sum(_binomial_pmf(self.n_owners - 1, 1.0 - p) * self.gap, axis=-1)
 
     def expected_utility(self, p: np.ndarray | float) -> np.ndarray:
         """:math:`U(p) = E_{\\rho \\sim p}[U(\\rho)]` when each owner is private with probability ``p``."""
         p = np.asarray(p, float)
-        k = np.arange(self.n_owners + 1)
-        return np.sum(binom.pmf(k, self.n_owners, 1.0 - p[..., None]) * self.profile_utility, axis=-1)
+        return np.sum(_binomial_pmf(self.n_owners, 1.0 - p) * self.profile_utility, axis=-1)
 
     @property
     def gamma_min(self) -> float:
@@ -391,8 +398,8 @@ class SymmetricBinaryGame:
         return float(self.gamma(1.0))
 
     def satisfies_assumption_2(self) -> bool:
-        """Whether :math:`\\gamma` is strictly increasing (diminishing returns, eq. 22)."""
-        return bool(np.all(np.diff(self.gamma(np.linspace(0, 1, 201))) > 0))
+        """Whether :math:`\\gamma` is strictly increasing (diminishing returns, eq. 22), on a 201-point grid."""
+        return self._increasing
 
     def p_star(self, alpha: np.ndarray | float, c: float) -> np.ndarray:
         """Symmetric NE :math:`p^*(\\alpha)` of eq. 88 (vectorised over ``alpha``).
