@@ -482,6 +482,68 @@ def owner_utility(
     return np.where(alloc.epsilon <= np.asarray(eps_bar) * (1 + tol) + tol, u, -np.inf)
 
 
+def unilateral_utilities(
+    auction: str,
+    kind: np.ndarray,
+    rate: np.ndarray,
+    eps_bar: np.ndarray,
+    report_rate: np.ndarray,
+    budget: np.ndarray | float,
+    candidate_rate: np.ndarray,
+    candidate_eps: np.ndarray | None = None,
+    tol: float = 1e-9,
+    **options: object,
+) -> np.ndarray:
+    """True utility of each owner for each of her candidate reports, the others' reports fixed.
+
+    Parameters
+    ----------
+    auction : str
+        A name in :data:`AUCTIONS`.
+    kind, rate, eps_bar : numpy.ndarray, shape (..., n)
+        True valuation families, rates and privacy budgets.
+    report_rate : numpy.ndarray, shape (..., n)
+        The reported rates of the current profile (budgets are reported truthfully).
+    budget : float or numpy.ndarray, shape (...)
+        Financial budget.
+    candidate_rate : numpy.ndarray, shape (..., n, K)
+        Owner i's k-th candidate reported rate.
+    candidate_eps : numpy.ndarray, shape (..., n, K), optional
+        Owner i's k-th candidate reported budget (default: her true budget).
+    tol : float
+        Tolerance of the budget check :math:`\\varepsilon_i \\le \\bar\\varepsilon_i`.
+    **options
+        Passed to the auction.
+
+    Returns
+    -------
+    numpy.ndarray, shape (..., n, K)
+        Entry ``[..., i, k]``: :math:`u_i` when owner i alone reports candidate k
+        (``-inf`` if she is allocated more than her true budget).
+    """
+    if auction not in AUCTIONS:
+        raise ValueError(f"auction: unknown auction {auction!r} (known: {', '.join(AUCTIONS)})")
+    report_rate, eps_bar, budget = _bids(report_rate, eps_bar, budget)
+    rate = np.broadcast_to(np.asarray(rate, dtype=float), report_rate.shape)
+    kind = np.broadcast_to(np.asarray(kind), report_rate.shape)
+    candidate_rate = np.asarray(candidate_rate, dtype=float)
+    candidate_eps = (np.broadcast_to(eps_bar[..., None], candidate_rate.shape)
+                     if candidate_eps is None else np.asarray(candidate_eps, dtype=float))
+    n = report_rate.shape[-1]
+    # batch (..., i, k, n): owner i alone reports candidate k
+    eye = np.eye(n, dtype=bool)[:, None, :]
+    rep_rate = np.where(eye, candidate_rate[..., :, :, None], report_rate[..., None, None, :])
+    rep_eps = np.where(eye, candidate_eps[..., :, :, None], eps_bar[..., None, None, :])
+    shape = rep_rate.shape
+    alloc = AUCTIONS[auction](np.broadcast_to(kind[..., None, None, :], shape), rep_rate, rep_eps,
+                              budget[..., None, None], **options)
+    util = owner_utility(np.broadcast_to(kind[..., None, None, :], shape),
+                         np.broadcast_to(rate[..., None, None, :], shape),
+                         np.broadcast_to(eps_bar[..., None, None, :], shape), alloc, tol)
+    own = np.diagonal(util, axis1=-3, axis2=-1)  # (..., K, n)
+    return np.swapaxes(own, -1, -2)
+
+
 def empirical_regret(
     auction: str,
     kind: np.ndarray,
@@ -496,8 +558,8 @@ def empirical_regret(
     """Each owner's best unilateral misreport on a grid: ``rate' = f rate``, ``eps_bar' = g eps_bar``.
 
     The grid-search counterpart of the paper's regret (Appendix A, eq. 3),
-    computable for any auction (spec section 2.6).  For All-in the valuation
-    misreport is :math:`V' = f V`.
+    computable for any auction (spec section 2.6); everybody else reports
+    truthfully.  For All-in the valuation misreport is :math:`V' = f V`.
 
     Parameters
     ----------
@@ -518,23 +580,14 @@ def empirical_regret(
     """
     if auction not in AUCTIONS:
         raise ValueError(f"auction: unknown auction {auction!r} (known: {', '.join(AUCTIONS)})")
-    run = AUCTIONS[auction]
     rate, eps_bar, budget = _bids(rate, eps_bar, budget)
     kind = np.broadcast_to(np.asarray(kind), rate.shape)
     f, g = (a.ravel() for a in np.meshgrid(np.asarray(factors, float), np.asarray(eps_factors, float)))
-    n, K = rate.shape[-1], f.size
-    truth = owner_utility(kind, rate, eps_bar, run(kind, rate, eps_bar, budget, **options))
-    # batch (..., i, k, n): owner i alone reports (f_k rate_i, g_k eps_bar_i)
-    eye = np.eye(n, dtype=bool)[:, None, :]
-    rep_rate = np.where(eye, f[None, :, None] * rate[..., None, None, :], rate[..., None, None, :])
-    rep_eps = np.where(eye, g[None, :, None] * eps_bar[..., None, None, :], eps_bar[..., None, None, :])
-    kind_b = np.broadcast_to(kind[..., None, None, :], rep_rate.shape)
-    alloc = run(kind_b, rep_rate, rep_eps, budget[..., None, None], **options)
-    util = owner_utility(kind_b, np.broadcast_to(rate[..., None, None, :], rep_rate.shape),
-                         np.broadcast_to(eps_bar[..., None, None, :], rep_rate.shape), alloc, tol)
-    own = np.diagonal(util, axis1=-3, axis2=-1)  # (..., K, n): owner i's utility in her deviations
-    best = np.argmax(own, axis=-2)
-    gain = np.maximum(np.max(own, axis=-2) - truth, 0.0)
+    truth = owner_utility(kind, rate, eps_bar, AUCTIONS[auction](kind, rate, eps_bar, budget, **options))
+    own = unilateral_utilities(auction, kind, rate, eps_bar, rate, budget,
+                               f * rate[..., None], g * eps_bar[..., None], tol, **options)
+    best = np.argmax(own, axis=-1)
+    gain = np.maximum(np.max(own, axis=-1) - truth, 0.0)
     best_factor = np.where(gain > tol, f[best], 1.0)
     return Regret(gain=gain, best_factor=best_factor, share=float(np.mean(gain > tol)),
                   mean=float(np.mean(gain)), max=float(np.max(gain)))
