@@ -16,5 +16,6 @@ from market.mechanisms import posted_price  # noqa: F401  (registers)
 from market.mechanisms import value_shaping  # noqa: F401  (registers)
 from market.mechanisms import budget_balanced  # noqa: F401  (registers)
 from market.mechanisms import auction  # noqa: F401  (registers)
+from market.mechanisms import peer_prediction  # noqa: F401  (registers)
 
 __all__ = ["MECHANISMS", "ActionSpace", "Mechanism", "Outcome", "RoundContext", "register"]
