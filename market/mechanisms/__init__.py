@@ -13,6 +13,7 @@ from market.mechanisms.base import (
     register,
 )
 from market.mechanisms import posted_price  # noqa: F401  (registers)
+from market.mechanisms import fair_payment  # noqa: F401  (registers)
 from market.mechanisms import value_shaping  # noqa: F401  (registers)
 from market.mechanisms import budget_balanced  # noqa: F401  (registers)
 from market.mechanisms import auction  # noqa: F401  (registers)

@@ -1,0 +1,260 @@
+"""Fair payments under heterogeneous privacy levels (paper 000): the ``fair_payment`` mechanism.
+
+Owners choose a privacy level; the platform extracts :math:`U(\\rho)` from
+what it receives (a utility of :mod:`market.mean_estimation`, chosen by
+name) and pays each owner a fair share of it (Theorem 2, eq. 7):
+
+.. math::  t_i = \\alpha\\, \\phi_i(\\rho), \\qquad
+           u_i = \\alpha\\, \\phi_i(\\rho) - c_i(\\rho_i) \\quad (16), \\qquad
+           c_i(\\rho) = s_i\\, g(t)\\, \\kappa_\\rho ,
+
+where :math:`s_i` is the owner's ``sensitivity``, :math:`\\kappa` the
+``privacy_cost`` per level (:math:`\\kappa_0 = 0`) and
+:math:`g(t) = 1 + \\text{sensitivity\\_growth}\\,(t - 1)` a common drift of
+privacy sensitivity over rounds (the regime-shift scenarios; implemented here
+because the privacy cost is part of the mechanism's payoff rule).  The
+platform keeps :math:`(1 - \\alpha) U(\\rho)`.
+
+Fair values are computed over owner types (equal level, data size and
+importance): exactly by counting coalitions by type while the number of
+count vectors stays below ``exact_limit``, otherwise by the type-level Monte
+Carlo permutation estimator with ``mc_samples`` samples (its largest standard
+error is reported as ``fair_value_se``).  Deviation utilities are computed
+once per (type, candidate level) and shared by all owners of the type.
+
+Every ``resolve_every`` rounds (0 = never) the platform re-chooses
+:math:`\\alpha` from what it observes -- the owners' data sizes,
+importances and current cost functions (the paper's known-sensitivity
+assumption, §2.3) -- by solving eq. 19/21 with the equilibrium ``selection``:
+
+``"platform_favourite"``
+    its best pure NE over owner classes (exact, :meth:`PrivacyGame.platform_optimum`);
+``"symmetric_mixed"``
+    Theorem 3's symmetric mixed NE of the binary game between the lowest and
+    the highest level, with the owners' mean cost gap as :math:`c`.
+
+Per-round metrics: ``alpha``, ``utility_U`` (:math:`U(\\rho)`),
+``platform_share`` (share of :math:`U` the platform keeps),
+``negative_fair_values`` (owners with :math:`\\phi_i < 0`: the federated
+utility is not monotone, spec §3.4; payments are never clipped) and
+``fair_value_se``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from market.fair_value import shapley_by_type, shapley_by_type_monte_carlo
+from market.mean_estimation import OwnerTypes, make_utility
+from market.mechanisms.base import ActionSpace, Mechanism, Outcome, RoundContext, register
+from market.population import OwnerArrays
+from market.privacy_game import SELECTIONS, OwnerClasses, PrivacyGame, SymmetricBinaryGame
+
+
+@register
+class FairPayment(Mechanism):
+    """Fair (Shapley) payments with payout share alpha, re-chosen by the platform."""
+
+    name = "fair_payment"
+    description = "the platform pays alpha times each owner's fair value (paper 000) and re-chooses alpha"
+    owner_attributes = {"importance": 1.0}
+
+    @dataclass(frozen=True)
+    class Params:
+        """Parameters of the fair-payment mechanism.
+
+        Attributes
+        ----------
+        utility : str
+            Platform utility: ``"federated_mean"`` (levels 0/1/2, eq. 15) or
+            ``"dp_mean"`` (levels 0/1, eq. 10/37).
+        s2, r2 : float
+            Between- and within-owner variance of ``federated_mean``.
+        epsilon : float
+            Sharing privacy level of ``dp_mean`` (``inf`` = noiseless).
+        privacy_cost : list of float
+            :math:`\\kappa_\\rho`, the privacy cost of each level per unit of
+            sensitivity (first entry 0; one entry per level of the utility).
+        alpha : float
+            Initial payout share in [0, 1].
+        selection : str
+            ``"platform_favourite"`` or ``"symmetric_mixed"``.
+        resolve_every : int
+            Re-choose alpha every this many rounds (0 = keep ``alpha``).
+        alpha_grid : int
+            Grid points of the alpha search (symmetric mixed selection).
+        sensitivity_growth : float
+            Relative growth of every owner's privacy cost per round (>= 0).
+        exact_limit : int
+            Largest number of coalition count vectors computed exactly.
+        mc_samples : int
+            Monte Carlo samples per type beyond ``exact_limit``.
+        """
+
+        utility: str = "federated_mean"
+        s2: float = 100.0
+        r2: float = 1.0
+        epsilon: float = float("inf")
+        privacy_cost: tuple[float, ...] = (0.0, 0.08, 1.0)
+        alpha: float = 0.5
+        selection: str = "platform_favourite"
+        resolve_every: int = 0
+        alpha_grid: int = 2001
+        sensitivity_growth: float = 0.0
+        exact_limit: int = 200_000
+        mc_samples: int = 400
+
+    def validate(self) -> None:
+        p = self.params
+        params = {"s2": p.s2, "r2": p.r2} if p.utility == "federated_mean" else {"epsilon": p.epsilon}
+        utility = make_utility(p.utility, **params)
+        if len(p.privacy_cost) != len(utility.levels):
+            raise ValueError(f"privacy_cost: needs {len(utility.levels)} entries, one per level of {p.utility}")
+        if p.privacy_cost[0] != 0 or min(p.privacy_cost) < 0:
+            raise ValueError("privacy_cost: must be non-negative with level 0 costing 0")
+        if not 0.0 <= p.alpha <= 1.0:
+            raise ValueError("alpha: must lie in [0, 1]")
+        if p.selection not in SELECTIONS:
+            raise ValueError(f"selection: must be one of {SELECTIONS}")
+        if p.resolve_every < 0:
+            raise ValueError("resolve_every: must be non-negative")
+        if p.alpha_grid < 3:
+            raise ValueError("alpha_grid: needs at least 3 points")
+        if p.sensitivity_growth < 0:
+            raise ValueError("sensitivity_growth: must be non-negative")
+        if p.exact_limit < 1 or p.mc_samples < 2:
+            raise ValueError("exact_limit, mc_samples: must be at least 1 and 2")
+        self.alpha = float(p.alpha)
+        self.cost_scale = 1.0
+
+    def utility(self):
+        """The platform utility object (rebuilt from the parameters)."""
+        p = self.params
+        if p.utility == "federated_mean":
+            return make_utility(p.utility, s2=p.s2, r2=p.r2)
+        return make_utility(p.utility, epsilon=p.epsilon)
+
+    @property
+    def action_space(self) -> ActionSpace:
+        """Privacy levels ``0 .. L-1`` of the utility."""
+        return ActionSpace(np.arange(len(self.params.privacy_cost), dtype=float), kind="levels")
+
+    # ---------------------------------------------------------------- fair values
+    def _scale(self, ctx: RoundContext) -> float:
+        return 1.0 + self.params.sensitivity_growth * (ctx.round - 1)
+
+    def _values(self, types: OwnerTypes, ctx: RoundContext) -> tuple[np.ndarray, float]:
+        """Fair value (alpha = 1) of one owner of each type, and the largest standard error."""
+        utility = self.utility()
+        G = lambda K: utility.coalition_utility(K, types)  # noqa: E731
+        live = ~types.null & (types.count > 0)
+        n_vectors = float(np.prod(types.count[live] + 1.0))
+        if n_vectors <= self.params.exact_limit:
+            return shapley_by_type(types.count, G, null=types.null), 0.0
+        phi, se = shapley_by_type_monte_carlo(types.count, G, ctx.rng, null=types.null,
+                                              n_samples=self.params.mc_samples)
+        return phi, float(se.max(initial=0.0))
+
+    def _types(self, action: np.ndarray, owners: OwnerArrays) -> tuple[OwnerTypes, np.ndarray]:
+        level = np.rint(action).astype(np.int64)
+        return OwnerTypes.from_owners(level, owners.data_size, owners.extra["importance"])
+
+    def settle(self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext) -> Outcome:
+        """Pay ``alpha * phi_i``; charge ``s_i g(t) kappa[level]``."""
+        self.cost_scale = self._scale(ctx)
+        kappa = np.asarray(self.params.privacy_cost)
+        level = np.rint(action).astype(np.int64)
+        if len(owners) == 0:
+            empty = np.zeros(0)
+            return Outcome(empty, empty, empty, 0.0, metrics=self._metrics(0.0, empty, 0.0))
+        types, owner_type = self._types(action, owners)
+        phi, se = self._values(types, ctx)
+        U = float(self.utility().coalition_utility(types.count[None, :], types)[0])
+        payment = self.alpha * phi[owner_type]
+        cost = owners.sensitivity * self.cost_scale * kappa[level]
+        return Outcome(
+            payment=payment, cost=cost, utility=payment - cost,
+            platform_utility=U - float(payment.sum()),
+            metrics=self._metrics(U, phi[owner_type], se, float(payment.sum())),
+        )
+
+    def _metrics(self, U: float, phi: np.ndarray, se: float, paid: float = 0.0) -> dict[str, float]:
+        share = 1.0 - paid / U if U != 0 else 1.0 - self.alpha
+        return {"alpha": self.alpha, "utility_U": U, "platform_share": share,
+                "negative_fair_values": float(np.count_nonzero(phi < 0)), "fair_value_se": se}
+
+    def deviation_utilities(self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext) -> np.ndarray:
+        """``alpha * phi(level k | others) - s_i g(t) kappa_k``, one fair-value computation per (type, k)."""
+        kappa = np.asarray(self.params.privacy_cost)
+        L = kappa.size
+        n = len(owners)
+        if n == 0:
+            return np.zeros((0, L))
+        types, owner_type = self._types(action, owners)
+        base, _ = self._values(types, ctx)
+        dev = np.zeros((types.size, L))
+        for t in range(types.size):
+            for k in range(L):
+                if k == types.level[t]:
+                    dev[t, k] = base[t]
+                    continue
+                moved, cell = _move_one(types, t, k)
+                dev[t, k] = self._values(moved, ctx)[0][cell]
+        cost = owners.sensitivity[:, None] * self._scale(ctx) * kappa[None, :]
+        return self.alpha * dev[owner_type] - cost
+
+    # ---------------------------------------------------------------- platform
+    def update(self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext) -> None:
+        """Every ``resolve_every`` rounds, re-choose alpha for the next round's cost functions."""
+        every = self.params.resolve_every
+        if every == 0 or ctx.round % every != 0 or len(owners) == 0:
+            return
+        self.alpha = float(self.choose_alpha(owners, 1.0 + self.params.sensitivity_growth * ctx.round).alpha)
+
+    def choose_alpha(self, owners: OwnerArrays, scale: float):
+        """The platform's design problem (eqs. 19, 21) for the current owners and cost scale.
+
+        Returns the :class:`~market.privacy_game.AlphaChoice`.
+
+        Raises
+        ------
+        ValueError
+            ``"selection: ..."`` if the population is too varied for the selected rule
+            (too many owner classes to enumerate the pure profiles).
+        """
+        kappa = np.asarray(self.params.privacy_cost)
+        utility = self.utility()
+        if self.params.selection == "symmetric_mixed":
+            game = SymmetricBinaryGame(utility, len(owners), levels=(0, kappa.size - 1),
+                                       data_size=float(np.mean(owners.data_size)),
+                                       importance=float(np.mean(owners.extra["importance"])))
+            c = float(np.mean(owners.sensitivity)) * scale * kappa[-1]
+            return game.optimal_alpha(c, "symmetric_mixed", grid=self.params.alpha_grid)
+        rows = np.column_stack([owners.data_size, owners.extra["importance"], owners.sensitivity])
+        uniq, counts = np.unique(rows, axis=0, return_counts=True)
+        classes = OwnerClasses(counts, np.outer(uniq[:, 2] * scale, kappa), uniq[:, 0], uniq[:, 1])
+        try:
+            return PrivacyGame(utility, classes).platform_optimum()
+        except ValueError as exc:
+            raise ValueError(f"selection: platform_favourite cannot search this population ({exc})") from None
+
+    def state(self) -> dict[str, float]:
+        """The privacy-cost scale :math:`g(t)` of the last settled round."""
+        return {"cost_scale": self.cost_scale}
+
+
+def _move_one(types: OwnerTypes, t: int, k: int) -> tuple[OwnerTypes, int]:
+    """The type table after one owner of type ``t`` switches to level ``k``, and its new type's index."""
+    count = types.count.copy()
+    count[t] -= 1
+    same = np.flatnonzero((types.level == k) & (types.data_size == types.data_size[t])
+                          & (types.importance == types.importance[t]))
+    if same.size:
+        count[same[0]] += 1
+        return OwnerTypes(types.level, count, types.data_size, types.importance), int(same[0])
+    return OwnerTypes(
+        np.append(types.level, k), np.append(count, 1), np.append(types.data_size, types.data_size[t]),
+        np.append(types.importance, types.importance[t]),
+    ), types.size
