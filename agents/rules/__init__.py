@@ -2,5 +2,11 @@
 
 from agents.rules.base import RULES, DecisionRule, register
 from agents.rules import best_response  # noqa: F401  (registers)
+from agents.rules import logit  # noqa: F401  (registers)
+from agents.rules import fictitious_play  # noqa: F401  (registers)
+from agents.rules import regret_matching  # noqa: F401  (registers)
+from agents.rules import hedge  # noqa: F401  (registers)
+from agents.rules import q_learning  # noqa: F401  (registers)
+from agents.rules import imitation  # noqa: F401  (registers)
 
 __all__ = ["RULES", "DecisionRule", "register"]
