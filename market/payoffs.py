@@ -654,7 +654,8 @@ class ConvexCost:
     Parameters
     ----------
     slope : float or array_like
-        Marginal cost at zero, :math:`c_i > 0` (the cost per data point).
+        Marginal cost at zero, :math:`c_i \\ge 0` (the cost per data point;
+        :math:`\\beta^*` needs :math:`c_i > 0`).
     curvature : float or array_like, default 0
         :math:`k_i \\ge 0`.
     offset : float or array_like, default 0
@@ -666,7 +667,7 @@ class ConvexCost:
     def __init__(self, slope: Any, curvature: Any = 0.0, offset: Any = 0.0, n: int | None = None) -> None:
         if n is None:
             n = max(np.size(slope), np.size(curvature), np.size(offset))
-        self.slope = _per_owner(slope, n, "slope", positive=True)
+        self.slope = _per_owner(slope, n, "slope", nonnegative=True)
         self.curvature = _per_owner(curvature, n, "curvature", nonnegative=True)
         self.offset = _per_owner(offset, n, "offset")
         self.n = int(n)

@@ -1,0 +1,233 @@
+"""Contribution games and the budget-balanced mechanism M_beta (paper 003).
+
+Owners choose how much data :math:`s_i \\in [0, \\tau_i]` to contribute to a
+jointly trained model.  Owner *i* receives the learning payoff :math:`a_i(s)`
+of a payoff family (:mod:`market.payoffs`), bears the convex cost
+:math:`c_i(s_i) = c_i s_i + \\tfrac{k_i}{2}s_i^2 + d_i` and, under
+:math:`\\mathcal M_\\beta`, the budget-balanced payment
+
+.. math::  p_i(s) = \\beta\\Big(c_i(s_i) - \\frac{1}{n-1}\\sum_{j\\ne i} c_j(s_j)\\Big),
+           \\qquad u_i = B_i + a_i(s) - c_i(s_i) + p_i(s)
+
+(Section 4).  Two mechanisms are registered:
+
+``contribution_game``
+    no payments (:math:`\\beta = 0`): the plain game of Sections 2-3, where
+    Nash equilibria show free-riding (Example 1) or total collapse;
+``budget_balanced``
+    :math:`\\mathcal M_\\beta` with :math:`\\beta = \\beta^*` of eq. (6)
+    recomputed from the current owners' cost slopes every round
+    (``beta_rule = "optimal"``), or a fixed ``beta``.  Payments sum to 0.
+
+Owner attributes: ``sensitivity`` is the cost slope :math:`c_i`,
+``data_size`` the owner's data :math:`\\tau_i` (capped at
+``max_contribution``); ``cost_curvature`` :math:`k_i` (0 = linear cost),
+``cost_offset`` :math:`d_i`, ``budget`` :math:`B_i` and ``payoff_weight``
+:math:`w_i` (aggregate families only) are declared extras.
+
+The owners' "best response" follows the platform's ``protocol``:
+
+``exact``     the exact best reply on :math:`[0, \\tau_i]` (grid + bounded Brent);
+``gradient``  one contribution step of FedBR / FedBR-BG (Algorithms 1 and 2):
+              :math:`s_i + \\delta\\,\\partial u_i/\\partial s_i`, frozen at the boundary
+              and clipped, with the forward difference of step ``delta_s``
+              when ``delta_s > 0`` -- so ``budget_balanced`` + ``gradient``
+              is FedBR-BG and ``contribution_game`` + ``gradient`` is FedBR;
+``full``      FedAvg: everyone contributes :math:`\\tau_i`.
+
+Per-round metrics: ``welfare_p`` (the un-normalised p-mean welfare for the
+scenario's ``welfare_p``, :mod:`market.welfare`; utilities include
+payments), ``payments_sum`` (0 up to rounding), ``beta``,
+``total_contribution``, ``free_riders`` (owners contributing 0) and
+``g_norm`` (:math:`\\lVert g(s,\\mu)\\rVert_2` of eq. 4, 0 at a Nash equilibrium
+of a concave game).
+
+Known limit (spec section 5.3): Theorem 4.1's welfare optimality of the NE of
+:math:`\\mathcal M_{\\beta^*}` holds with identical linear costs but not with
+heterogeneous costs; :func:`market.contribution_game.optimal_beta` documents
+the counterexample kept in the tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from market.contribution_game import ContributionGame, optimal_beta
+from market.mechanisms.base import ActionSpace, Mechanism, Outcome, RoundContext, register
+from market.payoffs import PAYOFFS, AggregatePayoff, ConvexCost, make_payoff
+from market.population import OwnerArrays
+from market.welfare import p_mean_welfare
+
+PROTOCOLS = ("exact", "gradient", "full")
+
+
+@register
+class ContributionGameMechanism(Mechanism):
+    """Owners contribute data for a shared model; no payments (Sections 2-3)."""
+
+    name = "contribution_game"
+    description = "owners choose data contributions for a shared model (concave payoff, convex cost), no payments"
+    owner_attributes = {"cost_curvature": 0.0, "cost_offset": 0.0, "budget": 0.0, "payoff_weight": 1.0}
+
+    @dataclass(frozen=True)
+    class Params:
+        """Parameters of the contribution game.
+
+        Attributes
+        ----------
+        payoff : str
+            Payoff family (a key of :data:`market.payoffs.PAYOFFS`).
+        payoff_params : dict
+            Keyword parameters of the family (e.g. ``{alpha = 1.0, exponent = 0.5}``).
+        max_contribution : float
+            Upper end of the action grid; :math:`\\tau_i = \\min(\\text{data\\_size}_i, \\text{max\\_contribution})`.
+        grid_points : int
+            Points of the action grid on ``[0, max_contribution]``.
+        welfare_p : float
+            Exponent of the recorded p-mean welfare (``p <= 1``; 0 = Nash product).
+        protocol : str
+            ``"exact"``, ``"gradient"`` (FedBR steps) or ``"full"`` (FedAvg).
+        step_size : float
+            Contribution step :math:`\\delta` of the ``gradient`` protocol.
+        delta_s : float
+            Forward-difference increment :math:`\\Delta s` (0 = exact derivative).
+        """
+
+        payoff: str = "power_law"
+        payoff_params: dict = field(default_factory=dict)
+        max_contribution: float = 100.0
+        grid_points: int = 101
+        welfare_p: float = 1.0
+        protocol: str = "exact"
+        step_size: float = 1.0
+        delta_s: float = 0.0
+
+    def validate(self) -> None:
+        p = self.params
+        if p.payoff not in PAYOFFS:
+            raise ValueError(f"payoff: unknown family {p.payoff!r}; choose one of {sorted(PAYOFFS)}")
+        if not isinstance(p.payoff_params, dict):
+            raise ValueError("payoff_params: must be a table")
+        matrix = p.payoff_params.get("weights", p.payoff_params.get("q"))
+        make_payoff(p.payoff, len(matrix) if matrix is not None else 3, p.payoff_params)
+        if not (np.isfinite(p.max_contribution) and p.max_contribution > 0):
+            raise ValueError("max_contribution: must be positive")
+        if p.grid_points < 2:
+            raise ValueError("grid_points: needs at least 2")
+        if not p.welfare_p <= 1:
+            raise ValueError("welfare_p: the p-mean welfare needs p <= 1")
+        if p.protocol not in PROTOCOLS:
+            raise ValueError(f"protocol: must be one of {', '.join(PROTOCOLS)}")
+        if not p.step_size > 0:
+            raise ValueError("step_size: must be positive")
+        if p.delta_s < 0:
+            raise ValueError("delta_s: must be non-negative")
+
+    @property
+    def action_space(self) -> ActionSpace:
+        """Contributions on ``grid_points`` points of ``[0, max_contribution]``."""
+        return ActionSpace(np.linspace(0.0, self.params.max_contribution, self.params.grid_points),
+                           kind="continuous")
+
+    def rate(self, owners: OwnerArrays) -> float:
+        """The tax/subsidy rate :math:`\\beta` (0: no mechanism)."""
+        return 0.0
+
+    def game(self, owners: OwnerArrays) -> ContributionGame:
+        """The contribution game of the current owners."""
+        p = self.params
+        n = len(owners)
+        params: dict[str, Any] = dict(p.payoff_params)
+        weight = owners.extra["payoff_weight"]
+        if issubclass(PAYOFFS[p.payoff], AggregatePayoff):
+            params.setdefault("weight", weight)
+        elif np.any(weight != 1.0):
+            raise ValueError(f"payoff_weight: the {p.payoff} family has no per-owner weight")
+        cost = ConvexCost(owners.sensitivity, owners.extra["cost_curvature"], owners.extra["cost_offset"], n=n)
+        tau = np.minimum(owners.data_size, p.max_contribution)
+        return ContributionGame(make_payoff(p.payoff, n, params), cost, tau,
+                                beta=self.rate(owners), budget=owners.extra["budget"])
+
+    def settle(self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext) -> Outcome:
+        """Payments of :math:`\\mathcal M_\\beta`, costs, utilities and the round's welfare metrics.
+
+        Contributions above :math:`\\tau_i` are capped at :math:`\\tau_i`.
+        """
+        game = self.game(owners)
+        s = np.minimum(action, game.tau)
+        payment = game.payments(s)
+        utility = game.utility(s)
+        return Outcome(
+            payment=payment,
+            cost=game.cost(s),
+            utility=utility,
+            platform_utility=-float(payment.sum()),
+            metrics={
+                "welfare_p": float(p_mean_welfare(utility, self.params.welfare_p)),
+                "payments_sum": float(payment.sum()),
+                "beta": game.beta,
+                "total_contribution": float(s.sum()),
+                "free_riders": float(np.count_nonzero(s <= 0)),
+                "g_norm": float(np.linalg.norm(game.projected_gradient(s))),
+            },
+        )
+
+    def deviation_utilities(self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext) -> np.ndarray:
+        """:math:`u_i(x_k, s_{-i})` on the action grid; ``-inf`` for candidates above :math:`\\tau_i`."""
+        game = self.game(owners)
+        values = self.action_space.values
+        util = game.deviation_utilities(np.minimum(action, game.tau), values)
+        return np.where(values[None, :] <= game.tau[:, None] + 1e-12, util, -np.inf)
+
+    def best_response(self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext) -> np.ndarray:
+        """The owners' next contributions under the platform's ``protocol`` (see the module docstring)."""
+        game = self.game(owners)
+        s = np.minimum(action, game.tau)
+        if self.params.protocol == "full":
+            return game.tau.copy()
+        if self.params.protocol == "gradient":
+            delta_s = self.params.delta_s if self.params.delta_s > 0 else None
+            return np.clip(s + self.params.step_size * game.projected_gradient(s, delta_s), 0.0, game.tau)
+        return game.best_response(s)
+
+
+@register
+class BudgetBalanced(ContributionGameMechanism):
+    """The budget-balanced tax/subsidy mechanism :math:`\\mathcal M_\\beta` (Section 4)."""
+
+    name = "budget_balanced"
+    description = "budget-balanced taxes/subsidies p_i = beta (c_i - mean of others' costs), beta* of eq. (6)"
+
+    @dataclass(frozen=True)
+    class Params(ContributionGameMechanism.Params):
+        """Parameters of :math:`\\mathcal M_\\beta` (plus those of the contribution game).
+
+        Attributes
+        ----------
+        beta_rule : str
+            ``"optimal"``: :math:`\\beta^*` of eq. (6) from the current cost
+            slopes, every round; ``"fixed"``: the value ``beta``.
+        beta : float
+            The fixed rate in [0, 1] (used with ``beta_rule = "fixed"``).
+        """
+
+        beta_rule: str = "optimal"
+        beta: float = 0.0
+
+    def validate(self) -> None:
+        super().validate()
+        if self.params.beta_rule not in ("optimal", "fixed"):
+            raise ValueError("beta_rule: must be 'optimal' or 'fixed'")
+        if not 0.0 <= self.params.beta <= 1.0:
+            raise ValueError("beta: must lie in [0, 1]")
+
+    def rate(self, owners: OwnerArrays) -> float:
+        """:math:`\\beta^*` of the current cost slopes (``optimal``) or the fixed ``beta``."""
+        if len(owners) < 2:
+            raise ValueError("owners: the budget-balanced mechanism needs at least two owners")
+        if self.params.beta_rule == "fixed":
+            return float(self.params.beta)
+        return optimal_beta(owners.sensitivity)
