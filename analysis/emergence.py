@@ -1,0 +1,275 @@
+"""What emerges in a run: free-riding, concentration, information rent, platform surplus, convergence.
+
+Owner-level measures take the arrays of one round (owner :math:`i` with
+action :math:`a_i`, data supplied :math:`d_i`, payment :math:`t_i`, privacy
+cost :math:`c_i(a_i)`, sensitivity :math:`c_i`); time-series measures take
+one per-round series :math:`x_1, \\dots, x_T` (a column of ``model.parquet``).
+
+=========================  ========================================================================
+free-riding share          :math:`\\frac1n \\#\\{i : a_i = 0 \\text{ or } a_i < a_i^{sa}\\}` with
+                           :math:`a_i^{sa}` the stand-alone optimum when given
+top-q data share           :math:`\\sum_{i \\in \\text{top } k} d_i / \\sum_i d_i`, :math:`k = \\max(1, \\lceil q n \\rceil)`
+information rent           :math:`R = \\sum_i (t_i - c_i(a_i))`, also by sensitivity decile
+payout share               :math:`\\Sigma t / (\\Sigma t + U_p)`: the part of the platform's gross
+                           surplus (its utility before paying owners) paid to owners
+settling time              first round :math:`t` with :math:`|x_s - x_T| \\le \\text{tol}` for all :math:`s \\ge t`
+oscillation amplitude      :math:`(\\max - \\min)/2` of the last ``window`` rounds
+cycle period               smallest :math:`p` with :math:`|x_t - x_{t-p}| \\le \\text{tol}` over the
+                           last ``window`` rounds (1: a fixed point)
+=========================  ========================================================================
+
+:func:`owner_round_table` applies the owner-level measures to every round of
+``owners.parquet`` and :func:`summarize` condenses a run into one dict (the
+run summary of ``privmarket report`` and one row of a sweep's summary table).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from analysis.welfare_measures import welfare_row
+
+#: Columns of :func:`owner_round_table` besides ``round``.
+OWNER_ROUND_COLUMNS = ("free_riding", "top1_share", "top10_share", "information_rent",
+                       "utilitarian", "p_mean", "nash", "gini")
+
+
+def free_riding_share(action: np.ndarray, standalone: np.ndarray | None = None) -> float:
+    """Share of owners contributing nothing, or less than their stand-alone optimum.
+
+    Parameters
+    ----------
+    action : array_like
+        Each owner's action (0: contributes nothing).
+    standalone : array_like, optional
+        Each owner's stand-alone optimum :math:`a_i^{sa}` (what it would supply
+        if it alone bore the value of its data); without it only :math:`a_i = 0`
+        counts as free-riding.
+    """
+    a = np.asarray(action, dtype=float)
+    if a.size == 0:
+        raise ValueError("action: no owners")
+    riding = a == 0
+    if standalone is not None:
+        sa = np.asarray(standalone, dtype=float)
+        if sa.shape != a.shape:
+            raise ValueError("standalone: must have one value per owner")
+        riding |= a < sa
+    return float(np.mean(riding))
+
+
+def top_share(data: np.ndarray, q: float) -> float:
+    """Share of all data supplied by the top ``q`` fraction of owners.
+
+    With :math:`d_{(1)} \\ge d_{(2)} \\ge \\dots` sorted descending and
+    :math:`k = \\max(1, \\lceil q n \\rceil)`: :math:`\\sum_{j \\le k} d_{(j)} / \\sum_i d_i`.
+
+    Raises
+    ------
+    ValueError
+        If ``q`` is not in (0, 1], a value is negative, or nothing is supplied.
+    """
+    d = np.asarray(data, dtype=float)
+    if not 0 < q <= 1:
+        raise ValueError("q: must be in (0, 1]")
+    if d.size == 0 or np.any(d < 0) or d.sum() <= 0:
+        raise ValueError("data: need non-negative amounts with a positive total")
+    k = max(1, math.ceil(q * d.size - 1e-9))
+    return float(np.sort(d)[::-1][:k].sum() / d.sum())
+
+
+def information_rent(payment: np.ndarray, cost: np.ndarray) -> float:
+    """Total information rent :math:`R = \\sum_i (t_i - c_i(a_i))`."""
+    t, c = np.asarray(payment, dtype=float), np.asarray(cost, dtype=float)
+    if t.shape != c.shape:
+        raise ValueError("cost: must have one value per owner, like payment")
+    return float(np.sum(t - c))
+
+
+def rent_by_decile(payment: np.ndarray, cost: np.ndarray, sensitivity: np.ndarray,
+                   bins: int = 10) -> pd.DataFrame:
+    """Information rent by sensitivity decile (or any number of quantile bins).
+
+    Owners are ranked by sensitivity (ties in a stable order) and bin
+    :math:`k` holds ranks :math:`r` with :math:`\\lfloor r \\cdot \\text{bins} / n \\rfloor = k`,
+    so bins are equally populated even when many sensitivities coincide.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per bin: ``decile`` (0 = least sensitive), ``sensitivity_low``,
+        ``sensitivity_high``, ``owners``, ``mean_rent``, ``total_rent``.
+    """
+    t, c, s = (np.asarray(x, dtype=float) for x in (payment, cost, sensitivity))
+    if not t.shape == c.shape == s.shape or t.size == 0:
+        raise ValueError("sensitivity: payment, cost and sensitivity need one value per owner")
+    if bins < 1:
+        raise ValueError("bins: must be at least 1")
+    rank = np.empty(s.size, dtype=np.int64)
+    rank[np.argsort(s, kind="stable")] = np.arange(s.size)
+    frame = pd.DataFrame({"decile": rank * bins // s.size, "s": s, "rent": t - c})
+    out = frame.groupby("decile").agg(sensitivity_low=("s", "min"), sensitivity_high=("s", "max"),
+                                      owners=("rent", "size"), mean_rent=("rent", "mean"),
+                                      total_rent=("rent", "sum"))
+    return out.reset_index()
+
+
+def payout_share(total_payments: float, platform_utility: float) -> float:
+    """Share :math:`\\Sigma t / (\\Sigma t + U_p)` of the platform's gross surplus paid to owners.
+
+    Raises
+    ------
+    ValueError
+        If the gross surplus :math:`\\Sigma t + U_p` is not positive.
+    """
+    gross = float(total_payments) + float(platform_utility)
+    if gross <= 0:
+        raise ValueError("platform_utility: gross surplus (payments + platform utility) is not positive")
+    return float(total_payments) / gross
+
+
+def _series(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=float)
+    if x.ndim != 1 or x.size == 0 or not np.all(np.isfinite(x)):
+        raise ValueError("x: need a non-empty 1-d series of finite values")
+    return x
+
+
+def settling_time(x: np.ndarray, tol: float = 1e-6, rounds: np.ndarray | None = None) -> int:
+    """First round after which the series stays within ``tol`` of its final value.
+
+    Parameters
+    ----------
+    x : array_like
+        The series :math:`x_1, \\dots, x_T`.
+    tol : float
+        Tolerance.
+    rounds : array_like, optional
+        Round number of each entry (default ``1..T``).
+
+    Returns
+    -------
+    int
+        The round :math:`t^* = \\min\\{t : |x_s - x_T| \\le \\text{tol}\\ \\forall s \\ge t\\}`;
+        it equals the last round when the series is still moving.
+    """
+    x = _series(x)
+    r = np.arange(1, x.size + 1) if rounds is None else np.asarray(rounds)
+    outside = np.flatnonzero(np.abs(x - x[-1]) > tol)
+    return int(r[0] if outside.size == 0 else r[outside[-1] + 1])
+
+
+def oscillation_amplitude(x: np.ndarray, window: int = 50) -> float:
+    """Half the range, :math:`(\\max - \\min)/2`, of the last ``window`` values."""
+    x = _series(x)
+    if window < 1:
+        raise ValueError("window: must be at least 1")
+    tail = x[-window:]
+    return float((tail.max() - tail.min()) / 2.0)
+
+
+def cycle_period(x: np.ndarray, window: int = 50, max_period: int = 20, tol: float = 1e-6) -> int | None:
+    """Smallest period of the tail of a series, or ``None`` if it is not periodic.
+
+    Returns the least :math:`p \\in \\{1, \\dots, \\text{max\\_period}\\}` with
+    :math:`|x_t - x_{t-p}| \\le \\text{tol}` for every :math:`t` among the last
+    ``window`` rounds (so the tail must contain at least two full periods:
+    :math:`p \\le \\text{window}/2`).  ``1`` means the series has settled on a
+    fixed point, ``2`` a two-cycle, and so on.
+    """
+    x = _series(x)
+    tail = x[-window:]
+    for p in range(1, min(max_period, tail.size // 2) + 1):
+        if np.all(np.abs(tail[p:] - tail[:-p]) <= tol):
+            return p
+    return None
+
+
+def owner_round_table(owners: pd.DataFrame) -> pd.DataFrame:
+    """The owner-level measures for every recorded round of ``owners.parquet``.
+
+    The data an owner supplies is ``action * data_size`` when the table has a
+    ``data_size`` column, else its ``action``.  ``top*_share`` is NaN in a
+    round where nobody supplies anything (the share of nothing is undefined),
+    and the welfare columns are NaN where :mod:`analysis.welfare_measures`
+    leaves them undefined.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``round`` and :data:`OWNER_ROUND_COLUMNS`.
+    """
+    needed = {"round", "action", "payment", "cost", "utility"}
+    if not needed <= set(owners.columns):
+        raise ValueError(f"owners: need columns {sorted(needed)}")
+    rows = []
+    for r, g in owners.groupby("round", sort=True):
+        a = g["action"].to_numpy()
+        d = a * g["data_size"].to_numpy() if "data_size" in g else a
+        supplied = d.sum() > 0 and np.all(d >= 0)
+        rows.append({
+            "round": int(r), "free_riding": free_riding_share(a),
+            "top1_share": top_share(d, 0.01) if supplied else np.nan,
+            "top10_share": top_share(d, 0.10) if supplied else np.nan,
+            "information_rent": information_rent(g["payment"], g["cost"]),
+            **welfare_row(g["utility"].to_numpy()),
+        })
+    return pd.DataFrame(rows, columns=["round", *OWNER_ROUND_COLUMNS])
+
+
+def summarize(model: pd.DataFrame, owners: pd.DataFrame | None = None, *, series: str = "mean_action",
+              window: int | None = None, tol: float = 1e-6) -> dict[str, float]:
+    """One run condensed into numbers (a row of a sweep's summary table).
+
+    Parameters
+    ----------
+    model : pandas.DataFrame
+        ``model.parquet`` (one row per round).
+    owners : pandas.DataFrame, optional
+        Owner states (``owners.parquet``, or a final snapshot with
+        ``sensitivity`` and ``data_size`` columns); adds the owner-level
+        measures of the last recorded round.
+    series : str
+        The column whose convergence is measured.
+    window : int, optional
+        Tail length for amplitude and cycle detection (default: the last
+        quarter of the run, at least 2 rounds).
+    tol : float
+        Tolerance for settling and cycles.
+
+    Returns
+    -------
+    dict
+        ``rounds``; the final round's ``share_*``, ``mean_action``,
+        ``mean_utility``; run totals ``total_payments``, ``information_rent``,
+        ``platform_utility``; ``payout_share`` of the totals (NaN if the gross
+        surplus is not positive); ``settling_round``, ``amplitude``,
+        ``cycle_period`` (0: no cycle found) of ``series``; with owners, the
+        :func:`owner_round_table` columns of the last recorded round prefixed
+        ``final_``.
+    """
+    if model.empty:
+        raise ValueError("model: the run has no rounds")
+    if series not in model:
+        raise ValueError(f"series: no column {series!r} in the model table")
+    last = model.iloc[-1]
+    x = model[series].to_numpy(dtype=float)
+    w = window or max(2, x.size // 4)
+    out: dict[str, float] = {"rounds": int(last["round"])}
+    out.update({k: float(last[k]) for k in model.columns if k.startswith("share_")})
+    out.update({k: float(last[k]) for k in ("mean_action", "mean_utility") if k in model})
+    totals = {k: float(model[k].sum()) for k in ("total_payments", "information_rent", "platform_utility")}
+    out.update(totals)
+    gross = totals["total_payments"] + totals["platform_utility"]
+    out["payout_share"] = totals["total_payments"] / gross if gross > 0 else float("nan")
+    out["settling_round"] = settling_time(x, tol, model["round"].to_numpy())
+    out["amplitude"] = oscillation_amplitude(x, w)
+    out["cycle_period"] = cycle_period(x, w, tol=tol) or 0
+    if owners is not None and not owners.empty:
+        final = owners[owners["round"] == owners["round"].max()]
+        row = owner_round_table(final).iloc[0]
+        out.update({f"final_{k}": float(row[k]) for k in OWNER_ROUND_COLUMNS})
+    return out

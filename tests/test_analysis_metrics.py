@@ -1,0 +1,113 @@
+"""Emergence and welfare measures on tiny hand-built series (values computed by hand)."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.emergence import (cycle_period, free_riding_share, information_rent, oscillation_amplitude,
+                                owner_round_table, payout_share, rent_by_decile, settling_time, summarize,
+                                top_share)
+from analysis.welfare_measures import gini, nash_welfare, p_mean, utilitarian, welfare_table
+
+
+def test_welfare_measures_hand_values():
+    assert utilitarian([1, 2, 3, 4]) == 10
+    assert p_mean([1, 4], 1) == pytest.approx(2.5)
+    assert p_mean([1, 4], 0.5) == pytest.approx(2.25)          # ((1 + 2) / 2)^2
+    assert p_mean([1, 4], 0) == pytest.approx(2.0)             # geometric mean
+    assert p_mean([1, 4], 2) == pytest.approx(math.sqrt(8.5))
+    assert p_mean([1, 4], -np.inf) == 1.0
+    assert p_mean([1, 4], -1) == pytest.approx(1.6)            # harmonic mean 2 / (1 + 1/4)
+    assert nash_welfare([1, math.e, math.e**2]) == pytest.approx(3.0)
+    assert gini([1, 1, 1]) == pytest.approx(0.0)
+    assert gini([0, 0, 0, 1]) == pytest.approx(0.75)           # (n - 1) / n
+    assert gini([1, 2, 3]) == pytest.approx(8 / 36)            # sum |ui - uj| = 8 over 2 n^2 mean = 36
+
+
+def test_welfare_measures_reject_values_outside_their_domain():
+    with pytest.raises(ValueError, match="u:"):
+        nash_welfare([1.0, 0.0])
+    with pytest.raises(ValueError, match="u:"):
+        p_mean([1.0, 0.0], 0)
+    with pytest.raises(ValueError, match="u:"):
+        gini([-1.0, 2.0])
+    with pytest.raises(ValueError, match="u:"):
+        utilitarian([])
+
+
+def test_welfare_table_marks_undefined_rounds_nan():
+    owners = pd.DataFrame({"round": [1, 1, 2, 2], "utility": [1.0, 4.0, -1.0, 3.0]})
+    table = welfare_table(owners, p=0)
+    assert table["utilitarian"].tolist() == [5.0, 2.0]
+    assert table.loc[0, "p_mean"] == pytest.approx(2.0)
+    assert table.loc[0, "nash"] == pytest.approx(math.log(4.0))
+    assert table.loc[0, "gini"] == pytest.approx(3 / 10)       # |1-4| * 2 / (2 * 4 * 2.5)
+    assert table.loc[1, ["p_mean", "nash", "gini"]].isna().all()
+
+
+def test_free_riding_and_concentration():
+    assert free_riding_share([0, 1, 0, 2]) == 0.5
+    assert free_riding_share([0, 1, 0, 2], standalone=[0, 2, 0, 1]) == 0.75
+    assert top_share([5, 3, 1, 1], 0.25) == pytest.approx(0.5)
+    assert top_share([5, 3, 1, 1], 0.5) == pytest.approx(0.8)
+    assert top_share([5, 3, 1, 1], 0.01) == pytest.approx(0.5)  # at least one owner
+    data = np.r_[np.full(10, 10.0), np.ones(990)]               # 1% of 1000 owners hold 100 of 1090
+    assert top_share(data, 0.01) == pytest.approx(100 / 1090)
+    assert top_share(data, 0.10) == pytest.approx(190 / 1090)
+    with pytest.raises(ValueError, match="q:"):
+        top_share([1, 2], 0)
+
+
+def test_information_rent_in_total_and_by_decile():
+    payment, cost, sensitivity = [5, 5, 5, 5], [1, 2, 3, 4], [4, 1, 3, 2]
+    assert information_rent(payment, cost) == 10
+    table = rent_by_decile(payment, cost, sensitivity, bins=2)
+    assert table["decile"].tolist() == [0, 1]
+    assert table["owners"].tolist() == [2, 2]
+    assert table["total_rent"].tolist() == [4.0, 6.0]          # sensitivities {1, 2}: rents 3 + 1; {3, 4}: 2 + 4
+    assert table["mean_rent"].tolist() == [2.0, 3.0]
+    assert table["sensitivity_low"].tolist() == [1.0, 3.0]
+    ten = rent_by_decile(np.ones(20), np.zeros(20), np.zeros(20))  # equal sensitivities: still 10 equal bins
+    assert ten["owners"].tolist() == [2] * 10
+
+
+def test_platform_payout_share():
+    assert payout_share(30.0, 10.0) == pytest.approx(0.75)
+    with pytest.raises(ValueError, match="platform_utility:"):
+        payout_share(1.0, -2.0)
+
+
+def test_convergence_measures():
+    x = [5, 3, 1, 1.5, 1, 1, 1]
+    assert settling_time(x, tol=0.1) == 5                       # last excursion at round 4
+    assert settling_time(x, tol=0.1, rounds=np.arange(11, 18)) == 15
+    assert settling_time([2, 2, 2]) == 1
+    assert oscillation_amplitude([9, 0, 1, 0, 1], window=4) == 0.5
+    assert cycle_period([7, 1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3], window=12) == 3
+    assert cycle_period([4, 3, 2, 1, 1, 1, 1, 1], window=4) == 1
+    assert cycle_period([0, 1, 0, 1, 0, 1, 0, 1], window=8) == 2
+    assert cycle_period(np.arange(20.0), window=10) is None
+
+
+def test_owner_round_table_and_summary():
+    owners = pd.DataFrame({"round": [10, 10, 10, 10], "action": [0.0, 1.0, 2.0, 1.0],
+                           "payment": [0.0, 1.0, 3.0, 1.0], "cost": [0.0, 0.5, 1.0, 0.5],
+                           "utility": [0.0, 0.5, 2.0, 0.5]})
+    row = owner_round_table(owners).iloc[0]
+    assert row["free_riding"] == 0.25
+    assert row["top10_share"] == pytest.approx(0.5)             # one owner supplies 2 of 4
+    assert row["information_rent"] == pytest.approx(3.0)
+    assert row["gini"] == pytest.approx(gini([0, 0.5, 2, 0.5]))
+    assert np.isnan(row["nash"])                                # an owner with zero utility
+    model = pd.DataFrame({"round": [1, 2, 3, 4], "share_0": [1, 0.5, 0.25, 0.25], "share_1": [0, 0.5, 0.75, 0.75],
+                          "mean_action": [0, 0.5, 0.75, 0.75], "mean_utility": [0, 1, 1, 1],
+                          "total_payments": [0, 2, 3, 3], "information_rent": [0, 1, 1, 1],
+                          "platform_utility": [1, 1, 1, 1]})
+    s = summarize(model, owners, window=2)
+    assert s["total_payments"] == 8 and s["platform_utility"] == 4
+    assert s["payout_share"] == pytest.approx(8 / 12)
+    assert s["settling_round"] == 3
+    assert s["amplitude"] == 0 and s["cycle_period"] == 1
+    assert s["share_1"] == 0.75 and s["final_free_riding"] == 0.25
