@@ -4,16 +4,21 @@ Commands::
 
     privmarket list
     privmarket run SCENARIO|FILE [--rounds N] [--seed S] [--out DIR] [--set KEY=VALUE ...]
+                 [--owner-every K] [--owner-sample N] [--checkpoint-every K]
+    privmarket resume DIR
     privmarket reproduce PAPER_ID [--out DIR]
     privmarket --version
 
 User mistakes (a bad scenario, an unknown name) print one line on standard
-error and exit with status 2; they never show a traceback.
+error and exit with status 2; they never show a traceback.  Ctrl-C (or
+SIGTERM) during a run stops it after the current round, saves a checkpoint
+and prints how to resume (exit status 130).
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -47,8 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="random seed (overrides the scenario)")
     run.add_argument("--out", type=Path, help="output directory (default: runs/<scenario>-seed<seed>)")
     run.add_argument("--owner-every", type=int, metavar="K", help="record owner state every K rounds (0: never)")
+    run.add_argument("--owner-sample", type=int, metavar="N", help="record only about N owners (0: all)")
+    run.add_argument("--checkpoint-every", type=int, metavar="K",
+                     help="save the full model state every K rounds, for `privmarket resume`")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a scenario value, e.g. --set mechanism.sale_price=1.5 (repeatable)")
+
+    res = sub.add_parser("resume", help="continue an interrupted run from its last checkpoint")
+    res.add_argument("out", type=Path, help="the run's output directory")
 
     rep = sub.add_parser("reproduce", help="check a paper's numbers and write its figure analogues")
     rep.add_argument("paper", help="paper id: 000, 001, 002, 003 or 004")
@@ -67,21 +78,69 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+class _StopFlag:
+    """Set by SIGINT / SIGTERM: the run stops cleanly after the current round."""
+
+    def __init__(self) -> None:
+        self.raised = False
+
+    def __call__(self) -> bool:
+        return self.raised
+
+    def install(self) -> None:
+        def handler(signum, frame):
+            if self.raised:  # a second Ctrl-C: stop now
+                raise KeyboardInterrupt
+            self.raised = True
+            print("\nprivmarket: stopping after this round ...", file=sys.stderr)
+
+        signal.signal(signal.SIGINT, handler)
+        signal.signal(signal.SIGTERM, handler)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Run a scenario, write the five outputs and print a short summary."""
-    from market.runner import run
+    from market.runner import Interrupted, run
     from scenarios.schema import ScenarioError, load
 
+    stop = _StopFlag()
     try:
         scenario = load(args.scenario, args.overrides, seed=args.seed, rounds=args.rounds)
-        if args.rounds is not None and args.rounds < 1:
-            raise UserError("--rounds: must be at least 1")
-        if args.owner_every is not None and args.owner_every < 0:
-            raise UserError("--owner-every: must be >= 0")
+        for flag in ("owner_every", "owner_sample", "checkpoint_every"):
+            if getattr(args, flag) is not None and getattr(args, flag) < 0:
+                raise UserError(f"--{flag.replace('_', '-')}: must be >= 0")
         out = args.out or Path("runs") / f"{scenario.name}-seed{scenario.seed}"
-        result = run(scenario, out=out, owner_every=args.owner_every, progress=True)
+        stop.install()
+        result = run(scenario, out=out, owner_every=args.owner_every, owner_sample=args.owner_sample,
+                     checkpoint_every=args.checkpoint_every, progress=True, stop=stop)
     except ScenarioError as exc:
         raise UserError(str(exc)) from None
+    except Interrupted as exc:
+        print(f"privmarket: {exc}", file=sys.stderr)
+        return 130
+    _print_summary(result, out)
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    """Continue an interrupted run and print its summary."""
+    from market.runner import Interrupted, resume
+
+    stop = _StopFlag()
+    stop.install()
+    try:
+        result = resume(args.out, progress=True, stop=stop)
+    except FileNotFoundError as exc:
+        raise UserError(str(exc)) from None
+    except Interrupted as exc:
+        print(f"privmarket: {exc}", file=sys.stderr)
+        return 130
+    _print_summary(result, args.out)
+    return 0
+
+
+def _print_summary(result, out: Path) -> None:
+    scenario = result.scenario
     final = result.summary["final"]
     print(f"{scenario.name}: {scenario.rounds} rounds, {int(final['n_owners'])} owners, "
           f"mechanism {scenario.mechanism.name}, rule {scenario.rule.name}, seed {scenario.seed}")
@@ -89,7 +148,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         "mean_action", "total_payments", "information_rent", "platform_utility", "buyer_spend"]
     print("final round: " + ", ".join(f"{k} {final[k]:.4g}" for k in shown if k in final))
     print(f"wall time {result.summary['wall_time_s']:.2f} s; outputs in {out}/")
-    return 0
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
@@ -112,7 +170,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-COMMANDS = {"list": cmd_list, "run": cmd_run, "reproduce": cmd_reproduce}
+COMMANDS = {"list": cmd_list, "run": cmd_run, "resume": cmd_resume, "reproduce": cmd_reproduce}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,12 +19,14 @@ another's.
 
 from __future__ import annotations
 
+import itertools
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import mesa
 import numpy as np
+from mesa import Agent
 from mesa.experimental.devs import DEVSimulator, Priority
 
 from agents.buyer import GradientBuyer
@@ -32,6 +34,7 @@ from agents.owner import DataOwner
 from agents.platform import Platform
 from analysis.export import Recorder
 from analysis.metrics import round_metrics
+from market import checkpoint
 from market.mechanisms.base import RoundContext
 from market.population import CORE_ATTRIBUTES, OwnerArrays, draw, sample_owners
 from scenarios.schema import Scenario, load
@@ -55,6 +58,12 @@ class DataMarket(mesa.Model):
         ``key.path=value`` overrides (as ``--set`` on the command line).
     recorder : Recorder, optional
         Where the per-round tables go; by default they stay in memory.
+    collect : bool
+        Also keep the per-round rows in a Mesa ``DataCollector``
+        (:meth:`model_frame`); runs that stream to disk turn it off so that
+        memory does not grow with the horizon.
+    restore : (dict, dict), optional
+        A checkpoint's state and arrays (:mod:`market.checkpoint`) to continue from.
 
     Attributes
     ----------
@@ -72,7 +81,8 @@ class DataMarket(mesa.Model):
 
     def __init__(self, scenario: Scenario | str | Path, *, seed: int | None = None,
                  rounds: int | None = None, overrides: list[str] | None = None,
-                 recorder: Recorder | None = None) -> None:
+                 recorder: Recorder | None = None, collect: bool = True,
+                 restore: tuple[dict[str, Any], dict[str, np.ndarray]] | None = None) -> None:
         if not isinstance(scenario, Scenario):
             scenario = load(scenario, overrides, seed=seed, rounds=rounds)
         elif seed is not None or rounds is not None or overrides:
@@ -92,9 +102,14 @@ class DataMarket(mesa.Model):
         self.buyers: list[GradientBuyer] = []
         self._owner_agents: dict[int, DataOwner] = {}
         self.row: dict[str, float] = {}
+        self.collect = collect
         self.datacollector: mesa.DataCollector | None = None
         self.simulator = DEVSimulator()
         self.simulator.setup(self)
+        self._next_arrival = None
+        if restore is not None:
+            self._restore(*restore)
+            return
         self._add_initial_owners()
         for _ in range(int(scenario.buyers["initial"])):
             self._buyer_arrival(schedule_next=False)
@@ -173,19 +188,23 @@ class DataMarket(mesa.Model):
         rate = self.scenario.buyers["arrival_rate"]
         if rate > 0:
             gap = float(self.streams["buyers"].exponential(1.0 / rate))
-            self.simulator.schedule_event_relative(self._buyer_arrival, gap)
+            self._next_arrival = self.simulator.schedule_event_relative(self._buyer_arrival, gap)
 
     def _buyer_arrival(self, schedule_next: bool = True) -> None:
         now = self.simulator.time
-        buyer = GradientBuyer(self, budget=self._draw_buyer_value("budget"),
-                              valuation=self._draw_buyer_value("valuation"),
-                              arrival=now, departure=now + self._draw_buyer_value("stay"))
-        self.buyers.append(buyer)
-        buyer.departure_event = self.simulator.schedule_event_absolute(
-            self._buyer_departure, buyer.departure, function_args=[buyer])
+        buyer = self._add_buyer(budget=self._draw_buyer_value("budget"),
+                                valuation=self._draw_buyer_value("valuation"),
+                                arrival=now, departure=now + self._draw_buyer_value("stay"))
         self.recorder.events(now, "buyer_arrival", [buyer.unique_id])
         if schedule_next:
             self._schedule_next_arrival()
+
+    def _add_buyer(self, **attributes: float) -> GradientBuyer:
+        buyer = GradientBuyer(self, **attributes)
+        self.buyers.append(buyer)
+        buyer.departure_event = self.simulator.schedule_event_absolute(
+            self._buyer_departure, buyer.departure, function_args=[buyer])
+        return buyer
 
     def _buyer_departure(self, buyer: GradientBuyer, kind: str = "buyer_departure") -> None:
         if buyer in self.buyers:
@@ -249,10 +268,11 @@ class DataMarket(mesa.Model):
     def _record(self, outcome) -> None:
         self.row = round_metrics(self.steps, self.simulator.time, self.owners.action, outcome,
                                  self.mechanism.action_space, len(self.buyers), self.mechanism.state())
-        if self.datacollector is None:
-            self.datacollector = mesa.DataCollector(
-                model_reporters={key: partial(_row_value, key=key) for key in self.row})
-        self.datacollector.collect(self)
+        if self.collect:
+            if self.datacollector is None:
+                self.datacollector = mesa.DataCollector(
+                    model_reporters={key: partial(_row_value, key=key) for key in self.row})
+            self.datacollector.collect(self)
         owners = None
         if self.recorder.wants_owners(self.steps):
             o = self.owners
@@ -261,24 +281,91 @@ class DataMarket(mesa.Model):
                       "cost": o.cost.copy(), "utility": o.utility.copy()}
         self.recorder.round(self.row, owners)
 
-    def run(self, progress: Any = None) -> None:
+    def run(self, progress: Any = None, stop: Any = None) -> None:
         """Run every remaining round.
 
         Parameters
         ----------
         progress : callable, optional
             Called with the round number after each round (e.g. a progress bar update).
+        stop : callable, optional
+            Asked after each round (after ``progress``); returning True stops the run there.
         """
         while self.running:
             self.simulator.run_until(float(self.steps + 1))
             if progress is not None:
                 progress(self.steps)
+            if stop is not None and stop():
+                return
 
     def model_frame(self):
         """The per-round model table as a pandas DataFrame (one row per round)."""
         if self.datacollector is None:
-            raise RuntimeError("no round has run yet")
+            raise RuntimeError("no round has been collected (collect=False or no round run yet)")
         return self.datacollector.get_model_vars_dataframe().reset_index(drop=True)
+
+    # ------------------------------------------------------------ checkpoints
+    def checkpoint_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The model's full state as JSON data and numpy arrays (see :mod:`market.checkpoint`)."""
+        counter = Agent._ids[self]
+        next_id = next(counter)
+        Agent._ids[self] = itertools.count(next_id)
+        fresh_mechanism = type(self.mechanism)(self.mechanism.params)
+        fresh_rule = type(self.rule)(self.rule.params, fresh_mechanism.action_space)
+        mech_scalars, mech_arrays = checkpoint.object_state(self.mechanism, fresh_mechanism, "mechanism")
+        rule_scalars, rule_arrays = checkpoint.object_state(self.rule, fresh_rule, "rule")
+        arrival = self._next_arrival
+        state = {
+            "round": self.steps, "time": float(self.simulator.time), "running": self.running,
+            "streams": {k: g.bit_generator.state for k, g in self.streams.items()},
+            "model_rng": self.rng.bit_generator.state, "random": self.random.getstate(),
+            "next_id": next_id, "platform_id": self.platform.unique_id,
+            "platform": {k: getattr(self.platform, k) for k in ("utility", "total_utility", "cash")},
+            "buyers": [{"unique_id": b.unique_id, "budget": b.budget, "valuation": b.valuation,
+                        "arrival": b.arrival, "departure": b.departure, "spent": b.spent}
+                       for b in self.buyers],
+            "next_arrival": None if arrival is None or arrival.CANCELED else arrival.time,
+            "mechanism": mech_scalars, "rule": rule_scalars, "row": self.row,
+        }
+        arrays = {f"owners.{k}": v for k, v in self.owners.columns().items()}
+        arrays["owners.row_of"] = self.owners.row_of
+        arrays.update(mech_arrays)
+        arrays.update(rule_arrays)
+        return state, arrays
+
+    def _restore(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        self.steps = int(state["round"])
+        self.simulator.time = float(state["time"])
+        self.running = bool(state["running"])
+        for name, stream in self.streams.items():
+            stream.bit_generator.state = state["streams"][name]
+        self.rng.bit_generator.state = state["model_rng"]
+        version, internal, gauss = state["random"]
+        self.random.setstate((version, tuple(internal), gauss))
+        cols = {k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith("owners.")}
+        extra = {k: cols[k] for k in self.owners.extra}
+        core = {k: cols[k] for k in ("ids", "sensitivity", "data_size", "action", "payment", "cost",
+                                     "utility", "joined")}
+        self.owners = OwnerArrays(**core, extra=extra, row_of=cols["row_of"].copy())
+        for uid in self.owners.ids.tolist():
+            agent = DataOwner(self)
+            agent.unique_id = uid
+            self._owner_agents[uid] = agent
+        self.platform.unique_id = int(state["platform_id"])
+        for key, value in state["platform"].items():
+            setattr(self.platform, key, value)
+        for saved in state["buyers"]:
+            buyer = self._add_buyer(**{k: saved[k] for k in ("budget", "valuation", "arrival", "departure")})
+            buyer.unique_id, buyer.spent = saved["unique_id"], saved["spent"]
+        Agent._ids[self] = itertools.count(int(state["next_id"]))
+        if state["next_arrival"] is not None:
+            self._next_arrival = self.simulator.schedule_event_absolute(
+                self._buyer_arrival, state["next_arrival"])
+        checkpoint.restore_object(self.mechanism, "mechanism", state["mechanism"], arrays)
+        checkpoint.restore_object(self.rule, "rule", state["rule"], arrays)
+        self.row = state["row"]
+        if self.running:
+            self.simulator.schedule_event_absolute(self.step, float(self.steps + 1), priority=Priority.HIGH)
 
 
 def _row_value(model: DataMarket, key: str) -> float:

@@ -36,7 +36,7 @@ DECISION_KEYS = {"rule": "best_response", "revision": "synchronous", "revisions_
 BUYER_KEYS = {"initial": 0, "arrival_rate": 0.0, "budget": 10.0, "valuation": 1.0,
               "stay": {"dist": "exponential", "scale": 20.0}}
 CHURN_KEYS = {"leave_rate": 0.0, "join_rate": 0.0}
-OUTPUT_KEYS = {"owner_every": 1}
+OUTPUT_KEYS = {"owner_every": 1, "owner_sample": 0, "checkpoint_every": 0}
 
 
 class ScenarioError(ValueError):
@@ -241,7 +241,8 @@ def validate(raw: dict[str, Any], label: str = "<dict>") -> Scenario:
     _number(churn["leave_rate"], "churn.leave_rate", fail, minimum=0, maximum=1)
     _number(churn["join_rate"], "churn.join_rate", fail, minimum=0)
     output = _table(raw.get("output", {}), OUTPUT_KEYS, "output", fail)
-    _number(output["owner_every"], "output.owner_every", fail, integer=True, minimum=0)
+    for key in OUTPUT_KEYS:
+        _number(output[key], f"output.{key}", fail, integer=True, minimum=0)
     return Scenario(
         name=str(raw.get("name", Path(label).stem)), description=str(raw.get("description", "")),
         rounds=int(rounds), seed=int(seed), population=population, mechanism=mechanism,

@@ -1,0 +1,99 @@
+"""Long runs: chunked output, checkpoints, and resume after SIGTERM / SIGKILL gives identical files."""
+
+import signal
+import subprocess
+import sys
+import time
+import tracemalloc
+
+import pytest
+
+from market.runner import Interrupted, resume, run
+
+TABLES = ("model.parquet", "owners.parquet", "events.parquet", "scenario.toml")
+# A run long enough to be killed in the middle: churn, buyers and asynchronous revision all draw randomness.
+ARGS = ["quickstart", "--rounds", "300", "--seed", "5", "--owner-every", "7", "--checkpoint-every", "25",
+        "--set", "population.owners=5000", "--set", "churn.leave_rate=0.01", "--set", "churn.join_rate=50"]
+
+
+def _cli(*args):
+    return [sys.executable, "-m", "market.cli", *args]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ref") / "run"
+    done = subprocess.run(_cli("run", *ARGS, "--out", str(out)), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def _kill_midway(out, sig):
+    proc = subprocess.Popen(_cli("run", *ARGS, "--out", str(out)), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (out / "checkpoint" / "state.json").exists():  # wait for a first checkpoint
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    return proc.returncode, err
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_resume_after_kill_gives_identical_files(reference, tmp_path, sig):
+    out = tmp_path / "run"
+    code, err = _kill_midway(out, sig)
+    assert not (out / "model.parquet").exists()  # really interrupted
+    if sig == signal.SIGTERM:
+        assert code == 130 and f"resume with: privmarket resume {out}" in err
+    else:
+        assert code == -signal.SIGKILL
+    done = subprocess.run(_cli("resume", str(out)), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    for name in TABLES:
+        assert (out / name).read_bytes() == (reference / name).read_bytes(), name
+    assert not (out / "checkpoint").exists() and not (out / "chunks").exists()
+
+
+def test_stop_and_resume_in_process(tmp_path, tiny):
+    tiny.update(rounds=60)
+    tiny["buyers"] = {"initial": 2, "arrival_rate": 0.7}
+    tiny["churn"] = {"leave_rate": 0.03, "join_rate": 2.0}
+    ref = run(tiny, out=tmp_path / "ref")
+    calls = {"n": 0}
+
+    def stop_at_23():
+        calls["n"] += 1
+        return calls["n"] == 23
+
+    with pytest.raises(Interrupted) as info:
+        run(tiny, out=tmp_path / "cut", stop=stop_at_23)
+    assert info.value.round == 23
+    resumed = resume(tmp_path / "cut")
+    for name in ("model", "owners", "events"):
+        assert (tmp_path / "cut" / f"{name}.parquet").read_bytes() == \
+            (tmp_path / "ref" / f"{name}.parquet").read_bytes(), name
+    assert resumed.model["round"].tolist() == ref.model["round"].tolist()
+
+
+def test_resume_without_checkpoint_is_a_user_error(tmp_path, capsys):
+    from market.cli import main
+
+    assert main(["resume", str(tmp_path)]) == 2
+    assert "not a run directory" in capsys.readouterr().err
+
+
+def _peak_memory(tmp_path, rounds):
+    tracemalloc.start()
+    run("quickstart", rounds=rounds, out=tmp_path / f"r{rounds}", owner_every=50,
+        overrides=["population.owners=50", "churn.leave_rate=0.0", "churn.join_rate=0.0"])
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak
+
+
+def test_memory_is_flat_in_the_horizon(tmp_path):
+    short, long = _peak_memory(tmp_path, 1500), _peak_memory(tmp_path, 6000)
+    assert long < 1.25 * short, (short, long)
