@@ -73,7 +73,8 @@ class FairPayment(Mechanism):
         s2, r2 : float
             Between- and within-owner variance of ``federated_mean``.
         epsilon : float
-            Sharing privacy level of ``dp_mean`` (``inf`` = noiseless).
+            Sharing privacy level :math:`\\epsilon'` of ``dp_mean``; 0 stands for
+            :math:`\\epsilon' = \\infty` (noiseless; scenarios hold finite numbers only).
         privacy_cost : list of float
             :math:`\\kappa_\\rho`, the privacy cost of each level per unit of
             sensitivity (first entry 0; one entry per level of the utility).
@@ -85,6 +86,10 @@ class FairPayment(Mechanism):
             Re-choose alpha every this many rounds (0 = keep ``alpha``).
         alpha_grid : int
             Grid points of the alpha search (symmetric mixed selection).
+        tie_margin : float
+            Added to the solved alpha (capped at 1) so that owners who are exactly
+            indifferent at the platform's chosen boundary break the tie towards
+            its equilibrium (spec §7.4; decision rules break ties to the lowest level).
         sensitivity_growth : float
             Relative growth of every owner's privacy cost per round (>= 0).
         exact_limit : int
@@ -96,20 +101,22 @@ class FairPayment(Mechanism):
         utility: str = "federated_mean"
         s2: float = 100.0
         r2: float = 1.0
-        epsilon: float = float("inf")
+        epsilon: float = 0.0
         privacy_cost: tuple[float, ...] = (0.0, 0.08, 1.0)
         alpha: float = 0.5
         selection: str = "platform_favourite"
         resolve_every: int = 0
         alpha_grid: int = 2001
+        tie_margin: float = 1e-6
         sensitivity_growth: float = 0.0
         exact_limit: int = 200_000
         mc_samples: int = 400
 
     def validate(self) -> None:
         p = self.params
-        params = {"s2": p.s2, "r2": p.r2} if p.utility == "federated_mean" else {"epsilon": p.epsilon}
-        utility = make_utility(p.utility, **params)
+        if p.epsilon < 0:
+            raise ValueError("epsilon: must be non-negative (0 = infinity)")
+        utility = self.utility()
         if len(p.privacy_cost) != len(utility.levels):
             raise ValueError(f"privacy_cost: needs {len(utility.levels)} entries, one per level of {p.utility}")
         if p.privacy_cost[0] != 0 or min(p.privacy_cost) < 0:
@@ -122,6 +129,8 @@ class FairPayment(Mechanism):
             raise ValueError("resolve_every: must be non-negative")
         if p.alpha_grid < 3:
             raise ValueError("alpha_grid: needs at least 3 points")
+        if not 0.0 <= p.tie_margin < 0.01:
+            raise ValueError("tie_margin: must lie in [0, 0.01)")
         if p.sensitivity_growth < 0:
             raise ValueError("sensitivity_growth: must be non-negative")
         if p.exact_limit < 1 or p.mc_samples < 2:
@@ -134,7 +143,7 @@ class FairPayment(Mechanism):
         p = self.params
         if p.utility == "federated_mean":
             return make_utility(p.utility, s2=p.s2, r2=p.r2)
-        return make_utility(p.utility, epsilon=p.epsilon)
+        return make_utility(p.utility, epsilon=p.epsilon if p.epsilon > 0 else float("inf"))
 
     @property
     def action_space(self) -> ActionSpace:
@@ -211,7 +220,8 @@ class FairPayment(Mechanism):
         every = self.params.resolve_every
         if every == 0 or ctx.round % every != 0 or len(owners) == 0:
             return
-        self.alpha = float(self.choose_alpha(owners, 1.0 + self.params.sensitivity_growth * ctx.round).alpha)
+        choice = self.choose_alpha(owners, 1.0 + self.params.sensitivity_growth * ctx.round)
+        self.alpha = min(1.0, choice.alpha + self.params.tie_margin) if choice.alpha > 0 else 0.0
 
     def choose_alpha(self, owners: OwnerArrays, scale: float):
         """The platform's design problem (eqs. 19, 21) for the current owners and cost scale.
