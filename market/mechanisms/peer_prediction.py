@@ -34,6 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import expit
 
 from market.mechanisms.base import ActionSpace, Mechanism, Outcome, RoundContext, register
 from market.population import OwnerArrays
@@ -71,10 +72,11 @@ ERROR_DRAWS = 20_000
 def action_strategies(action: np.ndarray) -> Strategy:
     """The reporting strategy of each action code (see the module docstring)."""
     action = np.asarray(action, dtype=float)
-    rr = Strategy.randomized_response(np.where(action > 0, action, 0.0)).stacked()
-    for code, report in ((ABSTAIN, REPORT_ABSTAIN), (ALWAYS_ZERO, 0), (ALWAYS_ONE, 1)):
-        rr[action == code] = Strategy.constant(report).stacked()
-    return Strategy(*np.moveaxis(rr, -1, 0))
+    keep = expit(np.where(action > 0, action, 0.0))
+    informative = action > 0
+    p1 = np.where(informative, keep, (action == ALWAYS_ONE).astype(float))
+    q1 = np.where(informative, 1.0 - keep, (action == ALWAYS_ZERO).astype(float))
+    return Strategy(p1=p1, p0=np.where(informative, 1.0 - keep, p1), q1=q1, q0=np.where(informative, keep, q1))
 
 
 @register
@@ -145,13 +147,17 @@ class PeerPrediction(Mechanism):
         grid = np.union1d(grid, [p.epsilon])
         codes = [ABSTAIN, ALWAYS_ZERO, ALWAYS_ONE] if p.pooling_actions else []
         self._values = np.concatenate([codes, grid])
+        names = {ABSTAIN: "abstain", ALWAYS_ZERO: "always0", ALWAYS_ONE: "always1"}
+        self._labels = [names.get(v, f"{v:g}") for v in self._values.tolist()]
+        self._table_key = np.array([np.nan])
+        self._tables = np.zeros((0, 2, 2))
+        self._error_key = np.array([np.nan])
+        self._error = 0.0
 
     @property
     def action_space(self) -> ActionSpace:
         """Pooling codes (if enabled) followed by the privacy-level grid."""
-        labels = tuple({ABSTAIN: "abstain", ALWAYS_ZERO: "always0", ALWAYS_ONE: "always1"}.get(v, f"{v:g}")
-                       for v in self._values)
-        return ActionSpace(self._values, kind="levels", labels=labels)
+        return ActionSpace(self._values, kind="levels", labels=tuple(self._labels))
 
     # -- helpers ------------------------------------------------------------------------
     def cost_function(self, owners: OwnerArrays) -> CostFunction:
@@ -160,15 +166,40 @@ class PeerPrediction(Mechanism):
             raise ValueError("sensitivity: peer_prediction needs positive sensitivities (g_i(x) = 0 only at x = 0)")
         return CostFunction(self.params.cost_form, owners.sensitivity, self.params.cost_exponent)
 
-    def expected_payments(self, profile: Strategy, cost: CostFunction) -> tuple[np.ndarray, np.ndarray]:
-        """Each owner's payment table (scaled by its :math:`\\kappa_i`) and expected payment in ``profile``."""
+    def expected_payments(self, action: np.ndarray, cost: CostFunction) -> tuple[np.ndarray, np.ndarray]:
+        """Each owner's payment table (scaled by its :math:`\\kappa_i`) and expected payment.
+
+        The unit tables depend on the action profile only; they are kept for
+        the last profile seen, so a settled population costs no recomputation.
+        """
         p = self.params
-        n = profile.shape[0]
-        if n < 2:
-            return np.zeros((n, 2, 2)), np.zeros(n)
+        n = action.size
+        profile = action_strategies(action)
+        if not np.array_equal(action, self._table_key):
+            self._table_key = action.copy()
+            self._tables = profile_payment_tables(profile, p.epsilon, p.theta, p.prior) if n >= 2 \
+                else np.zeros((n, 2, 2))
         kappa = np.broadcast_to(payment_scale(p.epsilon, cost), (n,))
-        tables = profile_payment_tables(profile, p.epsilon, p.theta, p.prior) * kappa[:, None, None]
+        tables = self._tables * kappa[:, None, None]
         return tables, strategy_payment(tables, profile, p.theta, p.prior)
+
+    def expected_error(self, action: np.ndarray, rng: np.random.Generator) -> float:
+        """Exact MAP error of the profile (kept for the last profile seen).
+
+        Profiles too mixed for the exact sum (:func:`market.randomized_response.map_error`)
+        get a Monte Carlo estimate from :data:`ERROR_DRAWS` draws.
+        """
+        if not np.array_equal(action, self._error_key):
+            p = self.params
+            profile = action_strategies(action)
+            try:
+                self._error = map_error(profile, p.theta, p.prior)
+            except ValueError:
+                w = sample_state(p.prior, rng, ERROR_DRAWS)
+                draws = sample_reports(profile, sample_signals(w, p.theta, action.size, rng), rng)
+                self._error = float(np.mean(map_estimate(draws, profile, p.theta, p.prior) != w))
+            self._error_key = action.copy()
+        return self._error
 
     # -- the interface ------------------------------------------------------------------
     def settle(self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext) -> Outcome:
@@ -194,13 +225,8 @@ class PeerPrediction(Mechanism):
         privacy_cost = np.broadcast_to(cost(level), (n,)).astype(float)
         estimate = int(map_estimate(reports, profile, p.theta, p.prior))
         correct = float(estimate == int(state))
-        _, expected = self.expected_payments(profile, cost)
-        try:
-            expected_error = map_error(profile, p.theta, p.prior)
-        except ValueError:
-            w = sample_state(p.prior, ctx.rng, ERROR_DRAWS)
-            draws = sample_reports(profile, sample_signals(w, p.theta, n, ctx.rng), ctx.rng)
-            expected_error = float(np.mean(map_estimate(draws, profile, p.theta, p.prior) != w))
+        _, expected = self.expected_payments(action, cost)
+        expected_error = self.expected_error(action, ctx.rng)
         informative = profile.is_informative()
         metrics = {
             "collector_error": 1.0 - correct,
@@ -227,7 +253,7 @@ class PeerPrediction(Mechanism):
         with owner *i*'s coefficients against the others' current strategies.
         """
         cost = self.cost_function(owners)
-        tables, _ = self.expected_payments(action_strategies(action), cost)
+        tables, _ = self.expected_payments(action, cost)
         coef = payment_coefficients(tables, self.params.theta, self.params.prior)  # (n, 4)
         candidates = action_strategies(self._values)
         payment = coef @ candidates.stacked().T

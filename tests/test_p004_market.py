@@ -1,0 +1,183 @@
+"""Paper 004 in the simulator: the peer_prediction mechanism and DataMarket runs of the p004 scenarios."""
+
+import math
+
+import numpy as np
+import pytest
+
+from market.mechanisms import MECHANISMS, RoundContext
+from market.mechanisms.peer_prediction import ABSTAIN, ALWAYS_ONE, ALWAYS_ZERO, action_strategies
+from market.model import DataMarket
+from market.population import OwnerArrays
+from market.privacy_value import (
+    CostFunction,
+    equilibrium_check,
+    equilibrium_payment,
+    mechanism_parameters,
+    payment_scale,
+    value_lower_bound,
+)
+from market.randomized_response import Strategy, map_error_iid
+from scenarios.schema import ScenarioError, builtin_names, load
+
+THETA, PRIOR1 = 0.8, 0.7
+
+
+def make(**params):
+    cls = MECHANISMS["peer_prediction"]
+    return cls(cls.Params(**params))
+
+
+def owners(n, sensitivity=1.0):
+    o = OwnerArrays.empty()
+    o.append(np.arange(n), {"sensitivity": np.broadcast_to(np.asarray(sensitivity, float), (n,)).copy(),
+                            "data_size": np.ones(n)}, np.zeros(n), joined=0)
+    return o
+
+
+def ctx(seed=0):
+    return RoundContext(round=1, time=1.0, rng=np.random.default_rng(seed))
+
+
+def test_action_codes_map_to_strategies():
+    s = action_strategies(np.array([ABSTAIN, ALWAYS_ZERO, ALWAYS_ONE, 1.0]))
+    np.testing.assert_allclose(s.stacked()[:3], [[0, 0, 0, 0], [0, 0, 1, 1], [1, 1, 0, 0]])
+    np.testing.assert_allclose(s.privacy_level(), [0, 0, 0, 1.0])
+    space = make().action_space
+    assert space.labels[:3] == ("abstain", "always0", "always1")
+    assert 1.0 in space.values
+
+
+def test_invalid_parameters_name_the_key():
+    for key, value in (("epsilon", 0.0), ("theta", 0.5), ("prior", 1.0), ("cost_form", "cubic"),
+                       ("epsilon_step", 0.0), ("epsilon_min", -1.0)):
+        with pytest.raises(ValueError, match=key):
+            make(**{key: value})
+    mech = make()
+    with pytest.raises(ValueError, match="sensitivity"):
+        mech.settle(np.full(3, 1.0), owners(3, 0.0), ctx())
+
+
+@pytest.mark.parametrize("n", [11, 50])
+def test_deviation_utilities_match_the_equilibrium_check(n):
+    mech = make(epsilon=1.0, epsilon_step=0.01, epsilon_min=0.5, epsilon_max=1.5)
+    action = np.full(n, 1.0)
+    util = mech.deviation_utilities(action, owners(n), ctx())
+    values = mech.action_space.values
+    check = equilibrium_check(Strategy.randomized_response(np.full(n, 1.0)), 1.0, THETA, PRIOR1, CostFunction())
+    k = int(np.flatnonzero(values == 1.0)[0])
+    np.testing.assert_allclose(util[:, k], check.utility, rtol=1e-12)
+    assert np.all(np.argmax(util, axis=1) == k)  # the posted eps is everyone's best response
+    assert np.all(mech.best_response(action, owners(n), ctx()) == 1.0)
+    np.testing.assert_allclose(util[:, 0], 0.0)  # abstaining pays nothing
+    # the margin over the best pooling action is g'(eps) sinh(eps) - g(eps) = 0.175201
+    assert util[0, k] - util[0, 1:3].max() == pytest.approx(0.175201, abs=1e-6)
+
+
+def test_deviation_utilities_with_heterogeneous_costs():
+    n = 20
+    sens = np.linspace(0.5, 3.0, n)
+    mech = make(cost_form="power", cost_exponent=2.0, epsilon_step=0.01, epsilon_min=0.5, epsilon_max=1.5)
+    util = mech.deviation_utilities(np.full(n, 1.0), owners(n, sens), ctx())
+    values = mech.action_space.values
+    assert np.all(values[np.argmax(util, axis=1)] == 1.0)
+
+
+def test_settle_pays_nonnegative_and_matches_the_exact_mean():
+    n, rounds = 11, 1500
+    mech = make()
+    o = owners(n)
+    c = ctx(5)
+    means = np.array([mech.settle(np.full(n, 1.0), o, c).payment.mean() for _ in range(rounds)])
+    exact = float(equilibrium_payment(n, 1.0, THETA, PRIOR1, CostFunction()))
+    assert abs(means.mean() - exact) <= 4 * means.std(ddof=1) / math.sqrt(rounds)
+    out = mech.settle(np.full(n, 1.0), o, c)
+    assert np.all(out.payment >= 0)
+    assert out.metrics["expected_payment"] == pytest.approx(exact, rel=1e-12)
+    assert out.metrics["information_rent"] == pytest.approx(exact - 1.0, rel=1e-12)
+    assert out.metrics["expected_error"] == pytest.approx(map_error_iid(n, 1.0, THETA, PRIOR1), rel=1e-9)
+    assert out.metrics["value_lower_bound"] == pytest.approx(5.413669, rel=1e-6)
+    assert out.metrics["pooling"] == 0.0
+    assert out.metrics["mean_epsilon"] == pytest.approx(1.0, rel=1e-12)
+
+
+def test_settle_flags_pooling_and_pays_kappa_a00():
+    n = 50
+    out = make().settle(np.full(n, ALWAYS_ZERO), owners(n), ctx())
+    kappa_a00 = float(payment_scale(1.0, CostFunction())) * float(mechanism_parameters(n, 1.0, THETA, PRIOR1).a00)
+    np.testing.assert_allclose(out.payment, kappa_a00)
+    assert kappa_a00 == pytest.approx(14.621, abs=1e-3)
+    assert out.metrics["pooling"] == 1.0
+    assert out.metrics["expected_error"] == pytest.approx(1 - PRIOR1)
+    assert out.metrics["estimate"] == 1.0  # the prior's mode: the collector learns nothing
+
+
+def test_all_p004_scenarios_load_and_run():
+    names = [n for n in builtin_names() if n.startswith("p004_")]
+    assert set(names) >= {"p004_pooling_collapse", "p004_pooling_stable", "p004_value_of_privacy",
+                          "p004_heterogeneous_costs", "p004_payment_accuracy"}
+    for name in names:
+        model = DataMarket(name, rounds=3)
+        model.run()
+        frame = model.model_frame()
+        assert len(frame) == 3
+        for col in ("collector_error", "expected_error", "mean_epsilon", "information_rent", "pooling"):
+            assert np.all(np.isfinite(frame[col]))
+    with pytest.raises(ScenarioError, match="epsilon"):
+        load("p004_pooling_collapse", ["mechanism.epsilon=-1.0"])
+
+
+def test_market_collapses_into_pooling_at_n11():
+    """GT10 through DataMarket: from eps' = 0.95, round 1 moves to 0.89, then everyone always reports 0."""
+    model = DataMarket("p004_pooling_collapse", rounds=12)
+    model.run()
+    f = model.model_frame()
+    assert f.mean_epsilon.iloc[0] == pytest.approx(0.89)
+    assert f.pooling.iloc[0] == 0.0
+    assert np.all(f.pooling.iloc[1:] == 1.0)
+    assert np.all(model.owners.action == ALWAYS_ZERO)
+    np.testing.assert_allclose(f.expected_error.iloc[1:], 1 - PRIOR1, rtol=1e-12)
+    kappa_a00 = float(payment_scale(1.0, CostFunction())) * float(mechanism_parameters(11, 1.0, THETA, PRIOR1).a00)
+    np.testing.assert_allclose(f.expected_payment.iloc[1:], kappa_a00, rtol=1e-12)
+    # owners are paid more than in the informative equilibrium
+    assert kappa_a00 > float(equilibrium_payment(11, 1.0, THETA, PRIOR1, CostFunction())) - 1.0
+    up = DataMarket("p004_pooling_collapse", rounds=8, overrides=["population.initial_action=1.05"])
+    up.run()
+    g = up.model_frame()
+    assert list(g.mean_epsilon.iloc[:3]) == pytest.approx([1.09, 1.15, 1.24], abs=0.011)
+    assert np.all(up.owners.action == ALWAYS_ONE) and g.pooling.iloc[-1] == 1.0
+
+
+def test_market_stays_informative_at_n50():
+    model = DataMarket("p004_pooling_stable", rounds=12)
+    model.run()
+    f = model.model_frame()
+    assert np.all(f.pooling == 0.0)
+    assert f.mean_epsilon.iloc[-1] == pytest.approx(1.0, abs=0.011)
+    assert f.expected_error.iloc[-1] == pytest.approx(map_error_iid(50, 1.0, THETA, PRIOR1), rel=0.05)
+    assert f.information_rent.iloc[-1] == pytest.approx(4.698, abs=0.01)
+
+
+def test_heterogeneous_costs_run_converges_to_eps_and_pays_by_kappa_i():
+    model = DataMarket("p004_heterogeneous_costs")
+    model.run()
+    f = model.model_frame()
+    assert np.all(model.owners.action == 1.0)
+    assert f.pooling.iloc[-1] == 0.0
+    vlb = value_lower_bound(1.0, THETA, CostFunction("power", model.owners.sensitivity, 2.0))
+    assert f.value_lower_bound.iloc[-1] == pytest.approx(float(vlb.mean()), rel=1e-12)
+    assert f.expected_payment.iloc[-1] > f.value_lower_bound.iloc[-1]
+
+
+def test_market_error_rate_decreases_with_n():
+    """Realised collector errors over rounds: fewer mistakes with more owners, tracking the exact MAP error."""
+    rates = []
+    for n in (3, 11, 31):
+        model = DataMarket("p004_value_of_privacy", rounds=500,
+                           overrides=[f"population.owners={n}", "decision.clock_rate=0.0"])
+        model.run()
+        f = model.model_frame()
+        exact = map_error_iid(n, 1.0, THETA, PRIOR1)
+        assert f.collector_error.mean() == pytest.approx(exact, abs=4 * math.sqrt(exact * (1 - exact) / 500))
+        rates.append(f.collector_error.mean())
+    assert rates[0] > rates[1] > rates[2]
