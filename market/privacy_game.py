@@ -41,7 +41,7 @@ from typing import Any
 
 import nashpy
 import numpy as np
-from scipy.optimize import minimize_scalar
+from scipy.optimize import brentq, minimize_scalar
 from scipy.special import gammaln, xlog1py, xlogy
 
 from market.fair_value import shapley_by_type
@@ -406,7 +406,8 @@ class SymmetricBinaryGame:
 
         1 if :math:`\\alpha\\gamma_{max} < c`, 0 if :math:`\\alpha\\gamma_{min} \\ge c`
         (ties towards sharing), else the root of :math:`\\gamma(p) = c/\\alpha`
-        (bisection to machine precision).
+        (Brent's method for a scalar, vectorised bisection for an array, both to
+        machine precision).
 
         Raises
         ------
@@ -419,19 +420,20 @@ class SymmetricBinaryGame:
         if c < 0:
             raise ValueError("c: must be non-negative")
         alpha = np.asarray(alpha, float)
-        target = alpha * 0.0 + c
-        a = np.where(alpha > 0, alpha, 1.0)
-        g = np.where(alpha > 0, c / a, np.inf)
-        lo = np.zeros_like(target)
-        hi = np.ones_like(target)
-        for _ in range(60):
+        p = np.where(alpha * self.gamma_max < c, 1.0, 0.0)
+        mixed = (alpha * self.gamma_max >= c) & (alpha * self.gamma_min < c)
+        if alpha.ndim == 0:
+            if mixed:
+                root = brentq(lambda q: float(self.gamma(q)) - c / float(alpha), 0.0, 1.0, xtol=1e-15)
+                p = np.asarray(root)
+            return p
+        g = c / np.where(mixed, alpha, 1.0)
+        lo, hi = np.zeros(alpha.shape), np.ones(alpha.shape)
+        for _ in range(53):
             mid = 0.5 * (lo + hi)
             below = self.gamma(mid) < g
-            lo = np.where(below, mid, lo)
-            hi = np.where(below, hi, mid)
-        p = 0.5 * (lo + hi)
-        p = np.where(alpha * self.gamma_max < c, 1.0, p)
-        return np.where(alpha * self.gamma_min >= c, 0.0, p)
+            lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+        return np.where(mixed, 0.5 * (lo + hi), p)
 
     def cheng_objective(self, p: np.ndarray | float, alpha: float, c: float) -> np.ndarray:
         """Eq. 76: :math:`[(1-p)(c - \\alpha\\gamma(p))]_+^2 + [-p(c - \\alpha\\gamma(p))]_+^2`; zero exactly at symmetric NE."""
