@@ -34,7 +34,10 @@ def action_shares(action: np.ndarray, space: ActionSpace) -> dict[str, float]:
     """Share of owners at each level (``share_<label>``), or ``share_zero`` for continuous actions."""
     n = max(action.size, 1)
     if space.kind == "levels":
-        counts = np.bincount(space.index_of(action), minlength=space.size)
+        if space.size <= 8:  # a few equality passes beat a nearest-level search
+            counts = [np.count_nonzero(action == v) for v in space.values]
+        else:
+            counts = np.bincount(space.index_of(action), minlength=space.size)
         return {f"share_{label}": counts[k] / n for k, label in enumerate(space.labels)}
     return {"share_zero": float(np.count_nonzero(action == 0)) / n}
 

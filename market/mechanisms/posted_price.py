@@ -98,7 +98,6 @@ class PostedPrice(Mechanism):
         self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext
     ) -> np.ndarray:
         """``price[k] * n_i - c_i * privacy_cost[k]`` for every owner i and level k."""
-        return (
-            owners.data_size[:, None] * self._price[None, :]
-            - owners.sensitivity[:, None] * self._privacy_cost[None, :]
-        )
+        util = np.multiply.outer(owners.data_size, self._price)
+        util -= np.multiply.outer(owners.sensitivity, self._privacy_cost)
+        return util
