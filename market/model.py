@@ -36,10 +36,11 @@ from analysis.export import Recorder
 from analysis.metrics import round_metrics
 from market import checkpoint
 from market.mechanisms.base import RoundContext
-from market.population import CORE_ATTRIBUTES, OwnerArrays, draw, sample_owners
+from market.network import SocialNetwork
+from market.population import CORE_ATTRIBUTES, OwnerArrays, draw, drift, sample_owners
 from scenarios.schema import Scenario, load
 
-STREAMS = ("owners", "decision", "mechanism", "buyers", "churn")
+STREAMS = ("owners", "decision", "mechanism", "buyers", "churn", "network", "drift")
 
 
 class DataMarket(mesa.Model):
@@ -107,10 +108,12 @@ class DataMarket(mesa.Model):
         self.simulator = DEVSimulator()
         self.simulator.setup(self)
         self._next_arrival = None
+        self.network: SocialNetwork | None = None
         if restore is not None:
             self._restore(*restore)
             return
         self._add_initial_owners()
+        self._build_network()
         for _ in range(int(scenario.buyers["initial"])):
             self._buyer_arrival(schedule_next=False)
         self._schedule_next_arrival()
@@ -150,6 +153,8 @@ class DataMarket(mesa.Model):
         self._owner_agents.update(zip(ids.tolist(), agents))
         self.owners.append(ids, attributes, action, joined=self.steps)
         self.rule.on_join(ids.size)
+        if self.network is not None:
+            self.network.add(ids.size, self.streams["network"])
         return ids
 
     def remove_owners(self, rows: np.ndarray) -> np.ndarray:
@@ -158,6 +163,8 @@ class DataMarket(mesa.Model):
         keep[rows] = False
         gone = self.owners.remove(rows)
         self.rule.on_leave(keep)
+        if self.network is not None:
+            self.network.remove(keep)
         for uid in gone.tolist():
             self._owner_agents.pop(uid).remove()
         return gone
@@ -174,9 +181,10 @@ class DataMarket(mesa.Model):
             self.recorder.events(self.simulator.time, "owner_leave", self.remove_owners(leaving))
         if churn["join_rate"] > 0:
             n_new = int(rng.poisson(churn["join_rate"]))
-            if n_new and "types" in self.scenario.population:
+            types = churn.get("newcomers") or self.scenario.population.get("types")
+            if n_new and types:
                 names = CORE_ATTRIBUTES + tuple(self.mechanism.owner_attributes)
-                attrs, _ = sample_owners(self.scenario.population["types"], n_new, rng, names)
+                attrs, _ = sample_owners(types, n_new, rng, names)
                 action = draw(self.scenario.population["initial_action"], n_new, rng)
                 self.recorder.events(self.simulator.time, "owner_join", self.add_owners(attrs, action))
 
@@ -242,11 +250,23 @@ class DataMarket(mesa.Model):
             round=self.steps, time=float(self.simulator.time), rng=self.streams["mechanism"],
             buyer_budgets=np.array([b.budget for b in self.buyers]),
             buyer_valuations=np.array([b.valuation for b in self.buyers]),
+            network=self.network,
         )
+
+    def _build_network(self) -> None:
+        """The owners' social graph from the scenario's ``[network]`` table (see :mod:`market.network`)."""
+        self.network = SocialNetwork.build(self.scenario.network, len(self.owners), self.streams["network"])
+
+    def _drift(self) -> None:
+        """Sensitivity drift at the start of a round (``[drift]``; :func:`market.population.drift`)."""
+        spec = self.scenario.drift
+        if spec["schedule"] or spec["random_walk_sd"] > 0:
+            self.owners.sensitivity = drift(self.owners.sensitivity, self.steps, spec, self.streams["drift"])
 
     def step(self) -> None:
         """One round: churn, revisions, settlement, learning, metrics, buyer payments, adaptation."""
         self._churn()
+        self._drift()
         ctx = self.context()
         rng = self.streams["decision"]
         for rows in self.revising_rows(rng):
@@ -331,6 +351,7 @@ class DataMarket(mesa.Model):
         arrays["owners.row_of"] = self.owners.row_of
         arrays.update(mech_arrays)
         arrays.update(rule_arrays)
+        arrays.update({f"network.{k}": v for k, v in self.network.arrays().items()})
         return state, arrays
 
     def _restore(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
@@ -363,6 +384,8 @@ class DataMarket(mesa.Model):
                 self._buyer_arrival, state["next_arrival"])
         checkpoint.restore_object(self.mechanism, "mechanism", state["mechanism"], arrays)
         checkpoint.restore_object(self.rule, "rule", state["rule"], arrays)
+        self.network = SocialNetwork.from_arrays(
+            {k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith("network.")})
         self.row = state["row"]
         if self.running:
             self.simulator.schedule_event_absolute(self.step, float(self.steps + 1), priority=Priority.HIGH)

@@ -235,6 +235,25 @@ class SocialNetwork:
                 "clustering": float(local.mean()) if n else 0.0, "components": int(n_comp),
                 "largest_component_share": float(largest / n) if n else 0.0}
 
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The graph as plain arrays (for checkpoints); inverse of :meth:`from_arrays`."""
+        out = {"n": np.array([self.n]), "attach": np.array([self.attach]),
+               "kind": np.array([KINDS.index(self.kind)])}
+        if self.adjacency is not None:
+            out.update(indptr=self.adjacency.indptr, indices=self.adjacency.indices)
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> SocialNetwork:
+        """Rebuild a graph saved by :meth:`arrays`."""
+        n = int(arrays["n"][0])
+        adjacency = None
+        if "indptr" in arrays:
+            indices = np.asarray(arrays["indices"])
+            adjacency = sp.csr_array((np.ones(indices.size), indices, np.asarray(arrays["indptr"])),
+                                     shape=(n, n))
+        return cls(adjacency, n, KINDS[int(arrays["kind"][0])], int(arrays["attach"][0]))
+
     def to_networkx(self) -> nx.Graph:
         """The graph as a networkx ``Graph`` on nodes ``0 .. n-1`` (complete graph built explicitly)."""
         if self.adjacency is None:

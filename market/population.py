@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,36 @@ def _choice(
     return rng.choice(np.asarray(values, dtype=float), size=n, p=p)
 
 
+@lru_cache(maxsize=32)
+def empirical_values(file: str, column: str) -> np.ndarray:
+    """The values of one numeric column of a CSV file (read once per file and column).
+
+    Raises
+    ------
+    ValueError
+        If the file or column is missing, or the column holds non-numeric,
+        non-finite or no values.
+    """
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(file)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise ValueError(f"cannot read CSV file {file!r} ({exc})") from None
+    if column not in frame.columns:
+        raise ValueError(f"column {column!r} not in {file!r} (columns: {', '.join(map(str, frame.columns))})")
+    values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+    if values.size == 0 or not np.all(np.isfinite(values)):
+        raise ValueError(f"column {column!r} of {file!r} must hold finite numbers only")
+    values.setflags(write=False)
+    return values
+
+
+def _empirical(rng: np.random.Generator, n: int, file: str, column: str) -> np.ndarray:
+    """Resample (with replacement) the values of a CSV column: the empirical distribution."""
+    return rng.choice(empirical_values(str(file), str(column)), size=n)
+
+
 #: Named distributions for owner attributes: ``{"dist": name, **params}`` in a scenario.
 DISTRIBUTIONS: dict[str, tuple[Callable[..., np.ndarray], tuple[str, ...]]] = {
     "constant": (_constant, ("value",)),
@@ -45,6 +76,7 @@ DISTRIBUTIONS: dict[str, tuple[Callable[..., np.ndarray], tuple[str, ...]]] = {
     "pareto": (lambda rng, n, shape, scale: scale * (1.0 + rng.pareto(shape, n)), ("shape", "scale")),
     "beta": (lambda rng, n, a, b: rng.beta(a, b, n), ("a", "b")),
     "choice": (_choice, ("values", "p")),
+    "empirical": (_empirical, ("file", "column")),
 }
 #: Parameters a distribution may omit.
 OPTIONAL_DIST_PARAMS = {"choice": ("p",)}
@@ -193,6 +225,14 @@ def sample_owners(
         The drawn attributes.
     type_index : numpy.ndarray of int64
         The type each owner was drawn from.
+
+    Notes
+    -----
+    A type with ``correlation = rho`` couples ``sensitivity`` and
+    ``data_size`` through a Gaussian copula (see :func:`couple`): the
+    marginals are the type's distributions and the rank correlation is
+    :math:`(6/\\pi) \\arcsin(\\rho/2)` -- the data-correlated sensitivity that
+    the first paper leaves open.
     """
     shares = np.array([t["share"] for t in types], dtype=float)
     type_index = rng.choice(len(types), size=n, p=shares / shares.sum()) if len(types) > 1 \
@@ -203,4 +243,60 @@ def sample_owners(
         for name in attribute_names:
             if name in spec:
                 attributes[name][members] = draw(spec[name], members.size, rng)
+        if spec.get("correlation", 0.0) != 0.0 and members.size > 1:
+            attributes["sensitivity"][members], attributes["data_size"][members] = couple(
+                attributes["sensitivity"][members], attributes["data_size"][members],
+                float(spec["correlation"]), rng)
     return attributes, type_index.astype(np.int64)
+
+
+def couple(x: np.ndarray, y: np.ndarray, rho: float,
+           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Reorder two samples so they follow a Gaussian copula with correlation ``rho``.
+
+    Draws :math:`(z_1, z_2)` standard bivariate normal with correlation
+    :math:`\\rho` and gives the *r*-th smallest ``x`` (``y``) to the owner
+    with the *r*-th smallest :math:`z_1` (:math:`z_2`).  The marginals are
+    exactly the given samples; the Spearman rank correlation is that of the
+    copula, :math:`\\rho_S = (6/\\pi) \\arcsin(\\rho/2)` (Kruskal 1958,
+    *J. Am. Stat. Assoc.* 53), up to sampling error.
+    """
+    z1 = rng.standard_normal(x.size)
+    z2 = rho * z1 + np.sqrt(1.0 - rho * rho) * rng.standard_normal(x.size)
+    rank1 = np.argsort(np.argsort(z1))
+    rank2 = np.argsort(np.argsort(z2))
+    return np.sort(x)[rank1], np.sort(y)[rank2]
+
+
+#: ``[drift]`` keys and their defaults: no drift.
+DRIFT_KEYS: dict[str, Any] = {"random_walk_sd": 0.0, "schedule": []}
+
+
+def drift(sensitivity: np.ndarray, round_number: int, spec: Mapping[str, Any],
+          rng: np.random.Generator) -> np.ndarray:
+    """Owners' sensitivities at the start of round ``round_number`` after drift.
+
+    Parameters
+    ----------
+    sensitivity : numpy.ndarray
+        Current sensitivities.
+    round_number : int
+        The round about to be played.
+    spec : mapping
+        The ``[drift]`` table: ``schedule``, a list of ``[round, factor]``
+        pairs (at the start of that round every sensitivity is multiplied by
+        ``factor``: a regime shift), and ``random_walk_sd`` :math:`\\sigma`,
+        an independent Gaussian step per owner and round reflected at 0,
+        :math:`c_i \\leftarrow |c_i + \\sigma \\xi_i|`,
+        :math:`\\xi_i \\sim N(0, 1)`.
+    rng : numpy.random.Generator
+        Source of the random-walk steps (not used when :math:`\\sigma = 0`).
+    """
+    out = sensitivity
+    for at, factor in spec.get("schedule", []):
+        if int(at) == round_number:
+            out = out * float(factor)
+    sd = float(spec.get("random_walk_sd", 0.0))
+    if sd > 0:
+        out = np.abs(out + sd * rng.standard_normal(out.size))
+    return out

@@ -25,17 +25,25 @@ from typing import Any
 
 from agents.rules import RULES, DecisionRule
 from market.mechanisms import MECHANISMS, Mechanism
-from market.population import CORE_ATTRIBUTES, DISTRIBUTIONS, OPTIONAL_DIST_PARAMS
+from market.network import KINDS as NETWORK_KINDS
+from market.network import NETWORK_KEYS
+from market.population import (
+    CORE_ATTRIBUTES,
+    DISTRIBUTIONS,
+    DRIFT_KEYS,
+    OPTIONAL_DIST_PARAMS,
+    empirical_values,
+)
 
 BUILTIN_PACKAGE = "scenarios.builtin"
 REVISIONS = ("synchronous", "sequential", "asynchronous")
 TOP_KEYS = ("name", "description", "rounds", "seed", "population", "mechanism", "decision",
-            "buyers", "churn", "output")
+            "buyers", "churn", "output", "network", "drift")
 DECISION_KEYS = {"rule": "best_response", "revision": "synchronous", "revisions_per_round": 1,
                  "clock_rate": 1.0, "inertia": 0.0}
 BUYER_KEYS = {"initial": 0, "arrival_rate": 0.0, "budget": 10.0, "valuation": 1.0,
               "stay": {"dist": "exponential", "scale": 20.0}}
-CHURN_KEYS = {"leave_rate": 0.0, "join_rate": 0.0}
+CHURN_KEYS = {"leave_rate": 0.0, "join_rate": 0.0, "newcomers": []}
 OUTPUT_KEYS = {"owner_every": 1, "owner_sample": 0, "checkpoint_every": 0}
 
 
@@ -81,6 +89,8 @@ class Scenario:
     output: dict[str, Any]
     source: str = "<dict>"
     raw_mechanism: dict[str, Any] = field(default_factory=dict)
+    network: dict[str, Any] = field(default_factory=lambda: dict(NETWORK_KEYS))
+    drift: dict[str, Any] = field(default_factory=lambda: dict(DRIFT_KEYS))
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved scenario as a TOML-ready dict (defaults included)."""
@@ -93,6 +103,7 @@ class Scenario:
             "rounds": self.rounds, "seed": self.seed,
             "population": _plain(self.population), "mechanism": mech, "decision": decision,
             "buyers": _plain(self.buyers), "churn": _plain(self.churn), "output": _plain(self.output),
+            "network": _plain(self.network), "drift": _plain(self.drift),
         }
 
 
@@ -240,6 +251,10 @@ def validate(raw: dict[str, Any], label: str = "<dict>") -> Scenario:
     churn = _table(raw.get("churn", {}), CHURN_KEYS, "churn", fail)
     _number(churn["leave_rate"], "churn.leave_rate", fail, minimum=0, maximum=1)
     _number(churn["join_rate"], "churn.join_rate", fail, minimum=0)
+    if churn["newcomers"] != []:
+        churn["newcomers"] = _types(churn["newcomers"], "churn.newcomers", mechanism, fail)
+    network = _network(raw.get("network", {}), fail)
+    drift = _drift(raw.get("drift", {}), fail)
     output = _table(raw.get("output", {}), OUTPUT_KEYS, "output", fail)
     for key in OUTPUT_KEYS:
         _number(output[key], f"output.{key}", fail, integer=True, minimum=0)
@@ -247,7 +262,40 @@ def validate(raw: dict[str, Any], label: str = "<dict>") -> Scenario:
         name=str(raw.get("name", Path(label).stem)), description=str(raw.get("description", "")),
         rounds=int(rounds), seed=int(seed), population=population, mechanism=mechanism,
         rule=rule, decision=decision, buyers=buyers, churn=churn, output=output, source=label,
+        network=network, drift=drift,
     )
+
+
+def _network(given: Any, fail) -> dict[str, Any]:
+    """Validate the ``[network]`` table (social graph; see :mod:`market.network`)."""
+    net = _table(given, NETWORK_KEYS, "network", fail)
+    if net["kind"] not in NETWORK_KINDS:
+        raise fail("network.kind", f"unknown kind {net['kind']!r} (known: {', '.join(NETWORK_KINDS)})")
+    _number(net["p"], "network.p", fail, minimum=0, maximum=1)
+    _number(net["rewire"], "network.rewire", fail, minimum=0, maximum=1)
+    for key in ("k", "m"):
+        _number(net[key], f"network.{key}", fail, integer=True, minimum=1)
+    _number(net["attach"], "network.attach", fail, integer=True, minimum=0)
+    if not isinstance(net["file"], str):
+        raise fail("network.file", f"expected a path string, got {net['file']!r}")
+    if net["kind"] == "file" and not Path(net["file"]).is_file():
+        raise fail("network.file", f"no such graph file {net['file']!r}")
+    return net
+
+
+def _drift(given: Any, fail) -> dict[str, Any]:
+    """Validate the ``[drift]`` table (sensitivity drift; see :func:`market.population.drift`)."""
+    drift = _table(given, DRIFT_KEYS, "drift", fail)
+    _number(drift["random_walk_sd"], "drift.random_walk_sd", fail, minimum=0)
+    schedule = drift["schedule"]
+    if not isinstance(schedule, list):
+        raise fail("drift.schedule", "expected a list of [round, factor] pairs")
+    for i, pair in enumerate(schedule):
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise fail(f"drift.schedule[{i}]", f"expected [round, factor], got {pair!r}")
+        _number(pair[0], f"drift.schedule[{i}]", fail, integer=True, minimum=1)
+        _number(pair[1], f"drift.schedule[{i}]", fail, minimum=0)
+    return drift
 
 
 def _known(table: Mapping[str, Any], allowed: Any, prefix: str, fail) -> None:
@@ -297,6 +345,17 @@ def _spec(spec: Any, key: str, fail, nonnegative: bool = False) -> None:
     for p in params:
         if p not in spec and p not in optional:
             raise fail(f"{key}.{p}", f"missing parameter of the {name} distribution")
+    if name == "empirical":
+        for p in params:
+            if not isinstance(spec[p], str):
+                raise fail(f"{key}.{p}", f"expected a string, got {spec[p]!r}")
+        try:
+            values = empirical_values(spec["file"], spec["column"])
+        except ValueError as exc:
+            raise fail(key, str(exc)) from None
+        if nonnegative and values.min() < 0:
+            raise fail(key, f"column {spec['column']!r} has negative values; this attribute must be non-negative")
+        return
     if name == "choice":
         values = spec["values"]
         if not isinstance(values, list) or not values:
@@ -428,22 +487,37 @@ def _population(table: dict[str, Any], mechanism: Mechanism, fail) -> dict[str, 
     if "types" not in table:
         raise fail("population", "needs either [[population.types]] with owners = N, or [[population.owner]]")
     n = _number(table.get("owners", 0), "population.owners", fail, integer=True, minimum=1)
-    types = table["types"]
+    out["owners"] = int(n)
+    out["types"] = _types(table["types"], "population.types", mechanism, fail)
+    return out
+
+
+def _types(types: Any, name: str, mechanism: Mechanism, fail) -> list[dict[str, Any]]:
+    """Validate a mixture of owner types (population or newcomers); fill defaults.
+
+    A type may set ``correlation`` in [-1, 1], the Gaussian-copula
+    correlation of its sensitivity and data size
+    (:func:`market.population.couple`).
+    """
+    attributes = CORE_ATTRIBUTES + tuple(mechanism.owner_attributes)
     if not isinstance(types, list) or not types:
-        raise fail("population.types", "expected a non-empty list of type tables")
+        raise fail(name, "expected a non-empty list of type tables")
     for i, spec in enumerate(types):
-        key = f"population.types[{i}]"
-        _known(spec, attributes + ("share",), f"{key}.", fail)
+        key = f"{name}[{i}]"
+        if not isinstance(spec, dict):
+            raise fail(key, "must be a table")
+        _known(spec, attributes + ("share", "correlation"), f"{key}.", fail)
         if "share" not in spec and len(types) > 1:
             raise fail(f"{key}.share", "missing (every type of a mixture needs a share)")
         for attr in attributes:
             if attr in spec:
                 _attribute(spec[attr], attr, f"{key}.{attr}", fail, allow_dist=True)
+        if "correlation" in spec:
+            _number(spec["correlation"], f"{key}.correlation", fail, minimum=-1, maximum=1)
     shares = [t.get("share", 1.0) for t in types]
-    _probabilities(shares, len(types), "population.types.share", fail)
-    out["owners"] = int(n)
-    out["types"] = [_defaults(t, mechanism) | {"share": t.get("share", 1.0)} for t in types]
-    return out
+    _probabilities(shares, len(types), f"{name}.share", fail)
+    return [_defaults(t, mechanism) | {"share": t.get("share", 1.0)}
+            | ({"correlation": t["correlation"]} if "correlation" in t else {}) for t in types]
 
 
 def _attribute(spec: Any, attr: str, key: str, fail, allow_dist: bool) -> None:

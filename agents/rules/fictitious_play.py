@@ -68,15 +68,15 @@ class FictitiousPlay(LearningRule):
 
     def beliefs(self) -> np.ndarray:
         """Average past deviation utility of every owner (rows) and candidate (columns)."""
-        count = np.maximum(self.state["count"], 1.0)
-        return self.state["total"] / count[:, None]
+        count = np.maximum(self.count, 1.0)
+        return self.total / count[:, None]
 
     def choose(self, rows: np.ndarray, mechanism: Mechanism, owners: OwnerArrays,
                ctx: RoundContext, rng: np.random.Generator) -> np.ndarray:
         """Best (or logit) response of each revising owner to its beliefs."""
         self.sync(len(owners))
         avg = self.beliefs()[rows]
-        fresh = self.state["count"][rows] == 0
+        fresh = self.count[rows] == 0
         if np.any(fresh):
             avg[fresh] = mechanism.deviation_utilities(owners.action, owners, ctx)[rows[fresh]]
         if self.params.temperature > 0:
@@ -86,5 +86,5 @@ class FictitiousPlay(LearningRule):
     def observe(self, mechanism: Mechanism, owners: OwnerArrays, ctx: RoundContext) -> None:
         """Add this round's deviation utilities to every owner's running sums."""
         self.sync(len(owners))
-        self.state["total"] += mechanism.deviation_utilities(owners.action, owners, ctx)
-        self.state["count"] += 1.0
+        self.total += mechanism.deviation_utilities(owners.action, owners, ctx)
+        self.count += 1.0

@@ -81,8 +81,8 @@ class Hedge(LearningRule):
         """Each owner's current probabilities over the candidates, shape (n, k)."""
         eta = np.full(self.n_owners, self.params.learning_rate)
         if self.params.anytime:
-            eta = eta * np.sqrt(np.log(max(self.space.size, 2)) / np.maximum(self.state["count"] + 1, 1))
-        return softmax(eta[:, None] * self.state["total"])
+            eta = eta * np.sqrt(np.log(max(self.space.size, 2)) / np.maximum(self.count + 1, 1))
+        return softmax(eta[:, None] * self.total)
 
     def choose(self, rows: np.ndarray, mechanism: Mechanism, owners: OwnerArrays,
                ctx: RoundContext, rng: np.random.Generator) -> np.ndarray:
@@ -93,8 +93,8 @@ class Hedge(LearningRule):
     def observe(self, mechanism: Mechanism, owners: OwnerArrays, ctx: RoundContext) -> None:
         """Add every candidate's utility against this round's profile to the weights."""
         self.sync(len(owners))
-        self.state["total"] += mechanism.deviation_utilities(owners.action, owners, ctx)
-        self.state["count"] += 1.0
+        self.total += mechanism.deviation_utilities(owners.action, owners, ctx)
+        self.count += 1.0
 
 
 @register
@@ -131,7 +131,7 @@ class Exp3(LearningRule):
     def mixed_strategy(self) -> np.ndarray:
         """Each owner's current probabilities over the candidates, shape (n, k)."""
         gamma = self.params.exploration
-        return (1 - gamma) * softmax(self.params.learning_rate * self.state["estimate"]) \
+        return (1 - gamma) * softmax(self.params.learning_rate * self.estimate) \
             + gamma / self.space.size
 
     def choose(self, rows: np.ndarray, mechanism: Mechanism, owners: OwnerArrays,
@@ -146,4 +146,4 @@ class Exp3(LearningRule):
         played = self.played_index(owners.action)
         ar = np.arange(len(owners))
         prob = self.mixed_strategy()[ar, played]
-        self.state["estimate"][ar, played] += owners.utility / prob
+        self.estimate[ar, played] += owners.utility / prob

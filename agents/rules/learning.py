@@ -47,15 +47,20 @@ class LearningRule(DecisionRule):
 
     Subclasses declare their arrays in :meth:`state_shapes` (name -> trailing
     shape, in candidates ``k``) and may give non-zero initial values in
-    :meth:`initial_state`.  ``self.state[name]`` is row-aligned with the
-    owners; newcomers get initial rows and leavers' rows are dropped.
+    :meth:`initial_state`.  Each array is the attribute ``self.<name>``,
+    row-aligned with the owners; newcomers get initial rows and leavers' rows
+    are dropped.
     """
 
     def __init__(self, params: object, space: ActionSpace) -> None:
         super().__init__(params, space)
-        self.state: dict[str, np.ndarray] = {
-            name: np.zeros((0, *shape)) for name, shape in self.state_shapes().items()
-        }
+        for name, shape in self.state_shapes().items():
+            setattr(self, name, np.zeros((0, *shape)))
+
+    @property
+    def state(self) -> dict[str, np.ndarray]:
+        """The per-owner state arrays by name (each also an attribute, so checkpoints save it)."""
+        return {name: getattr(self, name) for name in self.state_shapes()}
 
     def state_shapes(self) -> dict[str, tuple[int, ...]]:
         """Trailing shape of each per-owner state array."""
@@ -68,17 +73,18 @@ class LearningRule(DecisionRule):
     @property
     def n_owners(self) -> int:
         """Number of owners the state covers."""
-        return next(iter(self.state.values())).shape[0] if self.state else 0
+        state = self.state
+        return next(iter(state.values())).shape[0] if state else 0
 
     def on_join(self, n_new: int) -> None:
         """Append initial state rows for ``n_new`` newcomers."""
         for name, arr in self.state.items():
-            self.state[name] = np.concatenate([arr, self.initial_state(name, n_new)])
+            setattr(self, name, np.concatenate([arr, self.initial_state(name, n_new)]))
 
     def on_leave(self, keep: np.ndarray) -> None:
         """Keep only the state rows of the remaining owners."""
         for name, arr in self.state.items():
-            self.state[name] = arr[keep]
+            setattr(self, name, arr[keep])
 
     def sync(self, n: int) -> None:
         """Give initial state to owners the rule has not seen (used outside a model)."""

@@ -84,13 +84,13 @@ class QLearning(LearningRule):
 
     def epsilon(self, rows: np.ndarray) -> np.ndarray:
         """Current exploration probability of the owners in ``rows``."""
-        return self.params.epsilon / (1.0 + self.params.epsilon_decay * self.state["count"][rows])
+        return self.params.epsilon / (1.0 + self.params.epsilon_decay * self.count[rows])
 
     def choose(self, rows: np.ndarray, mechanism: Mechanism, owners: OwnerArrays,
                ctx: RoundContext, rng: np.random.Generator) -> np.ndarray:
         """Greedy action, or a uniformly random one with probability epsilon."""
         self.sync(len(owners))
-        greedy = np.argmax(self.state["q"][rows], axis=1)
+        greedy = np.argmax(self.q[rows], axis=1)
         explore = rng.random(rows.size) < self.epsilon(rows)
         pick = np.where(explore, rng.integers(0, self.space.size, rows.size), greedy)
         return self.space.values[pick]
@@ -100,6 +100,6 @@ class QLearning(LearningRule):
         self.sync(len(owners))
         played = self.played_index(owners.action)
         ar = np.arange(len(owners))
-        q = self.state["q"]
+        q = self.q
         q[ar, played] += self.params.learning_rate * (owners.utility - q[ar, played])
-        self.state["count"] += 1.0
+        self.count += 1.0

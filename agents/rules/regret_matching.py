@@ -81,8 +81,8 @@ class RegretMatching(LearningRule):
 
     def regrets(self) -> np.ndarray:
         """Average regrets: (n, k, k) conditional :math:`D(j,k)` or (n, k) unconditional :math:`R(k)`."""
-        count = np.maximum(self.state["count"], 1.0)
-        return self.state["regret"] / count.reshape((-1,) + (1,) * (self.state["regret"].ndim - 1))
+        count = np.maximum(self.count, 1.0)
+        return self.regret / count.reshape((-1,) + (1,) * (self.regret.ndim - 1))
 
     def max_regret(self) -> np.ndarray:
         """Each owner's largest positive average regret (the quantity that tends to 0)."""
@@ -100,7 +100,7 @@ class RegretMatching(LearningRule):
             pos = np.maximum(self.regrets()[rows, current, :], 0.0)
             pos[ar, current] = 0.0
             mu = self.params.mu if self.params.mu > 0 else \
-                2.0 * (k - 1) * self.state["bound"][rows] + 1e-12
+                2.0 * (k - 1) * self.bound[rows] + 1e-12
             prob = pos / np.maximum(mu, pos.sum(axis=1))[:, None]
             prob[ar, current] = 1.0 - prob.sum(axis=1)
         else:
@@ -120,8 +120,8 @@ class RegretMatching(LearningRule):
         ar = np.arange(len(owners))
         gain = util - util[ar, played][:, None]
         if self.params.variant == "conditional":
-            self.state["regret"][ar, played, :] += gain
+            self.regret[ar, played, :] += gain
         else:
-            self.state["regret"] += gain
-        self.state["count"] += 1.0
-        self.state["bound"] = np.maximum(self.state["bound"], np.abs(util).max(axis=1, initial=0.0))
+            self.regret += gain
+        self.count += 1.0
+        self.bound = np.maximum(self.bound, np.abs(util).max(axis=1, initial=0.0))

@@ -107,6 +107,9 @@ class RoundContext:
         Remaining budget of each active buyer (empty when no buyer is present).
     buyer_valuations : numpy.ndarray
         Each active buyer's valuation of one round's output.
+    network : market.network.SocialNetwork or None
+        The owners' social graph (rows = owner rows), for rules that use
+        local information such as imitation; ``None`` outside a model.
     """
 
     round: int
@@ -114,6 +117,7 @@ class RoundContext:
     rng: np.random.Generator
     buyer_budgets: np.ndarray = field(default_factory=lambda: np.zeros(0))
     buyer_valuations: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    network: Any = None
 
 
 @dataclass
