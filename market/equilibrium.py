@@ -24,7 +24,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from market.value import ValueFunction, best_top_up, bisect, standalone_optimum
+from market.value import ValueFunction, best_top_up, bisect, on_unique, standalone_optimum
 
 #: ``f(profile (n,), candidates (n, K)) -> utilities (n, K)``.
 DeviationUtility = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -83,18 +83,19 @@ def max_contribution(value: ValueFunction, c: np.ndarray, m_star: np.ndarray,
     eps : float
         The slope premium ``epsilon >= 0`` of eq. (11).
     """
-    c = np.asarray(c, dtype=float)
-    m_star = np.asarray(m_star, dtype=float)
-    others = np.asarray(others, dtype=float)
+    return on_unique(lambda c, m_star, others: _largest_intersection(value, c, m_star, others, eps),
+                     c, m_star, others)
+
+
+def _largest_intersection(value: ValueFunction, c: np.ndarray, m_star: np.ndarray,
+                          others: np.ndarray, eps: float) -> np.ndarray:
     slope = c + eps
     base = value(m_star)
 
     def g(x: np.ndarray) -> np.ndarray:
         return value(x + others) - base - slope * (x - m_star)
 
-    peak = np.maximum.reduce([
-        m_star, value.m0 - others, value.db_inv(slope) - others,
-    ])
+    peak = np.maximum.reduce([m_star, value.m0 - others, value.db_inv(slope) - others])
     hi = m_star + value.v_max / slope * (1.0 + 1e-9) + 1e-12
     peak = np.minimum(peak, hi)
     has_root = g(peak) >= 0

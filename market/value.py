@@ -38,7 +38,7 @@ import numpy as np
 
 
 def bisect(f: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray,
-           iterations: int = 100) -> np.ndarray:
+           iterations: int = 64) -> np.ndarray:
     """Vectorized bisection for a root of ``f`` on ``[lo, hi]``.
 
     Parameters
@@ -49,7 +49,7 @@ def bisect(f: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray
     lo, hi : numpy.ndarray
         Brackets, one per element.
     iterations : int
-        Number of halvings (100 brings any float bracket to machine precision).
+        Number of halvings (64 shrink a bracket by ``2**-64``, below float precision).
 
     Returns
     -------
@@ -65,6 +65,27 @@ def bisect(f: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray
         lo = np.where(up, mid, lo)
         hi = np.where(up, hi, mid)
     return lo
+
+
+def on_unique(func: Callable[..., np.ndarray], *columns: np.ndarray) -> np.ndarray:
+    """Evaluate an elementwise ``func`` once per distinct row of ``columns``.
+
+    Populations often hold many owners with identical parameters (types);
+    solving a scalar equation once per distinct value keeps the per-round
+    cost independent of the number of owners in that case.
+    """
+    cols = np.broadcast_arrays(*(np.asarray(c, dtype=float) for c in columns))
+    code = np.zeros(cols[0].size, dtype=np.int64)
+    for col in cols:                               # one integer code per distinct row
+        _, inv = np.unique(col.ravel(), return_inverse=True)
+        code = code * (int(inv.max(initial=0)) + 1) + inv.ravel()
+        _, code = np.unique(code, return_inverse=True)
+    first = np.zeros(int(code.max(initial=-1)) + 1, dtype=np.int64)
+    first[code] = np.arange(code.size)             # any representative of each row
+    if first.size == code.size:
+        return np.asarray(func(*cols))
+    picked = [col.ravel()[first] for col in cols]
+    return np.asarray(func(*picked))[code].reshape(cols[0].shape)
 
 
 class ValueFunction(ABC):
@@ -206,9 +227,12 @@ class ErmBoundValue(ValueFunction):
         return (0.5 * (g + 4.0) - self.k / g) * m**-1.5
 
     def _db_inv(self, y: np.ndarray) -> np.ndarray:
+        return on_unique(self._solve_db, y)
+
+    def _solve_db(self, y: np.ndarray) -> np.ndarray:
         lo = np.full(y.shape, np.log(self.m0))
         hi = np.full(y.shape, np.log(self.m0) + 120.0)
-        log_m = bisect(lambda t: self.db(np.exp(t)) - y, lo, hi, iterations=100)
+        log_m = bisect(lambda t: self.db(np.exp(t)) - y, lo, hi)
         return np.exp(log_m)
 
 
@@ -301,7 +325,7 @@ def standalone_optimum(value: ValueFunction, c: np.ndarray | float) -> np.ndarra
         Marginal costs ``c_i > 0``.
     """
     c = _check_costs(c)
-    alpha = value.db_inv(c)
+    alpha = on_unique(value.db_inv, c)
     return np.where(value(alpha) - c * alpha > 0, alpha, 0.0)
 
 

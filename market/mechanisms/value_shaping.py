@@ -186,19 +186,22 @@ class DataContributionGame(Mechanism):
         grid = np.broadcast_to(self._space.values, (action.size, self._space.size))
         return self.deviation_utilities_at(action, owners, ctx, grid)
 
-    def _in_box(self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext,
-                unconstrained: np.ndarray) -> np.ndarray:
+    def _in_box(self, utility, unconstrained: np.ndarray) -> np.ndarray:
         """Best of the exact best response (clipped to the box), 0 and ``m_max``.
 
         Utilities here are concave beyond the owner's kink, so when the exact
         best response lies outside the box the constrained optimum is ``m_max``
-        or 0; ties go to the exact best response.
+        or 0; ties go to the exact best response.  ``utility(cand)`` maps
+        ``(n, K)`` candidates to utilities.
         """
         m_max = self.params.m_max
         cand = np.stack([np.minimum(unconstrained, m_max), np.zeros_like(unconstrained),
                          np.full_like(unconstrained, m_max)], axis=1)
-        util = self.deviation_utilities_at(action, owners, ctx, cand)
-        return cand[np.arange(cand.shape[0]), np.argmax(util, axis=1)]
+        return cand[np.arange(cand.shape[0]), np.argmax(utility(cand), axis=1)]
+
+    def _utility(self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext):
+        """``cand -> deviation utilities`` for the current profile."""
+        return lambda cand: self.deviation_utilities_at(action, owners, ctx, cand)
 
     def refined_best_response(self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext,
                               extra: np.ndarray | None = None, iterations: int = 40) -> np.ndarray:
@@ -279,8 +282,9 @@ class NaiveFL(DataContributionGame):
 
     def best_response(self, action, owners, ctx):
         """Exact: the better of 0 and ``b'^{-1}(c_i) - D_{-i}`` (spec Sec. 2.1)."""
-        br = best_top_up(self.v, self.costs(owners), self.others(action, ctx))
-        return self._in_box(action, owners, ctx, br)
+        c = self.costs(owners)
+        br = best_top_up(self.v, c, self.others(action, ctx))
+        return self._in_box(self._utility(action, owners, ctx), br)
 
 
 @dataclass(frozen=True)
@@ -335,13 +339,18 @@ class ValueShaping(DataContributionGame):
         others = self.others(action, ctx)
         return c, m_star, others, max_contribution(self.v, c, m_star, others, self.params.eps)
 
-    def values_at(self, action, owners, ctx, cand):
-        c, m_star, others, m_top = self._parts(action, owners, ctx)
-        m_star, m_top, others = m_star[:, None], m_top[:, None], others[:, None]
+    def _shaped_utility(self, parts, cand):
+        """Utility of candidates ``cand`` (shape ``(n, K)``) given precomputed ``_parts``."""
+        c, m_star, others, m_top = (x[:, None] for x in parts)
         pooled = self.v(cand + others)
-        line = self.v(m_star) + (c[:, None] + self.params.eps) * (cand - m_star)
-        return np.where(cand <= m_star, self.v(cand),
-                        np.where(cand <= m_top, np.minimum(line, pooled), pooled))
+        line = self.v(m_star) + (c + self.params.eps) * (cand - m_star)
+        value = np.where(cand <= m_star, self.v(cand),
+                         np.where(cand <= m_top, np.minimum(line, pooled), pooled))
+        return value - c * cand
+
+    def values_at(self, action, owners, ctx, cand):
+        parts = self._parts(action, owners, ctx)
+        return self._shaped_utility(parts, cand) + parts[0][:, None] * cand
 
     def best_response(self, action, owners, ctx):
         """Exact: ``m_i^max(D_{-i})`` (Lemma 8).
@@ -351,12 +360,12 @@ class ValueShaping(DataContributionGame):
         pooled branch's own optimum); that candidate is compared too, so the
         response is the exact argmax of the mechanism as written.
         """
-        c, _, others, m_top = self._parts(action, owners, ctx)
+        parts = self._parts(action, owners, ctx)
+        c, _, others, m_top = parts
         beyond = np.maximum(m_top, self.v.db_inv(c) - others)
         cand = np.stack([m_top, beyond], axis=1)
-        util = self.deviation_utilities_at(action, owners, ctx, cand)
-        return self._in_box(action, owners, ctx, cand[np.arange(c.size), np.argmax(util, axis=1)])
-
+        best = cand[np.arange(c.size), np.argmax(self._shaped_utility(parts, cand), axis=1)]
+        return self._in_box(lambda x: self._shaped_utility(parts, x), best)
 
 #: Contribution measures psi of the fairness baselines (App. C.2).
 FAIRNESS_RULES = ("pd", "pv", "ps")
@@ -655,8 +664,9 @@ class TwoTypeScreening(DataContributionGame):
         low = self.is_low(owners)
         m_up, m_down = self.menu(self.others(action, ctx), owners.extra["p_low"])
         cand = np.stack([np.where(low, m_down, m_up), np.where(low, m_up, m_down)], axis=1)
-        util = self.deviation_utilities_at(action, owners, ctx, cand)
-        return self._in_box(action, owners, ctx, cand[np.arange(low.size), np.argmax(util, axis=1)])
+        utility = self._utility(action, owners, ctx)
+        best = cand[np.arange(low.size), np.argmax(utility(cand), axis=1)]
+        return self._in_box(utility, best)
 
     def _metrics(self, action, owners, ctx, utility):
         metrics = super()._metrics(action, owners, ctx, utility)
