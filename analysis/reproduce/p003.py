@@ -57,7 +57,7 @@ def example1() -> ContributionGame:
 
 
 def section5_game(n: int) -> ContributionGame:
-    """Section 5 analogue: :math:`n` owners, :math:`c_i = 0.005`, :math:`\\tau_i = 100`, :math:`\\hat a = 1 - S^{-1/2}`."""
+    """Section 5 analogue: *n* owners, :math:`c_i = 0.005`, :math:`\\tau_i = 100`, :math:`\\hat a = 1 - S^{-1/2}`."""
     return ContributionGame(PowerLaw(n, alpha=1.0, exponent=0.5, offset=1.0), ConvexCost(0.005, n=n), 100.0)
 
 
@@ -249,8 +249,8 @@ def _g9_g11_table1() -> list[Check]:
               "spec G9 closed form"),
         Check("n=100 FedAvg W_1 = 100 (1 - 10000^-1/2 - 0.005 * 100)", 49.0, float(big["FedAvg"].welfare(1)[-1]),
               1e-9, "spec G9 closed form"),
-        Check("n=100 max |sum_i p_i| over FedBR-BG steps", 0.0, float(np.abs(big["FedBR-BG"].payments.sum(axis=1)).max()),
-              1e-12, "paper Sec. 4 budget balance"),
+        Check("n=100 max |sum_i p_i| over FedBR-BG steps", 0.0,
+              float(np.abs(big["FedBR-BG"].payments.sum(axis=1)).max()), 1e-12, "paper Sec. 4 budget balance"),
     ]
     return out
 
