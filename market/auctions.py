@@ -264,7 +264,7 @@ def clearing_price(
     lo = np.full(budget.shape, -30.0)
     hi = np.full(budget.shape, 30.0)
     feasible = spend(hi) >= budget
-    for _ in range(64):
+    for _ in range(52):
         mid = 0.5 * (lo + hi)
         enough = spend(mid) >= budget
         hi = np.where(enough, mid, hi)

@@ -1,0 +1,301 @@
+"""Reproduction of paper 002, FL-Market (Zheng, Cao & Yoshikawa): checks and figure analogues.
+
+:func:`checks` covers every golden test of spec 002 section 6 that does not
+need the learned auction (G1-G9, G11, G12), the All-in counterexample to
+Proposition 5.1, and the spec's own Monte Carlo numbers for All-in on the
+paper's synthetic owners (section 3.5, section 4 item 6).  G10 (MURBA's
+softmax payments) is not checked: MURBA needs PyTorch and is not implemented;
+the training-free :func:`market.auctions.proportional_share` stands in for it
+and its exact truthfulness and budget feasibility are checked instead.
+
+:func:`figures` writes the analogues of Fig. 5 (error bound vs the financial
+budget B) and Fig. 7 (error bound vs the number of sub-bids M), with the
+proportional-share mechanism in MURBA's place.  The paper's figures contain no
+numbers (spec section 3.3), so the figures are qualitative comparisons.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from analysis.reproduce import Check
+from market.aggregation import aggregate, bias_bound, bias_opt, error_bound, var_opt, variance_bound
+from market.auctions import (
+    AUCTIONS,
+    EXP,
+    LINEAR,
+    QUADRATIC,
+    SQRT,
+    STEP,
+    all_in,
+    bid_transformation,
+    empirical_regret,
+    menu_choice,
+    owner_utility,
+    synthetic_bids,
+    trade,
+    valuation,
+)
+from market.privacy import laplace_mechanism
+
+#: Valuation misreport factors of the regret grid (spec section 2.4: factors in 0.01-3).
+FACTORS = np.array([0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95,
+                    1.05, 1.1, 1.25, 1.5, 2.0, 3.0])
+
+
+def _golden_closed_forms() -> list[Check]:
+    out: list[Check] = []
+    noise = laplace_mechanism(np.zeros((1, 400_000)), np.array([2.0]), 1.0, np.random.default_rng(1))
+    out.append(Check("Laplace noise variance, eps=2, L=1", 2.0, float(noise.var()), 0.03, "spec G1, Thm 2.2"))
+
+    eps = np.array([0.0, 0.5, 1.0, 2.0, 0.0])
+    lam_b, lam_v = bias_opt(eps), var_opt(eps)
+    out += [
+        Check("BiasOpt weight of max-eps owner", 0.6, float(lam_b[3]), 1e-12, "spec G2, Alg. 2"),
+        Check("BiasOpt BIAS = 2(1-|W|/n)", 0.8, float(bias_bound(lam_b)), 1e-12, "spec G2, Lemma 4.1"),
+        Check("BiasOpt VAR", 2.32, float(variance_bound(lam_b, eps)), 1e-12, "spec G2"),
+        Check("VarOpt weight of max-eps owner (losers)", 0.7619, float(lam_v[3]), 1e-4, "spec G4, Alg. 3"),
+        Check("VarOpt VAR = 8/sum eps^2 (losers)", 1.5238, float(variance_bound(lam_v, eps)), 1e-4,
+              "spec G4, Lemma 4.2"),
+        Check("VarOpt BIAS (losers)", 1.1238, float(bias_bound(lam_v)), 1e-4, "spec G4"),
+        Check("VarOpt ERR = VAR + BIAS^2", 2.7868, float(error_bound(lam_v, eps)), 1e-4, "spec G4"),
+        Check("BiasOpt ERR = VAR + BIAS^2", 2.96, float(error_bound(lam_b, eps)), 1e-12, "spec G4"),
+    ]
+    eps = np.array([1.0, 2.0, 3.0])
+    out += [
+        Check("VarOpt weight eps=3 (all win)", 9 / 14, float(var_opt(eps)[2]), 1e-12, "spec G3"),
+        Check("VarOpt VAR (all win)", 0.5714, float(variance_bound(var_opt(eps), eps)), 1e-4, "spec G3"),
+        Check("BiasOpt VAR (all win, uniform)", 1.2099, float(variance_bound(bias_opt(eps), eps)), 1e-4,
+              "spec G3"),
+    ]
+    # G5: random eps (30 % zeros) and random weights over the winners never beat the lemmas' bounds
+    rng = np.random.default_rng(5)
+    n = 7
+    eps = np.where(rng.random((20_000, n)) < 0.3, 0.0, rng.uniform(0.05, 5.0, (20_000, n)))
+    eps[:, 0] = np.maximum(eps[:, 0], 0.05)
+    win = eps > 0
+    lam = np.where(win, rng.random(eps.shape) + 1e-3, 0.0)
+    lam /= lam.sum(axis=1, keepdims=True)
+    bias_min = 2 * (1 - win.sum(axis=1) / n)
+    var_min = 8 / np.sum(eps**2, axis=1)
+    out += [
+        Check("min over 20,000 trials of BIAS - 2(1-|W|/n)", 0.0,
+              min(0.0, float(np.min(bias_bound(lam) - bias_min))), 1e-6, "spec G5, Lemma 4.1"),
+        Check("min over 20,000 trials of VAR - 8/sum eps^2", 0.0,
+              min(0.0, float(np.min(variance_bound(lam, eps) - var_min))), 1e-6, "spec G5, Lemma 4.2"),
+        Check("max |BIAS(BiasOpt) - 2(1-|W|/n)|", 0.0,
+              float(np.max(np.abs(bias_bound(bias_opt(eps)) - bias_min))), 1e-9, "Lemma 4.1 (attained)"),
+        Check("max |VAR(VarOpt) - 8/sum eps^2|", 0.0,
+              float(np.max(np.abs(variance_bound(var_opt(eps), eps) - var_min))), 1e-9, "Lemma 4.2 (attained)"),
+    ]
+    return out
+
+
+def _golden_all_in() -> list[Check]:
+    out: list[Check] = []
+    g6 = all_in([2.0, 6.0, 9.0], [2.0, 3.0, 1.0], 10.0)
+    out += [
+        Check("All-in G6: p_1", 4.0, float(g6.payment[0]), 1e-12, "spec G6, Alg. 4"),
+        Check("All-in G6: p_2", 6.0, float(g6.payment[1]), 1e-12, "spec G6"),
+        Check("All-in G6: eps_3 (loser)", 0.0, float(g6.epsilon[2]), 0.0, "spec G6"),
+        Check("All-in G6: sum p = B", 10.0, float(g6.payment.sum()), 1e-12, "spec G6, Prop. 5.1 BF"),
+        Check("All-in G6: winner 1 utility", 2.0, float(g6.payment[0] - 2.0), 1e-12, "spec G6, IR"),
+        Check("All-in G7a: nobody wins, sum p", 0.0, float(all_in([5.0, 6.0], [1.0, 1.0], 4.0).payment.sum()),
+              0.0, "spec G7a"),
+        Check("All-in G7b: p_1 at B=4", 2.0, float(all_in([1.0, 1.0], [1.0, 1.0], 4.0).payment[0]), 1e-12,
+              "spec G7b"),
+        Check("All-in G7b: p_1 at B=8 (saturation rent)", 4.0,
+              float(all_in([1.0, 1.0], [1.0, 1.0], 8.0).payment[0]), 1e-12, "spec G7b"),
+        Check("All-in G7c skip: p_2", 10.0, float(all_in([10.5, 3.0], [5.0, 1.0], 10.0).payment[1]), 1e-12,
+              "spec G7c"),
+        Check("All-in G7c prefix: sum p", 0.0,
+              float(all_in([10.5, 3.0], [5.0, 1.0], 10.0, loop="prefix").payment.sum()), 0.0, "spec G7c"),
+    ]
+    truthful = all_in([6.0, 3.2], [2.0, 1.0], 8.0)
+    lie = all_in([6.0, 0.5], [2.0, 1.0], 8.0)
+    regret = empirical_regret("all_in", [STEP, STEP], [6.0, 3.2], [2.0, 1.0], 8.0, factors=[0.5 / 3.2])
+    out += [
+        Check("All-in G8: truthful u_C", 0.0, float(truthful.payment[1]), 0.0, "spec G8"),
+        Check("All-in G8: u_C reporting V'=0.5", 4.8, float(lie.payment[1] - 3.2), 1e-12,
+              "spec G8 (contradicts Prop. 5.1)"),
+        Check("All-in G8: regret of C (grid search)", 4.8, float(regret.gain[1]), 1e-12, "spec G8"),
+    ]
+    # spec section 2.4: share of (profile, owner) pairs with a profitable V-misreport, 2.8-10.7 %
+    rng = np.random.default_rng(2)
+    shares = []
+    for E in (2.0, 5.0):
+        for B in (2.0, 5.0, 10.0, 20.0):
+            kind, rate, eps_bar = synthetic_bids(10, E, rng, (200,))
+            shares.append(empirical_regret("all_in", kind, rate, eps_bar, B, FACTORS).share)
+    out += [
+        Check("All-in: lowest share with profitable misreport", 0.028, min(shares), 0.02, "spec sec. 2.4"),
+        Check("All-in: highest share with profitable misreport", 0.107, max(shares), 0.03, "spec sec. 2.4"),
+    ]
+    # IR and BF in 1,500 random profiles (spec G8)
+    kind, rate, eps_bar = synthetic_bids(10, 5.0, rng, (1500,))
+    budget = rng.choice([2.0, 5.0, 10.0, 20.0], 1500)
+    alloc = AUCTIONS["all_in"](kind, rate, eps_bar, budget)
+    out += [
+        Check("All-in: IR violations in 1,500 profiles", 0.0,
+              float(np.sum(owner_utility(kind, rate, eps_bar, alloc) < -1e-9)), 0.0, "spec G8"),
+        Check("All-in: BF violations in 1,500 profiles", 0.0,
+              float(np.sum(alloc.payment.sum(axis=1) > budget * (1 + 1e-12))), 0.0, "spec G8"),
+    ]
+    return out
+
+
+def _all_in_curves() -> list[Check]:
+    """Spec section 3.5 (All-in, skip loop, 1,000 profiles per cell, L = 1)."""
+    out: list[Check] = []
+    rng = np.random.default_rng(35)
+    for E, cells in ((5.0, ((0.5, 0.86), (1.0, 0.61), (2.0, 0.15))), (2.0, ((0.5, 0.64), (1.0, 0.20)))):
+        kind, rate, eps_bar = synthetic_bids(10, E, rng, (1000,))
+        for B, p in cells:
+            eps = AUCTIONS["all_in"](kind, rate, eps_bar, B).epsilon
+            out.append(Check(f"All-in P(no winner), E={E:g}, B={B:g}", p,
+                             float(np.mean(~(eps > 0).any(axis=1))), 0.05, "spec sec. 3.5"))
+    ref = {(5.0, 10.0): (2.93, 2.87), (5.0, 40.0): (1.40, 1.00), (2.0, 10.0): (2.54, 2.78),
+           (2.0, 40.0): (0.83, 0.83)}
+    for (E, B), (v_ref, b_ref) in ref.items():
+        kind, rate, eps_bar = synthetic_bids(10, E, rng, (1000,))
+        for rule, value in (("var_opt", v_ref), ("bias_opt", b_ref)):
+            err = trade("all_in", rule, kind, rate, eps_bar, B).error
+            out.append(Check(f"All-in+{rule} mean ERR (d=1), E={E:g}, B={B:g}", value,
+                             float(err[np.isfinite(err)].mean()), 0.08 * value, "spec sec. 3.5"))
+    kind, rate, eps_bar = synthetic_bids(10, 5.0, rng, (1000,))
+    for rule, value in (("var_opt", 3.12), ("bias_opt", 4.27)):
+        err = trade("all_in", rule, kind, rate, eps_bar, 40.0, d_var=10).error
+        out.append(Check(f"All-in+{rule} mean ERR (d=10), E=5, B=40", value, float(err.mean()),
+                         0.08 * value, "spec sec. 3.5"))
+    # information rent, E = 5, B = 10: mean rent 3.57 with 2.7 winners (spec section 4 item 6)
+    alloc = AUCTIONS["all_in"](kind, rate, eps_bar, 10.0)
+    rent = (alloc.payment - valuation(kind, rate, alloc.epsilon)).sum(axis=1)
+    out += [
+        Check("All-in mean rent, E=5, B=10", 3.57, float(rent.mean()), 0.3, "spec sec. 4 item 6"),
+        Check("All-in mean winners, E=5, B=10", 2.7, float((alloc.epsilon > 0).sum(axis=1).mean()), 0.2,
+              "spec sec. 4 item 6"),
+    ]
+    return out
+
+
+def _golden_other() -> list[Check]:
+    items, values = bid_transformation(LINEAR, 1.0, 2.0, 4)
+    z = np.array([0.5, 0.1, 0.1, 0.1])
+    out = [
+        Check("bid transformation item eps/3", 2 / 3, float(items[2]), 1e-12, "spec G9, Alg. 5"),
+        Check("bid transformation value v(eps/3)", 4 / 3, float(values[2]), 1e-12, "spec G9"),
+        Check("sum_m z_m eps/m", 1.2167, float(z @ items), 1e-4, "spec G9"),
+        Check("v^L(1)", 2.0, float(valuation(LINEAR, 1.0, 1.0)), 1e-12, "spec G11"),
+        Check("v^Q(2)", 4.0, float(valuation(QUADRATIC, 1.0, 2.0)), 1e-12, "spec G11"),
+        Check("v^S(4)", 4.0, float(valuation(SQRT, 1.0, 4.0)), 1e-12, "spec G11"),
+        Check("v^E(1)", 1.7183, float(valuation(EXP, 1.0, 1.0)), 1e-4, "spec G11"),
+    ]
+    for label, kind, rate, price, eps_bar, expected in (
+        ("linear, pi=2.5", LINEAR, 1.0, 2.5, 3.0, 3.0), ("linear, pi=1.5", LINEAR, 1.0, 1.5, 3.0, 0.0),
+        ("quadratic, pi=2", QUADRATIC, 1.0, 2.0, 3.0, 1.0),
+        ("quadratic a=0.5, pi=4", QUADRATIC, 0.5, 4.0, 3.0, 3.0),
+        ("sqrt, eps_bar=4", SQRT, 1.0, 1.5, 4.0, 4.0), ("sqrt, eps_bar=1", SQRT, 1.0, 1.5, 1.0, 0.0),
+        ("exp, pi=3", EXP, 1.0, 3.0, 3.0, float(np.log(3.0))),
+    ):
+        out.append(Check(f"posted-price best response, {label}", expected,
+                         float(menu_choice(kind, rate, price, np.inf, eps_bar)), 1e-9, "spec G12"))
+    # the training-free stand-in for MURBA: exactly truthful (grid of valuation and budget misreports)
+    rng = np.random.default_rng(9)
+    kind, rate, eps_bar = synthetic_bids(10, 5.0, rng, (100,))
+    budget = rng.choice([2.0, 5.0, 10.0, 20.0], 100)
+    regret = empirical_regret("proportional_share", kind[:40], rate[:40], eps_bar[:40], budget[:40],
+                              FACTORS, eps_factors=[0.5, 1.0, 1.2], M=0)
+    regret_m = empirical_regret("proportional_share", kind[:20], rate[:20], eps_bar[:20], budget[:20],
+                                FACTORS, M=20)
+    alloc = AUCTIONS["proportional_share"](kind, rate, eps_bar, budget, M=20)
+    out += [
+        Check("proportional share (M=0): share with profitable misreport, 40 profiles", 0.0, regret.share, 0.0,
+              "truthfulness proof (taxation principle)"),
+        Check("proportional share (M=20): largest misreport gain, 20 profiles", 0.0, regret_m.max, 1e-9,
+              "truthfulness proof"),
+        Check("proportional share: BF violations in 100 profiles", 0.0,
+              float(np.sum(alloc.payment.sum(axis=1) > budget * (1 + 1e-12))), 0.0, "BF by caps"),
+        Check("proportional share: IR violations in 100 profiles", 0.0,
+              float(np.sum(owner_utility(kind, rate, eps_bar, alloc) < -1e-9)), 0.0, "IR"),
+    ]
+    return out
+
+
+def checks() -> list[Check]:
+    """Every golden quantity of spec 002 section 6 (except MURBA's G10) and the spec's Monte Carlo numbers."""
+    return _golden_closed_forms() + _golden_all_in() + _all_in_curves() + _golden_other()
+
+
+def _mean_errors(auction: str, bids: tuple, B: float, d_vars: tuple[int, ...] = (1,),
+                 **options: object) -> dict[tuple[str, int], float]:
+    """Mean error per (aggregation rule, d_var); NaN (the curve "disappears") if any profile bought nothing."""
+    eps = AUCTIONS[auction](*bids, B, **options).epsilon
+    out = {}
+    for rule in ("bias_opt", "var_opt"):
+        lam = aggregate(rule, eps)
+        for d_var in d_vars:
+            err = error_bound(lam, eps, d_var=d_var)
+            out[rule, d_var] = float(err.mean()) if np.all(np.isfinite(err)) else float("nan")
+    return out
+
+
+RULE_LABELS = {"bias_opt": "BiasOpt", "var_opt": "VarOpt"}
+
+
+def figures(out_dir: Path) -> list[Path]:
+    """Fig. 5 and Fig. 7 analogues (PNG): error bound vs budget B and vs the number of sub-bids M."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    import seaborn as sns
+
+    out_dir = Path(out_dir)
+    rng = np.random.default_rng(2021)
+    scenarios = {"E=5 (low sens.)": 5.0, "E=2 (high sens.)": 2.0}
+    bids = {label: synthetic_bids(10, E, rng, (300,)) for label, E in scenarios.items()}
+    budgets = [1.0, 2.0, 3.0, 5.0, 7.0, 10.0, 15.0, 20.0, 30.0, 40.0]
+    auctions = {"All-in": ("all_in", {}), "PropShare (M=20)": ("proportional_share", {"M": 20})}
+    rows = []
+    for label, profile in bids.items():
+        for a_label, (auction, options) in auctions.items():
+            for B in budgets:
+                for (rule, d_var), err in _mean_errors(auction, profile, B, (1, 10), **options).items():
+                    rows.append({"scenario": label, "error measure": f"d_var={d_var}",
+                                 "mechanism": f"{a_label}+{RULE_LABELS[rule]}", "B": B,
+                                 "error bound": err})
+    frame = pd.DataFrame(rows)
+    grid = sns.relplot(data=frame, x="B", y="error bound", hue="mechanism", style="mechanism",
+                       col="scenario", row="error measure", kind="line", markers=True,
+                       facet_kws={"sharey": False}, height=3.2, aspect=1.3)
+    grid.set(xscale="log", yscale="log")
+    grid.set_titles("{row_name}, {col_name}")
+    grid.figure.suptitle("Fig. 5 analogue: error bound vs financial budget (n=10, 300 profiles; "
+                         "a gap = some profile bought nothing)", y=1.02)
+    fig5 = out_dir / "p002_fig5_error_vs_budget.png"
+    grid.savefig(fig5, dpi=110, bbox_inches="tight")
+    plt.close(grid.figure)
+
+    rows = []
+    for label, profile in bids.items():
+        all_in_err = _mean_errors("all_in", profile, 20.0)
+        for M in (1, 2, 5, 10, 15, 20, 30):
+            for (rule, _), err in _mean_errors("proportional_share", profile, 20.0, M=M).items():
+                rows.append({"scenario": label, "M": M, "mechanism": f"PropShare+{RULE_LABELS[rule]}",
+                             "error bound": err})
+                rows.append({"scenario": label, "M": M, "mechanism": f"All-in+{RULE_LABELS[rule]} (M=1)",
+                             "error bound": all_in_err[rule, 1]})
+    frame = pd.DataFrame(rows)
+    grid = sns.relplot(data=frame, x="M", y="error bound", hue="mechanism", style="mechanism",
+                       col="scenario", kind="line", markers=True, facet_kws={"sharey": False},
+                       height=3.2, aspect=1.3)
+    grid.set_titles("{col_name}")
+    grid.figure.suptitle("Fig. 7 analogue: error bound vs sub-bids M (B=20, d_var=1; "
+                         "PropShare menu = bid-transformation grid)", y=1.04)
+    fig7 = out_dir / "p002_fig7_error_vs_M.png"
+    grid.savefig(fig7, dpi=110, bbox_inches="tight")
+    plt.close(grid.figure)
+    return [fig5, fig7]
