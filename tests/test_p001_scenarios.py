@@ -1,0 +1,79 @@
+"""Paper 001 built-in scenarios run through DataMarket (round-by-round dynamics and metrics)."""
+
+import numpy as np
+import pytest
+
+from market.equilibrium import naive_equilibrium, value_shaping_equilibrium
+from market.model import DataMarket
+from market.value import make_value, standalone_utility
+from scenarios.schema import builtin_names
+
+V = make_value("sqrt", 0.95, 1.0)
+P001 = [name for name in builtin_names() if name.startswith("p001_")]
+
+
+def test_all_p001_scenarios_are_listed_and_run():
+    assert {"p001_naive_free_riding", "p001_collapse", "p001_value_shaping", "p001_tipping_below",
+            "p001_tipping_above", "p001_tipping_seeded", "p001_fairness_pd", "p001_fairness_pv",
+            "p001_fairness_ps", "p001_hidden_costs", "p001_fig4", "p001_fig7"} <= set(P001)
+    for name in P001:
+        model = DataMarket(name, rounds=1)
+        model.run()
+        row = model.model_frame().iloc[-1]
+        for column in ("total_data", "free_riders", "free_rider_share", "under_contributor_share",
+                       "surplus_over_standalone", "information_rent", "seeded_data"):
+            assert np.isfinite(row[column])
+
+
+def test_naive_free_riding_reaches_theorem_iii():
+    model = DataMarket("p001_naive_free_riding")
+    model.run()
+    frame = model.model_frame()
+    costs = model.owners.sensitivity
+    eq = naive_equilibrium(V, costs)
+    assert frame["total_data"].iloc[-1] == pytest.approx(eq.sum(), rel=1e-9)
+    assert model.owners.action == pytest.approx(eq, abs=1e-9)
+    assert frame["free_riders"].iloc[-1] == costs.size - 1
+    assert frame["total_data"].iloc[-1] < frame["total_data"].iloc[0]
+
+
+def test_collapse_when_no_owner_is_viable():
+    model = DataMarket("p001_collapse")
+    model.run()
+    assert model.model_frame()["total_data"].iloc[-1] == 0.0
+
+
+def test_value_shaping_scenario_climbs_to_largest_equilibrium():
+    model = DataMarket("p001_value_shaping")
+    model.run()
+    frame = model.model_frame()
+    costs = model.owners.sensitivity
+    eq = value_shaping_equilibrium(V, costs, eps=1e-8)
+    assert np.all(np.diff(frame["total_data"]) >= -1e-9)
+    assert frame["total_data"].iloc[-1] == pytest.approx(eq.sum(), rel=1e-6)
+    assert model.owners.utility == pytest.approx(standalone_utility(V, costs), abs=1e-6)   # Theorem V
+    assert frame["surplus_over_standalone"].iloc[-1] == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("name, total", [
+    ("p001_tipping_below", 0.0), ("p001_tipping_above", 39.549397), ("p001_tipping_seeded", 39.549397),
+])
+def test_tipping_point_scenarios(name, total):
+    model = DataMarket(name)
+    model.run()
+    frame = model.model_frame()
+    assert frame["total_data"].iloc[-1] == pytest.approx(total, rel=1e-4, abs=1e-12)
+    if name == "p001_tipping_seeded":
+        assert frame["seeded_data"].iloc[0] == 1.0 and frame["seeded_data"].iloc[-1] == 0.0
+
+
+def test_hidden_costs_pay_information_rent_to_low_types_only():
+    model = DataMarket("p001_hidden_costs", rounds=15)
+    model.run()
+    frame = model.model_frame()
+    costs = model.owners.sensitivity
+    rent = model.owners.utility - standalone_utility(V, costs)
+    high = costs == 0.02
+    assert rent[high] == pytest.approx(np.zeros(high.sum()), abs=1e-6)
+    assert np.all(rent[~high] > 0)
+    assert frame["information_rent"].iloc[-1] == pytest.approx(rent[~high].sum(), rel=1e-9)
