@@ -279,7 +279,7 @@ def _fig8(out_dir: Path, plt) -> Path:
             ax.axvline(b, color="grey", lw=0.8, ls=":")
     axes[1].set_xlabel("privacy sensitivity c")
     axes[1].legend(fontsize=8)
-    fig.suptitle("Paper 000 Fig. 8: N = 2, eps' = inf; regimes split at c_th = 1/3 and gamma_max = 2/3")
+    fig.suptitle("Paper 000 Fig. 8: N = 2, eps' = inf\nregimes split at c_th = 1/3 and gamma_max = 2/3")
     return _save(fig, out_dir / "p000_fig8_alpha_star.png", plt)
 
 
