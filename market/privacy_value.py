@@ -256,7 +256,8 @@ def mechanism_parameters(n: np.ndarray | int, epsilon: float, theta: float, prio
     """:math:`\\beta(n), \\gamma(n), A_{1,1}, A_{0,0}` of Section 4.2.2 with the realised ``n``.
 
     .. math::
-        A_{1,1} = \\frac{P_W(1)(1-\\beta) + P_W(0)(1-(\\gamma-\\beta))}{(2\\beta-\\gamma)(2\\theta-1)P_W(1)P_W(0)},\\quad
+        A_{1,1} = \\frac{P_W(1)(1-\\beta) + P_W(0)(1-(\\gamma-\\beta))}
+                       {(2\\beta-\\gamma)(2\\theta-1)P_W(1)P_W(0)},\\quad
         A_{0,0} = \\frac{P_W(1)\\beta + P_W(0)(\\gamma-\\beta)}{(2\\beta-\\gamma)(2\\theta-1)P_W(1)P_W(0)} .
 
     The small probabilities :math:`u = 1-\\beta` and :math:`v = \\gamma-\\beta` are
@@ -324,7 +325,7 @@ def mechanism_payments(reports: np.ndarray, epsilon: float, theta: float, prior1
 
 def equilibrium_payment_gap(n_owners: np.ndarray | int, epsilon: float, theta: float, prior1: float,
                             cost: CostFunction) -> np.ndarray:
-    """Exact excess :math:`E[R_i^{(N,\\varepsilon)}] - V_{LB}(\\varepsilon)` at the all-:math:`\\varepsilon` equilibrium.
+    """Exact excess :math:`E[R_i^{(N,\\varepsilon)}] - V_{LB}(\\varepsilon)` in the all-:math:`\\varepsilon` NE.
 
     Expanding the expected payment with :math:`u = 1-\\beta(N)`,
     :math:`v = \\gamma(N) - \\beta(N)` (see :class:`MechanismParameters`) gives
@@ -622,7 +623,9 @@ def payment_accuracy(tau: float, theta: float, prior1: float, cost: CostFunction
 
 
 def best_homogeneous_payment(tau: float, theta: float, cost: CostFunction) -> tuple[float, float, int]:
-    """Cheapest homogeneous profile of the relaxation (P1): :math:`\\min_\\varepsilon \\lceil \\ln(1/\\tau)/D(\\varepsilon)\\rceil V_{LB}(\\varepsilon)`.
+    """Cheapest homogeneous profile of the relaxation (P1) of Lemma 4.
+
+    .. math::  \\min_\\varepsilon \\lceil \\ln(1/\\tau)/D(\\varepsilon)\\rceil V_{LB}(\\varepsilon)
 
     For each population size :math:`N` the cheapest feasible level solves
     :math:`D(\\varepsilon) = \\ln(1/\\tau)/N` (both :math:`D` and :math:`V_{LB}` increase in

@@ -230,17 +230,19 @@ def figures(out_dir: Path) -> list[Path]:
     paths = []
 
     taus = np.geomspace(0.001, 0.4, 400)
-    results = [payment_accuracy(t, THETA, PRIOR1, LINEAR) for t in taus]
+    eps_t = best_ratio_epsilon(THETA, LINEAR)
+    n_t = np.maximum(2, np.ceil(np.log(1 / taus) / float(chernoff_information(eps_t, THETA)))).astype(int)
+    vlb = float(value_lower_bound(eps_t, THETA, LINEAR))
+    total = n_t * equilibrium_payment(n_t, eps_t, THETA, PRIOR1, LINEAR)  # = payment_accuracy(tau).mechanism_total
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    ax.step(taus, [r.lower for r in results], where="post", label=r"lower bound $(\tilde N-1)V_{LB}(\tilde\varepsilon)$")
-    ax.step(taus, [r.upper for r in results], where="post", label=r"$\tilde N\, V_{LB}(\tilde\varepsilon)$", ls="--")
-    ax.step(taus, [r.mechanism_total for r in results], where="post",
-            label=r"upper bound: total payment of $R(\tilde N, \tilde\varepsilon)$")
+    ax.step(taus, (n_t - 1) * vlb, where="post", label=r"lower bound $(\tilde N-1)V_{LB}(\tilde\varepsilon)$")
+    ax.step(taus, n_t * vlb, where="post", label=r"$\tilde N\, V_{LB}(\tilde\varepsilon)$", ls="--")
+    ax.step(taus, total, where="post", label=r"upper bound: total payment of $R(\tilde N, \tilde\varepsilon)$")
     ax.set_xscale("log")
     ax.set_xlabel(r"accuracy target $\tau$")
     ax.set_ylabel("total payment")
     ax.set_title(r"Figure 2 analogue: $\theta=0.8$, $P_W(1)=0.7$, $g(\varepsilon)=\varepsilon$, "
-                 rf"$\tilde\varepsilon$ = {results[0].epsilon:.4f}")
+                 rf"$\tilde\varepsilon$ = {eps_t:.4f}")
     ax.legend()
     fig.tight_layout()
     path = out_dir / "p004_figure2_payment_accuracy.png"
