@@ -7,6 +7,10 @@ Commands::
                  [--owner-every K] [--owner-sample N] [--checkpoint-every K]
     privmarket resume DIR
     privmarket reproduce PAPER_ID [--out DIR]
+    privmarket sweep SCENARIO|FILE --grid KEY=V1,V2,... [--grid ...] [--replicates R] --out DIR
+                 [--rounds N] [--set KEY=VALUE ...] [--workers W] [--threads] [--scheduler ADDRESS]
+    privmarket plot DIR [--out FIGDIR]
+    privmarket report DIR [--out FILE]
     privmarket --version
 
 User mistakes (a bad scenario, an unknown name) print one line on standard
@@ -64,6 +68,27 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("reproduce", help="check a paper's numbers and write its figure analogues")
     rep.add_argument("paper", help="paper id: 000, 001, 002, 003 or 004")
     rep.add_argument("--out", type=Path, help="directory for the PNG figures (default: reproduce-out/<id>)")
+
+    swp = sub.add_parser("sweep", help="run a grid of scenario values times replicate seeds on Dask")
+    swp.add_argument("scenario", help="built-in scenario name or path to a .toml file")
+    swp.add_argument("--grid", action="append", required=True, metavar="KEY=V1,V2,...",
+                     help="a swept key and its values, or KEY=START:STOP:NUM (repeatable: Cartesian product)")
+    swp.add_argument("--replicates", type=int, default=1, metavar="R", help="seeds per cell (default 1)")
+    swp.add_argument("--out", type=Path, required=True, help="output directory (rerun to resume)")
+    swp.add_argument("--rounds", type=int, help="number of rounds (overrides the scenario)")
+    swp.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="a fixed override for every cell (repeatable)")
+    swp.add_argument("--scheduler", metavar="ADDRESS", help="address of an existing Dask scheduler")
+    swp.add_argument("--workers", type=int, help="LocalCluster workers (default: number of cores)")
+    swp.add_argument("--threads", action="store_true", help="LocalCluster workers as threads, not processes")
+
+    plo = sub.add_parser("plot", help="write the standard figures of a run or sweep directory (PNG and SVG)")
+    plo.add_argument("dir", type=Path, help="a run (privmarket run --out) or sweep directory")
+    plo.add_argument("--out", type=Path, help="figure directory (default: DIR/figures)")
+
+    rpt = sub.add_parser("report", help="write one self-contained HTML report of a run or sweep directory")
+    rpt.add_argument("dir", type=Path, help="a run (privmarket run --out) or sweep directory")
+    rpt.add_argument("--out", type=Path, help="HTML file (default: DIR/report.html)")
     return parser
 
 
@@ -170,7 +195,60 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-COMMANDS = {"list": cmd_list, "run": cmd_run, "resume": cmd_resume, "reproduce": cmd_reproduce}
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Run a sweep and print where its tables are."""
+    from analysis.sweep import parse_grid, sweep
+    from scenarios.schema import ScenarioError
+
+    if args.rounds is not None and args.rounds < 1:
+        raise UserError("--rounds: must be at least 1")
+    if args.workers is not None and args.workers < 1:
+        raise UserError("--workers: must be at least 1")
+    try:
+        grid = parse_grid(args.grid)
+        result = sweep(args.scenario, grid, args.replicates, out=args.out, rounds=args.rounds,
+                       overrides=args.overrides, scheduler=args.scheduler, n_workers=args.workers,
+                       processes=not args.threads, progress=True)
+    except (ScenarioError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+    n_tasks = len(result.cells) * args.replicates
+    print(f"{len(result.cells)} cells x {args.replicates} replicates: {len(result.computed)} run now, "
+          f"{n_tasks - len(result.computed)} already done")
+    print(f"per-round dataset {args.out / 'rounds'}/, summary {args.out / 'summary.parquet'} (and .csv)")
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    """Write the standard figures of a run or sweep and print their paths."""
+    from analysis.plots import plot
+
+    if not args.dir.is_dir():
+        raise UserError(f"{args.dir}: no such directory")
+    try:
+        paths = plot(args.dir, args.out)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    for path in paths:
+        print(f"figure: {path}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write the HTML report of a run or sweep and print its path."""
+    from analysis.report import report
+
+    if not args.dir.is_dir():
+        raise UserError(f"{args.dir}: no such directory")
+    try:
+        path = report(args.dir, args.out)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    print(f"report: {path}")
+    return 0
+
+
+COMMANDS = {"list": cmd_list, "run": cmd_run, "resume": cmd_resume, "reproduce": cmd_reproduce,
+            "sweep": cmd_sweep, "plot": cmd_plot, "report": cmd_report}
 
 
 def main(argv: list[str] | None = None) -> int:

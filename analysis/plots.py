@@ -1,0 +1,236 @@
+"""Standard figures of a run or a sweep (``privmarket plot DIR``), as PNG and SVG.
+
+Of a run directory (``privmarket run --out DIR``):
+
+``action_shares``   share of owners at each action level over the rounds
+``payments``        payments, privacy cost, information rent and platform utility per round
+``welfare``         utilitarian welfare and Gini of owner utility per recorded round
+                    (from ``owners.parquet``; mean utility when owner state was not recorded)
+``regimes``         the action shares over coloured bands of the regime of each round,
+                    with the change points of the mean action as dashed lines
+
+Of a sweep directory (``privmarket sweep --out DIR``):
+
+``phase_band``      one swept parameter: the final action shares against it (mean over
+                    replicates, with 95% intervals) above a band coloured by each cell's
+                    regime (the most frequent final regime over replicates)
+``phase_diagram``   two or more swept parameters: each cell of the first two as a square
+                    coloured by its regime (most frequent over replicates and other keys)
+``sweep_metrics``   payout share, mean action and final Gini against the first parameter
+
+Every figure has a title, labelled axes and a legend, so it reads without the code.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from analysis.regimes import change_points, classify_rounds, regime_order, regime_spans  # noqa: E402
+from analysis.welfare_measures import welfare_table  # noqa: E402
+
+
+def _save(fig: plt.Figure, out: Path, name: str) -> list[Path]:
+    paths = [out / f"{name}.png", out / f"{name}.svg"]
+    fig.tight_layout()
+    for path in paths:
+        fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return paths
+
+
+def _palette(order: list[str]) -> dict[str, tuple]:
+    return dict(zip(order, sns.color_palette("Set2", len(order))))
+
+
+def _share_columns(model: pd.DataFrame, space) -> list[str]:
+    if space.kind == "continuous":
+        return ["share_zero"]
+    return [f"share_{label}" for label in space.labels]
+
+
+def run_figures(run_dir: Path, out: Path | None = None) -> list[Path]:
+    """Write the figures of a run directory; return their paths (PNG and SVG).
+
+    Raises
+    ------
+    ValueError
+        If ``run_dir`` lacks ``model.parquet`` or ``scenario.toml``.
+    """
+    from scenarios.schema import load
+
+    run_dir = Path(run_dir)
+    for name in ("model.parquet", "scenario.toml"):
+        if not (run_dir / name).exists():
+            raise ValueError(f"dir: {run_dir} has no {name} (not a run directory)")
+    out = Path(out) if out is not None else run_dir / "figures"
+    out.mkdir(parents=True, exist_ok=True)
+    model = pd.read_parquet(run_dir / "model.parquet")
+    owners_path = run_dir / "owners.parquet"
+    owners = pd.read_parquet(owners_path) if owners_path.exists() else pd.DataFrame()
+    scenario = load(run_dir / "scenario.toml")
+    space, mech = scenario.mechanism.action_space, scenario.mechanism.name
+    shares = _share_columns(model, space)
+    title = f"{scenario.name} ({mech}, seed {scenario.seed})"
+    paths: list[Path] = []
+    sns.set_theme(style="whitegrid")
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    long = model.melt(id_vars="round", value_vars=shares, var_name="action", value_name="share")
+    long["action"] = long["action"].str.removeprefix("share_")
+    sns.lineplot(data=long, x="round", y="share", hue="action", ax=ax)
+    ax.set(title=f"Share of owners at each action: {title}", xlabel="round", ylabel="share of owners",
+           ylim=(-0.02, 1.02))
+    paths += _save(fig, out, "action_shares")
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    money = ["total_payments", "total_cost", "information_rent", "platform_utility"]
+    long = model.melt(id_vars="round", value_vars=money, var_name="quantity", value_name="value")
+    sns.lineplot(data=long, x="round", y="value", hue="quantity", ax=ax)
+    ax.set(title=f"Payments, privacy cost, information rent, platform utility: {scenario.name}",
+           xlabel="round", ylabel="per round")
+    paths += _save(fig, out, "payments")
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    if not owners.empty:
+        welfare = welfare_table(owners)
+        sns.lineplot(data=welfare, x="round", y="utilitarian", ax=axes[0], marker="o")
+        sns.lineplot(data=welfare, x="round", y="gini", ax=axes[1], marker="o")
+        axes[0].set(title="Utilitarian welfare (sum of owner utility)", ylabel="welfare")
+        axes[1].set(title="Gini of owner utility (gaps: undefined)", ylabel="Gini", ylim=(0, 1))
+    else:
+        sns.lineplot(data=model, x="round", y="mean_utility", ax=axes[0])
+        axes[0].set(title="Mean owner utility", ylabel="mean utility")
+        axes[1].set_axis_off()
+        axes[1].text(0.5, 0.5, "no owner state recorded\n(--owner-every 0)", ha="center", va="center")
+    fig.suptitle(f"Owner welfare: {title}")
+    paths += _save(fig, out, "welfare")
+
+    regimes = classify_rounds(model, mech, space)
+    order = regime_order(mech, space)
+    colours = _palette(order)
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for span in regime_spans(model["round"], regimes).itertuples():
+        ax.axvspan(span.start - 0.5, span.end + 0.5, color=colours[span.regime], alpha=0.35, lw=0)
+    for col in shares:
+        ax.plot(model["round"], model[col], label=col.removeprefix("share_"))
+    for cp in change_points(model["mean_action"].to_numpy()):
+        ax.axvline(model["round"].iloc[cp], color="k", ls="--", lw=1)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colours[r], alpha=0.35) for r in order]
+    legend = ax.legend(handles, order, title="regime", loc="upper left", bbox_to_anchor=(1.01, 1))
+    ax.add_artist(legend)
+    ax.legend(title="action share", loc="lower left", bbox_to_anchor=(1.01, 0))
+    ax.set(title=f"Regimes over time (dashed: change points of the mean action): {scenario.name}",
+           xlabel="round", ylabel="share of owners", ylim=(-0.02, 1.02))
+    paths += _save(fig, out, "regimes")
+    return paths
+
+
+def _mode(values: pd.Series) -> str:
+    return values.value_counts().sort_index().idxmax()
+
+
+def sweep_figures(sweep_dir: Path, out: Path | None = None) -> list[Path]:
+    """Write the figures of a sweep directory; return their paths (PNG and SVG).
+
+    Raises
+    ------
+    ValueError
+        If ``sweep_dir`` lacks ``sweep.json`` or ``summary.parquet``.
+    """
+    from scenarios.schema import load
+
+    sweep_dir = Path(sweep_dir)
+    for name in ("sweep.json", "summary.parquet", "scenario.toml"):
+        if not (sweep_dir / name).exists():
+            raise ValueError(f"dir: {sweep_dir} has no {name} (not a finished sweep directory)")
+    manifest = json.loads((sweep_dir / "sweep.json").read_text())
+    summary = pd.read_parquet(sweep_dir / "summary.parquet")
+    scenario = load(sweep_dir / "scenario.toml")
+    keys = list(manifest["grid"])
+    order = regime_order(scenario.mechanism.name, scenario.mechanism.action_space)
+    colours = _palette(order)
+    shares = [c for c in summary.columns if c.startswith("share_")]
+    out = Path(out) if out is not None else sweep_dir / "figures"
+    out.mkdir(parents=True, exist_ok=True)
+    sns.set_theme(style="whitegrid")
+    paths: list[Path] = []
+    x = keys[0]
+    numeric = pd.api.types.is_numeric_dtype(summary[x])
+
+    if len(keys) == 1:
+        cells = summary.groupby(x)["regime"].agg(_mode).reset_index()
+        fig, (top, band) = plt.subplots(2, 1, figsize=(9, 5), sharex=numeric,
+                                        gridspec_kw={"height_ratios": [4, 1]})
+        long = summary.melt(id_vars=[x], value_vars=shares, var_name="action", value_name="share")
+        long["action"] = long["action"].str.removeprefix("share_")
+        sns.lineplot(data=long, x=x, y="share", hue="action", ax=top, errorbar=("ci", 95), marker=".")
+        top.set(title=f"Final action shares and regime across {x}: {scenario.name} "
+                      f"({manifest['replicates']} replicates, {manifest['rounds']} rounds)",
+                ylabel="share of owners", ylim=(-0.02, 1.02))
+        values = cells[x].to_numpy(dtype=float) if numeric else np.arange(len(cells))
+        edges = _edges(values)
+        for k, regime in enumerate(cells["regime"]):
+            band.axvspan(edges[k], edges[k + 1], color=colours.get(regime, "grey"), lw=0)
+        band.set(yticks=[], xlabel=x, xlim=(edges[0], edges[-1]))
+        if not numeric:
+            band.set_xticks(values, cells[x].astype(str))
+        handles = [plt.Rectangle((0, 0), 1, 1, color=colours[r]) for r in order]
+        band.legend(handles, order, title="regime", loc="upper center", bbox_to_anchor=(0.5, -0.6), ncol=len(order))
+        paths += _save(fig, out, "phase_band")
+    else:
+        y = keys[1]
+        cells = summary.groupby([y, x])["regime"].agg(_mode).unstack(x)
+        codes = cells.apply(lambda col: col.map({r: k for k, r in enumerate(order)}))
+        fig, ax = plt.subplots(figsize=(8, 6))
+        sns.heatmap(codes.astype(float), ax=ax, cmap=[colours[r] for r in order], vmin=-0.5,
+                    vmax=len(order) - 0.5, cbar=False, linewidths=0.5,
+                    xticklabels=[f"{v:g}" if isinstance(v, float) else str(v) for v in cells.columns],
+                    yticklabels=[f"{v:g}" if isinstance(v, float) else str(v) for v in cells.index])
+        ax.invert_yaxis()
+        handles = [plt.Rectangle((0, 0), 1, 1, color=colours[r]) for r in order]
+        ax.legend(handles, order, title="regime", loc="upper left", bbox_to_anchor=(1.01, 1))
+        ax.set(title=f"Phase diagram of the final regime: {scenario.name}", xlabel=x, ylabel=y)
+        paths += _save(fig, out, "phase_diagram")
+
+    metrics = [m for m in ("payout_share", "mean_action", "final_gini") if m in summary]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 4), squeeze=False)
+    hue = keys[1] if len(keys) > 1 else None
+    for ax, metric in zip(axes[0], metrics):
+        sns.lineplot(data=summary, x=x, y=metric, hue=hue, ax=ax, marker=".", errorbar=("ci", 95))
+        ax.set(title=metric.replace("_", " "), xlabel=x)
+    fig.suptitle(f"Sweep summary: {scenario.name}")
+    paths += _save(fig, out, "sweep_metrics")
+    return paths
+
+
+def _edges(values: np.ndarray) -> np.ndarray:
+    """Band edges halfway between consecutive values (a cell's band covers its neighbourhood)."""
+    if values.size == 1:
+        return np.array([values[0] - 0.5, values[0] + 0.5])
+    mid = (values[1:] + values[:-1]) / 2
+    return np.r_[values[0] - (mid[0] - values[0]), mid, values[-1] + (values[-1] - mid[-1])]
+
+
+def plot(directory: str | Path, out: str | Path | None = None) -> list[Path]:
+    """The standard figures of a run or sweep directory (default into ``DIR/figures``).
+
+    Raises
+    ------
+    ValueError
+        If the directory is neither a run nor a sweep.
+    """
+    directory = Path(directory)
+    if (directory / "sweep.json").exists():
+        return sweep_figures(directory, out)
+    if (directory / "model.parquet").exists():
+        return run_figures(directory, out)
+    raise ValueError(f"dir: {directory} is neither a run (model.parquet) nor a sweep (sweep.json) directory")
