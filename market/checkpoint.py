@@ -23,8 +23,11 @@ A checkpoint is written to ``checkpoint.new`` and then renamed over
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import shutil
+import types
 from pathlib import Path
 from typing import Any
 
@@ -67,8 +70,12 @@ def _same(a: Any, b: Any) -> bool:
         return type(a) is type(b) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if hasattr(a, "__dict__") and type(a) is type(b) and not callable(a):
+    if isinstance(a, (types.FunctionType, types.MethodType, types.BuiltinFunctionType, functools.partial)):
+        return a == b
+    if type(a) is type(b) and hasattr(a, "__dict__"):
         return _same(vars(a), vars(b))
+    if type(a) is type(b) and dataclasses.is_dataclass(a):
+        return all(_same(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(a))
     try:
         return bool(a == b)
     except (TypeError, ValueError):
