@@ -168,13 +168,14 @@ def sweep_figures(sweep_dir: Path, out: Path | None = None) -> list[Path]:
 
     if len(keys) == 1:
         cells = summary.groupby(x)["regime"].agg(_mode).reset_index()
-        fig, (top, band) = plt.subplots(2, 1, figsize=(9, 5), sharex=numeric,
+        fig, (top, band) = plt.subplots(2, 1, figsize=(10, 5.5), sharex=numeric,
                                         gridspec_kw={"height_ratios": [4, 1]})
         long = summary.melt(id_vars=[x], value_vars=shares, var_name="action", value_name="share")
         long["action"] = long["action"].str.removeprefix("share_")
         sns.lineplot(data=long, x=x, y="share", hue="action", ax=top, errorbar=("ci", 95), marker=".")
-        top.set(title=f"Final action shares and regime across {x}: {scenario.name} "
-                      f"({manifest['replicates']} replicates, {manifest['rounds']} rounds)",
+        top.legend(title="action", loc="center left", bbox_to_anchor=(1.01, 0.5))
+        top.set(title=f"Final action shares and regime across {x}\n{scenario.name}: "
+                      f"{manifest['replicates']} replicate(s) per value, {manifest['rounds']} rounds",
                 ylabel="share of owners", ylim=(-0.02, 1.02))
         values = cells[x].to_numpy(dtype=float) if numeric else np.arange(len(cells))
         edges = _edges(values)
@@ -184,7 +185,7 @@ def sweep_figures(sweep_dir: Path, out: Path | None = None) -> list[Path]:
         if not numeric:
             band.set_xticks(values, cells[x].astype(str))
         handles = [plt.Rectangle((0, 0), 1, 1, color=colours[r]) for r in order]
-        band.legend(handles, order, title="regime", loc="upper center", bbox_to_anchor=(0.5, -0.6), ncol=len(order))
+        band.legend(handles, order, title="regime", loc="center left", bbox_to_anchor=(1.01, 0.5))
         paths += _save(fig, out, "phase_band")
     else:
         y = keys[1]
