@@ -348,28 +348,63 @@ def proportional_share(
     if side.shape != (n,):
         raise ValueError(f"side: needs one flag per owner ({n})")
     price = np.zeros(rate.shape)
-    group_budget = np.zeros(rate.shape[:-1] + (2,))
-    for g in (False, True):
-        share = budget * np.count_nonzero(side == g) / n
-        group_budget[..., int(g)] = share
-        pi = clearing_price(kind, rate, eps_bar, share, side != g, M)
-        price = np.where(side == g, pi[..., None], price)
-    spent = np.zeros_like(group_budget)
     epsilon = np.zeros(rate.shape)
     payment = np.zeros(rate.shape)
     cap = np.zeros(rate.shape)
-    for i in range(n):
-        g = int(side[i])
-        pi = price[..., i]
-        left = np.maximum(group_budget[..., g] - spent[..., g], 0.0)
-        q = np.divide(left, pi, out=np.zeros_like(pi), where=pi > 0)
-        e = menu_choice(kind[..., i], rate[..., i], pi, q, eps_bar[..., i], M)
-        pay = np.minimum(pi * e, left)
-        cap[..., i] = q
-        epsilon[..., i] = e
-        payment[..., i] = pay
-        spent[..., g] += pay
+    for g in (False, True):
+        members = side == g
+        share = budget * np.count_nonzero(members) / n
+        pi = clearing_price(kind, rate, eps_bar, share, ~members, M)
+        e, pay, q = _ration(kind, rate, eps_bar, pi, share, members, M)
+        price = np.where(members, pi[..., None], price)
+        epsilon = np.where(members, e, epsilon)
+        payment = np.where(members, pay, payment)
+        cap = np.where(members, q, cap)
     return Allocation(epsilon=epsilon, payment=payment, price=price, cap=cap)
+
+
+def _ration(
+    kind: np.ndarray, rate: np.ndarray, eps_bar: np.ndarray, price: np.ndarray,
+    budget: np.ndarray, members: np.ndarray, M: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Serve a group in index order at unit price ``price`` with budget ``budget``.
+
+    Equivalent to the sequential rule of :func:`proportional_share` (owner
+    :math:`i` may sell up to the budget left after the owners before her), but
+    vectorised: every open owner first takes her uncapped choice; the first
+    owner whose choice does not fit in what is left is served with her cap and
+    the scan resumes after her.  Each pass settles at least one owner, and
+    usually the first capped owner exhausts the budget, so one or two passes
+    suffice.
+
+    Returns ``(epsilon, payment, cap)``, zero outside ``members``.
+    """
+    shape = np.shape(rate)
+    n = shape[-1]
+    pi = price[..., None]
+    demand = menu_choice(kind, rate, np.broadcast_to(pi, shape), np.full(shape, np.inf), eps_bar, M)
+    epsilon, payment, cap = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+    open_ = np.broadcast_to(members & (pi > 0), shape).copy()
+    left = np.asarray(budget, dtype=float).copy()
+    index = np.arange(n)
+    while open_.any():
+        cost = np.where(open_, pi * demand, 0.0)
+        before = np.maximum(left[..., None] - (np.cumsum(cost, axis=-1) - cost), 0.0)
+        binding = open_ & (cost > before)
+        first = np.where(binding.any(axis=-1), np.argmax(binding, axis=-1), n)[..., None]
+        take = open_ & (index < first)
+        at = open_ & (index == first)
+        q = np.divide(before, pi, out=np.zeros(shape), where=pi > 0)
+        capped = menu_choice(kind, rate, np.broadcast_to(pi, shape), q, eps_bar, M)
+        e = np.where(take, demand, np.where(at, capped, 0.0))
+        pay = np.minimum(pi * e, before)
+        settled = take | at
+        epsilon = np.where(settled, e, epsilon)
+        payment = np.where(settled, pay, payment)
+        cap = np.where(settled, q, cap)
+        left = np.maximum(left - np.where(settled, pay, 0.0).sum(axis=-1), 0.0)
+        open_ &= ~settled
+    return epsilon, payment, cap
 
 
 def all_in_multi_minded(
