@@ -6,6 +6,7 @@ import pytest
 
 from market import DataMarket
 from market.network import SocialNetwork, random_other
+from market.runner import Interrupted, resume, run
 from scenarios.schema import ScenarioError, load
 
 
@@ -121,3 +122,23 @@ def test_network_errors_name_the_key(tiny, tmp_path):
         tiny["network"] = spec
         with pytest.raises(ScenarioError, match=message):
             load(tiny)
+
+
+@pytest.mark.parametrize("rule", ["imitation", "regret_matching", "exp3"])
+def test_stop_and_resume_keeps_graph_rule_state_and_drift(tmp_path, tiny, rule):
+    tiny.update(rounds=40, churn={"leave_rate": 0.03, "join_rate": 2.0},
+                network={"kind": "barabasi_albert", "m": 2}, drift={"random_walk_sd": 0.05})
+    tiny["decision"] = {"rule": rule}
+    run(tiny, out=tmp_path / "ref")
+    calls = {"n": 0}
+
+    def stop_at_17():
+        calls["n"] += 1
+        return calls["n"] == 17
+
+    with pytest.raises(Interrupted):
+        run(tiny, out=tmp_path / "cut", stop=stop_at_17)
+    resume(tmp_path / "cut")
+    for name in ("model", "owners", "events"):
+        assert (tmp_path / "cut" / f"{name}.parquet").read_bytes() == \
+            (tmp_path / "ref" / f"{name}.parquet").read_bytes(), name
