@@ -11,6 +11,7 @@ Commands::
                  [--rounds N] [--set KEY=VALUE ...] [--workers W] [--threads] [--scheduler ADDRESS]
     privmarket plot DIR [--out FIGDIR]
     privmarket report DIR [--out FILE]
+    privmarket app [SCENARIO|FILE] [--port P]
     privmarket --version
 
 User mistakes (a bad scenario, an unknown name) print one line on standard
@@ -89,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     rpt = sub.add_parser("report", help="write one self-contained HTML report of a run or sweep directory")
     rpt.add_argument("dir", type=Path, help="a run (privmarket run --out) or sweep directory")
     rpt.add_argument("--out", type=Path, help="HTML file (default: DIR/report.html)")
+
+    app = sub.add_parser("app", help="serve the interactive market (Mesa SolaraViz) on localhost")
+    app.add_argument("scenario", nargs="?", default="quickstart",
+                     help="built-in scenario name or path to a .toml file (default: quickstart)")
+    app.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default: 8765)")
     return parser
 
 
@@ -169,7 +175,8 @@ def _print_summary(result, out: Path) -> None:
     final = result.summary["final"]
     print(f"{scenario.name}: {scenario.rounds} rounds, {int(final['n_owners'])} owners, "
           f"mechanism {scenario.mechanism.name}, rule {scenario.rule.name}, seed {scenario.seed}")
-    shown = [k for k in final if k.startswith("share_")] + [
+    shares = sorted((k for k in final if k.startswith("share_")), key=lambda k: -final[k])
+    shown = [k for k in shares[:4] if final[k] > 0] + [
         "mean_action", "total_payments", "information_rent", "platform_utility", "buyer_spend"]
     print("final round: " + ", ".join(f"{k} {final[k]:.4g}" for k in shown if k in final))
     print(f"wall time {result.summary['wall_time_s']:.2f} s; outputs in {out}/")
@@ -247,8 +254,33 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_app(args: argparse.Namespace) -> int:
+    """Serve ``analysis/app.py`` with ``solara run`` on 127.0.0.1 and print its URL."""
+    import importlib.util
+    import os
+    import subprocess
+
+    from scenarios.schema import ScenarioError, load
+
+    try:
+        load(args.scenario)
+    except ScenarioError as exc:
+        raise UserError(str(exc)) from None
+    if not 0 < args.port < 65536:
+        raise UserError(f"--port: must be between 1 and 65535, got {args.port}")
+    if importlib.util.find_spec("solara") is None:
+        raise UserError('the browser app needs solara: pip install -e ".[app]"')
+    page = importlib.util.find_spec("analysis.app").origin
+    scenario = str(Path(args.scenario).resolve()) if Path(args.scenario).is_file() else args.scenario
+    env = dict(os.environ, PRIVMARKET_APP_SCENARIO=scenario)
+    print(f"privmarket app: {args.scenario} at http://127.0.0.1:{args.port}/ (Ctrl-C stops)", flush=True)
+    command = [sys.executable, "-m", "solara", "run", page, "--host", "127.0.0.1",
+               "--port", str(args.port), "--no-open", "--production"]
+    return subprocess.run(command, env=env, check=False).returncode
+
+
 COMMANDS = {"list": cmd_list, "run": cmd_run, "resume": cmd_resume, "reproduce": cmd_reproduce,
-            "sweep": cmd_sweep, "plot": cmd_plot, "report": cmd_report}
+            "sweep": cmd_sweep, "plot": cmd_plot, "report": cmd_report, "app": cmd_app}
 
 
 def main(argv: list[str] | None = None) -> int:
