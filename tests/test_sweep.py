@@ -9,7 +9,8 @@ from dask.distributed import Client, LocalCluster
 
 from analysis.sweep import batch_run, grid_cells, parse_grid, sweep
 
-SMALL = ["population.owners=40", "buyers.initial=1", "buyers.arrival_rate=0.2"]
+SMALL = ["population.owners=40", "buyers.initial=1", "buyers.arrival_rate=0.2", "churn.join_rate=0",
+         "churn.leave_rate=0"]
 GRID = {"population.types.1.sensitivity": [1.0, 3.0], "mechanism.sale_price": [1.0, 2.0, 3.0]}
 ROUNDS = 8
 
@@ -47,6 +48,8 @@ def test_sweep_rows_and_resume_recomputes_only_the_deleted_cell(tmp_path, client
     assert set(cell3["population.types.1.sensitivity"]) == {3.0} and set(cell3["mechanism.sale_price"]) == {1.0}
     summary = pd.read_parquet(out / "summary.parquet")
     assert len(summary) == 12 and {"regime", "payout_share", "final_gini", "settling_round"} <= set(summary)
+    deciles = summary[[f"rent_decile_{d}" for d in range(10)]].to_numpy()
+    np.testing.assert_allclose(deciles.mean(axis=1) * 40, summary["final_information_rent"])  # 4 owners each
     assert (out / "summary.csv").exists() and (out / "sweep.json").exists()
 
     shutil.rmtree(out / "rounds" / "cell=3")
