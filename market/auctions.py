@@ -224,13 +224,26 @@ def menu_choice(
                 default=np.where(price * q > rate, q, 0.0),
             )
         return np.where(q > 0, choice, 0.0)
+    return _grid_choice(_menu_grid(kind, rate, eps_bar, M), price, q)
+
+
+def _menu_grid(
+    kind: np.ndarray, rate: np.ndarray, eps_bar: np.ndarray, M: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The grid menu ``(items, values)`` in ascending order with the empty item 0 first."""
     items, values = bid_transformation(kind, rate, eps_bar, M)
     zero = np.zeros(items.shape[:-1] + (1,))
-    grid = np.concatenate([zero, items[..., ::-1]], axis=-1)
-    gain = price[..., None] * grid - np.concatenate([zero, values[..., ::-1]], axis=-1)
-    gain = np.where(grid <= q[..., None] * (1 + 1e-12), gain, -np.inf)
+    return (np.concatenate([zero, items[..., ::-1]], axis=-1),
+            np.concatenate([zero, values[..., ::-1]], axis=-1))
+
+
+def _grid_choice(grid: tuple[np.ndarray, np.ndarray], price: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Favourite grid item at unit price ``price`` among the items up to ``q`` (ties: the smaller)."""
+    items, values = grid
+    gain = price[..., None] * items - values
+    gain = np.where(items <= q[..., None] * (1 + 1e-12), gain, -np.inf)
     best = np.argmax(gain, axis=-1)
-    return np.minimum(np.take_along_axis(grid, best[..., None], axis=-1)[..., 0], q)
+    return np.minimum(np.take_along_axis(items, best[..., None], axis=-1)[..., 0], q)
 
 
 def clearing_price(
@@ -255,10 +268,14 @@ def clearing_price(
     budget = np.asarray(budget, dtype=float)
     members = np.broadcast_to(np.asarray(members, dtype=bool), np.shape(rate))
 
+    shape = np.shape(rate)
+    grid = _menu_grid(kind, rate, eps_bar, M) if M > 0 else None
+    no_cap = np.full(shape, np.inf)
+
     def spend(log_price: np.ndarray) -> np.ndarray:
-        price = np.exp(log_price)[..., None]
-        supply = menu_choice(kind, rate, np.broadcast_to(price, np.shape(rate)),
-                             np.full(np.shape(rate), np.inf), eps_bar, M)
+        price = np.broadcast_to(np.exp(log_price)[..., None], shape)
+        supply = (_grid_choice(grid, price, np.asarray(eps_bar, dtype=float)) if grid is not None
+                  else menu_choice(kind, rate, price, no_cap, eps_bar, 0))
         return price[..., 0] * np.where(members, supply, 0.0).sum(axis=-1)
 
     lo = np.full(budget.shape, -30.0)
