@@ -23,10 +23,12 @@ and a budget of shape ``(...)``):
   (the "skip" loop; the prose's "prefix" loop is an option).  **Not truthful**,
   contrary to Proposition 5.1 (spec 002 section 2.4, G8); measure it with
   :func:`empirical_regret`.
-* :func:`proportional_share` -- a training-free, exactly truthful,
-  budget-feasible and individually rational mechanism for multi-minded owners
-  (random-sampling proportional-share posted prices), standing in for MURBA,
-  the learned auction of Sec. 5.2, which needs PyTorch and is not provided.
+* :func:`proportional_share` -- a training-free, budget-feasible and
+  individually rational mechanism for multi-minded owners (random-sampling
+  proportional-share posted prices), exactly truthful in both bid parameters
+  with a continuous menu (``M = 0``) and in the valuation with the paper's
+  grid menu (``M >= 1``).  It stands in for MURBA, the learned auction of
+  Sec. 5.2, which needs PyTorch and is not provided.
 
 :func:`trade` runs one round of the framework (Algorithm 1): an auction, then
 an aggregation rule and the error bound.  :data:`COMBINATIONS` lists the

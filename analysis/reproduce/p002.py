@@ -12,6 +12,13 @@ and its exact truthfulness and budget feasibility are checked instead.
 budget B) and Fig. 7 (error bound vs the number of sub-bids M), with the
 proportional-share mechanism in MURBA's place.  The paper's figures contain no
 numbers (spec section 3.3), so the figures are qualitative comparisons.
+What they show: All-in's curves disappear at small B (some profile buys
+nothing), earlier for E = 5 than for E = 2; VarOpt beats BiasOpt for All-in
+only in the d-scaled reading (d_var = 10) or at small B; the truthful
+proportional share buys at smaller budgets than All-in when E = 2 but pays for
+exact truthfulness with a larger error elsewhere (it spends only part of B);
+with BiasOpt its error *grows* with M, because a finer grid admits winners
+with tiny eps_i that BiasOpt weights 1/n (VarOpt is flat in M beyond M = 2).
 """
 
 from __future__ import annotations
