@@ -202,6 +202,8 @@ def _drive(model: DataMarket, resolved: Scenario, recorder: Recorder, out_dir: P
             "buyer_spend": float(frames["model"]["buyer_spend"].sum()),
         },
     }
+    if model.network is not None:
+        summary["network"] = model.network.statistics()
     if out_dir is not None:
         (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         checkpoint.remove(out_dir)
