@@ -18,5 +18,6 @@ from market.mechanisms import value_shaping  # noqa: F401  (registers)
 from market.mechanisms import budget_balanced  # noqa: F401  (registers)
 from market.mechanisms import auction  # noqa: F401  (registers)
 from market.mechanisms import peer_prediction  # noqa: F401  (registers)
+from market.mechanisms import learning_market  # noqa: F401  (registers)
 
 __all__ = ["MECHANISMS", "ActionSpace", "Mechanism", "Outcome", "RoundContext", "register"]
