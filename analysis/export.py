@@ -5,7 +5,8 @@ A run produces three tables (see the README for the schema):
 ``model``
     one row per round (the columns of :func:`analysis.metrics.round_metrics`);
 ``owners``
-    ``owner_id, round, action, payment, cost, utility`` every k-th round;
+    ``owner_id, round, sensitivity, data_size, action, payment, cost,
+    utility`` every k-th round (sensitivity may drift, so it is recorded);
 ``events``
     ``time, kind, agent_id`` for buyer arrivals and departures and owner
     joins and leaves.
@@ -33,7 +34,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-OWNER_COLUMNS = ("owner_id", "round", "action", "payment", "cost", "utility")
+OWNER_COLUMNS = ("owner_id", "round", "sensitivity", "data_size", "action", "payment", "cost", "utility")
 EVENT_COLUMNS = ("time", "kind", "agent_id")
 TABLES = ("model", "owners", "events")
 #: Rows per row group of the merged files.

@@ -297,6 +297,7 @@ class DataMarket(mesa.Model):
         if self.recorder.wants_owners(self.steps):
             o = self.owners
             owners = {"owner_id": o.ids.copy(), "round": np.full(len(o), self.steps, dtype=np.int64),
+                      "sensitivity": o.sensitivity.copy(), "data_size": o.data_size.copy(),
                       "action": o.action.copy(), "payment": o.payment.copy(),
                       "cost": o.cost.copy(), "utility": o.utility.copy()}
         self.recorder.round(self.row, owners)

@@ -11,14 +11,7 @@ import numpy as np
 from analysis.plots import plot
 from analysis.sweep import sweep
 
-THEOREM3 = {
-    "name": "theorem3", "rounds": 6, "seed": 1,
-    "population": {"initial_action": 0, "owner": [{"count": 2, "sensitivity": 0.5, "data_size": 1.0}]},
-    "mechanism": {"name": "fair_payment", "utility": "dp_mean", "epsilon": 0.0, "privacy_cost": [0.0, 1.0],
-                  "alpha": 0.5, "selection": "symmetric_mixed", "resolve_every": 1},
-    "decision": {"rule": "best_response", "revision": "sequential", "revisions_per_round": 1},
-    "output": {"owner_every": 0},
-}
+THEOREM3 = "p000_theorem3"  # the built-in scenario of spec section 4.4
 C = [round(0.005 + 0.02 * k, 3) for k in range(50)]          # 50 values, none on a threshold
 
 

@@ -22,7 +22,8 @@ def test_run_quickstart_writes_five_outputs(tmp_path, capsys):
     assert MODEL_COLUMNS <= set(model.columns)
     assert model["round"].tolist() == list(range(1, 201))
     owners = pq.read_table(out / "owners.parquet").to_pandas()
-    assert list(owners.columns) == ["owner_id", "round", "action", "payment", "cost", "utility"]
+    assert list(owners.columns) == ["owner_id", "round", "sensitivity", "data_size", "action", "payment",
+                                    "cost", "utility"]
     assert sorted(owners["round"].unique()) == list(range(10, 201, 10))  # owner_every = 10
     events = pq.read_table(out / "events.parquet").to_pandas()
     assert list(events.columns) == ["time", "kind", "agent_id"]
