@@ -1,6 +1,8 @@
-"""The browser page (``privmarket app``), driven in Debian's headless Chromium through Playwright.
+"""The browser page (``privmarket app``): its model and components, and the page in a real browser.
 
-The test starts ``privmarket app quickstart --port P`` on a free localhost port,
+The first tests check, without a browser, that the page's controls are the
+command line's ``--set`` overrides of the same ``DataMarket`` and that every
+component renders.  The browser test starts ``privmarket app quickstart --port P`` on a free localhost port,
 loads the page, moves the "owners" slider, resets, presses Step, and checks in
 the page that the round counter, the metrics table and the plotted series
 (the SVG of the matplotlib figures) follow the model.  The screenshot goes to
@@ -29,8 +31,88 @@ ARTIFACTS = Path(__file__).parent / "artifacts"
 SERVER_START_S = 60
 STEPS = 5
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
-                                reason="/usr/bin/chromium is absent (apt-get install chromium chromium-driver)")
+needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(),
+                                    reason="/usr/bin/chromium is absent (apt-get install chromium chromium-driver)")
+
+
+def _defaults(params: dict) -> dict:
+    """The initial value of every page control."""
+    from mesa.visualization import Slider
+
+    return {k: v.value if isinstance(v, Slider) else v["value"] if isinstance(v, dict) else v
+            for k, v in params.items()}
+
+
+def test_defaults_of_the_controls_reproduce_the_scenario():
+    from analysis.app import model_params, page_scenario
+    from scenarios.schema import load
+
+    for name in ("quickstart", "network_imitation"):
+        params = _defaults(model_params(name))
+        params.pop("scenario")
+        assert page_scenario(name, params).to_dict() == load(name).to_dict()
+
+
+def test_page_model_is_the_command_line_model():
+    """Controls are ``--set`` overrides; Step advances the model's own event simulator by one round."""
+    from analysis.app import MarketApp
+    from market.model import DataMarket
+
+    controls = {"population.owners": 200, "population.types.0.sensitivity.high": 1.2,
+                "mechanism.sale_price": 1.5, "decision.inertia": 0.2, "seed": 3}
+    first = MarketApp(scenario="quickstart", **controls)
+    first.simulator.run_for(2)
+    page = MarketApp(scenario="quickstart", simulator=first.simulator, **controls)  # what Reset does
+    cli = DataMarket("quickstart", seed=3, overrides=[
+        "population.owners=200", "population.types.0.sensitivity.high=1.2", "mechanism.sale_price=1.5",
+        "decision.inertia=0.2"])
+    for _ in range(6):
+        page.simulator.run_for(1)
+    cli.simulator.run_until(6.0)
+    assert page.steps == cli.steps == 6
+    assert page.model_frame().equals(cli.model_frame())
+    assert page.model_frame()["n_buyers"].tolist() == cli.model_frame()["n_buyers"].tolist()
+
+
+def test_switching_the_mechanism_takes_its_defaults():
+    from analysis.app import MarketApp, page_scenario
+
+    scenario = page_scenario("quickstart", {"mechanism.name": "value_shaping", "mechanism.sale_price": 1.0,
+                                            "population.owners": 50})
+    assert scenario.mechanism.name == "value_shaping"
+    assert scenario.population["owners"] == 50
+    model = MarketApp(scenario="quickstart", **{"mechanism.name": "value_shaping", "population.owners": 50})
+    model.simulator.run_for(1)
+    assert model.row["n_owners"] == len(model.owners) > 0
+
+
+def test_components_render_svg_series():
+    """Every component renders; the network view appears only with an explicit social graph."""
+    import ipywidgets
+    import solara
+
+    from analysis.app import MarketApp, components
+
+    assert "NetworkView" not in [c.__name__ for c in components(MarketApp(scenario="quickstart"))]
+    model = MarketApp(scenario="network_imitation", **{"population.owners": 120})
+    model.simulator.run_for(3)
+    parts = components(model)
+    assert [c.__name__ for c in parts][-1] == "NetworkView"
+
+    @solara.component
+    def Probe():
+        with solara.Column():
+            for part in parts:
+                part(model)
+
+    _, rc = solara.render(Probe(), handle_error=False)
+    svgs = [bytes(w.value).decode() for w in rc.find(ipywidgets.Image).widgets]
+    assert len(svgs) == len(parts) - 1  # every component but the metrics table is a figure
+    line = re.search(r'<g id="series-platform_utility">\s*<path d="([^"]*)"', "".join(svgs))
+    assert line and len(re.findall(r"[ML] ", line.group(1))) == 3  # one point per round
+    assert '<g id="series-owners">' in "".join(svgs)
+    network = svgs[-1]
+    assert "PathCollection" in network and "LineCollection" in network  # nodes and edges
 
 
 def _free_port() -> int:
@@ -92,6 +174,7 @@ def _metric(page, name: str) -> str:
     return row.locator("td").nth(1).inner_text()
 
 
+@needs_chromium
 def test_page_moves_with_the_market(server):
     from playwright.sync_api import expect, sync_playwright
 
