@@ -38,6 +38,7 @@ type computations drop them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -356,3 +357,342 @@ def shapley_by_type_monte_carlo(
         phi[t] = alpha * delta.mean()
         se[t] = alpha * delta.std(ddof=1) / np.sqrt(n_samples)
     return phi, se
+
+
+def _compositions(n_types: int, size: int) -> np.ndarray:
+    """All count vectors of ``n_types`` non-negative parts summing to at most ``size``."""
+    rows = np.zeros((1, 0), dtype=np.int64)
+    left = np.array([size], dtype=np.int64)
+    for _ in range(n_types):
+        reps = left + 1
+        parent = np.repeat(np.arange(rows.shape[0]), reps)
+        value = np.arange(parent.size) - np.repeat(np.cumsum(reps) - reps, reps)
+        rows = np.column_stack([rows[parent], value])
+        left = left[parent] - value
+    return rows
+
+
+class _CompositionIndex:
+    """Ranks of count vectors of total at most ``size`` (stars and bars, combinatorial number system).
+
+    A vector :math:`k` of total :math:`j` over :math:`T` parts is the
+    :math:`(T-1)`-subset :math:`\\{c_s = k_0 + \\dots + k_s + s\\}` of
+    :math:`\\{0..j+T-2\\}`; its rank is
+    :math:`\\binom{j-1+T}{T} + \\sum_s \\binom{c_s}{s+1}` (vectors of smaller
+    total first), a bijection onto :math:`0..\\binom{\\text{size}+T}{T}-1`.
+    """
+
+    def __init__(self, n_types: int, size: int) -> None:
+        self.T = n_types
+        n_max = size + n_types + 1
+        table = np.zeros((n_max + 1, n_types + 1), dtype=np.int64)
+        for n in range(n_max + 1):
+            for r in range(min(n, n_types) + 1):
+                table[n, r] = min(math.comb(n, r), 2**62)
+        self.table = table
+
+    def _offset(self, total: np.ndarray) -> np.ndarray:
+        return np.where(total > 0, self.table[np.maximum(total - 1 + self.T, 0), self.T], 0)
+
+    def rank(self, K: np.ndarray) -> np.ndarray:
+        """Rank of each row of ``K``."""
+        s = np.arange(self.T - 1)
+        c = np.cumsum(K, axis=1)[:, : self.T - 1] + s
+        return self._offset(K.sum(axis=1)) + self.table[c, s + 1].sum(axis=1)
+
+    def rank_plus_one(self, K: np.ndarray) -> np.ndarray:
+        """``R[r, t]`` = rank of ``K[r] + e_t`` (Pascal: adding 1 to part t raises every later c_s)."""
+        s = np.arange(self.T - 1)
+        c = np.cumsum(K, axis=1)[:, : self.T - 1] + s
+        total = K.sum(axis=1)
+        lift = self.table[c, s]  # C(c_s + 1, s + 1) - C(c_s, s + 1) = C(c_s, s)
+        suffix = np.concatenate([np.cumsum(lift[:, ::-1], axis=1)[:, ::-1],
+                                 np.zeros((K.shape[0], 1), dtype=np.int64)], axis=1)
+        base = self._offset(total + 1) + self.table[c, s + 1].sum(axis=1)
+        return base[:, None] + suffix
+
+
+def _hypergeometric_counts(rng: np.random.Generator, others: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Row ``r``: type counts of ``k[r]`` owners drawn without replacement from ``others[r]``."""
+    K = np.zeros(others.shape, dtype=np.int64)
+    left = k.astype(np.int64).copy()
+    pool = others.sum(axis=1)
+    for s in range(others.shape[1] - 1):
+        pool = pool - others[:, s]
+        draw = rng.hypergeometric(others[:, s], pool, left) if others.shape[0] else left
+        K[:, s] = draw
+        left = left - draw
+    K[:, -1] = left
+    return K
+
+
+def _exact_budget_size(n_types: int, rows: int) -> int:
+    """Largest ``J`` with ``C(J + 1 + T, T)`` count vectors (sizes up to ``J + 1``) within ``rows``."""
+    J = 0
+    while math.comb(J + 2 + n_types, n_types) <= rows:
+        J += 1
+    return J
+
+
+def shapley_by_type_stratified(
+    counts: np.ndarray,
+    utility: TypeUtility,
+    rng: np.random.Generator,
+    alpha: float = 1.0,
+    null: np.ndarray | None = None,
+    n_samples: int = 400,
+    exact_rows: int = 4000,
+    n_bins: int = 16,
+    groups: np.ndarray | None = None,
+    small_count: int = 2,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified estimate of the value of one owner of each type, with standard errors.
+
+    Eq. 7 by type is an average over the coalition size :math:`k` of the
+    owner's predecessors (uniform on :math:`0..N-1`):
+
+    .. math::  \\phi_t = \\frac{\\alpha}{N}\\sum_{k=0}^{N-1} f_t(k), \\qquad
+               f_t(k) = E\\big[G(K + e_t) - G(K)\\big],\\quad
+               K \\sim \\text{MultiHypergeometric}(m - e_t, k).
+
+    Strata are coalition sizes (Maleki et al. 2013; Castro et al. 2017):
+
+    * **exact ends.**  For :math:`k \\le J` and :math:`k \\ge N-1-J`
+      :math:`f_t(k)` is summed exactly over all count vectors of :math:`k`
+      members (respectively of the :math:`N-1-k` non-members), with their
+      hypergeometric probabilities; :math:`J` is the largest size whose count
+      vectors (:math:`\\binom{J+1+T}{T}` of them, shared by all types) fit
+      ``exact_rows``.  These are the coalitions where one owner's marginal
+      contribution is largest and most variable.
+    * **control variate.**  :math:`h_t(k) = G(\\bar K_k + e_t) - G(\\bar K_k)` at
+      the mean composition :math:`\\bar K_k = k (m - e_t)/(N-1)`, computed at
+      ``n_bins + 1`` nodes and interpolated linearly in :math:`k`, plus, for
+      each owner ``groups`` label :math:`g` and each rare event "no member of
+      :math:`g`", "exactly one member of :math:`g`, of type :math:`s`" and
+      "exactly :math:`c` members of :math:`g`" (:math:`2 \\le c \\le`
+      ``small_count``), an indicator times the jump of the marginal
+      contribution at the event's conditional mean composition.  These are the
+      coalitions where the utility changes regime (for ``federated_mean`` with
+      groups = levels: no federating member, or a lone federator that acts as
+      level 2, spec section 3.4).  The control's expectation is a known
+      function of :math:`k` (hypergeometric event probabilities), summed
+      exactly over every middle :math:`k` (event terms are cut where all event
+      probabilities are below :math:`e^{-60}`), so only the residual is sampled.
+    * **sampled middle.**  The remaining sizes are cut into ``n_bins``
+      geometrically growing bins; in each, :math:`k` is drawn uniformly and
+      :math:`K` by sequential hypergeometric draws.  A pilot of a quarter of
+      the budget (at least 8 per bin) sets a Neyman allocation
+      :math:`n_b \\propto |b|\\,\\hat\\sigma_b` of the rest; each bin's mean
+      uses all its samples.
+
+    The estimate is unbiased (up to the Neyman allocation's dependence on the
+    pilot) and its variance is :math:`\\sum_b (|b|/N)^2 \\hat\\sigma_b^2 / n_b`;
+    the standard error is its square root.  Efficiency is *not* forced:
+    :math:`\\sum_t m_t \\phi_t - \\alpha U(m)` is a zero-mean error with standard
+    error :math:`\\sqrt{\\sum_t m_t^2 se_t^2}` (see :func:`efficiency_residual`).
+    When all count vectors fit ``exact_rows`` the exact :func:`shapley_by_type`
+    is returned with zero standard errors.
+
+    Parameters
+    ----------
+    counts : numpy.ndarray of int, shape (T,)
+    utility : callable
+        ``G(K)`` on an ``(M, T)`` batch of count vectors (null types always 0).
+    rng : numpy.random.Generator
+    alpha : float
+    null : numpy.ndarray of bool, optional
+        Null types (value 0, left out).
+    n_samples : int
+        Sampled marginal contributions per type (at least ``2 * n_bins``; the
+        pilot takes at least 8 per bin).
+    exact_rows : int
+        Budget of count vectors evaluated exactly at each end (at least ``T + 1``
+        are always used: sizes 0 and 1).
+    n_bins : int
+        Strata of the sampled middle range (at least 1).
+    groups : numpy.ndarray, optional
+        A label per type (e.g. its privacy level) whose small-count events get
+        control variates; default: one group (no event controls beyond the
+        empty coalition).
+    small_count : int
+        Largest aggregated member count of a group with its own control (>= 1).
+
+    Returns
+    -------
+    phi, se : numpy.ndarray, shape (T,)
+        Estimates and standard errors (0 for empty and null types).
+    """
+    alpha = _check_alpha(alpha)
+    if n_bins < 1:
+        raise ValueError("n_bins: must be at least 1")
+    if small_count < 1:
+        raise ValueError("small_count: must be at least 1")
+    if n_samples < 2 * n_bins:
+        raise ValueError("n_samples: must be at least 2 * n_bins")
+    counts = np.asarray(counts, dtype=np.int64)
+    T = counts.size
+    null = np.zeros(T, bool) if null is None else np.asarray(null, bool)
+    active = np.flatnonzero(~null & (counts > 0))
+    phi, se = np.zeros(T), np.zeros(T)
+    m = counts[active]
+    N = int(m.sum())
+    if N == 0:
+        return phi, se
+    if float(np.prod(m + 1.0)) <= exact_rows:
+        return shapley_by_type(counts, utility, alpha, null), se
+    Ta = m.size
+    group_of = np.zeros(Ta, np.int64) if groups is None else np.unique(np.asarray(groups)[active],
+                                                                        return_inverse=True)[1].reshape(-1)
+
+    def G(K: np.ndarray) -> np.ndarray:
+        full = np.zeros((K.shape[0], T))
+        full[:, active] = K
+        v = np.asarray(utility(full), dtype=float).reshape(-1)
+        if not np.all(np.isfinite(v)):
+            raise ValueError("utility: returned a non-finite value")
+        return v
+
+    others = m[None, :] - np.eye(Ta, dtype=np.int64)  # row t: m - e_t
+    J = min(_exact_budget_size(Ta, exact_rows), N - 1)
+    index = _CompositionIndex(Ta, J + 1)
+    comps = _compositions(Ta, J + 1)
+    rank = index.rank(comps)
+    values = G(np.concatenate([comps, np.maximum(m[None, :] - comps, 0)]))
+    low, high = np.empty(rank.size), np.empty(rank.size)
+    low[rank], high[rank] = values[: rank.size], values[rank.size:]
+    base = comps[comps.sum(axis=1) <= J]
+    size = base.sum(axis=1)
+    r0, r1 = index.rank(base), index.rank_plus_one(base)
+    log_m = _log_binom(m[None, :], base).sum(axis=1)
+    total = np.zeros(Ta)
+    for t in range(Ta):
+        ok = base[:, t] < m[t]
+        # prod_s C(m_s - [s=t], k_s) / C(N-1, k): hypergeometric probability of the composition
+        lp = log_m[ok] + np.log((m[t] - base[ok, t]) / m[t]) - _log_binom(N - 1, size[ok])
+        p = np.exp(lp)
+        k_low = size[ok]
+        in_low = k_low <= N - 1
+        total[t] += np.sum(p[in_low] * (low[r1[ok, t]] - low[r0[ok]])[in_low])
+        in_high = N - 1 - k_low > J  # sizes k = N - 1 - j not already counted at the low end
+        total[t] += np.sum(p[in_high] * (high[r0[ok]] - high[r1[ok, t]])[in_high])
+    var = np.zeros(Ta)
+    ka, kb = J + 1, N - 2 - J  # the sampled middle sizes
+    if kb >= ka:
+        edges = np.unique(np.round(np.geomspace(ka, kb + 1, n_bins + 1)).astype(np.int64))
+        edges[0], edges[-1] = ka, kb + 1
+        width = np.diff(edges)
+        B = width.size
+        nodes = np.unique(np.append(edges[:-1], kb))
+        # controls for small groups: per group g the events "no member", "exactly one member, of type s"
+        # (one event per type s of g) and "exactly c members" for 2 <= c <= small_count
+        member = group_of[None, :] == np.unique(group_of)[:, None]  # (Gn, Ta)
+        ev_g, ev_c, ev_s = [], [], []
+        for g in range(member.shape[0]):
+            singles = np.flatnonzero(member[g])
+            ev_g += [g] * (1 + singles.size + max(small_count - 1, 0))
+            ev_c += [0] + [1] * singles.size + list(range(2, small_count + 1))
+            ev_s += [-1] + list(singles) + [-1] * max(small_count - 1, 0)
+        ev_g, ev_c, ev_s = np.array(ev_g), np.array(ev_c), np.array(ev_s)
+        E = ev_g.size
+        size_g = others @ member.T  # (Ta, Gn): M'_g
+        inside, outside = size_g[:, ev_g], N - 1 - size_g[:, ev_g]  # (Ta, E)
+        single = ev_s >= 0
+        # members inside the group: their mean composition given the event
+        in_mean = ev_c[None, :, None] * others[:, None, :] * member[ev_g][None, :, :] / np.maximum(inside, 1)[:, :, None]
+        in_mean[:, single, :] = np.eye(Ta)[ev_s[single]][None, :, :]
+        in_count = np.minimum(ev_c[None, :], inside)  # (Ta, E)
+        # log of the number of ways to pick the in-group members
+        log_in = _log_binom(inside, in_count)
+        log_in[:, single] = np.log(np.maximum(others[:, ev_s[single]], 1))
+        possible = (ev_c[None, :] <= inside) & np.where(single[None, :], others[:, np.maximum(ev_s, 0)] > 0, True)
+        k_out = np.clip(nodes[None, None, :] - in_count[:, :, None], 0, outside[:, :, None])  # (Ta, E, nodes)
+        frac_out = others[:, None, :] * ~member[ev_g][None, :, :] / np.maximum(outside, 1)[:, :, None]
+        x_ev = in_mean[:, :, None, :] + k_out[..., None] * frac_out[:, :, None, :]
+        x_all = nodes[None, None, :, None] * others[:, None, None, :] / (N - 1)
+        xbar = np.concatenate([x_all, x_ev], axis=1)  # (Ta, 1 + E, nodes, Ta)
+        xplus = xbar + np.eye(Ta)[:, None, None, :]
+        hv = G(np.concatenate([xplus.reshape(-1, Ta), xbar.reshape(-1, Ta)]))
+        d_nodes = (hv[: hv.size // 2] - hv[hv.size // 2:]).reshape(Ta, 1 + E, nodes.size)
+        h_nodes = d_nodes[:, 0]
+        jump_nodes = d_nodes[:, 1:] - h_nodes[:, None, :]  # (Ta, E, nodes)
+        k_mid = np.arange(ka, kb + 1)
+
+        def log_p_event(k: np.ndarray) -> np.ndarray:
+            """(Ta, E, len(k)) log P(event | k); -inf where impossible."""
+            c, o_ = ev_c[None, :, None], outside[:, :, None]
+            ok = possible[:, :, None] & (k[None, None, :] >= c) & (k[None, None, :] - c <= o_)
+            lp = (log_in[:, :, None] + _log_binom(o_, np.clip(k[None, None, :] - c, 0, o_))
+                  - _log_binom(N - 1, k)[None, None, :])
+            return np.where(ok, lp, -np.inf)
+
+        # event probabilities fall geometrically in k: sum up to the first node past which all are < e^-60
+        alive = np.flatnonzero(np.any(log_p_event(nodes) > -60.0, axis=(0, 1)))
+        k_cut = kb if alive.size == 0 or alive[-1] + 1 >= nodes.size else int(nodes[alive[-1] + 1])
+        k_ev = np.arange(ka, k_cut + 1)
+        p_ev = np.exp(log_p_event(k_ev))  # (Ta, E, K)
+        for t in range(Ta):
+            # exact mean of the control over every middle size: h(k) + sum_e P(event e | k) jump_e(k)
+            jumps = np.stack([np.interp(k_ev, nodes, jump_nodes[t, e]) for e in range(E)])
+            total[t] += np.interp(k_mid, nodes, h_nodes[t]).sum() + np.sum(p_ev[t] * jumps)
+
+        def residuals(n_per: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            """Samples ``n_per[t, b]`` residuals Delta - control; returns (type, bin, residual)."""
+            tb = np.repeat(np.arange(Ta * B), n_per.reshape(-1))
+            t_of, b_of = tb // B, tb % B
+            k = edges[b_of] + np.floor(rng.random(tb.size) * width[b_of]).astype(np.int64)
+            K = _hypergeometric_counts(rng, others[t_of], k)
+            v = G(np.concatenate([K + np.eye(Ta, dtype=np.int64)[t_of], K]))
+            control = _interp_rows(k, nodes, h_nodes, t_of)
+            in_group = K @ member.T.astype(np.int64)  # (rows, Gn)
+            for e in range(E):
+                hit = in_group[:, ev_g[e]] == ev_c[e]
+                if ev_s[e] >= 0:
+                    hit &= K[:, ev_s[e]] == 1
+                control[hit] += _interp_rows(k[hit], nodes, jump_nodes[:, e], t_of[hit])
+            return t_of, b_of, v[: tb.size] - v[tb.size:] - control
+
+        pilot = max(8, n_samples // (4 * B))
+        t1, b1, y1 = residuals(np.full((Ta, B), pilot))
+        sd = y1.reshape(Ta, B, pilot).std(axis=2, ddof=1)
+        rest = max(n_samples - pilot * B, 0)
+        score = width[None, :] * sd
+        norm = score.sum(axis=1, keepdims=True)
+        share = np.where(norm > 0, score / np.where(norm > 0, norm, 1.0), 1.0 / B)
+        extra = np.floor(rest * share).astype(np.int64)
+        t2, b2, y2 = residuals(extra)
+        tt, bb, yy = np.concatenate([t1, t2]), np.concatenate([b1, b2]), np.concatenate([y1, y2])
+        cell = tt * B + bb
+        n_cell = np.bincount(cell, minlength=Ta * B).astype(float)
+        s1 = np.bincount(cell, yy, minlength=Ta * B)
+        mean = s1 / n_cell
+        s2 = np.bincount(cell, (yy - mean[cell]) ** 2, minlength=Ta * B)
+        var_cell = s2 / (n_cell - 1) / n_cell
+        total += (mean.reshape(Ta, B) * width[None, :]).sum(axis=1)
+        var = (var_cell.reshape(Ta, B) * width[None, :] ** 2).sum(axis=1)
+    phi[active] = alpha * total / N
+    se[active] = alpha * np.sqrt(var) / N
+    return phi, se
+
+
+def _interp_rows(k: np.ndarray, nodes: np.ndarray, values: np.ndarray, row: np.ndarray) -> np.ndarray:
+    """Linear interpolation of ``values[row[i]]`` (given at ``nodes``) at ``k[i]``."""
+    if nodes.size == 1:
+        return values[row, 0]
+    j = np.clip(np.searchsorted(nodes, k, side="right") - 1, 0, nodes.size - 2)
+    x0, x1 = nodes[j], nodes[j + 1]
+    y0, y1 = values[row, j], values[row, j + 1]
+    return y0 + (y1 - y0) * (k - x0) / (x1 - x0)
+
+
+def efficiency_residual(
+    counts: np.ndarray, phi: np.ndarray, se: np.ndarray, grand_utility: float, alpha: float = 1.0
+) -> tuple[float, float]:
+    """Residual of pseudo-efficiency (axiom B.ii) of estimated type values, and its standard error.
+
+    Returns :math:`\\sum_t m_t \\phi_t - \\alpha U(m)` and
+    :math:`\\sqrt{\\sum_t m_t^2 se_t^2}` (types are estimated independently).
+    The exact values have residual 0 (with :math:`U(\\mathbf 0) = 0`).
+    """
+    counts = np.asarray(counts, float)
+    return (float(counts @ np.asarray(phi) - alpha * grand_utility),
+            float(np.sqrt(np.sum((counts * np.asarray(se)) ** 2))))
