@@ -36,7 +36,7 @@ from mesa.visualization.utils import update_counter
 from agents.rules import RULES
 from market.mechanisms import MECHANISMS
 from market.model import DataMarket
-from scenarios.schema import DECISION_KEYS, REVISIONS, Scenario, load, read_raw
+from scenarios.schema import DECISION_KEYS, REVISIONS, Scenario, ScenarioError, load, read_raw
 
 matplotlib.use("Agg")
 
@@ -92,7 +92,7 @@ def page_scenario(scenario: str | Path, params: dict[str, Any]) -> Scenario:
     scenarios.schema.ScenarioError
         If the resulting scenario is invalid (the message names the key).
     """
-    raw, _ = read_raw(scenario)
+    raw, label = read_raw(scenario)
     old = raw["mechanism"].get("name")
     new = params.get("mechanism.name", old)
     if new != old and new in MECHANISMS and old in MECHANISMS:
@@ -115,7 +115,10 @@ def page_scenario(scenario: str | Path, params: dict[str, Any]) -> Scenario:
         if section == "decision" and field not in rule_fields:
             continue
         overrides.append(f"{key}={_toml_value(value)}")
-    return load(raw, overrides)
+    try:
+        return load(raw, overrides)
+    except ScenarioError as exc:
+        raise ScenarioError(str(exc).replace("<dict>", label, 1)) from None
 
 
 def _slider_range(value: float) -> tuple[float, float]:
@@ -187,11 +190,23 @@ class MarketApp(DataMarket):
     **kwargs
         Control values keyed by override path (see :func:`page_scenario`);
         Mesa's parameter check accepts arbitrary names only under ``**kwargs``.
+
+    Attributes
+    ----------
+    problem : str or None
+        Why the controls could not be applied (the scenario's one-line
+        validation message), in which case the model is the scenario as
+        loaded and the page shows the message; ``None`` when they were applied.
     """
 
     def __init__(self, scenario: str = DEFAULT_SCENARIO, simulator: DEVSimulator | None = None,
                  **kwargs: Any) -> None:
-        super().__init__(page_scenario(scenario, kwargs))
+        try:
+            resolved, problem = page_scenario(scenario, kwargs), None
+        except ScenarioError as exc:
+            resolved, problem = load(scenario), str(exc)
+        super().__init__(resolved)
+        self.problem = problem
         if simulator is not None:
             simulator.reset()
             simulator.setup(self)
@@ -252,6 +267,8 @@ def Metrics(model: DataMarket) -> None:
         lines += [f"| {k} | {v:.4g} |" if isinstance(v, (int, float)) else f"| {k} | {v} |"
                   for k, v in row.items() if k not in STANDARD_COLUMNS and not k.startswith("share_")]
     with solara.Column(classes=["market-metrics"]):
+        if model.problem:
+            solara.Error(f"Controls not applied ({model.problem}); showing {model.scenario.name} as loaded.")
         solara.Text(f"Round {model.steps}", classes=["market-round"])
         solara.Markdown("\n".join(lines))
 

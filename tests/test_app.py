@@ -83,7 +83,15 @@ def test_switching_the_mechanism_takes_its_defaults():
     assert scenario.population["owners"] == 50
     model = MarketApp(scenario="quickstart", **{"mechanism.name": "value_shaping", "population.owners": 50})
     model.simulator.run_for(1)
-    assert model.row["n_owners"] == len(model.owners) > 0
+    assert model.row["n_owners"] == len(model.owners) > 0 and model.problem is None
+
+
+def test_invalid_controls_are_reported_not_applied():
+    from analysis.app import MarketApp
+
+    model = MarketApp(scenario="quickstart", **{"population.types.0.sensitivity.low": 3.0, "seed": 5})
+    assert "population.types[0].sensitivity" in model.problem
+    assert model.scenario.seed == 1 and len(model.owners) == 1000  # the scenario as loaded
 
 
 def test_components_render_svg_series():
