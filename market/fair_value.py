@@ -611,7 +611,13 @@ def shapley_by_type_stratified(
         x_all = nodes[None, None, :, None] * others[:, None, None, :] / (N - 1)
         xbar = np.concatenate([x_all, x_ev], axis=1)  # (Ta, 1 + E, nodes, Ta)
         xplus = xbar + np.eye(Ta)[:, None, None, :]
-        hv = G(np.concatenate([xplus.reshape(-1, Ta), xbar.reshape(-1, Ta)]))
+        full = np.zeros((2 * xbar[..., 0].size, T))
+        full[:, active] = np.concatenate([xplus.reshape(-1, Ta), xbar.reshape(-1, Ta)])
+        # fractional compositions may leave the utility's domain (e.g. 0.3 federating owners):
+        # a control only needs to be finite, so non-finite control values become 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            hv = np.asarray(utility(full), dtype=float).reshape(-1)
+        hv = np.where(np.isfinite(hv), hv, 0.0)
         d_nodes = (hv[: hv.size // 2] - hv[hv.size // 2:]).reshape(Ta, 1 + E, nodes.size)
         h_nodes = d_nodes[:, 0]
         jump_nodes = d_nodes[:, 1:] - h_nodes[:, None, :]  # (Ta, E, nodes)

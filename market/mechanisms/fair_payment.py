@@ -17,9 +17,16 @@ platform keeps :math:`(1 - \\alpha) U(\\rho)`.
 
 Fair values are computed over owner types (equal level, data size and
 importance): exactly by counting coalitions by type while the number of
-count vectors stays below ``exact_limit``, otherwise by the type-level Monte
-Carlo permutation estimator with ``mc_samples`` samples (its largest standard
-error is reported as ``fair_value_se``).  Deviation utilities are computed
+count vectors stays below ``exact_limit``, otherwise by the ``estimator``
+with ``mc_samples`` samples per type: ``"stratified"`` (default,
+:func:`~market.fair_value.shapley_by_type_stratified`: strata by coalition
+size, exact ends, control variates for the level groups; about 0.1 s and a
+relative standard error near 0.03% for 10,000 owners in 20 types) or
+``"permutation"`` (:func:`~market.fair_value.shapley_by_type_monte_carlo`).
+The largest standard error is reported as ``fair_value_se``; estimated
+values are not rescaled, so payments sum to :math:`\\alpha U` only up to
+the metric ``efficiency_residual`` (:math:`\\sum_i t_i - \\alpha U`, zero
+when exact).  Deviation utilities are computed
 once per (type, candidate level) and shared by all owners of the type.
 
 Every ``resolve_every`` rounds (0 = never) the platform re-chooses
@@ -46,11 +53,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from market.fair_value import shapley_by_type, shapley_by_type_monte_carlo
+from market.fair_value import shapley_by_type, shapley_by_type_monte_carlo, shapley_by_type_stratified
 from market.mean_estimation import OwnerTypes, make_utility
 from market.mechanisms.base import ActionSpace, Mechanism, Outcome, RoundContext, register
 from market.population import OwnerArrays
 from market.privacy_game import SELECTIONS, OwnerClasses, PrivacyGame, SymmetricBinaryGame
+
+
+#: Estimators of the fair values beyond ``exact_limit``.
+ESTIMATORS = ("stratified", "permutation")
+#: Coalition-size strata of the stratified estimator.
+STRATA = 16
 
 
 @register
@@ -96,6 +109,8 @@ class FairPayment(Mechanism):
             Largest number of coalition count vectors computed exactly.
         mc_samples : int
             Monte Carlo samples per type beyond ``exact_limit``.
+        estimator : str
+            ``"stratified"`` or ``"permutation"``: the estimator beyond ``exact_limit``.
         """
 
         utility: str = "federated_mean"
@@ -111,6 +126,7 @@ class FairPayment(Mechanism):
         sensitivity_growth: float = 0.0
         exact_limit: int = 200_000
         mc_samples: int = 400
+        estimator: str = "stratified"
 
     def validate(self) -> None:
         p = self.params
@@ -135,6 +151,10 @@ class FairPayment(Mechanism):
             raise ValueError("sensitivity_growth: must be non-negative")
         if p.exact_limit < 1 or p.mc_samples < 2:
             raise ValueError("exact_limit, mc_samples: must be at least 1 and 2")
+        if p.estimator not in ESTIMATORS:
+            raise ValueError(f"estimator: must be one of {ESTIMATORS}")
+        if p.estimator == "stratified" and p.mc_samples < 2 * STRATA:
+            raise ValueError(f"mc_samples: the stratified estimator needs at least {2 * STRATA}")
         self.alpha = float(p.alpha)
         self.cost_scale = 1.0
 
@@ -162,8 +182,13 @@ class FairPayment(Mechanism):
         n_vectors = float(np.prod(types.count[live] + 1.0))
         if n_vectors <= self.params.exact_limit:
             return shapley_by_type(types.count, G, null=types.null), 0.0
-        phi, se = shapley_by_type_monte_carlo(types.count, G, ctx.rng, null=types.null,
-                                              n_samples=self.params.mc_samples)
+        if self.params.estimator == "stratified":
+            phi, se = shapley_by_type_stratified(
+                types.count, G, ctx.rng, null=types.null, n_samples=self.params.mc_samples,
+                exact_rows=min(self.params.exact_limit, 4000), n_bins=STRATA, groups=types.level)
+        else:
+            phi, se = shapley_by_type_monte_carlo(types.count, G, ctx.rng, null=types.null,
+                                                  n_samples=self.params.mc_samples)
         return phi, float(se.max(initial=0.0))
 
     def _types(self, action: np.ndarray, owners: OwnerArrays) -> tuple[OwnerTypes, np.ndarray]:
@@ -186,13 +211,15 @@ class FairPayment(Mechanism):
         return Outcome(
             payment=payment, cost=cost, utility=payment - cost,
             platform_utility=U - float(payment.sum()),
-            metrics=self._metrics(U, phi[owner_type], se, float(payment.sum())),
+            metrics=self._metrics(U, phi[owner_type], se, float(payment.sum()), self.alpha * U),
         )
 
-    def _metrics(self, U: float, phi: np.ndarray, se: float, paid: float = 0.0) -> dict[str, float]:
+    def _metrics(self, U: float, phi: np.ndarray, se: float, paid: float = 0.0,
+                 owed: float = 0.0) -> dict[str, float]:
         share = 1.0 - paid / U if U != 0 else 1.0 - self.alpha
         return {"alpha": self.alpha, "utility_U": U, "platform_share": share,
-                "negative_fair_values": float(np.count_nonzero(phi < 0)), "fair_value_se": se}
+                "negative_fair_values": float(np.count_nonzero(phi < 0)), "fair_value_se": se,
+                "efficiency_residual": paid - owed}
 
     def deviation_utilities(self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext) -> np.ndarray:
         """``alpha * phi(level k | others) - s_i g(t) kappa_k``, one fair-value computation per (type, k)."""
