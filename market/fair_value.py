@@ -598,7 +598,8 @@ def shapley_by_type_stratified(
         inside, outside = size_g[:, ev_g], N - 1 - size_g[:, ev_g]  # (Ta, E)
         single = ev_s >= 0
         # members inside the group: their mean composition given the event
-        in_mean = ev_c[None, :, None] * others[:, None, :] * member[ev_g][None, :, :] / np.maximum(inside, 1)[:, :, None]
+        in_mean = (ev_c[None, :, None] * others[:, None, :] * member[ev_g][None, :, :]
+                   / np.maximum(inside, 1)[:, :, None])
         in_mean[:, single, :] = np.eye(Ta)[ev_s[single]][None, :, :]
         in_count = np.minimum(ev_c[None, :], inside)  # (Ta, E)
         # log of the number of ways to pick the in-group members
