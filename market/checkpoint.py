@@ -12,8 +12,9 @@ A checkpoint is a directory ``DIR/checkpoint/`` with
 
 Mechanisms and rules are saved generically: every instance attribute that
 differs from a freshly built object with the same parameters (the state the
-run has changed: a payout share, learning weights) is stored, as a numpy
-array or JSON data, and restored onto a fresh object.  A changed attribute of
+run has changed: a payout share, learning weights, a random stream) is
+stored, as a numpy array, JSON data or a generator's state, and restored onto
+a fresh object.  A changed attribute of
 any other type is an error, so a mechanism is never checkpointed silently
 incompletely.
 
@@ -34,6 +35,8 @@ from typing import Any
 import numpy as np
 
 CHECKPOINT = "checkpoint"
+#: Marks a saved ``numpy.random.Generator`` (its bit generator's state) in ``state.json``.
+GENERATOR = "__numpy_generator__"
 
 
 def object_state(obj: Any, fresh: Any, prefix: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -54,6 +57,8 @@ def object_state(obj: Any, fresh: Any, prefix: str) -> tuple[dict[str, Any], dic
             continue
         if isinstance(value, np.ndarray):
             arrays[f"{prefix}.{name}"] = value
+        elif isinstance(value, np.random.Generator):
+            scalars[name] = {GENERATOR: value.bit_generator.state}
         elif _is_json(value):
             scalars[name] = value.item() if isinstance(value, np.generic) else value
         else:
@@ -86,7 +91,12 @@ def restore_object(obj: Any, prefix: str, scalars: dict[str, Any], arrays: dict[
     """Set the attributes saved by :func:`object_state` on a fresh object."""
     for name, value in scalars.items():
         current = getattr(obj, name, None)
-        setattr(obj, name, tuple(value) if isinstance(current, tuple) else value)
+        if isinstance(value, dict) and GENERATOR in value:
+            generator = np.random.default_rng()
+            generator.bit_generator.state = value[GENERATOR]
+            setattr(obj, name, generator)
+        else:
+            setattr(obj, name, tuple(value) if isinstance(current, tuple) else value)
     start = len(prefix) + 1
     for key, value in arrays.items():
         if key.startswith(prefix + "."):
