@@ -185,8 +185,8 @@ class MarketApp(DataMarket):
         Built-in scenario name or TOML path.
     simulator : DEVSimulator, optional
         The simulator of the page's Step/Play controls.  Mesa's
-        ``SimulatorController`` resets it and hands it to every new model; the
-        model's scheduled events (first round, buyer arrivals) move onto it.
+        ``SimulatorController`` hands it to every new model, which resets it
+        and schedules its events (first round, buyer arrivals) on it.
     **kwargs
         Control values keyed by override path (see :func:`page_scenario`);
         Mesa's parameter check accepts arbitrary names only under ``**kwargs``.
@@ -205,13 +205,8 @@ class MarketApp(DataMarket):
             resolved, problem = page_scenario(scenario, kwargs), None
         except ScenarioError as exc:
             resolved, problem = load(scenario), str(exc)
-        super().__init__(resolved)
+        super().__init__(resolved, simulator=simulator)
         self.problem = problem
-        if simulator is not None:
-            simulator.reset()
-            simulator.setup(self)
-            simulator.event_list = self.simulator.event_list
-            self.simulator = simulator
 
 
 # ------------------------------------------------------------------ components

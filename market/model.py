@@ -65,6 +65,9 @@ class DataMarket(mesa.Model):
         memory does not grow with the horizon.
     restore : (dict, dict), optional
         A checkpoint's state and arrays (:mod:`market.checkpoint`) to continue from.
+    simulator : DEVSimulator, optional
+        The event scheduler to use (e.g. the one a SolaraViz page controls);
+        it is reset first.  By default the model makes its own.
 
     Attributes
     ----------
@@ -83,7 +86,8 @@ class DataMarket(mesa.Model):
     def __init__(self, scenario: Scenario | str | Path, *, seed: int | None = None,
                  rounds: int | None = None, overrides: list[str] | None = None,
                  recorder: Recorder | None = None, collect: bool = True,
-                 restore: tuple[dict[str, Any], dict[str, np.ndarray]] | None = None) -> None:
+                 restore: tuple[dict[str, Any], dict[str, np.ndarray]] | None = None,
+                 simulator: DEVSimulator | None = None) -> None:
         if not isinstance(scenario, Scenario):
             scenario = load(scenario, overrides, seed=seed, rounds=rounds)
         elif seed is not None or rounds is not None or overrides:
@@ -105,7 +109,8 @@ class DataMarket(mesa.Model):
         self.row: dict[str, float] = {}
         self.collect = collect
         self.datacollector: mesa.DataCollector | None = None
-        self.simulator = DEVSimulator()
+        self.simulator = simulator if simulator is not None else DEVSimulator()
+        self.simulator.reset()
         self.simulator.setup(self)
         self._next_arrival = None
         self.network: SocialNetwork | None = None
