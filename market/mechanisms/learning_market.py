@@ -25,6 +25,11 @@ Extra per-round metrics (columns of ``model.parquet``):
 ``test_accuracy``   the model's accuracy on the held-out test split after the round
 ``test_loss``       its mean cross-entropy on the test split
 ``model_steps``     gradient steps taken so far (auctions with a winner)
+
+Importing this module also registers the empirical value curves of
+:mod:`market.value_curves` (value functions ``empirical_digits`` /
+``empirical_breast_cancer`` and the payoff ``empirical``), so scenarios of
+the data-amount and contribution mechanisms can name them.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+import market.value_curves  # noqa: F401  (registers the empirical value functions and payoff)
 from market.aggregation import aggregate
 from market.learning_task import (
     DATASETS,
