@@ -363,7 +363,7 @@ def partition(labels: np.ndarray, sizes: np.ndarray, rng: np.random.Generator, s
         raise ValueError(f"data_size: the owners hold {int(sizes.sum())} examples but only "
                          f"{free.size} training rows are free")
     if scheme == "iid":
-        rows = rng.permutation(free)
+        rows = rng.permutation(free)[:sizes.sum()]
         return np.split(rows, np.cumsum(sizes)[:-1])
     n_classes = int(labels.max()) + 1
     out = []

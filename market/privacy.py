@@ -26,9 +26,11 @@ paper does not use; see :func:`gaussian_sigma`.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy.optimize import brentq
-from scipy.stats import norm
+from scipy.special import log_ndtr, ndtr
 
 
 def _check_bound(L: float) -> None:
@@ -148,16 +150,25 @@ def gaussian_sigma(epsilon: np.ndarray, delta: float, L: float) -> np.ndarray:
     if not 0 < delta < 1:
         raise ValueError(f"delta: must be in (0, 1), got {delta}")
     eps = _check_epsilon(epsilon)
-    sens = 2.0 * L
     out = np.full(eps.shape, np.inf)
     for value in np.unique(eps[eps > 0]):
-        def excess(log_sigma: float, e: float = float(value)) -> float:
-            s = np.exp(log_sigma)
-            a, b = sens / (2 * s), e * s / sens
-            return float(norm.cdf(a - b) - np.exp(e) * norm.cdf(-a - b) - delta)
-
-        out[eps == value] = np.exp(brentq(excess, -30.0, 30.0, xtol=1e-12))
+        out[eps == value] = _analytic_gaussian_sigma(float(value), float(delta), 2.0 * float(L))
     return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _analytic_gaussian_sigma(epsilon: float, delta: float, sensitivity: float) -> float:
+    """The root of :func:`gaussian_sigma`'s condition for one ε (cached: runs repeat the same ε).
+
+    The second term is evaluated as :math:`\\exp(\\varepsilon + \\log\\Phi(\\cdot))`
+    so that large ε do not overflow.
+    """
+    def excess(log_sigma: float) -> float:
+        s = np.exp(log_sigma)
+        a, b = sensitivity / (2 * s), epsilon * s / sensitivity
+        return float(ndtr(a - b) - np.exp(epsilon + log_ndtr(-a - b)) - delta)
+
+    return float(np.exp(brentq(excess, -30.0, 30.0, xtol=1e-12)))
 
 
 def gaussian_mechanism(

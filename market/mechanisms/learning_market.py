@@ -131,29 +131,30 @@ class FLMarketTask(FLMarket):
         self._rng = np.random.default_rng(int(p.task_seed))
         self.theta = model.init(self._rng)
         self.steps = 0
-        self._rows: dict[int, np.ndarray] = {}
-        self._free = np.arange(data.y_train.size)
-        self._local: tuple[np.ndarray, LocalData] | None = None
+        self.holder = np.full(data.y_train.size, -1, dtype=np.int64)
 
     def local_data(self, owners: OwnerArrays) -> LocalData:
-        """The current owners' training rows (new owners get theirs from the free rows)."""
-        if self._local is not None and np.array_equal(self._local[0], owners.ids):
-            return self._local[1]
-        ids = owners.ids.tolist()
-        current = set(ids)
-        for gone in [i for i in self._rows if i not in current]:
-            self._free = np.concatenate([self._free, self._rows.pop(gone)])
-        new = np.array([i not in self._rows for i in ids], dtype=bool)
+        """The current owners' training rows, in ``owners`` order.
+
+        ``holder[r]`` is the id of the owner holding training row ``r`` (-1:
+        free).  Rows of departed owners return to the free pool; owners seen
+        for the first time draw theirs from the free rows with
+        :func:`market.learning_task.partition`.  The state is one integer
+        array, so checkpoints save it as it is.
+        """
+        held = self.holder >= 0
+        self.holder[held & ~np.isin(self.holder, owners.ids)] = -1
+        new = ~np.isin(owners.ids, self.holder)
         if new.any():
             sizes = owner_sizes(owners.data_size[new])
             blocks = partition(self.task.dataset.y_train, sizes, self._rng, self.params.partition,
-                               self.params.concentration, self._free)
-            for i, rows in zip(owners.ids[new].tolist(), blocks):
-                self._rows[i] = rows
-            self._free = np.setdiff1d(self._free, np.concatenate(blocks))
-        local = LocalData.from_blocks([self._rows[i] for i in ids])
-        self._local = (owners.ids.copy(), local)
-        return local
+                               self.params.concentration, np.flatnonzero(self.holder < 0))
+            self.holder[np.concatenate(blocks)] = np.repeat(owners.ids[new], sizes)
+        rows = np.flatnonzero(self.holder >= 0)
+        by_id = np.argsort(owners.ids)
+        position = by_id[np.searchsorted(owners.ids, self.holder[rows], sorter=by_id)]
+        order = np.argsort(position, kind="stable")
+        return LocalData(rows[order], np.bincount(position, minlength=len(owners)))
 
     def settle(self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext) -> Outcome:
         """FL-Market's settlement, then one model step per auction with a winner (module docstring)."""
