@@ -157,3 +157,13 @@ def test_fl_market_task_records_accuracy_in_model_table():
     assert m.model_steps.iloc[-1] == 60
     assert m.test_accuracy.iloc[0] < 0.2                      # one step from the zero model
     assert m.test_accuracy.iloc[-5:].mean() > m.test_accuracy.iloc[0] + 0.4
+
+
+def test_fl_market_task_accuracy_rises_with_the_buyers_budget():
+    accuracy, bound = [], []
+    for budget in (5.0, 20.0, 100.0):
+        m = run("task_fl_market_digits", rounds=40, overrides=[f"mechanism.round_budget={budget}"]).model
+        accuracy.append(m.test_accuracy.iloc[-10:].mean())
+        bound.append(m.error_bound.iloc[-1])
+    assert np.all(np.diff(accuracy) > 0.1), accuracy          # more budget: more privacy bought, less noise
+    assert np.all(np.diff(bound) < 0), bound                   # and a smaller error bound
