@@ -195,6 +195,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     print(f"paper {args.paper}: {PAPERS[args.paper]}")
     print(report.table())
+    for table in report.tables:
+        print(f"\n{table}\n")
     for path in report.figures:
         print(f"figure: {path}")
     passed = sum(c.ok for c in report.checks)

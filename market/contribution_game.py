@@ -22,13 +22,23 @@ for every *s* (budget balance).  This module holds
   the contribution steps of Algorithms 1 and 2);
 * :class:`Theorem32` -- the contraction condition measured on :math:`G(s)`,
   the step :math:`\\lambda/(n^2L^2)`, the rate bound and :func:`observed_rate`;
-* the protocols :func:`fedbr`, :func:`fedbr_bg` and the baseline
-  :func:`fedavg` (Appendix C), and :func:`welfare_maximum`, a direct
-  optimiser of :math:`W_p` used to test Theorem 4.1.
+* the protocols :func:`fedbr`, :func:`fedbr_bg` (Appendix C), the
+  baselines :func:`fedavg` and :func:`mwfed` (Section 5), and
+  :func:`welfare_maximum`, a direct optimiser of :math:`W_p` used to test
+  Theorem 4.1;
+* :func:`stability_slack`, the stable-equilibrium test of Blum et al. (2021)
+  that :func:`mwfed` aims at.
 
-MWFed (Blum et al. 2021), the paper's fourth protocol, is not implemented:
-the paper gives no algorithmic detail and the spec (section 2.3) could not
-reconstruct it faithfully.
+MWFed, the paper's fourth protocol, is "a recent adaptation of FedAvg"
+(Section 1.1) from Blum, Haghtalab, Phillips and Shao, *One for One, or All
+for All: Equilibria and Optimality of Collaboration in Federated Learning*
+(ICML 2021).  Paper 003 gives no detail of it; :func:`mwfed` follows Blum et
+al.'s MW-FED as released by its authors (repository
+``rlphilli/Collaborative-Incentives``, ``learners.py``, class ``Blum_Avg``):
+federated averaging in which every round's sample budget is split by
+multiplicative weights that grow for the agents whose accuracy is still below
+their target.  The parameters paper 003 leaves open (the targets
+:math:`\\mu_i`, the per-round budget) are documented there.
 
 Limits of the paper recorded here (spec section 5): Theorem 4.1 (every
 all-positive NE of :math:`\\mathcal M_{\\beta^*}` maximises every p-mean
@@ -332,11 +342,15 @@ class Trajectory:
     g_norm : numpy.ndarray
         :math:`\\lVert g(s^t, \\mu^t)\\rVert_2` at each state (eq. 4).
     converged : bool
-        Whether the stopping rule was met (fixed point / ``||g|| < tol``).
+        Whether the stopping rule was met (fixed point / ``||g|| < tol`` /
+        every MWFed target met).
     beta : float
         The mechanism's rate during the run.
     cycle : Cycle or None
         The detected cycle, if the dynamics revisited a state.
+    shares : numpy.ndarray or None
+        MWFed only: each owner's share of the round's sample budget, shape
+        ``(T, n)`` (row *t* produced state *t + 1*).
     """
 
     states: np.ndarray
@@ -346,6 +360,7 @@ class Trajectory:
     converged: bool
     beta: float
     cycle: Cycle | None = None
+    shares: np.ndarray | None = None
 
     @property
     def final(self) -> np.ndarray:
@@ -358,7 +373,8 @@ class Trajectory:
 
 
 def _record(game: ContributionGame, states: list[np.ndarray], converged: bool,
-            delta_s: float | None = None, cycle: Cycle | None = None) -> Trajectory:
+            delta_s: float | None = None, cycle: Cycle | None = None,
+            shares: list[np.ndarray] | None = None) -> Trajectory:
     arr = np.array(states)
     return Trajectory(
         states=arr,
@@ -368,6 +384,7 @@ def _record(game: ContributionGame, states: list[np.ndarray], converged: bool,
         converged=converged,
         beta=game.beta,
         cycle=cycle,
+        shares=None if shares is None else np.array(shares).reshape(len(shares), game.n),
     )
 
 
@@ -599,6 +616,144 @@ def fedbr_bg(game: ContributionGame, s0: np.ndarray, steps: int = 100, step_size
     """
     rate = optimal_beta(game.cost.slope) if beta is None else float(beta)
     return gradient_dynamics(game.with_beta(rate), s0, step_size, steps, delta_s=delta_s)
+
+
+def mwfed_shares(shares: np.ndarray, below_target: np.ndarray, boost: float) -> np.ndarray:
+    """One multiplicative-weights update of MWFed's budget shares.
+
+    .. math::  w_i \\leftarrow \\frac{w_i\\, r^{[a_i < \\mu_i]}}{\\sum_j w_j\\, r^{[a_j < \\mu_j]}}
+
+    Owners still below their target gain the factor ``boost`` :math:`r`
+    relative to the satisfied ones (Blum et al. 2021, MW-FED; their code
+    uses :math:`r = 4`).  With every owner on the same side the shares are
+    unchanged.
+
+    Parameters
+    ----------
+    shares : numpy.ndarray
+        Current shares :math:`w` (positive, summing to 1).
+    below_target : numpy.ndarray of bool
+        Whether :math:`a_i(s) < \\mu_i` at the latest evaluation.
+    boost : float
+        Factor :math:`r \\ge 1` (1 freezes the shares: FedAvg's uniform split).
+    """
+    grown = np.asarray(shares, dtype=float) * np.where(np.asarray(below_target, dtype=bool), boost, 1.0)
+    return grown / grown.sum()
+
+
+def mwfed(game: ContributionGame, target: Any, rounds: int = 100, batch: float = 10.0,
+          boost: float = 4.0, s0: np.ndarray | None = None) -> Trajectory:
+    """MWFed (Blum et al. 2021): federated averaging with multiplicatively weighted sample budgets.
+
+    Blum et al.'s agents want the shared model to reach their own accuracy
+    target, :math:`a_i(s) \\ge \\mu_i`, while sampling as little as possible
+    (their constrained model; paper 003, Remark 1).  Each round of MW-FED
+    the server draws a batch of :math:`n \\cdot \\text{batch}` fresh samples,
+    agent *i* supplying the share :math:`w_i`; after training it evaluates
+    every agent's accuracy, and the agents still below target have their
+    share multiplied by ``boost`` (:func:`mwfed_shares`).  Sampling burden
+    thus moves to the agents who still need the model to improve, towards a
+    *stable* equilibrium in which no agent could sample less and still meet
+    its target (:func:`stability_slack`).  Here, round *t* is
+
+    .. math::  s^t = \\min\\big(s^{t-1} + n\\,\\text{batch}\\; w^t,\\ \\tau\\big), \\qquad
+               w^{t+1} = \\text{mwfed\\_shares}(w^t, a(s^t) < \\mu),
+
+    with :math:`w^1` uniform (the authors' code evaluates nothing before the
+    first round), and the run stops once every owner meets its target (or
+    every owner has given :math:`\\tau_i`).  Choices (paper 003 states none
+    of them): an owner is satisfied when :math:`a_i(s) \\ge \\mu_i` (the
+    constraint of Blum et al.'s model; the authors' code asks for accuracy
+    above :math:`1 - \\varepsilon`); contributions accumulate and are capped
+    at :math:`\\tau_i` (the capped part of a share is not redistributed);
+    contributions are continuous (the authors round samples to integers); sampling stops when
+    all targets are met (the authors' code flags that state and keeps
+    training for a fixed number of rounds).  Owners with identical payoffs
+    are all below or all above target together, so their shares stay
+    uniform and MWFed is FedAvg stopped at the target (the i.i.d. setting of
+    paper 003, Section 5).  Utilities are :math:`a_i(s) - c_i(s_i)` without
+    payments, as paper 003 evaluates MWFed.
+
+    Parameters
+    ----------
+    game : ContributionGame
+        The game; its payoff gives the accuracies :math:`a_i(s)`.
+    target : float or array_like
+        Accuracy targets :math:`\\mu_i` (Blum et al.'s :math:`1 - \\varepsilon`).
+    rounds : int, default 100
+        Maximum number of rounds.
+    batch : float, default 10
+        Samples per owner per round on average (the round draws
+        :math:`n \\cdot \\text{batch}`); the default is paper 003's :math:`\\Delta s`.
+    boost : float, default 4
+        Multiplicative factor of the owners below target (the authors' value).
+    s0 : array_like, optional
+        Contributions before the first round (default 0).
+    """
+    mu = np.asarray(target, dtype=float)
+    mu = np.full(game.n, float(mu)) if mu.ndim == 0 else mu
+    if mu.shape != (game.n,) or not np.all(np.isfinite(mu)):
+        raise ValueError(f"target: needs a number or {game.n} finite values")
+    if rounds < 1:
+        raise ValueError("rounds: must be positive")
+    if not batch > 0:
+        raise ValueError("batch: must be positive")
+    if not boost >= 1:
+        raise ValueError("boost: must be at least 1")
+    plain = game.with_beta(0.0)
+    s = np.zeros(game.n) if s0 is None else np.clip(np.asarray(s0, dtype=float), 0.0, game.tau)
+    w = np.full(game.n, 1.0 / game.n)
+    states, shares = [s.copy()], []
+    for _ in range(rounds):
+        if np.all(plain.payoff(s) >= mu) or np.all(s >= game.tau):
+            break
+        s = np.minimum(s + game.n * batch * w, game.tau)
+        states.append(s.copy())
+        shares.append(w)
+        w = mwfed_shares(w, plain.payoff(s) < mu, boost)
+    return _record(plain, states, converged=bool(np.all(plain.payoff(s) >= mu)), shares=shares)
+
+
+def stability_slack(game: ContributionGame, s: np.ndarray, target: Any, iterations: int = 60) -> np.ndarray:
+    """How much each owner could cut its own contribution and still meet its target (Blum et al. 2021).
+
+    .. math::  \\text{slack}_i = s_i - \\min\\{x \\in [0, s_i] : a_i(x, s_{-i}) \\ge \\mu_i\\}.
+
+    A profile where every owner meets its target is a *stable equilibrium*
+    of Blum et al.'s constrained model iff every slack is 0: no owner would
+    unilaterally reduce its sampling burden.  The minimum is found by
+    bisection (``iterations`` halvings of :math:`[0, s_i]`), which assumes
+    :math:`a_i` non-decreasing in :math:`s_i` (Section 2).
+
+    Parameters
+    ----------
+    game : ContributionGame
+        The game; its payoff gives :math:`a_i`.
+    s : array_like
+        Contributions.
+    target : float or array_like
+        Targets :math:`\\mu_i`.
+    iterations : int, default 60
+        Bisection steps.
+
+    Returns
+    -------
+    numpy.ndarray
+        The slack of every owner; NaN for owners below their target (for
+        whom the question does not arise).
+    """
+    s = np.asarray(s, dtype=float)
+    mu = np.broadcast_to(np.asarray(target, dtype=float), (game.n,))
+    met = game.payoff(s) >= mu
+    lo, hi = np.zeros(game.n), s.copy()
+    meets_at_zero = game.payoff.deviation(s, lo[:, None])[:, 0] >= mu
+    hi = np.where(meets_at_zero, 0.0, hi)
+    for _ in range(iterations):
+        mid = 0.5 * (lo + hi)
+        ok = game.payoff.deviation(s, mid[:, None])[:, 0] >= mu
+        hi = np.where(ok, mid, hi)
+        lo = np.where(ok, lo, mid)
+    return np.where(met, s - hi, np.nan)
 
 
 def welfare_maximum(game: ContributionGame, p: float, rng: np.random.Generator,

@@ -12,7 +12,7 @@ from market.welfare import p_mean_welfare
 from scenarios.schema import ScenarioError, builtin_names, load
 
 P003 = ["p003_example1", "p003_homogeneous", "p003_heterogeneous", "p003_section5_n10",
-        "p003_section5_n100", "p003_nonexistence"]
+        "p003_section5_n100", "p003_nonexistence", "p003_mwfed_noniid"]
 
 
 def owners(sensitivity: list[float], data_size: list[float], **extra: list[float]) -> OwnerArrays:
@@ -111,6 +111,8 @@ def test_datamarket_example1_free_riding_then_budget_balance() -> None:
     frame = model.model_frame()
     np.testing.assert_allclose(model.owners.action, [0.0, 0.5], atol=1e-7)
     assert frame["welfare_p"].iloc[-1] == pytest.approx(24.0, abs=1e-6)
+    assert frame["deviation_gain"].iloc[-1] == pytest.approx(0.0, abs=1e-9)
+    assert frame["cycle_period"].iloc[-1] == 1.0          # a fixed point: the free-riding NE
     model = DataMarket("p003_example1", overrides=['mechanism.name="budget_balanced"'])
     model.run()
     frame = model.model_frame()
@@ -138,8 +140,15 @@ def test_datamarket_section5_n10_fedbr_bg_versus_fedbr_and_fedavg() -> None:
 
 
 def test_datamarket_nonexistence_cycles() -> None:
+    """Theorem A.2 in a run: best responses alternate 0.55 <-> 0 and the run records period 2, never an NE."""
     model = DataMarket("p003_nonexistence")
     model.run()
-    total = model.model_frame()["total_contribution"].to_numpy()
+    frame = model.model_frame()
+    total = frame["total_contribution"].to_numpy()
     np.testing.assert_allclose(total[0::2], 1.65, atol=1e-6)
     np.testing.assert_allclose(total[1::2], 0.0, atol=1e-6)
+    np.testing.assert_array_equal(frame["cycle_period"], [0.0, 0.0] + [2.0] * 18)
+    # a profitable deviation in every round: 0.1375 (drop out at 0.55) or 0.8625 (= 7/8 - eps/4, join at 0)
+    np.testing.assert_allclose(frame["deviation_gain"].iloc[0::2], 0.1375, atol=1e-9)
+    np.testing.assert_allclose(frame["deviation_gain"].iloc[1::2], 0.8625, atol=1e-9)
+    np.testing.assert_allclose(frame["g_norm"].iloc[1::2], 0.0)   # the gradient test alone would miss it

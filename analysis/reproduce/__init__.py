@@ -1,14 +1,16 @@
 """``privmarket reproduce <paper-id>``: the simulator's proof of faithfulness.
 
-Each paper has a module ``analysis.reproduce.pNNN`` with two functions:
+Each paper has a module ``analysis.reproduce.pNNN`` with these functions:
 
 ``checks() -> list[Check]``
     every checked quantity: the paper's (or spec's) value beside the
     simulator's, computed through the public API;
 ``figures(out_dir: pathlib.Path) -> list[pathlib.Path]``
-    the figure analogues, written as PNG files into ``out_dir``.
+    the figure analogues, written as PNG files into ``out_dir``;
+``tables() -> list[str]`` (optional)
+    table analogues as plain text, printed after the checks.
 
-:func:`reproduce` runs both and returns a :class:`Report`.
+:func:`reproduce` runs them and returns a :class:`Report`.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ class Report:
     paper_id: str
     checks: list[Check]
     figures: list[Path] = field(default_factory=list)
+    tables: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -110,4 +113,5 @@ def reproduce(paper_id: str, out_dir: Path | str) -> Report:
         raise
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    return Report(paper_id, module.checks(), module.figures(out))
+    tables = getattr(module, "tables", list)
+    return Report(paper_id, module.checks(), module.figures(out), tables())

@@ -33,19 +33,32 @@ The owners' "best response" follows the platform's ``protocol``:
               and clipped, with the forward difference of step ``delta_s``
               when ``delta_s > 0`` -- so ``budget_balanced`` + ``gradient``
               is FedBR-BG and ``contribution_game`` + ``gradient`` is FedBR;
-``full``      FedAvg: everyone contributes :math:`\\tau_i`.
+``full``      FedAvg: everyone contributes :math:`\\tau_i`;
+``mwfed``     MWFed (Blum et al. 2021, :func:`market.contribution_game.mwfed`): each
+              round the platform draws ``n * batch`` more samples, split by
+              shares that grow by ``boost`` for the owners whose payoff is still
+              below ``target``; it stops once every owner meets the target.  The
+              shares are the platform's state, updated after each round
+              (use ``revision = "synchronous"``: one allocation per round).
 
 Per-round metrics: ``welfare_p`` (the un-normalised p-mean welfare for the
 scenario's ``welfare_p``, :mod:`market.welfare`; utilities include
 payments), ``payments_sum`` (0 up to rounding), ``beta``,
-``total_contribution``, ``free_riders`` (owners contributing 0) and
+``total_contribution``, ``free_riders`` (owners contributing 0),
 ``g_norm`` (:math:`\\lVert g(s,\\mu)\\rVert_2` of eq. 4, 0 at a Nash equilibrium
-of a concave game).
+of a concave game), ``deviation_gain`` (the largest gain any owner gets by
+deviating alone to a point of the action grid: the NE check by deviation,
+a lower bound of the exact gain, which also sees the non-concave games
+where ``g_norm`` is 0 away from an NE) and ``cycle_period`` (*k* if the
+profile equals the one *k* rounds earlier and none in between, looking back
+16 rounds; 1 = a fixed point, 0 = no repeat: Theorem A.2's best responses
+show period 2 instead of converging).
 
 Known limit (spec section 5.3): Theorem 4.1's welfare optimality of the NE of
 :math:`\\mathcal M_{\\beta^*}` holds with identical linear costs but not with
-heterogeneous costs; :func:`market.contribution_game.optimal_beta` documents
-the counterexample kept in the tests.
+heterogeneous costs (``c = w = (1, 2, 3)``: the all-positive NE has
+:math:`W_1 = 16.8774 < 20.7506`); :mod:`market.contribution_game` documents
+it and ``tests/test_p003_budget_balanced.py`` keeps the counterexample.
 """
 
 from __future__ import annotations
@@ -55,13 +68,15 @@ from typing import Any
 
 import numpy as np
 
-from market.contribution_game import ContributionGame, optimal_beta
+from market.contribution_game import ContributionGame, mwfed_shares, optimal_beta
 from market.mechanisms.base import ActionSpace, Mechanism, Outcome, RoundContext, register
 from market.payoffs import PAYOFFS, AggregatePayoff, ConvexCost, make_payoff
 from market.population import OwnerArrays
 from market.welfare import p_mean_welfare
 
-PROTOCOLS = ("exact", "gradient", "full")
+PROTOCOLS = ("exact", "gradient", "full", "mwfed")
+#: Rounds of past profiles kept for the ``cycle_period`` metric.
+HISTORY = 16
 
 
 @register
@@ -89,11 +104,19 @@ class ContributionGameMechanism(Mechanism):
         welfare_p : float
             Exponent of the recorded p-mean welfare (``p <= 1``; 0 = Nash product).
         protocol : str
-            ``"exact"``, ``"gradient"`` (FedBR steps) or ``"full"`` (FedAvg).
+            ``"exact"``, ``"gradient"`` (FedBR steps), ``"full"`` (FedAvg) or
+            ``"mwfed"`` (MWFed).
         step_size : float
             Contribution step :math:`\\delta` of the ``gradient`` protocol.
         delta_s : float
             Forward-difference increment :math:`\\Delta s` (0 = exact derivative).
+        target : float
+            MWFed: every owner's payoff target :math:`\\mu` (an accuracy for
+            accuracy-like payoffs).
+        batch : float
+            MWFed: samples per owner per round on average.
+        boost : float
+            MWFed: factor (>= 1) on the shares of owners below target.
         """
 
         payoff: str = "power_law"
@@ -104,6 +127,18 @@ class ContributionGameMechanism(Mechanism):
         protocol: str = "exact"
         step_size: float = 1.0
         delta_s: float = 0.0
+        target: float = 0.95
+        batch: float = 10.0
+        boost: float = 4.0
+
+    def __init__(self, params: Any) -> None:
+        super().__init__(params)
+        #: Owner ids the platform's state below refers to (``None`` before the first round).
+        self.ids: np.ndarray | None = None
+        #: MWFed shares for the next round (``None``: uniform).
+        self.shares: np.ndarray | None = None
+        #: Settled profiles of the last rounds, most recent first.
+        self.recent: np.ndarray | None = None
 
     def validate(self) -> None:
         p = self.params
@@ -125,6 +160,12 @@ class ContributionGameMechanism(Mechanism):
             raise ValueError("step_size: must be positive")
         if p.delta_s < 0:
             raise ValueError("delta_s: must be non-negative")
+        if not np.isfinite(p.target):
+            raise ValueError("target: must be finite")
+        if not p.batch > 0:
+            raise ValueError("batch: must be positive")
+        if not p.boost >= 1:
+            raise ValueError("boost: must be at least 1")
 
     @property
     def action_space(self) -> ActionSpace:
@@ -160,6 +201,7 @@ class ContributionGameMechanism(Mechanism):
         s = np.minimum(action, game.tau)
         payment = game.payments(s)
         utility = game.utility(s)
+        deviation = self.deviation_utilities(s, owners, ctx).max(axis=1) - utility
         return Outcome(
             payment=payment,
             cost=game.cost(s),
@@ -172,8 +214,39 @@ class ContributionGameMechanism(Mechanism):
                 "total_contribution": float(s.sum()),
                 "free_riders": float(np.count_nonzero(s <= 0)),
                 "g_norm": float(np.linalg.norm(game.projected_gradient(s))),
+                "deviation_gain": float(max(deviation.max(), 0.0)),
+                "cycle_period": self._period(s, owners, game.tau),
             },
         )
+
+    def _tracks(self, owners: OwnerArrays) -> bool:
+        """Whether the platform's state belongs to the current owners (no churn since)."""
+        return self.ids is not None and np.array_equal(self.ids, owners.ids)
+
+    def _period(self, s: np.ndarray, owners: OwnerArrays, tau: np.ndarray) -> float:
+        """Rounds back to the latest equal profile (within ``1e-9 max(tau, 1)``); 0 if none."""
+        if not self._tracks(owners) or self.recent is None:
+            return 0.0
+        same = np.flatnonzero(np.max(np.abs(self.recent - s), axis=1) <= 1e-9 * max(float(tau.max()), 1.0))
+        return float(same[0] + 1) if same.size else 0.0
+
+    def update(self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext) -> None:
+        """After a round: remember the settled profile; MWFed re-weights the owners' shares."""
+        game = self.game(owners)
+        s = np.minimum(action, game.tau)
+        if not self._tracks(owners):
+            self.ids, self.shares, self.recent = owners.ids.copy(), None, None
+        if self.params.protocol == "mwfed":
+            self.shares = mwfed_shares(self._shares(owners), game.payoff(s) < self.params.target,
+                                       self.params.boost)
+        past = self.recent if self.recent is not None else np.zeros((0, len(owners)))
+        self.recent = np.vstack([s[None, :], past])[:HISTORY]
+
+    def _shares(self, owners: OwnerArrays) -> np.ndarray:
+        """MWFed's current shares (uniform before the first re-weighting and after churn)."""
+        if self.shares is None or not self._tracks(owners):
+            return np.full(len(owners), 1.0 / len(owners))
+        return self.shares
 
     def deviation_utilities(self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext) -> np.ndarray:
         """:math:`u_i(x_k, s_{-i})` on the action grid; ``-inf`` for candidates above :math:`\\tau_i`."""
@@ -188,6 +261,10 @@ class ContributionGameMechanism(Mechanism):
         s = np.minimum(action, game.tau)
         if self.params.protocol == "full":
             return game.tau.copy()
+        if self.params.protocol == "mwfed":
+            if np.all(game.payoff(s) >= self.params.target) or np.all(s >= game.tau):
+                return s.copy()
+            return np.minimum(s + len(owners) * self.params.batch * self._shares(owners), game.tau)
         if self.params.protocol == "gradient":
             delta_s = self.params.delta_s if self.params.delta_s > 0 else None
             return np.clip(s + self.params.step_size * game.projected_gradient(s, delta_s), 0.0, game.tau)
