@@ -48,7 +48,9 @@ def random_other(rows: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarr
 def read_graph(path: str | Path) -> nx.Graph:
     """Read a graph file: ``.graphml``, ``.gml``, or an edge list (any other suffix).
 
-    Nodes are relabelled ``0 .. n-1`` in sorted order of their labels.
+    Nodes are relabelled ``0 .. n-1`` in sorted order of their labels,
+    numerically when every label is an integer (as in an edge list
+    ``0 1 / 2 10``: node ``"10"`` becomes owner 10, not owner 2), else as text.
 
     Raises
     ------
@@ -69,7 +71,10 @@ def read_graph(path: str | Path) -> nx.Graph:
         raise ValueError(f"network.file: cannot read {str(path)!r} ({exc})") from None
     graph = nx.Graph(graph)
     graph.remove_edges_from(nx.selfloop_edges(graph))
-    return nx.convert_node_labels_to_integers(graph, ordering="sorted")
+    labels = [str(node) for node in graph.nodes]
+    numeric = all(label.lstrip("-").isdigit() for label in labels)
+    order = sorted(graph.nodes, key=(lambda node: int(str(node))) if numeric else str)
+    return nx.relabel_nodes(graph, {node: i for i, node in enumerate(order)})
 
 
 class SocialNetwork:

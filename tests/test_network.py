@@ -142,3 +142,10 @@ def test_stop_and_resume_keeps_graph_rule_state_and_drift(tmp_path, tiny, rule):
     for name in ("model", "owners", "events"):
         assert (tmp_path / "cut" / f"{name}.parquet").read_bytes() == \
             (tmp_path / "ref" / f"{name}.parquet").read_bytes(), name
+
+
+def test_graph_file_with_integer_labels_keeps_owner_numbers(tmp_path):
+    (tmp_path / "star.edgelist").write_text("10 0\n10 1\n10 2\n3 4\n5 6\n7 8\n9 11\n")  # "10" sorts before "2" as text
+    net = SocialNetwork.build({"kind": "file", "file": str(tmp_path / "star.edgelist")}, 12, np.random.default_rng(0))
+    assert net.degree[10] == 3 and net.degree[2] == 1
+    assert sorted(net.to_networkx()[10]) == [0, 1, 2]

@@ -19,6 +19,13 @@ Before its first observation an owner best-responds to the current profile.
 With ``temperature > 0`` the argmax becomes a logit choice: stochastic
 fictitious play (Fudenberg & Kreps 1993, *Games Econ. Behav.* 5).
 
+With ``information = "local"`` the owner never sees deviation utilities:
+each round it adds, for every candidate its closed neighbourhood played, the
+payoff the neighbourhood realised with it (:mod:`agents.rules.local`), and
+believes in the average over the rounds in which that candidate was observed
+(one count per candidate).  It chooses among the candidates observed at
+least once, and keeps its action before its first observation.
+
 Convergence (of the empirical frequencies of play, not of actions): in
 two-player zero-sum games (Robinson 1951, *Ann. Math.* 54), in 2x2 games
 (Miyasawa 1961) and in potential games (Monderer & Shapley 1996,
@@ -34,6 +41,7 @@ import numpy as np
 
 from agents.rules.base import register
 from agents.rules.learning import LearningRule, sample_mixed, softmax
+from agents.rules.local import InformationParams, check_information, logit_observed, observe
 from market.mechanisms.base import Mechanism, RoundContext
 from market.population import OwnerArrays
 
@@ -46,7 +54,7 @@ class FictitiousPlay(LearningRule):
     description = "fictitious play: best reply to the empirical distribution of the others' past play"
 
     @dataclass(frozen=True)
-    class Params:
+    class Params(InformationParams):
         """Parameters of fictitious play.
 
         Attributes
@@ -54,6 +62,8 @@ class FictitiousPlay(LearningRule):
         temperature : float
             0 = classical fictitious play (argmax); > 0 = stochastic fictitious
             play (logit choice over average utilities at this temperature).
+        information : str
+            ``"global"`` (deviation utilities) or ``"local"`` (payoffs seen among the neighbours).
         """
 
         temperature: float = 0.0
@@ -61,13 +71,20 @@ class FictitiousPlay(LearningRule):
     def validate(self) -> None:
         if not (np.isfinite(self.params.temperature) and self.params.temperature >= 0):
             raise ValueError("temperature: must be finite and >= 0")
+        check_information(self.params.information)
 
     def state_shapes(self) -> dict[str, tuple[int, ...]]:
         k = self.space.size
-        return {"total": (k,), "count": ()}
+        return {"total": (k,), "count": (k,) if self.params.information == "local" else ()}
 
     def beliefs(self) -> np.ndarray:
-        """Average past deviation utility of every owner (rows) and candidate (columns)."""
+        """Average past (deviation or observed) utility of every owner (rows) and candidate (columns).
+
+        With local information a candidate never observed has belief NaN.
+        """
+        if self.params.information == "local":
+            with np.errstate(invalid="ignore"):
+                return np.where(self.count > 0, self.total / np.maximum(self.count, 1.0), np.nan)
         count = np.maximum(self.count, 1.0)
         return self.total / count[:, None]
 
@@ -75,6 +92,10 @@ class FictitiousPlay(LearningRule):
                ctx: RoundContext, rng: np.random.Generator) -> np.ndarray:
         """Best (or logit) response of each revising owner to its beliefs."""
         self.sync(len(owners))
+        if self.params.information == "local":
+            prob = logit_observed(self.beliefs()[rows], self.params.temperature,
+                                  self.played_index(owners.action[rows]))
+            return self.space.values[sample_mixed(prob, rng)]
         avg = self.beliefs()[rows]
         fresh = self.count[rows] == 0
         if np.any(fresh):
@@ -84,7 +105,12 @@ class FictitiousPlay(LearningRule):
         return self.space.values[np.argmax(avg, axis=1)]
 
     def observe(self, mechanism: Mechanism, owners: OwnerArrays, ctx: RoundContext) -> None:
-        """Add this round's deviation utilities to every owner's running sums."""
+        """Add this round's deviation (or observed) utilities to every owner's running sums."""
         self.sync(len(owners))
+        if self.params.information == "local":
+            seen = observe(self.space, owners, ctx)
+            self.total += np.nan_to_num(seen, nan=0.0)
+            self.count += ~np.isnan(seen)
+            return
         self.total += mechanism.deviation_utilities(owners.action, owners, ctx)
         self.count += 1.0

@@ -19,6 +19,12 @@ every *T* (Thm. 2.3).  Average regret therefore shrinks like
 approaches the coarse correlated equilibria (Hannan set).  Utilities on
 another scale *M* need :math:`\\eta / M`.
 
+With ``information = "local"`` the owner adds, instead of the deviation
+utilities, the payoff its closed neighbourhood realised with each candidate
+(:mod:`agents.rules.local`), and its own realised utility for a candidate
+nobody nearby played.  The regret bound then holds against the observed
+payoffs, not against the owner's true counterfactual ones.
+
 **EXP3** (Auer, Cesa-Bianchi, Freund & Schapire 2002, *SIAM J. Comput.* 32,
 Fig. 1): bandit feedback -- the owner sees only the realised utility of its
 own played action (``owners.utility``), never the deviation utilities.  It
@@ -44,6 +50,7 @@ import numpy as np
 
 from agents.rules.base import register
 from agents.rules.learning import LearningRule, sample_mixed, softmax
+from agents.rules.local import InformationParams, check_information, imputed, observe
 from market.mechanisms.base import Mechanism, RoundContext
 from market.population import OwnerArrays
 
@@ -56,7 +63,7 @@ class Hedge(LearningRule):
     description = "Hedge / multiplicative weights on every candidate's utility (full information)"
 
     @dataclass(frozen=True)
-    class Params:
+    class Params(InformationParams):
         """Parameters of Hedge.
 
         Attributes
@@ -65,6 +72,8 @@ class Hedge(LearningRule):
             :math:`\\eta` (per unit of utility).
         anytime : bool
             Use the decreasing rate :math:`\\eta \\sqrt{\\ln k / t}`.
+        information : str
+            ``"global"`` (deviation utilities) or ``"local"`` (payoffs seen among the neighbours).
         """
 
         learning_rate: float = 0.1
@@ -73,6 +82,7 @@ class Hedge(LearningRule):
     def validate(self) -> None:
         if not (np.isfinite(self.params.learning_rate) and self.params.learning_rate > 0):
             raise ValueError("learning_rate: must be finite and > 0")
+        check_information(self.params.information)
 
     def state_shapes(self) -> dict[str, tuple[int, ...]]:
         return {"total": (self.space.size,), "count": ()}
@@ -91,9 +101,12 @@ class Hedge(LearningRule):
         return self.space.values[sample_mixed(self.mixed_strategy()[rows], rng)]
 
     def observe(self, mechanism: Mechanism, owners: OwnerArrays, ctx: RoundContext) -> None:
-        """Add every candidate's utility against this round's profile to the weights."""
+        """Add every candidate's utility against this round's profile (or as observed) to the weights."""
         self.sync(len(owners))
-        self.total += mechanism.deviation_utilities(owners.action, owners, ctx)
+        if self.params.information == "local":
+            self.total += imputed(observe(self.space, owners, ctx), owners.utility)
+        else:
+            self.total += mechanism.deviation_utilities(owners.action, owners, ctx)
         self.count += 1.0
 
 

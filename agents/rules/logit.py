@@ -10,6 +10,12 @@ fixed) and :math:`\\tau` the temperature.  As :math:`\\tau \\to 0` the choice
 concentrates on the best responses (ties shared equally); ``temperature = 0``
 is the exact argmax (ties to the lowest candidate, as best response).
 
+With ``information = "local"`` :math:`u_i(k, a_{-i})` is replaced by the
+payoff of *k* that the owner's closed neighbourhood realised last round
+(:mod:`agents.rules.local`): the softmax runs over the candidates someone
+nearby played (the others get probability 0), and an owner that has not yet
+observed anything keeps its action.
+
 Convergence: the fixed points of the expected dynamics are the logit quantal
 response equilibria (McKelvey & Palfrey 1995, *Games Econ. Behav.* 10,
 eq. 5); in potential games asynchronous logit revision is a reversible Markov
@@ -27,27 +33,30 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agents.rules.base import DecisionRule, register
+from agents.rules.base import register
 from agents.rules.learning import sample_mixed, softmax
+from agents.rules.local import InformationParams, LastObservation, check_information, logit_observed
 from market.mechanisms.base import Mechanism, RoundContext
 from market.population import OwnerArrays
 
 
 @register
-class Logit(DecisionRule):
+class Logit(LastObservation):
     """Smoothed best response: softmax of deviation utilities at temperature tau."""
 
     name = "logit"
     description = "logit (quantal) response: softmax of each candidate's utility at a temperature"
 
     @dataclass(frozen=True)
-    class Params:
+    class Params(InformationParams):
         """Parameters of logit response.
 
         Attributes
         ----------
         temperature : float
             Noise :math:`\\tau` in utility units (0 = exact best response).
+        information : str
+            ``"global"`` (deviation utilities) or ``"local"`` (payoffs seen among the neighbours).
         """
 
         temperature: float = 0.1
@@ -55,10 +64,15 @@ class Logit(DecisionRule):
     def validate(self) -> None:
         if not (np.isfinite(self.params.temperature) and self.params.temperature >= 0):
             raise ValueError("temperature: must be finite and >= 0")
+        check_information(self.params.information)
 
     def probabilities(self, rows: np.ndarray, mechanism: Mechanism, owners: OwnerArrays,
                       ctx: RoundContext) -> np.ndarray:
         """The (len(rows), k) logit choice probabilities of the owners in ``rows``."""
+        if self.params.information == "local":
+            self.sync(len(owners))
+            current = self.played_index(owners.action[rows])
+            return logit_observed(self.estimate[rows], self.params.temperature, current)
         util = mechanism.deviation_utilities(owners.action, owners, ctx)[rows]
         if self.params.temperature == 0:
             prob = np.zeros_like(util)

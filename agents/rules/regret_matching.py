@@ -12,7 +12,10 @@ and the owner switches to :math:`k \\ne j` with probability
 constant must satisfy :math:`\\mu > 2 M (k-1)` for utilities bounded by *M*;
 ``mu = 0`` (the default) sets it per owner to
 :math:`2 (k-1) \\max_s |u_i| + 10^{-12}` over the utilities seen so far, which
-is that bound with *M* learnt online (the paper assumes *M* known).
+is that bound with *M* learnt online (the paper assumes *M* known) from the
+finite utilities: a candidate the mechanism rules out (deviation utility
+``-inf``) gets regret ``-inf`` and is never chosen, and does not inflate
+*M* (an infinite *M* would stop all switching).
 
 Convergence: the empirical distribution of joint play converges almost
 surely to the set of correlated equilibria, i.e. every owner's maximal
@@ -29,6 +32,11 @@ external regret :math:`\\max_k R_i^t(k)^+ \\to 0`: play approaches the Hannan
 
 With a strictly dominant action every other action accumulates negative
 regret against it and positive regret towards it, so play locks onto it.
+
+With ``information = "local"`` the regrets compare the payoff the owner's
+closed neighbourhood realised with each candidate (:mod:`agents.rules.local`)
+with the owner's own realised utility; a candidate nobody nearby played adds
+no regret.  The guarantees then hold for the observed payoffs only.
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ import numpy as np
 
 from agents.rules.base import register
 from agents.rules.learning import LearningRule, sample_mixed
+from agents.rules.local import InformationParams, check_information, imputed, observe
 from market.mechanisms.base import Mechanism, RoundContext
 from market.population import OwnerArrays
 
@@ -53,7 +62,7 @@ class RegretMatching(LearningRule):
     description = "regret matching: switch to actions in proportion to positive past regrets"
 
     @dataclass(frozen=True)
-    class Params:
+    class Params(InformationParams):
         """Parameters of regret matching.
 
         Attributes
@@ -63,6 +72,8 @@ class RegretMatching(LearningRule):
             ``"unconditional"`` (external regrets; Hannan set).
         mu : float
             Inertia constant of the conditional variant (0 = learnt bound, see module doc).
+        information : str
+            ``"global"`` (deviation utilities) or ``"local"`` (payoffs seen among the neighbours).
         """
 
         variant: str = "conditional"
@@ -73,6 +84,7 @@ class RegretMatching(LearningRule):
             raise ValueError(f"variant: must be one of {', '.join(VARIANTS)}, got {self.params.variant!r}")
         if not (np.isfinite(self.params.mu) and self.params.mu >= 0):
             raise ValueError("mu: must be finite and >= 0")
+        check_information(self.params.information)
 
     def state_shapes(self) -> dict[str, tuple[int, ...]]:
         k = self.space.size
@@ -115,13 +127,19 @@ class RegretMatching(LearningRule):
     def observe(self, mechanism: Mechanism, owners: OwnerArrays, ctx: RoundContext) -> None:
         """Add this round's regrets (each candidate's utility minus the played one's)."""
         self.sync(len(owners))
-        util = mechanism.deviation_utilities(owners.action, owners, ctx)
         played = self.played_index(owners.action)
         ar = np.arange(len(owners))
-        gain = util - util[ar, played][:, None]
+        if self.params.information == "local":
+            util = imputed(observe(self.space, owners, ctx), owners.utility)
+            gain = util - owners.utility[:, None]
+        else:
+            util = mechanism.deviation_utilities(owners.action, owners, ctx)
+            gain = util - util[ar, played][:, None]
+            gain[~np.isfinite(util[ar, played])] = 0.0  # a ruled-out (-inf) played action: no comparison
         if self.params.variant == "conditional":
             self.regret[ar, played, :] += gain
         else:
             self.regret += gain
         self.count += 1.0
-        self.bound = np.maximum(self.bound, np.abs(util).max(axis=1, initial=0.0))
+        finite = np.where(np.isfinite(util), np.abs(util), 0.0)
+        self.bound = np.maximum(self.bound, finite.max(axis=1, initial=0.0))
