@@ -139,6 +139,42 @@ def test_symmetry_and_type_aggregation_match_exact(seed):
     np.testing.assert_allclose(phi[owner_type], ex, atol=1e-9 * (1 + np.abs(ex).max()))
 
 
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(random_games())
+def test_monte_carlo_agrees_with_exact_on_random_games(game):
+    """Permutation estimates of random table games lie within 4 of their standard errors of eq. 7."""
+    N, L, table, rho, alpha = game
+    U = table_utility(table, N, L)
+    exact = shapley_exact(rho, U, alpha)
+    rng = np.random.default_rng(int(table.size * 1000 + rho @ np.arange(1, N + 1)))
+    mc, se = shapley_monte_carlo(rho, U, rng, alpha=alpha, n_permutations=400)
+    assert np.all(np.abs(mc - exact) <= 4 * se + 1e-9)
+    assert mc.sum() == pytest.approx(alpha * U(rho), abs=1e-9)
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(st.integers(0, 2**31 - 1))
+def test_exact_type_and_monte_carlo_agree_on_random_federated_games(seed):
+    """Exact enumeration = exact by type; both Monte Carlo estimators within 4 standard errors."""
+    rng = np.random.default_rng(seed)
+    N = int(rng.integers(2, 9))
+    n = rng.choice([5.0, 50.0], size=N)
+    a = rng.choice([1.0, 3.0], size=N)
+    rho = rng.integers(0, 3, size=N)
+    fl = FederatedMeanEstimation(float(rng.uniform(0.1, 10)), float(rng.uniform(0.1, 10)))
+    U = lambda r: fl(r, n, a)  # noqa: E731
+    exact = shapley_exact(rho, U, 0.6)
+    types, owner_type = OwnerTypes.from_owners(rho, n, a)
+    G = lambda K: fl.coalition_utility(K, types)  # noqa: E731
+    by_type = shapley_by_type(types.count, G, 0.6, null=types.null)
+    tol = 1e-9 * (1 + np.abs(exact).max())
+    np.testing.assert_allclose(by_type[owner_type], exact, atol=tol)
+    mc, se = shapley_monte_carlo(rho, U, rng, alpha=0.6, n_permutations=400)
+    assert np.all(np.abs(mc - exact) <= 4 * se + tol)
+    mct, set_ = shapley_by_type_monte_carlo(types.count, G, rng, alpha=0.6, null=types.null, n_samples=400)
+    assert np.all(np.abs(mct - by_type) <= 4 * set_ + tol)
+
+
 def test_monte_carlo_within_four_standard_errors():
     n = np.array([100, 100, 10, 10, 100, 100, 10, 10, 10, 10.0])
     rho = np.array([2, 2, 2, 2, 1, 1, 1, 1, 1, 0])
