@@ -442,7 +442,11 @@ class SymmetricBinaryGame:
         return np.maximum((1 - p) * slack, 0) ** 2 + np.maximum(-p * slack, 0) ** 2
 
     def platform_payoff(self, alpha: np.ndarray | float, c: float) -> np.ndarray:
-        """:math:`(1-\\alpha)\\, U(p^*(\\alpha))`, the objective of eq. 21."""
+        """:math:`(1-\\alpha)\\, U(p^*(\\alpha))`, the objective of eq. 21.
+
+        Eq. 21 is printed "maximize :math:`\\alpha = (1-\\alpha)\\ldots`" and eq. 89 "min";
+        both mean :math:`\\max_\\alpha (1-\\alpha) U(p^*(\\alpha))` (spec §4.1).
+        """
         alpha = np.asarray(alpha, float)
         return (1 - alpha) * self.expected_utility(self.p_star(alpha, c))
 
@@ -453,6 +457,13 @@ class SymmetricBinaryGame:
         bounded scalar refinement around the best grid point, also trying the
         regime corner :math:`c/\\gamma_{min}` (Theorem 3, case 3); ties go to the
         smaller :math:`\\alpha` (so :math:`\\alpha^* = 0` when nothing pays).
+        Theorem 3's middle regime is printed as "the *minimizing*
+        :math:`\\alpha` such that :math:`p^*(\\alpha) \\in \\gamma^{-1}(c/\\alpha)`"; it is
+        the *maximiser* of :math:`(1-\\alpha) U(\\gamma^{-1}(c/\\alpha))` over
+        :math:`[c/\\gamma_{max}, c/\\gamma_{min}]` (spec §4.3), which the search
+        finds.  For the two-owner example this gives eq. 97; the text of
+        App. B.4.1 says "for :math:`c < 1/3` ... maximum at :math:`6c/(3c+2)`",
+        which holds for :math:`c > 1/3` (spec §4.4).
         ``"platform_favourite"``: the exact optimum over pure NE
         (:meth:`PrivacyGame.platform_optimum` with one class).
         """
@@ -581,10 +592,20 @@ def two_group_optimal_alpha(
 ) -> AlphaChoice:
     """Eq. 26 with the corrected objective :math:`(1-\\alpha) E[U]` and the platform's favourite NE.
 
+    Eq. 26 as printed maximises :math:`p_1^T U p_2 - (1-\\alpha) p_1^T U p_2 = \\alpha E[U]`,
+    the payments; the platform keeps :math:`(1-\\alpha) E[U]` (spec §4.5).
+
     Candidates: every pure profile at the lower end of its exact NE interval
-    (the refinement: the optimum of a pure NE sits on its boundary), and, if
-    ``include_mixed``, every equilibrium ``nashpy`` finds on an :math:`\\alpha`
-    grid.  The best payoff wins; ties go to the smaller :math:`\\alpha`.
+    (the optimum of a pure NE sits on its boundary), and, if ``include_mixed``,
+    the platform's favourite of the equilibria ``nashpy`` finds at each point
+    of an :math:`\\alpha` grid, refined by a bounded scalar search between the
+    neighbours of the best grid point.  The refinement matters at knife edges:
+    for :math:`(c_1, c_2) = (0.275, 0.3)` the mixed NE
+    :math:`(p, q) = (\\gamma^{-1}(c_2/\\alpha), \\gamma^{-1}(c_1/\\alpha))` (App. E,
+    indices corrected as in spec §4.5) pays the platform up to 0.4091 as
+    :math:`\\alpha \\uparrow 2 c_1 = 0.55`, above the best pure NE (0.4); the grid
+    alone finds 0.4036.  The best payoff wins; ties go to the smaller
+    :math:`\\alpha`.
 
     Returns
     -------
@@ -601,13 +622,26 @@ def two_group_optimal_alpha(
         if iv is not None:
             a = iv[0]
             cands.append(AlphaChoice(a, (1 - a) * Umat[l1, l2], Umat[l1, l2], (np.eye(L)[l1], np.eye(L)[l2])))
+
+    def favourite(a: float) -> AlphaChoice:
+        """The platform's favourite of the equilibria nashpy finds at ``a``."""
+        out = AlphaChoice(float(a), -np.inf, 0.0, None)
+        A = a * phi1 - cost[0] * kappa[:, None]
+        B = a * phi2 - cost[1] * kappa[None, :]
+        for s1, s2 in bimatrix_equilibria(A, B):
+            EU = float(s1 @ Umat @ s2)
+            if (1 - a) * EU > out.platform_payoff:
+                out = AlphaChoice(float(a), (1 - a) * EU, EU, (s1, s2))
+        return out
+
     if include_mixed:
-        for a in np.linspace(0.0, 1.0, grid):
-            A = a * phi1 - cost[0] * kappa[:, None]
-            B = a * phi2 - cost[1] * kappa[None, :]
-            for s1, s2 in bimatrix_equilibria(A, B):
-                EU = float(s1 @ Umat @ s2)
-                cands.append(AlphaChoice(float(a), (1 - a) * EU, EU, (s1, s2)))
+        alphas = np.linspace(0.0, 1.0, grid)
+        on_grid = [favourite(a) for a in alphas]
+        k = int(np.argmax([c.platform_payoff for c in on_grid]))
+        lo, hi = alphas[max(k - 1, 0)], alphas[min(k + 1, grid - 1)]
+        res = minimize_scalar(lambda a: -favourite(a).platform_payoff, bounds=(lo, hi), method="bounded",
+                              options={"xatol": 1e-10})
+        cands += on_grid + [favourite(float(res.x))]
     for cand in cands:
         if cand.platform_payoff > best.platform_payoff + TIE_TOL or (
             abs(cand.platform_payoff - best.platform_payoff) <= TIE_TOL and cand.alpha < best.alpha

@@ -140,6 +140,25 @@ def test_two_group_mixed_equilibria_do_not_change_golden_cells():
         assert two_group_optimal_alpha(DP, c, grid=51).platform_payoff == pytest.approx(payoff, abs=1e-6)
 
 
+def test_two_group_knife_edge_mixed_equilibrium_beats_pure():
+    """Spec 4.5: at (c1, c2) = (0.275, 0.3) the mixed NE pays the platform up to 0.4091 as alpha -> 2 c1.
+
+    With user 2 sharing, user 1 mixes at p = 3 c2 / c1 - 3 = 3/11 and the platform keeps
+    (1 - 2 c1)(1 - p/3) = 0.40909, above the best pure NE (both share at alpha = 0.6: 0.4).  The
+    alpha grid alone stops at 0.4036; the refinement must reach the supremum.
+    """
+    c1, c2 = 0.275, 0.3
+    p = 3 * c2 / c1 - 3
+    pure = two_group_optimal_alpha(DP, (c1, c2), include_mixed=False)
+    assert pure.platform_payoff == pytest.approx(0.4, abs=1e-9)
+    res = two_group_optimal_alpha(DP, (c1, c2))
+    assert res.platform_payoff == pytest.approx((1 - 2 * c1) * (1 - p / 3), abs=1e-6)
+    assert res.platform_payoff == pytest.approx(0.4091, abs=1e-4)
+    assert res.alpha == pytest.approx(2 * c1, abs=1e-6)
+    s1, s2 = res.strategy
+    assert s1[0] == pytest.approx(p, abs=1e-5) and s2[1] == pytest.approx(1.0, abs=1e-5)
+
+
 def test_eq26_printed_objective_is_the_payment():
     """Regression: eq. 26 as printed maximises alpha E[U] (the payments), which pushes alpha to 1."""
     game = PrivacyGame(DP, OwnerClasses([1, 1], [[0, 0.1], [0, 0.1]]))
@@ -180,7 +199,10 @@ def test_appendix_e_equilibrium_table():
             continue
         expected = _table_entry(c1, c2, alpha)
         A, B = two_group_payoffs(DP, (c1, c2), alpha)
-        found = {(round(s1[0], 9), round(s2[0], 9)) for s1, s2 in bimatrix_equilibria(A, B)}
+        equilibria = bimatrix_equilibria(A, B)
+        for s1, s2 in equilibria:  # brute-force best-response check of every equilibrium found
+            assert s1 @ A @ s2 >= np.max(A @ s2) - 1e-12 and s1 @ B @ s2 >= np.max(s1 @ B) - 1e-12
+        found = {(round(s1[0], 9), round(s2[0], 9)) for s1, s2 in equilibria}
         assert found == {(round(p, 9), round(q, 9)) for p, q in expected}
         seen.add(len(expected))
         vertex = {(round(s1[0], 9), round(s2[0], 9)) for s1, s2 in bimatrix_equilibria(A, B, "vertex")}

@@ -1,7 +1,8 @@
 """Reproduction of paper 000 (Kang, Pedarsani & Ramchandran, the fair value of data under heterogeneous privacy).
 
 :func:`checks` covers every golden test of spec 000 section 8 (G1-G10), the
-equilibrium-selection comparison at :math:`c = 0.45` (spec §4.5), the
+equilibrium-selection comparison at :math:`c = 0.45` and the knife-edge mixed
+equilibrium at :math:`(c_1, c_2) = (0.275, 0.3)` (spec §4.5), the
 structural facts of the federated utility (spec §3.4: lone federator,
 non-monotonicity, negative fair values) and the Fig. 5b shares of the starred
 owner.  Every simulated number goes through the public API of
@@ -110,6 +111,10 @@ def _theorem3_checks() -> list[Check]:
         r = two_group_optimal_alpha(DPMeanEstimation(), cs, include_mixed=False)
         out += [Check(f"two groups c={cs}: alpha* (eq. 26 corrected)", alpha, r.alpha, 1e-6, "spec G8"),
                 Check(f"two groups c={cs}: platform payoff", payoff, r.platform_payoff, 1e-6, "spec G8")]
+    knife = two_group_optimal_alpha(DPMeanEstimation(), (0.275, 0.3))
+    out += [Check("two groups c=(0.275, 0.3), mixed NE: platform payoff", 0.4091, knife.platform_payoff, 1e-4,
+                  "spec 4.5"),
+            Check("two groups c=(0.275, 0.3), mixed NE: alpha* = 2 c1", 0.55, knife.alpha, 1e-6, "spec 4.5")]
     return out
 
 
