@@ -1,6 +1,6 @@
-"""Platform utilities of paper 000: private mean estimation.
+"""Platform utilities of paper 000: private mean estimation (and the unanimity basis).
 
-Two utilities, selectable by name through :data:`UTILITIES`:
+Three utilities, selectable by name through :data:`UTILITIES`:
 
 ``"dp_mean"`` -- :class:`DPMeanEstimation`
     Section 3 / Appendix B.1 (eqs. 8-10, 28-37): owners hold one bit
@@ -14,9 +14,13 @@ Two utilities, selectable by name through :data:`UTILITIES`:
     Section 4 / Appendix B.3 (eqs. 13-15, 55-64): three levels (0 nothing,
     1 secure aggregation with the other level-1 owners, 2 local estimate sent
     directly), optimal weights of Proposition 5 and
-    :math:`U(\\rho) = \\sum_i a_i \\log\\big((r^2 + 2 s^2)/\\mathrm{EMSE}_i(\\rho)\\big)`.
+    :math:`U(\\rho) = \\sum_i a_i \\log\\big((r^2 + 2 s^2)/\\mathrm{EMSE}_i(\\rho)\\big)`
+    (the printed upper limit "n" of the sum is :math:`N`, spec §3.1).
+``"unanimity"`` -- :class:`UnanimityUtility`
+    Appendix B.2 (eq. 48): :math:`U_T(\\rho) = 1` if every member of
+    :math:`T` shares, else 0; the basis of the uniqueness proof of Theorem 2.
 
-Both work on *type tables* (:class:`OwnerTypes`): owners with equal level,
+All work on *type tables* (:class:`OwnerTypes`): owners with equal level,
 data size and importance are interchangeable, so a coalition is described by
 how many members of each type it holds.  ``coalition_utility(K, types)``
 evaluates :math:`U(\\rho_S)` for a batch of such count vectors ``K`` (members
@@ -153,7 +157,9 @@ class DPMeanEstimation:
 
     so :math:`U(k) = 2 - 24\\, r(k) = 2k^2/(k^2 + 2k + 24/\\epsilon'^2)`; for
     :math:`k = 1, 2` this is eq. 37 and for :math:`\\epsilon' = \\infty` eq. 10
-    (:math:`U = [[0, 2/3], [2/3, 1]]`).  The utility depends on the profile only
+    (:math:`U = [[0, 2/3], [2/3, 1]]`).  As in spec §2.4, :math:`w^*(1) = 1/(3 +
+    24/\\epsilon'^2)` where eq. 31 is garbled, and eq. 33's noise term "2²/η" is
+    :math:`2/\\eta^2`.  The utility depends on the profile only
     through the number of sharers, so every sharer is interchangeable (data size
     and importance are ignored: each owner holds one sample).
 
@@ -396,14 +402,50 @@ class FederatedMeanEstimation:
         return float(w @ Q @ w)
 
 
+class UnanimityUtility:
+    """The unanimity utility of eq. 48: :math:`U_T(\\rho) = 1\\{T \\subseteq \\mathrm{supp}(\\rho)\\}`.
+
+    The coalition :math:`T` is the set of owners with importance :math:`a_i > 0`
+    (default: every owner); levels are 0 (private) and 1 (shares).  Its fair
+    values (eq. 49) are :math:`\\alpha/|T|` for every member of :math:`T` when all
+    of them share and 0 otherwise (the paper prints :math:`\\alpha/T`); every
+    utility is a linear combination of these, which is how the paper proves
+    Theorem 2 unique.  Sharing pays only when everybody else in :math:`T`
+    shares: :math:`\\gamma(p)` decreases, the owners' choices are strategic
+    complements and Assumption 2 fails.
+    """
+
+    name = "unanimity"
+    levels = (0, 1)
+
+    def coalition_utility(self, K: np.ndarray, types: OwnerTypes) -> np.ndarray:
+        """:math:`U_T(\\rho_S)` for coalition count vectors ``K`` (shape ``(M, T)``).
+
+        The coalition holds :math:`T` iff its sharing members carry all the
+        importance :math:`\\sum_i a_i` (``types.total_importance``), which also
+        holds when one owner appears as several types (:func:`profile_types`).
+        """
+        K = np.atleast_2d(np.asarray(K, dtype=float))
+        held = K[:, types.level > 0] @ types.importance[types.level > 0]
+        return (held >= types.total_importance * (1 - 1e-12)).astype(float)
+
+    def __call__(self, rho: np.ndarray, data_size: np.ndarray | None = None,
+                 importance: np.ndarray | None = None) -> np.ndarray:
+        """:math:`U_T(\\rho)` for a profile or a batch of profiles (last axis = owners)."""
+        rho = np.asarray(rho)
+        a = np.ones(rho.shape[-1]) if importance is None else np.asarray(importance, float)
+        return np.all((rho > 0) | (a == 0), axis=-1).astype(float)
+
+
 #: Utility names usable in scenarios -> classes (constructed with their keyword parameters).
 UTILITIES: dict[str, type] = {
     DPMeanEstimation.name: DPMeanEstimation,
     FederatedMeanEstimation.name: FederatedMeanEstimation,
+    UnanimityUtility.name: UnanimityUtility,
 }
 
 
-def make_utility(name: str, **params: float) -> DPMeanEstimation | FederatedMeanEstimation:
+def make_utility(name: str, **params: float) -> DPMeanEstimation | FederatedMeanEstimation | UnanimityUtility:
     """Construct the utility registered as ``name`` with its parameters.
 
     Raises

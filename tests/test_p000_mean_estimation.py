@@ -5,13 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from market.fair_value import shapley_exact
+from market.fair_value import fair_values_with_platform, shapley_by_type, shapley_exact
 from market.mean_estimation import (
     UTILITIES,
     DPMeanEstimation,
     FederatedMeanEstimation,
+    OwnerTypes,
+    UnanimityUtility,
     make_utility,
 )
+from market.privacy_game import SymmetricBinaryGame
 
 # Fig. 5 configuration (spec golden test 10): 4 direct, 5 federating, 1 out
 FIG5_RHO = np.array([2, 2, 2, 2, 1, 1, 1, 1, 1, 0])
@@ -182,8 +185,45 @@ def test_fig5b_starred_user():
     assert np.all(phi[big & (FIG5_RHO > 0)] > U / 10)  # large-n owners (incl. rho = 1) benefit
 
 
+# ---- the unanimity utility of eq. 48 and its fair values (eq. 49) ------------------------------
+@pytest.mark.parametrize("seed", range(6))
+def test_unanimity_fair_values_eq49(seed):
+    """alpha/|T| to every member of T = {a_i > 0} when all of T shares, else 0 (the paper prints alpha/T)."""
+    rng = np.random.default_rng(seed)
+    N = int(rng.integers(2, 8))
+    a = rng.choice([0.0, 1.0, 2.5], size=N)
+    a[0] = 1.0
+    rho = rng.integers(0, 2, size=N)
+    rho[a > 0] = 1 if seed % 2 == 0 else rho[a > 0]
+    un = UnanimityUtility()
+    U = lambda r: un(r, None, a)  # noqa: E731
+    phi = shapley_exact(rho, U, 0.7)
+    T = a > 0
+    held = bool(np.all(rho[T] > 0))
+    assert U(rho) == float(held)
+    np.testing.assert_allclose(phi, np.where(T & held, 0.7 / T.sum(), 0.0), atol=1e-12)
+    types, owner_type = OwnerTypes.from_owners(rho, np.ones(N), a)
+    by_type = shapley_by_type(types.count, lambda K: un.coalition_utility(K, types), 0.7, null=types.null)
+    np.testing.assert_allclose(by_type[owner_type], phi, atol=1e-12)
+    # Theorem 1: the platform is one more member of the unanimity coalition
+    phi_p, phi1 = fair_values_with_platform(rho, U)
+    assert phi_p == pytest.approx(held / (T.sum() + 1), abs=1e-12)
+    np.testing.assert_allclose(phi1, np.where(T & held, 1 / (T.sum() + 1), 0.0), atol=1e-12)
+
+
+def test_unanimity_choices_are_strategic_complements():
+    """gamma(p) = (1 - p)^(N-1) / N decreases: Assumption 2 fails, so eq. 88 is refused."""
+    game = SymmetricBinaryGame(UnanimityUtility(), 3)
+    p = np.linspace(0, 1, 11)
+    np.testing.assert_allclose(game.gamma(p), (1 - p) ** 2 / 3, atol=1e-12)
+    assert not game.satisfies_assumption_2()
+    with pytest.raises(ValueError, match="Assumption 2"):
+        game.p_star(0.5, 0.1)
+
+
 def test_utilities_selectable_by_name():
-    assert set(UTILITIES) == {"dp_mean", "federated_mean"}
+    assert set(UTILITIES) == {"dp_mean", "federated_mean", "unanimity"}
+    assert isinstance(make_utility("unanimity"), UnanimityUtility)
     fl = make_utility("federated_mean", s2=1.0, r2=10.0)
     assert isinstance(fl, FederatedMeanEstimation) and fl.s2 == 1.0
     with pytest.raises(ValueError, match="utility"):

@@ -93,6 +93,19 @@ def test_platform_alpha_choice_two_groups():
     assert choice.alpha == pytest.approx(6 / 7, abs=1e-5)
 
 
+def test_unanimity_utility_selectable_in_a_scenario():
+    """Eq. 48 by name: T = owners with importance > 0 split alpha U = alpha equally (eq. 49)."""
+    mech = make(utility="unanimity", privacy_cost=(0.0, 1.0), alpha=0.6)
+    out = mech.settle(np.ones(3), owners([0.1, 0.2, 0.3], [1.0, 5.0, 1.0], [1.0, 1.0, 0.0]), ctx())
+    np.testing.assert_allclose(out.payment, [0.3, 0.3, 0.0], atol=1e-12)
+    assert out.metrics["utility_U"] == 1.0
+    out = mech.settle(np.array([1.0, 0.0, 1.0]), owners([0.1, 0.2, 0.3], [1.0, 5.0, 1.0], [1.0, 1.0, 0.0]), ctx())
+    assert out.metrics["utility_U"] == 0.0 and np.all(out.payment == 0.0)
+    model = DataMarket("p000_fig9", rounds=3, overrides=["mechanism.utility=unanimity"])
+    model.run()
+    assert model.model_frame()["utility_U"].isin([0.0, 1.0]).all()
+
+
 @pytest.mark.parametrize("bad, match", [
     ({"privacy_cost": (0.0, 1.0)}, "privacy_cost"),
     ({"alpha": 1.5}, "alpha"),
@@ -112,6 +125,34 @@ def test_fig6_scenario_settles_at_the_nash_configuration():
     row = model.model_frame().iloc[-1]
     assert row["utility_U"] == pytest.approx(40.229, abs=1e-3)
     assert row["alpha"] == 0.5 and row["share_2"] == pytest.approx(0.4)
+
+
+@pytest.mark.parametrize("name, U, star_share", [
+    ("p000_fig5", 40.229, None), ("p000_fig5_intermediate", 31.184, None), ("p000_fig5_homogeneous", 54.356, None),
+    ("p000_fig5b", 1021.18, 0.934), ("p000_fig5b_homogeneous", 604.29, 0.234),
+])
+def test_fig5_scenarios_settle_at_the_configuration_and_pay_as_section_41(name, U, star_share):
+    """Each Fig. 5 panel: best response settles at 4 direct / 5 federating / 1 out; payments = phi (alpha = 1)."""
+    model = DataMarket(name)
+    model.run()
+    np.testing.assert_array_equal(model.owners.action, FIG5_RHO)
+    row = model.model_frame().iloc[-1]
+    assert row["utility_U"] == pytest.approx(U, abs=0.01)
+    pay = model.owners.payment  # the last round's payments, owners in scenario order
+    assert pay.sum() == pytest.approx(row["utility_U"], rel=1e-9) and pay[9] == 0.0
+    avg = row["utility_U"] / 10
+    rho, n = FIG5_RHO, FIG5_N
+    if name == "p000_fig5":  # heterogeneous: the privacy level drives payment
+        assert np.all(pay[rho == 2] > avg) and np.all(pay[rho == 1] < avg)
+    elif name == "p000_fig5_homogeneous":  # homogeneous: the amount of data drives payment
+        assert np.all(pay[(n == 100) & (rho > 0)] > avg) and np.all(pay[(n == 10) & (rho > 0)] < avg)
+        assert pay[0] > pay[4] and pay[2] > pay[6]  # at equal n, rho = 2 still earns more
+    elif name == "p000_fig5_intermediate":  # in between: more data slightly favoured
+        assert pay[0] > avg and pay[4] > avg and pay[6] < avg
+    else:  # the starred owner (a = 100, rho = 2, n = 100)
+        assert pay[0] / row["utility_U"] == pytest.approx(star_share, abs=1e-3) and pay[0] == pay.max()
+        if name == "p000_fig5b_homogeneous":
+            assert np.all(pay[(n == 100) & (rho > 0)] > avg)
 
 
 def test_fig9_scenario_platform_induces_only_owner_two():

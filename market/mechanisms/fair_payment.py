@@ -20,8 +20,9 @@ importance): exactly by counting coalitions by type while the number of
 count vectors stays below ``exact_limit``, otherwise by the ``estimator``
 with ``mc_samples`` samples per type: ``"stratified"`` (default,
 :func:`~market.fair_value.shapley_by_type_stratified`: strata by coalition
-size, exact ends, control variates for the level groups; about 0.1 s and a
-relative standard error near 0.03% for 10,000 owners in 20 types) or
+size, exact ends, control variates for the level groups; 0.17-0.26 s and a
+largest relative standard error of 0.02-0.03% for 10,000 owners in 20 types
+with 200-400 samples per type, ``benchmarks/bench_fair_value.py``) or
 ``"permutation"`` (:func:`~market.fair_value.shapley_by_type_monte_carlo`).
 The largest standard error is reported as ``fair_value_se``; estimated
 values are not rescaled, so payments sum to :math:`\\alpha U` only up to
@@ -81,8 +82,9 @@ class FairPayment(Mechanism):
         Attributes
         ----------
         utility : str
-            Platform utility: ``"federated_mean"`` (levels 0/1/2, eq. 15) or
-            ``"dp_mean"`` (levels 0/1, eq. 10/37).
+            Platform utility: ``"federated_mean"`` (levels 0/1/2, eq. 15),
+            ``"dp_mean"`` (levels 0/1, eq. 10/37) or ``"unanimity"`` (levels 0/1,
+            eq. 48; :math:`T` = the owners with importance > 0).
         s2, r2 : float
             Between- and within-owner variance of ``federated_mean``.
         epsilon : float
@@ -163,7 +165,9 @@ class FairPayment(Mechanism):
         p = self.params
         if p.utility == "federated_mean":
             return make_utility(p.utility, s2=p.s2, r2=p.r2)
-        return make_utility(p.utility, epsilon=p.epsilon if p.epsilon > 0 else float("inf"))
+        if p.utility == "dp_mean":
+            return make_utility(p.utility, epsilon=p.epsilon if p.epsilon > 0 else float("inf"))
+        return make_utility(p.utility)
 
     @property
     def action_space(self) -> ActionSpace:
