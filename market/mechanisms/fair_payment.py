@@ -20,9 +20,10 @@ importance): exactly by counting coalitions by type while the number of
 count vectors stays below ``exact_limit``, otherwise by the ``estimator``
 with ``mc_samples`` samples per type: ``"stratified"`` (default,
 :func:`~market.fair_value.shapley_by_type_stratified`: strata by coalition
-size, exact ends, control variates for the level groups; 0.17-0.26 s and a
-largest relative standard error of 0.02-0.03% for 10,000 owners in 20 types
-with 200-400 samples per type, ``benchmarks/bench_fair_value.py``) or
+size, exact ends, control variates for the level groups; for 10,000 owners
+in 20 types with 200-400 samples per type, 0.13-0.26 s on a loaded 2-core
+machine and a largest relative standard error of 0.02-0.03%,
+``benchmarks/bench_fair_value.py``) or
 ``"permutation"`` (:func:`~market.fair_value.shapley_by_type_monte_carlo`).
 The largest standard error is reported as ``fair_value_se``; estimated
 values are not rescaled, so payments sum to :math:`\\alpha U` only up to
