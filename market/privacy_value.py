@@ -9,8 +9,9 @@ Owners report private binary signals through randomized response
   genie-aided mechanism that attains it (eq. 6);
 * the mechanism :math:`R^{(N,\\varepsilon)}` of Section 4.2.1: realised
   payments, the expected equilibrium payment (exact, in a cancellation-free
-  form) and its Monte Carlo estimate, the rate :math:`d(\\varepsilon)` of
-  eq. 15 and the upper bound of Theorem 2;
+  form with the binomial tails summed in log space) and its Monte Carlo
+  estimate, the rate :math:`d(\\varepsilon)` of eq. 15 and the upper bound of
+  Theorem 2;
 * the Chernoff information :math:`D(\\varepsilon)` and the payment-accuracy
   problem :math:`F(\\tau)` with the bounds of Theorem 3 (Section 5);
 * equilibrium checks: each owner's best deviation over a fine grid of
@@ -32,11 +33,11 @@ mechanism here).  Tables are arrays of shape ``(..., 2, 2)`` indexed
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import optimize, signal
-from scipy.special import gammaln, xlogy
+from scipy.special import gammaln, logsumexp, xlog1py, xlogy
 from scipy.stats import binom
 
 from market.randomized_response import (
@@ -323,9 +324,28 @@ def mechanism_payments(reports: np.ndarray, epsilon: float, theta: float, prior1
     return kappa * np.where(part, unit, 0.0)
 
 
-def equilibrium_payment_gap(n_owners: np.ndarray | int, epsilon: float, theta: float, prior1: float,
-                            cost: CostFunction) -> np.ndarray:
-    """Exact excess :math:`E[R_i^{(N,\\varepsilon)}] - V_{LB}(\\varepsilon)` in the all-:math:`\\varepsilon` NE.
+def _log_binomial_cdf(m: np.ndarray, k: np.ndarray, p: float) -> np.ndarray:
+    """:math:`\\ln P(\\text{Bin}(m, p) \\le k)` for ``0 <= k <= m``, summed in log space.
+
+    The terms :math:`\\ln P(\\text{Bin}(m, p) = j)`, :math:`j = 0..k`, of all
+    sizes are laid out in one flat array and combined per size by a
+    log-sum-exp (``numpy.maximum.reduceat`` / ``add.reduceat``), so the result
+    is finite where the probability itself underflows float64.
+    """
+    m, k = np.broadcast_arrays(np.asarray(m, dtype=np.int64), np.asarray(k, dtype=np.int64))
+    shape, m, k = m.shape, m.ravel(), k.ravel()
+    counts = k + 1
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    j = np.arange(int(counts.sum())) - np.repeat(starts, counts)
+    terms = binom.logpmf(j, np.repeat(m, counts), p)
+    top = np.maximum.reduceat(terms, starts)
+    total = np.add.reduceat(np.exp(terms - np.repeat(top, counts)), starts)
+    return (top + np.log(total)).reshape(shape)
+
+
+def log_equilibrium_payment_gap(n_owners: np.ndarray | int, epsilon: float, theta: float, prior1: float,
+                                cost: CostFunction) -> np.ndarray:
+    """:math:`\\ln(E[R_i^{(N,\\varepsilon)}] - V_{LB}(\\varepsilon))` in the all-:math:`\\varepsilon` NE, exactly.
 
     Expanding the expected payment with :math:`u = 1-\\beta(N)`,
     :math:`v = \\gamma(N) - \\beta(N)` (see :class:`MechanismParameters`) gives
@@ -333,17 +353,45 @@ def equilibrium_payment_gap(n_owners: np.ndarray | int, epsilon: float, theta: f
     positive, hence Theorem 1's strict inequality]
 
     .. math::  E[R_i] - V_{LB} = \\frac{\\kappa(\\varepsilon)}{(1-u-v)(2\\theta-1)}
-               \\left(\\frac{P_W(1)}{P_W(0)} u(1-u) + \\frac{P_W(0)}{P_W(1)} v(1-v) + 2uv\\right),
+               \\left(\\frac{P_W(1)}{P_W(0)} u(1-u) + \\frac{P_W(0)}{P_W(1)} v(1-v) + 2uv\\right).
 
-    which float64 resolves for any ``N`` (the naive difference loses all
-    digits beyond :math:`N \\approx 500`; spec section 5 item 7).
+    Both are lower binomial tails of :math:`\\text{Bin}(N-1, \\alpha)`:
+    :math:`u = P(\\cdot \\le \\lfloor (N-1)/2 \\rfloor)` and
+    :math:`v = P(\\cdot \\le \\lceil (N-1)/2 \\rceil - 1)`.  They are summed in log
+    space and the bracket is combined by ``logsumexp``, so the log gap is
+    accurate to about 1e-14 relative for any ``N`` (checked against mpmath up
+    to :math:`N = 100{,}000`, gap :math:`10^{-5087}`): the naive difference
+    :math:`E[R_i] - V_{LB}` loses all digits beyond :math:`N \\approx 500`
+    (spec section 5 item 7) and the gap itself underflows float64 beyond
+    :math:`N \\approx 17{,}700` at :math:`\\varepsilon = 1`.  Use it for the rate
+    :math:`d(\\varepsilon)` of Theorem 2 at large ``N``.
     """
-    p = check_prior(prior1)
+    theta, p = check_signal_quality(theta), check_prior(prior1)
+    eps = float(_check_epsilon(epsilon))
+    n = np.asarray(n_owners, dtype=np.int64)
+    if np.any(n < 2):
+        raise ValueError("n_owners: R(N, epsilon) needs at least two participants")
     q = 1 - p
-    par = mechanism_parameters(n_owners, epsilon, theta, prior1)
-    u, v = par.miss, par.false_alarm
-    excess = (p / q * u * (1 - u) + q / p * v * (1 - v) + 2 * u * v) / ((1 - u - v) * (2 * theta - 1))
-    return payment_scale(epsilon, cost) * excess
+    m = n - 1
+    alpha = float(report_quality(eps, theta))
+    log_u = _log_binomial_cdf(m, m // 2, alpha)
+    log_v = _log_binomial_cdf(m, (m + 1) // 2 - 1, alpha)
+    u, v = np.exp(log_u), np.exp(log_v)
+    bracket = logsumexp(np.stack([math.log(p / q) + log_u + np.log1p(-u),
+                                  math.log(q / p) + log_v + np.log1p(-v),
+                                  math.log(2.0) + log_u + log_v]), axis=0)
+    return np.log(payment_scale(eps, cost)) - math.log(2 * theta - 1) - np.log1p(-(u + v)) + bracket
+
+
+def equilibrium_payment_gap(n_owners: np.ndarray | int, epsilon: float, theta: float, prior1: float,
+                            cost: CostFunction) -> np.ndarray:
+    """Exact excess :math:`E[R_i^{(N,\\varepsilon)}] - V_{LB}(\\varepsilon) > 0` in the all-:math:`\\varepsilon` NE.
+
+    ``exp`` of :func:`log_equilibrium_payment_gap`: relative accuracy near
+    float64 rounding for every ``N`` until the gap underflows (then 0; use
+    the log).
+    """
+    return np.exp(log_equilibrium_payment_gap(n_owners, epsilon, theta, prior1, cost))
 
 
 def equilibrium_payment(n_owners: np.ndarray | int, epsilon: float, theta: float, prior1: float,
@@ -631,6 +679,9 @@ def best_homogeneous_payment(tau: float, theta: float, cost: CostFunction) -> tu
     :math:`D(\\varepsilon) = \\ln(1/\\tau)/N` (both :math:`D` and :math:`V_{LB}` increase in
     :math:`\\varepsilon` for the convex costs here); the minimum is over :math:`N`
     (spec GT8, Lemma 4 shows it is at least :math:`(\\tilde N - 1)V_{LB}(\\tilde\\varepsilon)`).
+    For :math:`\\tau = 0.4` the minimum is 87.8157 at :math:`\\varepsilon = 1.79616`, N = 9 (mpmath
+    agrees); the spec's 87.853 at :math:`\\varepsilon \\approx 1.797` comes from a grid search over
+    :math:`\\varepsilon` and lies just above it.
 
     Returns
     -------
@@ -775,17 +826,74 @@ def profile_payment_tables(profile: Strategy, epsilon: float, theta: float, prio
     """Unit-scale payment table of every owner of ``profile`` under :math:`R^{(N,\\varepsilon)}`.
 
     Owners with the same strategy face the same others, so one table is
-    computed per distinct strategy.  Returns shape ``(n_owners, 2, 2)``.
+    computed per distinct strategy (group).  When every owner participates
+    for sure or abstains for sure (as with the simulator's action codes), the
+    leave-one-out laws of all groups come from prefix and suffix convolutions
+    (:func:`_sure_participation_tables`), :math:`O(G)` convolutions for
+    :math:`G` groups; otherwise each group's table is
+    :func:`conditional_payments` of the others.  Returns shape ``(n_owners, 2, 2)``.
     """
     stacked = np.round(profile.stacked(), 12)
-    distinct, inverse = np.unique(stacked, axis=0, return_inverse=True)
+    distinct, inverse, counts = np.unique(stacked, axis=0, return_inverse=True, return_counts=True)
     inverse = np.asarray(inverse).ravel()
+    law = Strategy(*distinct.T).report_probabilities(theta)  # (G, 2, 3): [w, x] with x = 0, 1, bot
+    abstain = law[:, 0, 2]
+    if np.all((abstain < 1e-12) | (abstain > 1 - 1e-12)):
+        return _sure_participation_tables(law, counts, abstain < 0.5, epsilon, theta, prior1)[inverse]
     tables = np.zeros((distinct.shape[0], 2, 2))
     for k in range(distinct.shape[0]):
         first = int(np.flatnonzero(inverse == k)[0])
-        others = profile[np.arange(profile.shape[0]) != first]
-        tables[k] = conditional_payments(others, epsilon, theta, prior1)
+        tables[k] = conditional_payments(profile[np.arange(profile.shape[0]) != first], epsilon, theta, prior1)
     return tables[inverse]
+
+
+def _binomial_pmf(count: int, p: float) -> np.ndarray:
+    """:math:`P(\\text{Bin}(\\text{count}, p) = k)` for ``k = 0..count`` (``p`` may be 0 or 1)."""
+    k = np.arange(count + 1)
+    return np.exp(gammaln(count + 1) - gammaln(k + 1) - gammaln(count - k + 1)
+                  + xlogy(k, p) + xlog1py(count - k, -p))
+
+
+def _sure_participation_tables(law: np.ndarray, counts: np.ndarray, part: np.ndarray, epsilon: float,
+                               theta: float, prior1: float) -> np.ndarray:
+    """Unit-scale tables of :math:`G` groups whose members participate (``part``) or abstain for sure.
+
+    Given *W = w*, the number of 1-reports among the participating others is
+    a sum of independent binomials, one per group: for a member of group *g*
+    its law is :math:`P_g * S_{g+1} * \\text{Bin}(c_g - 1, P(X=1|w))`, with
+    :math:`P_g` the convolution of the groups before *g* and :math:`S_{g+1}`
+    of those after (for an abstaining group its own factor is a point mass).
+    The table then follows as in :func:`conditional_payments` with the fixed
+    number :math:`m_g` of participating others.  Returns shape ``(G, 2, 2)``.
+    """
+    n_groups = counts.size
+    others = int(counts[part].sum()) - part.astype(np.int64)  # participating others of a member of g
+    tables = np.zeros((n_groups, 2, 2))
+    live = others >= 1                                         # a lone participant is paid 0
+    if not np.any(live):
+        return tables
+    sizes, index = np.unique(others[live], return_inverse=True)
+    par = mechanism_parameters(sizes + 1, epsilon, theta, prior1)
+    a11 = np.zeros(n_groups)
+    a00 = np.zeros(n_groups)
+    a11[live], a00[live] = par.a11[index], par.a00[index]
+    point = np.ones(1)
+    for w in (0, 1):
+        full = [_binomial_pmf(int(c), law[g, w, 1]) if part[g] else point for g, c in enumerate(counts)]
+        prefix = [point]
+        for g in range(n_groups - 1):
+            prefix.append(np.convolve(prefix[-1], full[g]))
+        suffix = point
+        for g in reversed(range(n_groups)):
+            if live[g]:
+                rest = np.convolve(prefix[g], suffix)
+                if part[g]:
+                    rest = np.convolve(rest, _binomial_pmf(int(counts[g]) - 1, law[g, w, 1]))
+                majority = np.arange(rest.size) >= others[g] // 2 + 1
+                tables[g, 1, w] = a11[g] * rest[majority].sum()
+                tables[g, 0, w] = a00[g] * rest[~majority].sum()
+            suffix = np.convolve(suffix, full[g])
+    return tables
 
 
 def equilibrium_check(profile: Strategy, epsilon: float, theta: float, prior1: float, cost: CostFunction,

@@ -18,15 +18,17 @@ binary randomized response that keeps the signal with probability
 :math:`e^\\varepsilon/(e^\\varepsilon+1)`; its privacy level (Definition 1) is
 :math:`|\\varepsilon|`.
 
-The collector sees only the reports.  It estimates *W* by the maximum a
-posteriori (likelihood-ratio) test, which attains the minimum error
-:math:`p_e` of Section 5; the paper fixes no estimator, and the spec (section
-1.9) chooses this one.  With a uniform prior it is the maximum-likelihood
-estimate.
+The collector sees only the reports.  It estimates *W* by a likelihood-ratio
+test: by default the maximum a posteriori test, which attains the minimum
+error :math:`p_e` of Section 5, or the maximum-likelihood test (the same test
+with a uniform prior; for i.i.d. :math:`\\varepsilon`-reports, the majority vote).
+The paper fixes no estimator; the spec (section 1.9) chooses MAP and issue 10
+names maximum likelihood, so both are offered (``decision_prior``).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -238,13 +240,15 @@ def report_log_likelihood_ratios(strategy: Strategy, theta: float) -> np.ndarray
     return np.where((law[..., 1, :] == 0) & (law[..., 0, :] == 0), 0.0, llr)
 
 
-def map_estimate(reports: np.ndarray, strategy: Strategy, theta: float, prior1: float) -> np.ndarray:
-    """The collector's maximum a posteriori estimate of *W* from the reports.
+def map_estimate(reports: np.ndarray, strategy: Strategy, theta: float, prior1: float,
+                 decision_prior: float | None = None) -> np.ndarray:
+    """The collector's maximum a posteriori (or maximum-likelihood) estimate of *W* from the reports.
 
     .. math::  \\hat W = 1 \\iff \\sum_i \\ln\\frac{P(X_i|W=1)}{P(X_i|W=0)}
-                          + \\ln\\frac{P_W(1)}{P_W(0)} > 0
+                          + \\ln\\frac{\\pi}{1-\\pi} > 0
 
-    (spec section 1.9; ties go to 0).  The collector knows the strategy
+    with :math:`\\pi = P_W(1)` (MAP, spec section 1.9) or :math:`\\pi = 1/2`
+    (maximum likelihood); ties go to 0.  The collector knows the strategy
     profile, as in the paper's equilibrium analysis.
 
     Parameters
@@ -255,46 +259,63 @@ def map_estimate(reports: np.ndarray, strategy: Strategy, theta: float, prior1: 
         The owners' strategies, shape ``(n_owners,)``.
     theta, prior1 : float
         Signal quality and :math:`P_W(1)`.
+    decision_prior : float, optional
+        The prior :math:`\\pi` the test uses: ``None`` (default) = ``prior1``
+        (MAP), ``0.5`` = maximum likelihood.
     """
-    prior1 = check_prior(prior1)
+    threshold = _log_prior_odds(prior1, decision_prior)
     llr = report_log_likelihood_ratios(strategy, theta)
     index = np.where(reports == ABSTAIN, 2, reports)
     total = np.take_along_axis(np.broadcast_to(llr, reports.shape + (3,)), index[..., None], axis=-1)[..., 0]
     with np.errstate(invalid="ignore"):
-        score = total.sum(axis=-1) + np.log(prior1 / (1.0 - prior1))
+        score = total.sum(axis=-1) + threshold
     return (score > 0).astype(np.int64)
 
 
-def map_error_iid(n_owners: int, epsilon: float, theta: float, prior1: float) -> float:
-    """Exact error probability of the MAP estimate from ``n_owners`` i.i.d. :math:`\\varepsilon`-reports.
+def _log_prior_odds(prior1: float, decision_prior: float | None) -> float:
+    """:math:`\\ln(\\pi/(1-\\pi))` of the test's prior (``prior1`` unless ``decision_prior`` is given)."""
+    prior1 = check_prior(prior1)
+    pi = prior1 if decision_prior is None else check_prior(decision_prior)
+    return math.log(pi / (1.0 - pi))
+
+
+def map_error_iid(n_owners: int, epsilon: float, theta: float, prior1: float,
+                  decision_prior: float | None = None) -> float:
+    """Exact error probability of the MAP (or ML) estimate from ``n_owners`` i.i.d. :math:`\\varepsilon`-reports.
 
     With :math:`k` reports equal to 1 the test decides 1 iff
-    :math:`(2k - N)\\ln\\frac{\\alpha}{1-\\alpha} + \\ln\\frac{P_W(1)}{P_W(0)} > 0`, so
+    :math:`(2k - N)\\ln\\frac{\\alpha}{1-\\alpha} + \\ln\\frac{\\pi}{1-\\pi} > 0`
+    (:math:`\\pi` as in :func:`map_estimate`), so
 
     .. math::  p_e = P_W(1) P(\\text{Bin}(N,\\alpha) \\le k^*) + P_W(0) P(\\text{Bin}(N,1-\\alpha) > k^*).
+
+    With ``decision_prior = 0.5`` this is the majority-vote error (ties to 0).
     """
-    prior1 = check_prior(prior1)
+    threshold = _log_prior_odds(prior1, decision_prior)
     if n_owners < 1:
         raise ValueError("n_owners: must be at least 1")
     alpha = float(report_quality(abs(epsilon), theta))
     if alpha == 0.5:
-        return min(prior1, 1.0 - prior1)
+        return 1.0 - prior1 if threshold > 0 else prior1
     k = np.arange(n_owners + 1)
-    decide_one = (2 * k - n_owners) * np.log(alpha / (1 - alpha)) + np.log(prior1 / (1 - prior1)) > 0
+    decide_one = (2 * k - n_owners) * np.log(alpha / (1 - alpha)) + threshold > 0
     miss = prior1 * binom.pmf(k, n_owners, alpha)[~decide_one].sum()
     false_alarm = (1 - prior1) * binom.pmf(k, n_owners, 1 - alpha)[decide_one].sum()
     return float(miss + false_alarm)
 
 
-def map_error(strategy: Strategy, theta: float, prior1: float, max_support: int = 2_000_000) -> float:
-    """Exact error probability of the MAP estimate for an arbitrary profile.
+def map_error(strategy: Strategy, theta: float, prior1: float, max_support: int = 2_000_000,
+              decision_prior: float | None = None) -> float:
+    """Exact error probability of the MAP (or ML) estimate for an arbitrary profile.
 
     Owners with identical strategies are grouped; the law of the total
     log-likelihood ratio under each state is built by convolving the groups'
     multinomial laws on the (merged) support of LLR values, and
 
     .. math::  p_e = P_W(1)\\,P(L \\le -c \\mid W=1) + P_W(0)\\,P(L > -c \\mid W=0),
-               \\quad c = \\ln\\frac{P_W(1)}{P_W(0)} .
+               \\quad c = \\ln\\frac{\\pi}{1-\\pi}
+
+    (:math:`\\pi` as in :func:`map_estimate`).
 
     Parameters
     ----------
@@ -305,8 +326,10 @@ def map_error(strategy: Strategy, theta: float, prior1: float, max_support: int 
     max_support : int
         Largest number of distinct LLR values kept; beyond it a ``ValueError``
         is raised (use Monte Carlo with :func:`map_estimate` instead).
+    decision_prior : float, optional
+        The test's prior (``None`` = ``prior1``, MAP; ``0.5`` = maximum likelihood).
     """
-    prior1 = check_prior(prior1)
+    threshold = _log_prior_odds(prior1, decision_prior)
     params, counts = np.unique(np.round(strategy.stacked().reshape(-1, 4), 12), axis=0, return_counts=True)
     groups = Strategy(*params.T)
     law = groups.report_probabilities(theta)          # (G, 2, 3)
@@ -335,5 +358,5 @@ def map_error(strategy: Strategy, theta: float, prior1: float, max_support: int 
         key = np.where(finite, np.round(values, 9), values)
         values, inverse = np.unique(key, return_inverse=True)
         prob = np.stack([np.bincount(inverse, weights=prob[w], minlength=values.size) for w in (0, 1)])
-    decide_one = values + np.log(prior1 / (1 - prior1)) > 0
+    decide_one = values + threshold > 0
     return float(prior1 * prob[1][~decide_one].sum() + (1 - prior1) * prob[0][decide_one].sum())

@@ -80,6 +80,32 @@ def test_a_non_equilibrium_profile_shows_a_positive_gain():
     assert not check.is_nash()
 
 
+def test_profile_tables_equal_the_leave_one_out_sums():
+    """The prefix/suffix convolutions give every owner the table of conditional_payments over the others,
+    for mixed profiles of abstainers, constant reporters and several eps-levels (and with random abstention)."""
+    from market.mechanisms.peer_prediction import action_strategies
+    from market.privacy_value import conditional_payments
+
+    rng = np.random.default_rng(5)
+    profiles = [action_strategies(rng.choice([-3.0, -2.0, -1.0, 0.5, 1.0, 1.3, 2.0], size=n)) for n in (2, 5, 17, 40)]
+    profiles += [action_strategies(np.array([1.0, -3.0])), action_strategies(np.full(4, -3.0)),
+                 Strategy.concatenate([Strategy.randomized_response(np.full(6, 1.0)),
+                                       Strategy(p1=np.full(3, 0.5), p0=np.full(3, 0.2), q1=np.full(3, 0.3),
+                                                q0=np.full(3, 0.6))])]
+    for profile in profiles:
+        n = profile.shape[0]
+        brute = np.stack([conditional_payments(profile[np.arange(n) != i], 1.0, THETA, PRIOR1) for i in range(n)])
+        np.testing.assert_allclose(profile_payment_tables(profile, 1.0, THETA, PRIOR1), brute, rtol=1e-12, atol=1e-13)
+    # a lone participant among abstainers is paid nothing; an abstainer deviating faces n = 2
+    tables = profile_payment_tables(action_strategies(np.array([1.0, -3.0, -3.0])), 1.0, THETA, PRIOR1)
+    np.testing.assert_array_equal(tables[0], 0.0)
+    par = mechanism_parameters(2, 1.0, THETA, PRIOR1)
+    a = par.alpha  # the other participant's report equals W with probability alpha = 0.638635
+    np.testing.assert_allclose(tables[1], [[a * par.a00, (1 - a) * par.a00], [(1 - a) * par.a11, a * par.a11]],
+                               rtol=1e-12)
+    np.testing.assert_allclose(tables[1, 1, 1], 0.638635 * 12.724560, rtol=1e-6)
+
+
 # -- GT10: pooling equilibria ----------------------------------------------------------------
 def test_gt10_pooling_equilibria_pay_more_than_the_informative_one():
     found = {eq.label: eq for eq in pooling_equilibria(50, 1.0, THETA, PRIOR1, LINEAR)}

@@ -93,6 +93,24 @@ def test_gt9_exact_map_error_and_bound_21():
     assert map_error(Strategy.randomized_response(np.full(11, 1.0)), THETA, PRIOR1) == pytest.approx(0.150038, abs=1e-6)
 
 
+def test_ml_estimate_is_the_majority_vote_and_errs_more_than_map():
+    """decision_prior = 0.5 drops the prior from the test: for i.i.d. eps-reports it is the majority vote
+    (spec 3.2: 0.168597 at N = 11, eps = 1, against the MAP error 0.150038)."""
+    assert map_error_iid(11, 1.0, THETA, PRIOR1, decision_prior=0.5) == pytest.approx(0.168597, abs=1e-6)
+    profile = Strategy.randomized_response(np.full(11, 1.0))
+    assert map_error(profile, THETA, PRIOR1, decision_prior=0.5) == pytest.approx(0.168597, abs=1e-6)
+    rng = np.random.default_rng(12)
+    reports = rng.integers(0, 2, size=(5000, 11))
+    np.testing.assert_array_equal(map_estimate(reports, profile, THETA, PRIOR1, 0.5), reports.sum(axis=1) >= 6)
+    # MAP is the minimum-error test: ML never beats it, for any N
+    for n in range(1, 40):
+        assert map_error_iid(n, 1.0, THETA, PRIOR1) <= map_error_iid(n, 1.0, THETA, PRIOR1, 0.5) + 1e-15
+    # a pooling profile: ML decides 0 on the uninformative reports and errs with probability P_W(1)
+    assert map_error(Strategy.constant(1, 20), THETA, PRIOR1, decision_prior=0.5) == pytest.approx(PRIOR1)
+    with pytest.raises(ValueError, match="prior"):
+        map_error_iid(11, 1.0, THETA, PRIOR1, decision_prior=1.0)
+
+
 @settings(max_examples=25, deadline=None)
 @given(n=st.integers(1, 60), eps=st.floats(0.05, 4.0), prior1=st.floats(0.05, 0.95))
 def test_map_error_never_exceeds_the_bhattacharyya_bound(n, eps, prior1):

@@ -23,6 +23,7 @@ from market.privacy_value import (
     error_bound,
     genie_payment_table,
     genie_payments,
+    log_equilibrium_payment_gap,
     mechanism_parameters,
     mechanism_payments,
     monte_carlo_payment,
@@ -241,6 +242,36 @@ def test_gap_shrinks_exponentially_at_rate_d(eps):
     slope = np.polyfit(sizes, np.log(gap), 1)[0]
     assert slope == pytest.approx(-d, rel=0.1)
     assert np.polyfit(sizes, np.log(gap * np.sqrt(sizes)), 1)[0] == pytest.approx(-d, rel=0.02)
+
+
+@pytest.mark.parametrize("n, eps, log_gap", [
+    (100, 1.0, -3.5716512190767955), (1600, 1.0, -64.868257078296726), (20000, 1.0, -802.0760057079154),
+    (20001, 1.0, -801.90093072096448), (6000, 3.0, -1049.1688701547303), (100000, 2.0, -11713.613491377225),
+])
+def test_log_gap_matches_mpmath_where_the_gap_underflows(n, eps, log_gap):
+    """ln(E[R] - V_LB), reference by mpmath at 60 digits (binomial tails summed term by term).
+
+    The gap itself is 4.6e-349 at N = 20000, eps = 1 and 2.2e-456 at N = 6000, eps = 3 (below float64).
+    """
+    got = float(log_equilibrium_payment_gap(n, eps, THETA, PRIOR1, LINEAR))
+    assert got == pytest.approx(log_gap, rel=1e-12)
+    gap = float(equilibrium_payment_gap(n, eps, THETA, PRIOR1, LINEAR))
+    if log_gap > -700:
+        assert gap == pytest.approx(math.exp(log_gap), rel=1e-10)
+    else:
+        assert gap == 0.0  # underflow: only the log resolves it
+
+
+@pytest.mark.parametrize("eps", [0.5, 1.0, 2.0, 3.0])
+def test_log_gap_rate_at_large_n_is_d(eps):
+    """Theorem 2 rate in log space, N = 2000..20000: slope of ln gap is -d within 0.6 %, and -d to 1e-4
+    once the N^{-1/2} prefactor is removed (e.g. eps = 1: 0.040053 and 0.039997 against d = 0.039997)."""
+    sizes = np.arange(2000, 20001, 1000)
+    log_gap = log_equilibrium_payment_gap(sizes, eps, THETA, PRIOR1, LINEAR)
+    assert np.all(np.isfinite(log_gap)) and np.all(np.diff(log_gap) < 0)
+    d = float(convergence_rate(eps, THETA))
+    assert -np.polyfit(sizes, log_gap, 1)[0] == pytest.approx(d, rel=6e-3)
+    assert -np.polyfit(sizes, log_gap + 0.5 * np.log(sizes), 1)[0] == pytest.approx(d, rel=1e-4)
 
 
 def test_theorem2_upper_bound_holds_and_approaches_vlb():

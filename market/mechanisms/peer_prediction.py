@@ -8,7 +8,8 @@ raw data, pays only from the reports by the mechanism
 an owner is paid :math:`\\kappa_i(\\varepsilon) A_{X_i, M_{-i}}` when its report agrees
 with the strict majority of the other participants, with
 :math:`\\kappa_i = g_i'(\\varepsilon)(e^\\varepsilon+1)^2/(2e^\\varepsilon)` from its own cost
-(Section 4.3).  The collector then estimates *W* by the MAP test.
+(Section 4.3).  The collector then estimates *W* by the MAP test (spec
+section 1.9) or, with ``estimator = "ml"``, by maximum likelihood.
 
 Actions (a finite set of codes, ``kind="levels"``)
 
@@ -65,8 +66,14 @@ ABSTAIN = -3.0
 ALWAYS_ZERO = -2.0
 #: Action code: always report 1 (pooling).
 ALWAYS_ONE = -1.0
+#: Largest support of the total log-likelihood ratio for which the expected error is
+#: summed exactly (:func:`market.randomized_response.map_error`); more mixed profiles
+#: (e.g. during learning) use Monte Carlo.
+ERROR_SUPPORT = 100_000
 #: Draws of the Monte Carlo fallback for the expected error of very mixed profiles.
 ERROR_DRAWS = 20_000
+#: The collector's estimators of *W*: maximum a posteriori, maximum likelihood.
+ESTIMATORS = ("map", "ml")
 
 
 def action_strategies(action: np.ndarray) -> Strategy:
@@ -110,6 +117,10 @@ class PeerPrediction(Mechanism):
         accuracy_value : float
             The collector's value of a correct estimate of *W* (its utility is this
             times the indicator of a correct estimate, minus the payments).
+        estimator : str
+            The collector's estimate of *W* from the reports: ``"map"`` (maximum a
+            posteriori, the minimum-error test of Section 5) or ``"ml"`` (maximum
+            likelihood: the same likelihood-ratio test without the prior).
         """
 
         epsilon: float = 1.0
@@ -122,6 +133,7 @@ class PeerPrediction(Mechanism):
         epsilon_step: float = 0.05
         pooling_actions: bool = True
         accuracy_value: float = 0.0
+        estimator: str = "map"
 
     def validate(self) -> None:
         p = self.params
@@ -143,12 +155,15 @@ class PeerPrediction(Mechanism):
             raise ValueError("epsilon_step: the grid would have more than 5000 levels")
         if p.accuracy_value < 0:
             raise ValueError("accuracy_value: must be non-negative")
+        if p.estimator not in ESTIMATORS:
+            raise ValueError(f"estimator: must be one of {', '.join(ESTIMATORS)}")
         grid = np.round(np.arange(p.epsilon_min, p.epsilon_max + p.epsilon_step / 2, p.epsilon_step), 10)
         grid = np.union1d(grid, [p.epsilon])
         codes = [ABSTAIN, ALWAYS_ZERO, ALWAYS_ONE] if p.pooling_actions else []
         self._values = np.concatenate([codes, grid])
         names = {ABSTAIN: "abstain", ALWAYS_ZERO: "always0", ALWAYS_ONE: "always1"}
         self._labels = [names.get(v, f"{v:g}") for v in self._values.tolist()]
+        self._candidates = action_strategies(self._values)
         self._table_key = np.array([np.nan])
         self._tables = np.zeros((0, 2, 2))
         self._error_key = np.array([np.nan])
@@ -183,36 +198,44 @@ class PeerPrediction(Mechanism):
         tables = self._tables * kappa[:, None, None]
         return tables, strategy_payment(tables, profile, p.theta, p.prior)
 
-    def expected_error(self, action: np.ndarray, rng: np.random.Generator) -> float:
-        """Exact MAP error of the profile (kept for the last profile seen).
+    @property
+    def decision_prior(self) -> float | None:
+        """The prior of the collector's likelihood-ratio test: ``None`` (MAP) or 0.5 (ML)."""
+        return None if self.params.estimator == "map" else 0.5
 
-        Profiles too mixed for the exact sum (:func:`market.randomized_response.map_error`)
-        get a Monte Carlo estimate from :data:`ERROR_DRAWS` draws.
+    def expected_error(self, action: np.ndarray, rng: np.random.Generator) -> float:
+        """Exact error of the collector's estimate for the profile (kept for the last profile seen).
+
+        Profiles too mixed for the exact sum (:func:`market.randomized_response.map_error`
+        with :data:`ERROR_SUPPORT`) get a Monte Carlo estimate from :data:`ERROR_DRAWS` draws.
         """
         if not np.array_equal(action, self._error_key):
             p = self.params
             profile = action_strategies(action)
             try:
-                self._error = map_error(profile, p.theta, p.prior)
+                self._error = map_error(profile, p.theta, p.prior, ERROR_SUPPORT, self.decision_prior)
             except ValueError:
                 w = sample_state(p.prior, rng, ERROR_DRAWS)
                 draws = sample_reports(profile, sample_signals(w, p.theta, action.size, rng), rng)
-                self._error = float(np.mean(map_estimate(draws, profile, p.theta, p.prior) != w))
+                estimate = map_estimate(draws, profile, p.theta, p.prior, self.decision_prior)
+                self._error = float(np.mean(estimate != w))
             self._error_key = action.copy()
         return self._error
 
     # -- the interface ------------------------------------------------------------------
     def settle(self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext) -> Outcome:
-        """Draw *W*, signals and reports; pay by R(N, epsilon); the collector estimates *W* by MAP.
+        """Draw *W*, signals and reports; pay by R(N, epsilon); the collector estimates *W* (MAP or ML).
 
         Metrics: ``collector_error`` (this round's estimate is wrong), ``expected_error``
-        (exact MAP error of the profile; a Monte Carlo estimate with
-        :data:`ERROR_DRAWS` draws when the profile is too mixed for the exact
-        sum), ``error_bound`` (:math:`e^{-\\sum_i D(\\zeta_i)}`, eq. 21), ``mean_epsilon``
-        (mean privacy level), ``information_rent`` (mean expected payment minus
-        privacy cost), ``expected_payment`` (mean), ``value_lower_bound`` (mean
-        :math:`V_{LB,i}(\\varepsilon)`), ``pooling`` (1 if no report depends on its
-        signal), ``state``, ``estimate`` and ``participants``.
+        (exact error probability of the estimator for the profile; a Monte Carlo
+        estimate with :data:`ERROR_DRAWS` draws when the profile is too mixed for
+        the exact sum), ``error_bound`` (:math:`e^{-\\sum_i D(\\zeta_i)}`, eq. 21),
+        ``mean_epsilon`` (mean privacy level), ``information_rent`` (mean expected
+        payment minus privacy cost), ``expected_payment`` (mean),
+        ``value_lower_bound`` (mean :math:`V_{LB,i}(\\varepsilon)`), ``pooling`` (1 if
+        no report depends on its signal), ``informative_share`` (share of owners
+        whose report depends on their signal; partial pooling lies between),
+        ``state``, ``estimate`` and ``participants``.
         """
         p = self.params
         n = action.size
@@ -223,7 +246,7 @@ class PeerPrediction(Mechanism):
         payment = mechanism_payments(reports, p.epsilon, p.theta, p.prior, cost) if n else np.zeros(0)
         level = profile.privacy_level()
         privacy_cost = np.broadcast_to(cost(level), (n,)).astype(float)
-        estimate = int(map_estimate(reports, profile, p.theta, p.prior))
+        estimate = int(map_estimate(reports, profile, p.theta, p.prior, self.decision_prior))
         correct = float(estimate == int(state))
         _, expected = self.expected_payments(action, cost)
         expected_error = self.expected_error(action, ctx.rng)
@@ -238,6 +261,7 @@ class PeerPrediction(Mechanism):
             "expected_payment": float(expected.mean()) if n else 0.0,
             "value_lower_bound": float(np.mean(value_lower_bound(p.epsilon, p.theta, cost))) if n else 0.0,
             "pooling": float(not np.any(informative)),
+            "informative_share": float(informative.mean()) if n else 0.0,
             "state": float(state),
             "estimate": float(estimate),
             "participants": float(np.count_nonzero(reports != REPORT_ABSTAIN)),
@@ -255,7 +279,6 @@ class PeerPrediction(Mechanism):
         cost = self.cost_function(owners)
         tables, _ = self.expected_payments(action, cost)
         coef = payment_coefficients(tables, self.params.theta, self.params.prior)  # (n, 4)
-        candidates = action_strategies(self._values)
-        payment = coef @ candidates.stacked().T
+        payment = coef @ self._candidates.stacked().T
         base = CostFunction(self.params.cost_form, 1.0, self.params.cost_exponent)
-        return payment - owners.sensitivity[:, None] * base(candidates.privacy_level())[None, :]
+        return payment - owners.sensitivity[:, None] * base(self._candidates.privacy_level())[None, :]
