@@ -67,11 +67,16 @@ def max_contribution(value: ValueFunction, c: np.ndarray, m_star: np.ndarray,
     .. math::  g(x) = v(x + D_{-i}) - v(m_i^*) - (c_i + \\varepsilon)(x - m_i^*) .
 
     ``g(m_i*) >= 0`` always and ``g < 0`` beyond ``m_i* + v_max/c_i``; ``g`` is
-    concave where ``x + D_{-i} >= m^0``, so the largest root is bracketed
-    between the peak of ``g`` (``x + D = b'^{-1}(c_i + eps)``) and that upper
-    bound and found by vectorized bisection.  If ``g`` is negative at its
-    peak (possible only when ``m_i* = 0`` and ``v(D_{-i}) = 0``) the only root
-    is ``m_i* = 0``.
+    concave and decreasing between its peak (``x + D = b'^{-1}(c_i + eps)``,
+    and ``x + D >= m^0``) and that upper bound, so Newton's method started at
+    the upper bound decreases monotonically to the largest root (each tangent
+    lies above the concave ``g``, so no step overshoots it).  The iteration
+    is vectorized over the owners still moving and drops each owner once its
+    step is below ``1e-13`` relative (a few steps, except near a tangency,
+    where convergence is linear and the root itself is ill-conditioned; an
+    exact tangency, such as ``D_{-i} = 0`` where ``m_i^max = m_i*``, returns
+    the peak at once).  If ``g`` is negative at its peak (possible only when
+    ``m_i* = 0`` and ``v(D_{-i}) = 0``) the only root is ``m_i* = 0``.
 
     Parameters
     ----------
@@ -89,18 +94,29 @@ def max_contribution(value: ValueFunction, c: np.ndarray, m_star: np.ndarray,
 
 def _largest_intersection(value: ValueFunction, c: np.ndarray, m_star: np.ndarray,
                           others: np.ndarray, eps: float) -> np.ndarray:
+    c, m_star, others = np.broadcast_arrays(c, m_star, others)
     slope = c + eps
     base = value(m_star)
-
-    def g(x: np.ndarray) -> np.ndarray:
-        return value(x + others) - base - slope * (x - m_star)
 
     peak = np.maximum.reduce([m_star, value.m0 - others, value.db_inv(slope) - others])
     hi = m_star + value.v_max / slope * (1.0 + 1e-9) + 1e-12
     peak = np.minimum(peak, hi)
-    has_root = g(peak) >= 0
-    root = bisect(g, np.where(has_root, peak, m_star), np.where(has_root, hi, m_star + 1.0))
-    return np.where(has_root, root, m_star)
+    pooled = value(peak + others)
+    g_peak = pooled - base - slope * (peak - m_star)
+    # g(peak) = 0 up to rounding: a tangency (e.g. D = 0, where m^max = m*), the root is the peak
+    tangent = g_peak <= 8.0 * np.finfo(float).eps * (pooled + np.abs(base) + slope * (peak - m_star))
+    x = np.where(g_peak >= 0, np.where(tangent, peak, hi), m_star)
+    active = np.flatnonzero((g_peak >= 0) & ~tangent)
+    for _ in range(100):                   # quadratic convergence; linear only near a tangency
+        if active.size == 0:
+            break
+        xa, da, sa = x.flat[active], others.flat[active], slope.flat[active]
+        ga = value(xa + da) - base.flat[active] - sa * (xa - m_star.flat[active])
+        dga = value.dv(xa + da) - sa
+        step = np.where(dga < 0, ga / np.where(dga < 0, dga, -1.0), 0.0)
+        x.flat[active] = np.maximum(xa - step, peak.flat[active])
+        active = active[np.abs(step) > 1e-13 * np.maximum(xa, 1.0)]
+    return x
 
 
 def _shaping_gap(value: ValueFunction, c: np.ndarray, eps: float, seed: float

@@ -80,10 +80,10 @@ def on_unique(func: Callable[..., np.ndarray], *columns: np.ndarray) -> np.ndarr
         _, inv = np.unique(col.ravel(), return_inverse=True)
         code = code * (int(inv.max(initial=0)) + 1) + inv.ravel()
         _, code = np.unique(code, return_inverse=True)
-    first = np.zeros(int(code.max(initial=-1)) + 1, dtype=np.int64)
+        if int(code.max(initial=-1)) + 1 == code.size:
+            return np.asarray(func(*cols))         # every row already distinct: nothing to share
+    first = np.zeros(int(code.max()) + 1, dtype=np.int64)
     first[code] = np.arange(code.size)             # any representative of each row
-    if first.size == code.size:
-        return np.asarray(func(*cols))
     picked = [col.ravel()[first] for col in cols]
     return np.asarray(func(*picked))[code].reshape(cols[0].shape)
 

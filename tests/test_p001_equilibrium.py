@@ -126,3 +126,57 @@ def test_erm_bound_fig4_numbers():
         assert standalone_optimum(v, 0.1) == 0.0
         assert value_shaping_totals(v, np.full(10000, 0.1))[-1] == pytest.approx(m_1e4, abs=1)
         assert minimum_viable_n(v, 0.1) == pytest.approx(n_min, abs=0.1)
+
+
+# --- value functions: b', its inverse, the flat region ------------------------------------------
+
+@pytest.mark.parametrize("name, a, k", [("sqrt", 0.95, 1.0), ("erm_bound", 0.95, 10.0),
+                                        ("power_law", 1e9, 5.4e13)])
+def test_value_derivative_inverse_and_flat_region(name, a, k):
+    v = make_value(name, a, k)
+    assert float(v.b(np.array(v.m0))) == pytest.approx(0.0, abs=1e-9 * a)       # m0 is b's zero crossing
+    assert np.all(v(np.linspace(0.0, v.m0, 50)) == 0.0) and np.all(v.dv(v.m0 * np.array([0.1, 0.9])) == 0.0)
+    m = v.m0 * np.geomspace(1.01, 1e4, 40)
+    h = 1e-6 * m
+    assert v.db(m) == pytest.approx((v.b(m + h) - v.b(m - h)) / (2 * h), rel=1e-5)
+    assert v.db_inv(v.db(m)) == pytest.approx(m, rel=1e-9)
+    assert np.all(np.diff(v.db(m)) < 0)                                            # concave above m0
+    assert v.db_inv(np.array([0.0, 2 * v.db_m0])) == pytest.approx([np.inf, v.m0])
+
+
+def test_sqrt_closed_forms():
+    assert V.db(np.array(4.0)) == pytest.approx(0.5 * 4.0**-1.5, rel=1e-12)
+    assert V.db_inv(np.array(0.01)) == pytest.approx((1 / 0.02) ** (2 / 3), rel=1e-12)   # = m*(0.01)
+    assert standalone_utility(V, 0.05) == pytest.approx(0.95 - 1.5 * (2 * 0.05) ** (1 / 3), rel=1e-12)
+
+
+# --- m^max of value shaping (eq. 11) ------------------------------------------------------------
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(0.005, 0.4), st.floats(0.0, 200.0), st.sampled_from([0.0, 1e-6]))
+def test_max_contribution_is_largest_root_of_the_cubic(c, others, eps):
+    """sqrt value: with s = sqrt(x + D) the intersection is a root of (c+eps) s^3 - B s + 1 = 0."""
+    m_star = float(standalone_optimum(V, c))
+    x = float(max_contribution(V, np.array([c]), np.array([m_star]), np.array([others]), eps)[0])
+    slope = c + eps
+    roots = np.roots([slope, 0.0, -(0.95 - float(V(m_star)) + slope * (m_star + others)), 1.0])
+    real = roots[np.abs(roots.imag) < 1e-9].real
+    cands = real[(real > 0) & (real**2 - others >= m_star - 1e-9) & (real**2 >= V.m0)] ** 2 - others
+    expected = cands.max() if cands.size else m_star
+    if others > 0 or m_star > 0:
+        assert x == pytest.approx(max(expected, m_star), rel=1e-7, abs=1e-9)
+    else:
+        assert x == 0.0
+
+
+def test_max_contribution_tangency_and_entry_threshold():
+    # nobody else contributes: the line is tangent to v at m*, so m^max = m* exactly
+    m_star = standalone_optimum(V, COSTS)
+    assert max_contribution(V, COSTS, m_star, np.zeros(3)) == pytest.approx(m_star, rel=1e-12)
+    # c = 0.2 (m* = 0): an owner joins only once the others hold D* = (T^-1/2 + cT - a)/c, T = b'^-1(c)
+    t = (1 / 0.4) ** (2 / 3)
+    d_star = (t**-0.5 + 0.2 * t - 0.95) / 0.2
+    assert d_star == pytest.approx(0.776, abs=1e-3)                               # spec Sec. 4.5: "about 0.78"
+    c = np.full(2, 0.2)
+    below, above = max_contribution(V, c, np.zeros(2), np.array([d_star * (1 - 1e-6), d_star * (1 + 1e-6)]))
+    assert below == 0.0 and above == pytest.approx(t - d_star, rel=1e-2)

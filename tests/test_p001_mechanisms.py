@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from market.equilibrium import (
     deviation_gain,
     is_nash,
+    max_contribution,
     naive_equilibrium,
     symmetric_equilibria,
     value_shaping_equilibrium,
@@ -68,6 +69,7 @@ def test_g2_sequential_best_response_reaches_theorem_iii():
     assert a == pytest.approx([13.572088, 0, 0], rel=1e-4)
     out = m.settle(a, o, ctx())
     assert out.metrics["free_riders"] == 2 and out.metrics["free_rider_share"] == pytest.approx(2 / 3)
+    assert out.metrics["under_contributors"] == 2 and out.metrics["under_contributor_share"] == pytest.approx(2 / 3)
     assert out.metrics["total_data"] == pytest.approx(13.572088, rel=1e-4)
     # synchronous updates from the stand-alone optima also settle on it
     path = jacobi(m, o, standalone_optimum(V, COSTS), 20)
@@ -247,6 +249,21 @@ def test_two_type_direct_maximisation_beats_paper_eq21():
         assert vals[0] >= vals[1] - 1e-9
         best_gain = max(best_gain, vals[0] - vals[1])
     assert best_gain > 1e-3
+
+
+def test_two_type_m_down_meets_corrected_first_order_condition():
+    """Spec Sec. 2.4: the maximiser of (22) solves v'(m_down + D) = c_lo - p/(1-p) (c_hi - c_lo)."""
+    c_lo, c_hi = 0.01, 0.02
+    m = mech("two_type", c_low=c_lo, c_high=c_hi)
+    for others, p_low in ((2.0, 0.1), (2.0, 0.2), (2.0, 0.3), (20.0, 0.45)):    # interior optima
+        _, down = m.menu(np.array([others]), np.array([p_low]))
+        target = c_lo - p_low / (1 - p_low) * (c_hi - c_lo)
+        assert float(V.dv(down + others)[0]) == pytest.approx(target, rel=1e-4)
+    # corrected Remark 5: from p = c_lo / c_hi on, m_down is the low type's own intersection m_lo^max
+    others = np.array([20.0])
+    m_lo_max = max_contribution(V, np.array([c_lo]), standalone_optimum(V, np.array([c_lo])), others, 1e-8)
+    assert m.menu(others, np.array([0.55]))[1] == pytest.approx(m_lo_max, rel=1e-6)
+    assert m.menu(others, np.array([0.45]))[1][0] < m_lo_max[0] * (1 - 1e-3)
 
 
 @pytest.mark.parametrize("name, params, match", [

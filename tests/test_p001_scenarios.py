@@ -77,3 +77,40 @@ def test_hidden_costs_pay_information_rent_to_low_types_only():
     assert rent[high] == pytest.approx(np.zeros(high.sum()), abs=1e-6)
     assert np.all(rent[~high] > 0)
     assert frame["information_rent"].iloc[-1] == pytest.approx(rent[~high].sum(), rel=1e-9)
+
+
+def _tied(rounds, *decision):
+    """Two owners with the same cost 0.01 under naive FL, starting at 0 (spec G9), run by DataMarket."""
+    model = DataMarket("p001_naive_free_riding", rounds=rounds, overrides=[
+        "population.owners=2", "population.types.0.sensitivity=0.01", "population.initial_action=0.0",
+        *decision])
+    model.run()
+    return model
+
+
+def test_g9_tied_costs_through_the_simulator_dynamics():
+    # synchronous revision: (0,0) -> (13.57,13.57) -> (0,0) -> ... for ever
+    totals = _tied(8, "decision.revision=synchronous").model_frame()["total_data"].to_numpy()
+    assert totals[0::2] == pytest.approx(np.full(4, 2 * 13.572088), rel=1e-6)
+    assert np.all(totals[1::2] == 0.0)
+    # sequential revision (both owners, one after the other, each round): one owner carries m*
+    model = _tied(5, "decision.revision=sequential", "decision.revisions_per_round=2")
+    assert np.sort(model.owners.action) == pytest.approx([0.0, 13.572088], rel=1e-6, abs=1e-12)
+    # damped best response (a <- a/2 + BR/2): both settle at m*/2, total m*
+    model = _tied(60, "decision.revision=synchronous", "decision.damping=0.5")
+    assert model.owners.action == pytest.approx([6.786044, 6.786044], rel=1e-6)
+    assert model.model_frame()["free_riders"].iloc[-1] == 0.0
+    assert model.model_frame()["under_contributors"].iloc[-1] == 2.0
+    # probabilistic inertia also breaks the cycle: the total settles at m* (any split is an equilibrium)
+    model = _tied(60, "decision.revision=synchronous", "decision.inertia=0.5")
+    assert model.owners.action.sum() == pytest.approx(13.572088, rel=1e-6)
+
+
+def test_fairness_scenarios_free_ride_at_p_zero_and_collect_more_with_p():
+    naive = DataMarket("p001_fairness_pd", overrides=["mechanism.p=0.0"])
+    naive.run()
+    shaped = DataMarket("p001_fairness_pd")
+    shaped.run()
+    assert naive.model_frame()["total_data"].iloc[-1] == pytest.approx(13.572088, rel=1e-4)   # p = 0: naive
+    assert shaped.model_frame()["total_data"].iloc[-1] > 10 * 13.572088
+    assert shaped.owners.action == pytest.approx(np.full(20, shaped.owners.action[0]), rel=1e-9)

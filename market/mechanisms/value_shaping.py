@@ -32,11 +32,12 @@ forms or 1-d solves and respect the box.
 Per-round metrics (columns of ``model.parquet``): ``total_data`` (owners'
 data), ``seeded_data``, ``pooled_value`` (:math:`v` of the pool),
 ``free_riders`` and ``free_rider_share`` (owners contributing 0 while their
-stand-alone optimum is positive), ``under_contributor_share`` (owners
-contributing less than their stand-alone optimum), ``surplus_over_standalone``
+stand-alone optimum is positive), ``under_contributors`` and
+``under_contributor_share`` (owners contributing less than their stand-alone
+optimum), ``surplus_over_standalone``
 (mean of :math:`u_i - u_i^*`) and ``information_rent`` (the low-cost types'
 total utility above stand-alone under ``two_type``; 0 for the known-cost
-mechanisms, where costs are not private).
+mechanisms, where costs are not private); ``two_type`` adds ``high_type_data``.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ import numpy as np
 from market.equilibrium import max_contribution
 from market.mechanisms.base import ActionSpace, Mechanism, Outcome, RoundContext, register
 from market.population import OwnerArrays
-from market.value import ValueFunction, best_top_up, make_value, standalone_optimum, standalone_utility
+from market.value import ValueFunction, best_top_up, make_value, standalone_optimum
 
 #: Golden-section ratio for the vectorized 1-d refinements.
 _INVPHI = (np.sqrt(5.0) - 1.0) / 2.0
@@ -135,6 +136,9 @@ class DataContributionGame(Mechanism):
         if p.seed_rounds < 0:
             raise ValueError("seed_rounds: must be non-negative (0 = every round)")
         self._space = ActionSpace(np.linspace(0.0, p.m_max, p.grid_points), kind="continuous")
+        self._standalone_costs = np.empty(0)
+        self._standalone_m = np.empty(0)
+        self._standalone_u = np.empty(0)
 
     @property
     def action_space(self) -> ActionSpace:
@@ -153,6 +157,18 @@ class DataContributionGame(Mechanism):
         if np.any(~(c > 0)):
             raise ValueError("sensitivity: marginal costs c_i must be positive")
         return c
+
+    def standalone(self, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Stand-alone optima and utilities ``(m_i*, u_i*)`` (Theorem I, eq. 4) for costs ``c``.
+
+        Kept from the previous call while the costs are unchanged (they
+        change only with drift or churn), so a round does not re-solve them.
+        """
+        if not np.array_equal(c, self._standalone_costs):
+            m = standalone_optimum(self.v, c)
+            self._standalone_costs = np.array(c, dtype=float)
+            self._standalone_m, self._standalone_u = m, self.v(m) - c * m
+        return self._standalone_m, self._standalone_u
 
     def others(self, action: np.ndarray, ctx: RoundContext) -> np.ndarray:
         """``D_{-i}``: everyone else's data plus the platform's seed."""
@@ -236,10 +252,11 @@ class DataContributionGame(Mechanism):
     def _metrics(self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext,
                  utility: np.ndarray) -> dict[str, float]:
         c = self.costs(owners)
-        m_star = standalone_optimum(self.v, c)
+        m_star, u_star = self.standalone(c)
         n = max(action.size, 1)
         scale = np.maximum(m_star, 1.0)
         free = int(np.count_nonzero((action <= 0) & (m_star > 0)))
+        under = int(np.count_nonzero(action < m_star - 1e-9 * scale))
         seed = self.seed(ctx)
         return {
             "total_data": float(action.sum()),
@@ -247,8 +264,9 @@ class DataContributionGame(Mechanism):
             "pooled_value": float(self.v(action.sum() + seed)),
             "free_riders": float(free),
             "free_rider_share": free / n,
-            "under_contributor_share": float(np.count_nonzero(action < m_star - 1e-9 * scale)) / n,
-            "surplus_over_standalone": float(np.mean(utility - standalone_utility(self.v, c)))
+            "under_contributors": float(under),
+            "under_contributor_share": under / n,
+            "surplus_over_standalone": float(np.mean(utility - u_star))
             if action.size else 0.0,
             "information_rent": 0.0,
         }
@@ -335,7 +353,7 @@ class ValueShaping(DataContributionGame):
 
     def _parts(self, action, owners, ctx):
         c = self.costs(owners)
-        m_star = standalone_optimum(self.v, c)
+        m_star = self.standalone(c)[0]
         others = self.others(action, ctx)
         return c, m_star, others, max_contribution(self.v, c, m_star, others, self.params.eps)
 
@@ -499,6 +517,17 @@ class FairnessBaseline(DataContributionGame):
     The best response is the grid argmax refined by golden-section search
     (:meth:`refined_best_response`), with ``m_i*`` and the pooled optimum as
     extra candidates.
+
+    Where the spec corrects the paper (spec Secs. 2.3, 5.9-5.11): Theorem
+    VI's one-sided conditions have sign typos, so symmetric equilibria are
+    found by a global deviation check
+    (:func:`market.equilibrium.symmetric_equilibria`); its claim that
+    ``m = m*/n`` gives the maximum utility is false (PD, ``n = 10``,
+    ``c = 0.01``, ``p = 0.5``: ``m = 6.2996`` is also an equilibrium, with
+    utility 0.761012 > 0.664990); the Shapley sum runs over ``k = 0..n-1``,
+    not ``k in [n]``; and PD's maximum-data total rises with ``p`` up to the
+    value-shaping total at ``p = 1`` (utility 0) instead of peaking inside
+    ``(0, 1)`` as in Fig. 6.
     """
 
     name = "fairness_baseline"
@@ -538,7 +567,7 @@ class FairnessBaseline(DataContributionGame):
 
     def best_response(self, action, owners, ctx):
         c = self.costs(owners)
-        extra = np.stack([standalone_optimum(self.v, c),
+        extra = np.stack([self.standalone(c)[0],
                           best_top_up(self.v, c, self.others(action, ctx)),
                           _top_other(action)], axis=1)
         return self.refined_best_response(action, owners, ctx, extra)
@@ -590,6 +619,17 @@ class TwoTypeScreening(DataContributionGame):
     with ``m_down_rule = "paper_eq21"``.  High types play ``m^up`` and keep
     their stand-alone utility; low types play ``m^down`` and earn the
     information rent (Theorems VII, VIII).
+
+    Where the spec corrects the paper (spec Sec. 2.4): raising the low
+    line by ``dx`` moves ``m^up`` by ``dx / (c_high - c_low)``, not
+    ``dx / c_high``, and the derivation drops a factor ``p_i``; the
+    first-order condition of (22) is therefore
+    ``v'(m^down + D) = c_low - p_i/(1 - p_i) (c_high - c_low)`` (clipped to
+    ``[m_hi^max, m_lo^max]``), not eq. (21), and Remark 5's threshold for
+    ``m^down = m_lo^max`` becomes ``p_i >= c_low / c_high``.  Eq. (16) is
+    garbled (eq. 21 is its clean form), and the stand-alone optima of the two
+    types are swapped in the text at L620 and L623 (here
+    ``m*(c_low) >= m*(c_high)``).
     """
 
     name = "two_type"
@@ -671,7 +711,7 @@ class TwoTypeScreening(DataContributionGame):
     def _metrics(self, action, owners, ctx, utility):
         metrics = super()._metrics(action, owners, ctx, utility)
         low = self.is_low(owners)
-        rent = utility - standalone_utility(self.v, self.costs(owners))
+        rent = utility - self.standalone(self.costs(owners))[1]
         metrics["information_rent"] = float(rent[low].sum())
         metrics["high_type_data"] = float(action[~low].sum())
         return metrics
