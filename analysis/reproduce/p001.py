@@ -12,7 +12,19 @@ Fig. 7's proportional-data panels use the *maximum-data* type-symmetric PD
 equilibrium at the best exponent ``p`` (App. C.2.3), found by
 :func:`pd_two_type_max_data`: a scan over the low types' level with the high
 types' symmetric best response (or opt-out to training alone) and a global
-deviation check for the low types.
+deviation check for the low types.  With this value function both types have
+``m* > 0`` and value shaping collects at most about 1.4 times PD's total
+(fraction of low-cost agents 0.6), not the paper's "up to 50x"; the paper's
+other Fig. 7 claim is reproduced: under PD the high-cost agents opt out
+(contribute 0) once most agents have the low cost.
+
+The Fig. 6 comparison of PD / PV / PS across ``p`` (identical agents with
+``m* = 0``, ERM-bound value, ``c = 0.1``, ``n = 10^4``) uses the maximum-data
+symmetric equilibrium of :func:`fairness_max_data`; PD is checked against the
+spec's totals (Sec. 5.11) and :func:`tables` prints all three rules beside
+value shaping.  As the spec found, PD's total *rises* with ``p`` up to the
+value-shaping total at ``p = 1``, where the agents' utility is 0 (IR binds),
+rather than peaking inside ``(0, 1)`` as the paper's Fig. 6 shows.
 """
 
 from __future__ import annotations
@@ -23,6 +35,7 @@ import numpy as np
 
 from analysis.reproduce import Check
 from market.equilibrium import (
+    max_contribution,
     minimum_viable_n,
     naive_equilibrium,
     symmetric_equilibria,
@@ -32,10 +45,12 @@ from market.equilibrium import (
 from market.mechanisms import MECHANISMS, RoundContext
 from market.mechanisms.value_shaping import mean_field_shapley, symmetric_deviation_utility
 from market.population import OwnerArrays
-from market.value import ValueFunction, make_value, standalone_optimum, standalone_utility
+from market.value import ValueFunction, bisect, make_value, standalone_optimum, standalone_utility
 
 SQRT = make_value("sqrt", 0.95, 1.0)
 COSTS = np.array([0.01, 0.02, 0.05])
+#: Fig. 6 setting: identical agents with m* = 0 (spec Sec. 5.11).
+FIG6_VALUE, FIG6_N, FIG6_COST = make_value("erm_bound", 0.95, 1.0), 10000, 0.1
 
 
 def _owners(costs: np.ndarray) -> OwnerArrays:
@@ -73,9 +88,18 @@ def checks() -> list[Check]:
     c = np.geomspace(1e-3, 0.1, 5)
     slope = np.polyfit(np.log(c), np.log(standalone_optimum(SQRT, c)), 1)[0]
     add("d log m*/d log c", -2 / 3, slope, 1e-6, "spec G1 / paper L103")
+    c_max = bisect(lambda c_: np.where(standalone_optimum(SQRT, c_) > 0, 1.0, -1.0), np.array(0.1), np.array(0.2))
+    add("viability cutoff c_max = a^3/(6.75k)", 0.1270185, c_max, 1e-4 * 0.127, "spec G1 / Sec. 3.3")
+    add("m* just below c_max = 2.25k/a^2", 2.493075, standalone_optimum(SQRT, c_max * (1 - 1e-9)), 1e-3,
+        "spec Sec. 3.3 (jump to 0 above)")
+    c = np.linspace(0.001, 0.3, 300)
+    add("m*, u* non-increasing in c (1=yes)", 1.0, float(np.all(np.diff(standalone_optimum(SQRT, c)) <= 0)
+                                                          and np.all(np.diff(standalone_utility(SQRT, c)) <= 1e-15)),
+        0.0, "spec G1 / Thm I")
     # G2
     eq = naive_equilibrium(SQRT, COSTS)
     add("naive eq. m_1 (Thm III)", 13.572088, eq[0], 1e-3, "spec G2 / eq. 9")
+    add("naive eq. m_2 + m_3 (free-riders)", 0.0, eq[1:].sum(), 1e-12, "spec G2 / eq. 9")
     add("naive eq. total", 13.572088, eq.sum(), 1e-3, "spec G2")
     add("stand-alone sum", 26.763557, standalone_optimum(SQRT, COSTS).sum(), 1e-3, "spec G2")
     seq = _owners(COSTS)
@@ -88,11 +112,14 @@ def checks() -> list[Check]:
     add("sequential BR total, 4 sweeps", 13.572088, a.sum(), 1e-3, "spec G2")
     add("Remark 1: 5 agents c=0.2", 0.0, naive_equilibrium(SQRT, np.full(5, 0.2)).sum(), 1e-12, "spec G2")
     # G3
+    add("M(n=1, c=0.2)", 0.0, value_shaping_totals(SQRT, np.full(1, 0.2))[-1], 1e-12, "spec G3")
     add("M(n=2, c=0.2)", 5.050104, value_shaping_totals(SQRT, np.full(2, 0.2))[-1], 5e-4, "spec G3")
     roots = value_shaping_totals(SQRT, np.full(10, 0.2))
     add("M(n=10, c=0.2)", 39.549397, roots[-1], 4e-3, "spec G3 / Remark 3")
     add("unstable root (n=10)", 1.16442, roots[1], 1e-4, "spec G3")
     add("n_min = ceil(6.75ck/a^3)", 2.0, np.ceil(minimum_viable_n(SQRT, 0.2)), 0.0, "spec G3")
+    add("M/n at n=1e5 -> a/c", 0.95 / 0.2, value_shaping_totals(SQRT, np.full(100000, 0.2))[-1] / 1e5,
+        0.01 * 4.75, "spec G3 / Fig. 4(a, b)")
     # G4
     vs = value_shaping_equilibrium(SQRT, COSTS)
     for i, ref in enumerate([27.581214, 19.082114, 11.297756]):
@@ -100,6 +127,11 @@ def checks() -> list[Check]:
     add("value-shaping total", 57.961084, vs.sum(), 6e-3, "spec G4")
     for i, ref in enumerate([0.542837, 0.437007, 0.253762]):
         add(f"utility_{i + 1} = stand-alone (Thm V)", ref, SQRT(vs.sum()) - COSTS[i] * vs[i], 1e-5, "spec G4")
+    m_star = standalone_optimum(SQRT, COSTS)
+    add("min_i m^max_i - m*_i >= 0 (1=yes)", 1.0, float(np.all(vs >= m_star)), 0.0, "spec G4 / Thm IV")
+    add("bound sum m* + (a - v(m*))/c", 80.29, np.sum(m_star + (0.95 - SQRT(m_star)) / COSTS), 0.005, "spec G4")
+    add("M <= bound and M > naive total (1=yes)", 1.0,
+        float(np.sum(m_star + (0.95 - SQRT(m_star)) / COSTS) >= vs.sum() > eq.sum()), 0.0, "spec G4")
     climb = _dynamics("value_shaping", COSTS, np.zeros(3), 80)[-1]
     add("value-shaping BR dynamics total", 57.961084, climb.sum(), 6e-3, "spec G4 (brute force)")
     # G6
@@ -120,25 +152,48 @@ def checks() -> list[Check]:
     add("PD utility at m=2.0 (NE)", 0.706390, util[2] if is_eq[2] else np.nan, 1e-5, "spec G7")
     add("PD utility at m=6.2996 (NE)", 0.761012, util[3] if is_eq[3] else np.nan, 1e-5,
         "spec G7 (contradicts Thm VI's max-utility claim)")
+    add("PD total at m*/n", 13.572, 10 * levels[0], 1e-3, "spec G7")
     # G9
     tied = np.array([0.01, 0.01])
     cyc = _dynamics("naive_fl", tied, np.zeros(2), 4)
     add("tied costs, simultaneous: round-1 level", 13.5721, cyc[1, 0], 1e-4, "spec G9")
     add("tied costs, simultaneous: round-2 level", 0.0, cyc[2, 0], 1e-12, "spec G9")
+    seq = _owners(tied)
+    a = np.zeros(2)
+    for _ in range(3):
+        for i in range(2):
+            a[i] = mech.best_response(a, seq, ctx)[i]
+    add("tied costs, sequential: m_1", 13.5721, a[0], 1e-4, "spec G9")
+    add("tied costs, sequential: m_2", 0.0, a[1], 1e-12, "spec G9")
     damped = _dynamics("naive_fl", tied, np.zeros(2), 60, damping=0.5)[-1]
     add("tied costs, damped 0.5", 6.786, damped[0], 1e-3, "spec G9")
+    add("tied costs, damped: total at the fixed point", 13.5721, damped.sum(), 1e-4, "spec G9")
     # G10
     n10 = np.full(10, 0.2)
     add("tipping: start 0.05 -> total", 0.0,
         _dynamics("value_shaping", n10, np.full(10, 0.05), 30)[-1].sum(), 1e-9, "spec G10")
-    add("tipping: start 0.1 -> total", 39.5494,
-        _dynamics("value_shaping", n10, np.full(10, 0.1), 30)[-1].sum(), 1e-3, "spec G10")
+    climb = _dynamics("value_shaping", n10, np.full(10, 0.1), 30).sum(axis=1)
+    add("tipping: start 0.1 -> total", 39.5494, climb[-1], 1e-3, "spec G10")
+    add("tipping: rounds to settle (about 11)", 11, np.argmax(np.abs(climb - climb[-1]) < 1e-9 * climb[-1]), 2,
+        "spec G10")
+    threshold = bisect(lambda d: np.where(max_contribution(SQRT, np.array(0.2), np.array(0.0), d) > 0, -1.0, 1.0),
+                       np.array(0.0), np.array(5.0))
+    add("others' data before a c=0.2 owner joins", 0.78, threshold, 0.01, "spec Sec. 4.5")
     add("seed 0.5 for 5 rounds -> total", 0.0, _dynamics(
         "value_shaping", n10, np.zeros(10), 30, seed_data=0.5, seed_rounds=5)[-1].sum(), 1e-9, "spec G10")
     add("seed 1.0 for 5 rounds -> total", 39.5494, _dynamics(
         "value_shaping", n10, np.zeros(10), 40, seed_data=1.0, seed_rounds=5)[-1].sum(), 1e-3, "spec G10")
     add("Shapley efficiency, n=5, m=3", 0.691801, 5 * mean_field_shapley(SQRT, np.array(3.0), np.array(3.0), 5),
         1e-6, "spec G10")
+    add("k = 1..n as printed (not efficient)", 0.341648, sum(SQRT((k + 1) * 3.0) - SQRT(k * 3.0) for k in range(1, 6)),
+        1e-6, "spec G10 / Sec. 5.9")
+    # Sec. 5.11: Fig. 6 analogue, PD's maximum-data symmetric equilibrium across p
+    vs_total = value_shaping_totals(FIG6_VALUE, np.full(FIG6_N, FIG6_COST))[-1]
+    for p, ref in ((0.0, 0.0), (0.1, 8500), (0.5, 45300), (0.9, 82600), (1.0, 91900)):
+        add(f"Fig. 6 PD total (p={p})", ref, fairness_max_data("pd", p)[0], 100.0 if p else 0.0,
+            "spec Sec. 5.11 (100-point grid)")
+    add("Fig. 6 PD(p=1) <= value shaping (1=yes)", 1.0, float(fairness_max_data("pd", 1.0)[0] <= vs_total), 0.0,
+        "spec Sec. 5.11")
     # Sec. 3.4: Fig. 4 analogue with the ERM-bound value
     for k, total, n_min in ((1, 91972, 47.1), (10, 88655, 175.5), (100, 78735, 1083.3)):
         erm = make_value("erm_bound", 0.95, k)
@@ -146,6 +201,56 @@ def checks() -> list[Check]:
             "spec Sec. 3.4")
         add(f"Fig. 4 n_min(c=0.1, k={k})", n_min, minimum_viable_n(erm, 0.1), 0.1, "spec Sec. 3.4")
     return out
+
+
+def fairness_max_data(rule: str, p: float, value: ValueFunction = FIG6_VALUE, n: int = FIG6_N,
+                      c: float = FIG6_COST, nodes: int = 2000, levels: int = 950,
+                      candidates: int = 2001) -> tuple[float, float]:
+    """Maximum-data symmetric equilibrium of a fairness baseline (eqs. 12-14; Fig. 6).
+
+    Scans ``levels`` symmetric levels ``d`` on ``(0, v_max/c]`` with
+    :func:`market.equilibrium.symmetric_equilibria` (global deviation check
+    on ``candidates`` points over ``[0, 2 v_max/c]`` plus the levels
+    themselves), keeps the levels that are equilibria and individually
+    rational (utility at least the stand-alone ``u*``), and refines the
+    largest one on a 50 times finer grid up to the next level.  PS sums over
+    coalition sizes use ``nodes`` midpoint blocks.
+
+    Returns
+    -------
+    total, utility : float
+        Total data ``n d`` and each agent's utility (0 and NaN when only the
+        empty profile qualifies).
+    """
+    f = symmetric_deviation_utility(rule, value, n, c, p, nodes)
+    top = value.v_max / c
+    cand = np.linspace(0.0, 2.0 * top, candidates)
+    u_star = float(standalone_utility(value, c))
+
+    def best(levels: np.ndarray) -> tuple[float, float]:
+        is_eq, util = symmetric_equilibria(levels, f, np.concatenate([cand, levels]), 1e-9)
+        ok = is_eq & (util >= u_star)
+        i = int(np.flatnonzero(ok)[-1]) if ok.any() else -1
+        return (float(levels[i]), float(util[i])) if i >= 0 else (0.0, np.nan)
+
+    coarse = np.linspace(0.0, top, levels + 1)[1:]
+    d, u = best(coarse)
+    if d > 0:
+        d, u = best(np.linspace(d, d + coarse[0], 51))
+    return n * d, u
+
+
+def tables() -> list[str]:
+    """The Fig. 6 analogue: maximum-data totals of PD, PV and PS across ``p``, beside value shaping."""
+    vs_total = value_shaping_totals(FIG6_VALUE, np.full(FIG6_N, FIG6_COST))[-1]
+    lines = ["Fig. 6 analogue: identical agents, ERM-bound value k = 1, c = 0.1, n = 10,000 (m* = 0); "
+             "total data at the maximum-data symmetric equilibrium (PS: 32 coalition-size blocks)",
+             f"{'p':>5}  {'PD':>9}  {'PV':>9}  {'PS':>9}  {'value shaping':>14}"]
+    for p in (0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0):
+        totals = [fairness_max_data("pd", p)[0], fairness_max_data("pv", p)[0],
+                  fairness_max_data("ps", p, nodes=32, levels=190, candidates=801)[0]]
+        lines.append(f"{p:>5.2f}  " + "  ".join(f"{t:>9.0f}" for t in totals) + f"  {vs_total:>14.0f}")
+    return ["\n".join(lines)]
 
 
 def pd_two_type_max_data(value: ValueFunction, n_low: int, n_high: int, c_low: float, c_high: float,
@@ -166,7 +271,8 @@ def pd_two_type_max_data(value: ValueFunction, n_low: int, n_high: int, c_low: f
         Total data and the high types' data at the kept ``d`` with most data
         (0, 0 when no level qualifies).
     """
-    if n_low == 0:
+    all_high = n_low == 0
+    if all_high:                       # the high types are the top group themselves
         n_low, n_high, c_low = n_high, 0, c_high
     u_low, u_high = standalone_utility(value, np.array([c_low, c_high]))
     d = np.geomspace(1.0, 3.0 * value.v_max / c_low, levels)[:, None]
@@ -188,7 +294,7 @@ def pd_two_type_max_data(value: ValueFunction, n_low: int, n_high: int, c_low: f
     if not np.any(ok):
         return 0.0, 0.0
     best = np.argmax(np.where(ok, total[:, 0], -1.0))
-    return float(total[best, 0]), float(n_high * h[best, 0])
+    return float(total[best, 0]), float(total[best, 0] if all_high else n_high * h[best, 0])
 
 
 def figures(out_dir: Path) -> list[Path]:
@@ -197,6 +303,7 @@ def figures(out_dir: Path) -> list[Path]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
     import seaborn as sns
 
     sns.set_theme(style="whitegrid")
@@ -204,7 +311,7 @@ def figures(out_dir: Path) -> list[Path]:
     paths: list[Path] = []
     ks = (1, 10, 100)
 
-    # Fig. 2: m* vs c, log-log, per difficulty k
+    # Fig. 2: m* vs c, log-log, per difficulty k (the paper's caption says "number of agents"; L100 says k)
     fig, ax = plt.subplots(figsize=(5, 4))
     c = np.geomspace(1e-5, 1e-1, 300)
     for k, color in zip(ks, sns.color_palette(n_colors=3)):
@@ -231,6 +338,8 @@ def figures(out_dir: Path) -> list[Path]:
         axes[2].plot(cs, [np.ceil(minimum_viable_n(v, c_)) for c_ in cs], label=f"k={k}")
     axes[0].set(xlabel="agents n", ylabel="total data", title="(a) c = 0.1")
     axes[1].set(xlabel="cost c", ylabel="total data", title="(b) n = 10,000")
+    axes[1].xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    axes[1].set_xticks([0.02, 0.05, 0.1, 0.2, 0.5], labels=["0.02", "0.05", "0.1", "0.2", "0.5"])
     axes[2].set(xlabel="cost c", ylabel="minimum viable n", title="(c)")
     for ax in axes:
         ax.legend()
