@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import ruptures
+from ruptures.base import BaseCost
 
 from market.mechanisms.base import ActionSpace
 
@@ -128,12 +129,78 @@ def regime_spans(rounds: Sequence[int], regimes: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame({"start": r[starts], "end": r[ends], "regime": g[starts]})
 
 
+class CumulativeL2(BaseCost):
+    """The l2 segment cost of ``ruptures`` (``CostL2``) in O(1) per segment from cumulative sums.
+
+    :math:`c(y_{a..b}) = \\sum_{t=a}^{b-1} (y_t - \\bar y_{a..b})^2
+    = S_2(a, b) - S_1(a, b)^2 / (b - a)` with :math:`S_p(a, b) = \\sum_{t=a}^{b-1} y_t^p`.
+    ``CostL2`` recomputes a variance over the segment at every call, which makes PELT's
+    search quadratic in time *and* in segment length.
+    """
+
+    model = "l2_cumulative"
+    min_size = 1
+
+    def fit(self, signal: np.ndarray) -> CumulativeL2:
+        """Store the cumulative sums of ``signal`` (shape ``(T,)`` or ``(T, d)``)."""
+        y = np.asarray(signal, dtype=float).reshape(len(signal), -1)
+        self.signal = y
+        zero = np.zeros((1, y.shape[1]))
+        self.s1 = np.concatenate([zero, np.cumsum(y, axis=0)])
+        self.s2 = np.concatenate([zero, np.cumsum(y * y, axis=0)])
+        return self
+
+    def error(self, start: int, end: int) -> float:
+        """Cost of the segment ``signal[start:end]``."""
+        s = self.s1[end] - self.s1[start]
+        return float(np.sum(self.s2[end] - self.s2[start] - s * s / (end - start)))
+
+
+def _refine(y: np.ndarray, breaks: list[int], jump: int, min_size: int, penalty: float) -> list[int]:
+    """Exact l2 positions for change points found on a grid of step ``jump``.
+
+    Each point in turn (its neighbours fixed, the earlier ones already moved)
+    minimises :math:`c(y_{a..t}) + c(y_{t..b})` over
+    :math:`t \\in [t_0 - \\text{jump}, t_0 + \\text{jump}]`, keeping segments
+    of at least ``min_size``.  A coarse grid can straddle one shift with two
+    points (a short "transition" segment); once moved, a point whose removal
+    raises the cost by less than ``penalty`` no longer pays for itself and is
+    dropped (the weakest first), and the rest are moved again.
+    """
+    s1 = np.r_[0.0, np.cumsum(y)]
+    s2 = np.r_[0.0, np.cumsum(y * y)]
+
+    def cost(a, b):
+        s = s1[b] - s1[a]
+        return s2[b] - s2[a] - s * s / (b - a)
+
+    def move(edges: list[int]) -> list[int]:
+        for k in range(1, len(edges) - 1):
+            t = np.arange(max(edges[k - 1] + min_size, edges[k] - jump),
+                          min(edges[k + 1] - min_size, edges[k] + jump) + 1)
+            if t.size:
+                edges[k] = int(t[np.argmin(cost(edges[k - 1], t) + cost(t, edges[k + 1]))])
+        return edges
+
+    edges = move([0, *breaks, y.size])
+    while len(edges) > 2:
+        gain = [cost(edges[k - 1], edges[k + 1]) - cost(edges[k - 1], edges[k]) - cost(edges[k], edges[k + 1])
+                for k in range(1, len(edges) - 1)]
+        weakest = int(np.argmin(gain))
+        if gain[weakest] >= penalty:
+            break
+        del edges[weakest + 1]
+        edges = move(edges)
+    return edges[1:-1]
+
+
 def change_points(x: Sequence[float], penalty: float | None = None, min_size: int = 5,
-                  min_shift: float = 0.1, model: str = "l2") -> list[int]:
+                  min_shift: float = 0.1, model: str = "l2", max_candidates: int = 500) -> list[int]:
     """Positions where the series shifts, by PELT (``ruptures.Pelt``).
 
     The cost of a segment is ``model`` (``"l2"``: squared deviations from the
-    segment mean, for shifts in level); the number of shifts is chosen by the
+    segment mean, for shifts in level; evaluated in O(1) by
+    :class:`CumulativeL2`); the number of shifts is chosen by the
     penalty per shift, by default
 
     .. math::  \\beta = \\max\\Big(4 \\hat\\sigma^2 \\log T,\\;
@@ -149,6 +216,15 @@ def change_points(x: Sequence[float], penalty: float | None = None, min_size: in
     :math:`m\\Delta^2/2`.  Noise-free piecewise-constant series get exactly
     their steps; a smooth ramp is cut into about :math:`1/\\delta` pieces.
 
+    PELT's search is quadratic in the number of candidate positions when the
+    series has few change points, so a series longer than ``max_candidates``
+    rounds is searched on every :math:`J`-th position,
+    :math:`J = \\lceil T / \\text{max\\_candidates} \\rceil` (``ruptures``'
+    ``jump``), and with the l2 cost each change point found is then moved to
+    the exact optimum within :math:`J` rounds of it, dropping any that no
+    longer pays its penalty (:func:`_refine`).  Series
+    of up to ``max_candidates`` rounds are searched exhaustively.
+
     Parameters
     ----------
     x : array_like
@@ -161,6 +237,8 @@ def change_points(x: Sequence[float], penalty: float | None = None, min_size: in
         Smallest shift detected by the default penalty, as a fraction of the range.
     model : str
         A ruptures cost model (``"l2"``, ``"l1"``, ``"rbf"``, ...).
+    max_candidates : int
+        Largest number of candidate positions searched exhaustively.
 
     Returns
     -------
@@ -170,6 +248,8 @@ def change_points(x: Sequence[float], penalty: float | None = None, min_size: in
     y = np.asarray(x, dtype=float)
     if y.ndim != 1 or not np.all(np.isfinite(y)):
         raise ValueError("x: need a 1-d series of finite values")
+    if max_candidates < 1:
+        raise ValueError("max_candidates: must be at least 1")
     if y.size < 2 * min_size or np.ptp(y) == 0:
         return []
     if penalty is None:
@@ -178,8 +258,13 @@ def change_points(x: Sequence[float], penalty: float | None = None, min_size: in
         penalty = max(4.0 * sigma**2 * np.log(y.size), min_size / 2 * (min_shift * np.ptp(y)) ** 2)
     if penalty <= 0:
         raise ValueError("penalty: must be positive")
-    breaks = ruptures.Pelt(model=model, min_size=min_size, jump=1).fit(y.reshape(-1, 1)).predict(pen=penalty)
-    return [int(b) for b in breaks[:-1]]
+    jump = -(-y.size // max_candidates)
+    search = ruptures.Pelt(custom_cost=CumulativeL2(), min_size=min_size, jump=jump) if model == "l2" \
+        else ruptures.Pelt(model=model, min_size=min_size, jump=jump)
+    breaks = [int(b) for b in search.fit(y.reshape(-1, 1)).predict(pen=penalty)[:-1]]
+    if jump > 1 and model == "l2":
+        breaks = _refine(y, breaks, jump, min_size, penalty)
+    return breaks
 
 
 def regime_shifts(model: pd.DataFrame, regimes: pd.Series | None = None,
@@ -281,3 +366,22 @@ def hysteresis(scenario: str | Path | dict, key: str, values: Sequence[float], *
             carried = model.owners.action.copy()
     up, down = np.array(finals["up"]), np.array(finals["down"][::-1])
     return pd.DataFrame({"value": vals, "up": up, "down": down, "differs": np.abs(up - down) > tol})
+
+
+def shift_summary(model: pd.DataFrame, mechanism: str, space: ActionSpace, tol: float = 0.01,
+                  columns: Sequence[str] = ("mean_action",)) -> dict[str, object]:
+    """The regime part of a run summary (``summary.json``): the final regime and every shift with its round.
+
+    Returns
+    -------
+    dict
+        ``initial_regime`` and ``final_regime`` (:func:`classify_rounds` of the
+        first and last rounds) and ``regime_shifts`` (``round, kind, series,
+        before, after`` records of :func:`regime_shifts`: every switch of
+        regime and every change point of ``columns``), all plain JSON data.
+    """
+    regimes = classify_rounds(model, mechanism, space, tol)
+    shifts = regime_shifts(model, regimes, columns)
+    return {"initial_regime": str(regimes.iloc[0]), "final_regime": str(regimes.iloc[-1]),
+            "regime_shifts": [{"round": int(r.round), "kind": r.kind, "series": r.series,
+                               "before": str(r.before), "after": str(r.after)} for r in shifts.itertuples()]}

@@ -28,7 +28,9 @@ from typing import Any
 import pandas as pd
 import tomli_w
 
+from analysis.emergence import summarize
 from analysis.export import Recorder
+from analysis.regimes import shift_summary
 from market import checkpoint
 from market.model import DataMarket
 from scenarios.schema import Scenario, ScenarioError, load
@@ -47,7 +49,11 @@ class RunResult:
     events : pandas.DataFrame
         Discrete events (``events.parquet``).
     summary : dict
-        What ``summary.json`` holds.
+        What ``summary.json`` holds: the run's identity and versions, the
+        final round, totals, graph statistics, the emergence ``metrics``
+        (:func:`analysis.emergence.summarize`), the initial and final regime
+        and the ``regime_shifts`` with their rounds
+        (:func:`analysis.regimes.shift_summary`).
     scenario : Scenario
         The resolved scenario.
     out_dir : pathlib.Path or None
@@ -204,6 +210,9 @@ def _drive(model: DataMarket, resolved: Scenario, recorder: Recorder, out_dir: P
     }
     if model.network is not None:
         summary["network"] = model.network.statistics()
+    owners = frames["owners"] if not frames["owners"].empty else None
+    summary["metrics"] = {k: None if v != v else v for k, v in summarize(frames["model"], owners).items()}  # NaN: null
+    summary.update(shift_summary(frames["model"], resolved.mechanism.name, resolved.mechanism.action_space))
     if out_dir is not None:
         (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         checkpoint.remove(out_dir)

@@ -4,7 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.regimes import (change_points, classify_rounds, hysteresis, regime_shifts, regime_spans)
+import time
+
+import ruptures
+
+from analysis.regimes import (CumulativeL2, change_points, classify_rounds, hysteresis, regime_shifts,
+                              regime_spans)
 from market.mechanisms.base import ActionSpace
 
 SPACE = ActionSpace(np.array([0.0, 1.0]))
@@ -56,6 +61,27 @@ def test_change_points_found_within_a_few_rounds_on_noisy_series(seed):
     assert abs(found[0] - 80) <= 3 and abs(found[1] - 150) <= 3
 
 
+def test_cumulative_l2_cost_equals_ruptures_l2():
+    y = np.random.default_rng(3).normal(size=(300, 1))
+    fast, slow = CumulativeL2().fit(y), ruptures.costs.CostL2().fit(y)
+    for start, end in [(0, 300), (10, 11), (17, 250), (299, 300), (5, 6 + 100)]:
+        assert fast.error(start, end) == pytest.approx(slow.error(start, end), rel=1e-9, abs=1e-12)
+
+
+def test_change_points_on_long_series_are_fast_and_exact():
+    """20,000 rounds (a long churn run): a coarse grid then local refinement, same answer as the full search."""
+    rng = np.random.default_rng(7)
+    steps = [0, 2_345, 9_001, 14_777, 20_000]
+    x = np.concatenate([np.full(b - a, level) for a, b, level in zip(steps, steps[1:], [0.2, 0.9, 0.5, 0.1])])
+    x = x + rng.normal(0, 0.08, x.size)
+    start = time.perf_counter()
+    found = change_points(x)
+    assert time.perf_counter() - start < 10.0  # the exhaustive PELT search takes minutes here
+    assert len(found) == 3 and all(abs(f - s) <= 3 for f, s in zip(found, steps[1:-1]))
+    short = x[2_000:2_600]  # one shift at 345: the coarse-and-refine search equals the exhaustive one
+    assert change_points(short, max_candidates=60) == change_points(short, max_candidates=600) == [345]
+
+
 def test_change_points_on_flat_and_step_series():
     assert change_points(np.full(100, 3.0)) == []
     assert change_points(np.r_[np.zeros(30), np.ones(30)]) == [30]
@@ -95,3 +121,30 @@ def test_hysteresis_found_where_the_market_remembers_a_collapse():
         hysteresis(TIPPING, "population.types.0.sensitivity", [0.2, 0.05])
     with pytest.raises(ValueError, match="scenario:"):
         hysteresis(TIPPING, "population.types.0.sensitivity", [0.05, 0.2], overrides=["churn.leave_rate=0.1"])
+
+
+def test_run_summary_lists_the_shifts_with_their_rounds(tmp_path):
+    """A sensitivity jump at round 12 (drift schedule) moves every owner from level 2 to level 0."""
+    import json
+
+    from market.runner import run
+
+    scenario = {"name": "jump", "rounds": 30, "seed": 1,
+                "population": {"owners": 20, "types": [{"sensitivity": 0.2, "data_size": 1.0}]},
+                "mechanism": {"name": "posted_price"}, "decision": {"rule": "best_response"},
+                "drift": {"schedule": [[12, 20.0]]}, "output": {"owner_every": 5}}
+    run(scenario, out=tmp_path)
+
+    def no_nan(name):
+        raise AssertionError(f"summary.json holds {name}: not strict JSON")
+
+    summary = json.loads((tmp_path / "summary.json").read_text(), parse_constant=no_nan)
+    assert summary["initial_regime"] == "all 2" and summary["final_regime"] == "all 0"
+    regime = [s for s in summary["regime_shifts"] if s["kind"] == "regime"]
+    assert [(s["round"], s["before"], s["after"]) for s in regime] == [(12, "all 2", "all 0")]
+    points = [s for s in summary["regime_shifts"] if s["kind"] == "change point"]
+    assert [(s["round"], s["before"], s["after"]) for s in points] == [(12, "2", "0")]
+    metrics = summary["metrics"]
+    assert metrics["settling_round"] == 12 and metrics["final_free_riding"] == 1.0
+    assert metrics["total_payments"] == pytest.approx(11 * 20 * 1.0)  # rounds 1..11 at price 1 per unit
+    assert metrics["final_gini"] is None  # every owner has utility 0: the Gini is undefined

@@ -82,3 +82,28 @@ def test_batch_run_returns_mesa_style_records():
                       data_collection_period=2, display_progress=False)
     assert [r["Step"] for r in every] == [2, 4]
     assert np.isfinite([r["total_payments"] for r in every]).all()
+
+
+def test_cli_sweep_on_an_existing_scheduler(tmp_path, client, capsys):
+    """--scheduler ADDRESS: the tasks run on that cluster, which is left running."""
+    from market.cli import main
+
+    address = client.scheduler.address
+
+    def run_task_count(dask_scheduler):  # sweep tasks this scheduler has finished (and forgotten)
+        prefix = dask_scheduler.task_prefixes.get("run_task")
+        return 0 if prefix is None else prefix.state_counts["forgotten"]
+
+    before = client.run_on_scheduler(run_task_count)
+    args = ["sweep", "quickstart", "--grid", "mechanism.sale_price=1,2", "--replicates", "2", "--rounds", "3",
+            "--out", str(tmp_path / "s"), "--scheduler", address] + [a for o in SMALL for a in ("--set", o)]
+    assert main(args) == 0
+    assert "2 cells x 2 replicates: 4 run now, 0 already done" in capsys.readouterr().out
+    assert client.run_on_scheduler(run_task_count) == before + 4
+    summary = pd.read_parquet(tmp_path / "s" / "summary.parquet")
+    assert summary[["cell", "replicate"]].values.tolist() == [[0, 0], [0, 1], [1, 0], [1, 1]]
+    assert len(pd.read_parquet(tmp_path / "s" / "rounds")) == 4 * 3
+    assert client.submit(sum, [1, 2]).result() == 3  # the cluster is still up
+    result = sweep("quickstart", {"mechanism.sale_price": [1.0, 2.0]}, 2, out=tmp_path / "s", rounds=3,
+                   overrides=SMALL, scheduler=address)
+    assert result.computed == []  # resumed through the scheduler: nothing left to do
