@@ -114,3 +114,17 @@ def test_fairness_scenarios_free_ride_at_p_zero_and_collect_more_with_p():
     assert naive.model_frame()["total_data"].iloc[-1] == pytest.approx(13.572088, rel=1e-4)   # p = 0: naive
     assert shaped.model_frame()["total_data"].iloc[-1] > 10 * 13.572088
     assert shaped.owners.action == pytest.approx(np.full(20, shaped.owners.action[0]), rel=1e-9)
+
+
+@pytest.mark.parametrize("name, value, total", [
+    ("p001_fig4", make_value("erm_bound", 0.95, 1.0), 91972.0),   # spec Sec. 3.4, n = 10^4, c = 0.1, k = 1
+    ("p001_fig7", make_value("erm_bound", 0.95, 1.0), None),
+])
+def test_fig4_fig7_scenarios_settle_on_the_largest_equilibrium(name, value, total):
+    model = DataMarket(name, rounds=6)
+    model.run()
+    eq = value_shaping_equilibrium(value, model.owners.sensitivity, eps=1e-8)
+    assert len(model.owners) == 10000
+    assert model.model_frame()["total_data"].iloc[-1] == pytest.approx(eq.sum(), rel=1e-9)
+    if total is not None:
+        assert eq.sum() == pytest.approx(total, abs=1.0)
