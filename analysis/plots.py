@@ -39,16 +39,31 @@ from analysis.welfare_measures import welfare_table  # noqa: E402
 
 
 def _save(fig: plt.Figure, out: Path, name: str) -> list[Path]:
+    """Write ``name.png`` and ``name.svg``, grown to hold every legend placed outside the axes.
+
+    SVG text stays text (``svg.fonttype = "none"``), so it can be searched and read by screen readers.
+    """
     paths = [out / f"{name}.png", out / f"{name}.svg"]
     fig.tight_layout()
-    for path in paths:
-        fig.savefig(path, dpi=120)
+    with plt.rc_context({"svg.fonttype": "none"}):
+        for path in paths:
+            fig.savefig(path, dpi=120, bbox_inches="tight", pad_inches=0.15)
     plt.close(fig)
     return paths
 
 
+#: ``model.parquet`` money columns of the payments figure and their legend labels.
+MONEY = {"total_payments": "payments to owners", "total_cost": "owners' privacy cost",
+         "information_rent": "information rent (payments - cost)", "platform_utility": "platform utility"}
+
+
 def _palette(order: list[str]) -> dict[str, tuple]:
     return dict(zip(order, sns.color_palette("Set2", len(order))))
+
+
+def _action_title(space) -> str:
+    """Legend title of the action-share lines."""
+    return "action level" if space.kind == "levels" else "action"
 
 
 def _share_columns(model: pd.DataFrame, space) -> list[str]:
@@ -87,16 +102,19 @@ def run_figures(run_dir: Path, out: Path | None = None) -> list[Path]:
     long = model.melt(id_vars="round", value_vars=shares, var_name="action", value_name="share")
     long["action"] = long["action"].str.removeprefix("share_")
     sns.lineplot(data=long, x="round", y="share", hue="action", ax=ax)
+    ax.legend(title=_action_title(space), loc="upper left", bbox_to_anchor=(1.01, 1))
     ax.set(title=f"Share of owners at each action: {title}", xlabel="round", ylabel="share of owners",
            ylim=(-0.02, 1.02))
     paths += _save(fig, out, "action_shares")
 
-    fig, ax = plt.subplots(figsize=(8, 4))
-    money = ["total_payments", "total_cost", "information_rent", "platform_utility"]
-    long = model.melt(id_vars="round", value_vars=money, var_name="quantity", value_name="value")
+    fig, ax = plt.subplots(figsize=(10, 4))
+    long = model.melt(id_vars="round", value_vars=list(MONEY), var_name="quantity", value_name="value")
+    long["quantity"] = long["quantity"].map(MONEY)
     sns.lineplot(data=long, x="round", y="value", hue="quantity", ax=ax)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.legend(title="per round", loc="upper left", bbox_to_anchor=(1.01, 1))
     ax.set(title=f"Payments, privacy cost, information rent, platform utility: {scenario.name}",
-           xlabel="round", ylabel="per round")
+           xlabel="round", ylabel="amount per round")
     paths += _save(fig, out, "payments")
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
@@ -127,7 +145,7 @@ def run_figures(run_dir: Path, out: Path | None = None) -> list[Path]:
     handles = [plt.Rectangle((0, 0), 1, 1, color=colours[r], alpha=0.35) for r in order]
     legend = ax.legend(handles, order, title="regime", loc="upper left", bbox_to_anchor=(1.01, 1))
     ax.add_artist(legend)
-    ax.legend(title="action share", loc="lower left", bbox_to_anchor=(1.01, 0))
+    ax.legend(title=f"share at {_action_title(space)}", loc="lower left", bbox_to_anchor=(1.01, 0))
     ax.set(title=f"Regimes over time (dashed: change points of the mean action): {scenario.name}",
            xlabel="round", ylabel="share of owners", ylim=(-0.02, 1.02))
     paths += _save(fig, out, "regimes")
@@ -202,15 +220,27 @@ def sweep_figures(sweep_dir: Path, out: Path | None = None) -> list[Path]:
         ax.set(title=f"Phase diagram of the final regime: {scenario.name}", xlabel=x, ylabel=y)
         paths += _save(fig, out, "phase_diagram")
 
-    metrics = [m for m in ("payout_share", "mean_action", "final_gini") if m in summary]
+    metrics = [m for m in SWEEP_METRICS if m in summary]
     fig, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 4), squeeze=False)
+    data = summary.copy()
     hue = keys[1] if len(keys) > 1 else None
-    for ax, metric in zip(axes[0], metrics):
-        sns.lineplot(data=summary, x=x, y=metric, hue=hue, ax=ax, marker=".", errorbar=("ci", 95))
-        ax.set(title=metric.replace("_", " "), xlabel=x)
-    fig.suptitle(f"Sweep summary: {scenario.name}")
+    if hue is not None:  # one colour per value of the second key (a category, not a colour scale)
+        data[hue] = data[hue].map(lambda v: f"{v:g}" if isinstance(v, float) else str(v))
+    for k, (ax, metric) in enumerate(zip(axes[0], metrics)):
+        sns.lineplot(data=data, x=x, y=metric, hue=hue, ax=ax, marker=".", errorbar=("ci", 95),
+                     palette="tab10" if hue is not None else None, legend=k == len(metrics) - 1)
+        ax.set(title=SWEEP_METRICS[metric][0], xlabel=x, ylabel=SWEEP_METRICS[metric][1])
+    if hue is not None:
+        axes[0][-1].legend(title=hue, loc="upper left", bbox_to_anchor=(1.01, 1))
+    fig.suptitle(f"Sweep summary: {scenario.name} (mean over replicates, 95% interval)")
     paths += _save(fig, out, "sweep_metrics")
     return paths
+
+
+#: Summary columns of the ``sweep_metrics`` figure: (title, y label).
+SWEEP_METRICS = {"payout_share": ("payout share", "payments / (payments + platform utility)"),
+                 "mean_action": ("final mean action", "mean action"),
+                 "final_gini": ("final Gini of owner utility", "Gini")}
 
 
 def _edges(values: np.ndarray) -> np.ndarray:

@@ -1,9 +1,10 @@
 """One self-contained HTML page of a run or sweep (``privmarket report DIR``).
 
 The page (``DIR/report.html`` by default) holds the resolved scenario, the
-summary metrics (:func:`analysis.emergence.summarize` of a run; for a sweep
-the per-cell means over replicates and each cell's most frequent final
-regime), the regime shifts (a run's :func:`analysis.regimes.regime_shifts`;
+summary metrics (:func:`analysis.emergence.summarize` of a run and its
+information rent by sensitivity decile in the last recorded round
+(:func:`analysis.emergence.rent_by_decile`); for a sweep the per-cell means
+over replicates and each cell's most frequent final regime), the regime shifts (a run's :func:`analysis.regimes.regime_shifts`;
 for a sweep the cells where the regime changes along the first swept
 parameter) and every standard figure of :mod:`analysis.plots` embedded as a
 base64 PNG, so the file can be mailed or archived alone.
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.emergence import summarize
+from analysis.emergence import rent_by_decile, summarize
 from analysis.plots import plot
 from analysis.regimes import classify_rounds, regime_shifts
 
@@ -56,7 +57,13 @@ def _run_sections(directory: Path) -> tuple[str, list[tuple[str, str]]]:
     final = f"Final regime: <b>{html.escape(str(regimes.iloc[-1]))}</b>. "
     shift_html = final + (_table(shifts) if len(shifts) else "No regime switch and no change point.")
     title = f"Run of {scenario.name} ({scenario.mechanism.name}, seed {scenario.seed}, {scenario.rounds} rounds)"
-    return title, [("Summary metrics", _table(metrics)), ("Regime shifts", shift_html)]
+    sections = [("Summary metrics", _table(metrics)), ("Regime shifts", shift_html)]
+    if owners is not None and not owners.empty:
+        last = owners[owners["round"] == owners["round"].max()]
+        deciles = rent_by_decile(last["payment"], last["cost"], last["sensitivity"])
+        sections.append((f"Information rent by sensitivity decile (round {int(last['round'].iloc[0])})",
+                         _table(deciles)))
+    return title, sections
 
 
 def _sweep_sections(directory: Path) -> tuple[str, list[tuple[str, str]]]:

@@ -3,6 +3,7 @@
 from html.parser import HTMLParser
 
 import matplotlib.image as mpimg
+import numpy as np
 import pytest
 
 from analysis.plots import plot
@@ -38,8 +39,12 @@ def _check_images(paths, names):
         if path.suffix == ".png":
             image = mpimg.imread(path)
             assert image.shape[0] > 100 and image.shape[1] > 100 and image.std() > 0  # not blank
+            border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])[:, :3]
+            assert np.all(border > 0.95), path.name  # a white margin all round: no legend or label cut off
         else:
-            assert path.read_text().lstrip().startswith("<?xml") and "<svg" in path.read_text()
+            text = path.read_text()
+            assert text.lstrip().startswith("<?xml") and "<svg" in text
+            assert text.count("<text") >= 5  # title, labels and legends stay searchable text, not glyph outlines
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +66,7 @@ def test_cli_report_is_one_parsable_self_contained_page(run_dir, tmp_path, capsy
     assert page.tags[0] == "html" and "table" in page.tags
     assert page.headings[0].startswith("Run of quickstart")
     assert {"Scenario", "Summary metrics", "Regime shifts", "Figures"} <= set(page.headings)
+    assert "Information rent by sensitivity decile (round 30)" in page.headings
     assert len(page.images) == 4 and all(src.startswith("data:image/png;base64,") for src in page.images)
     assert main(["plot", str(tmp_path)]) == 2
     assert "neither a run" in capsys.readouterr().err
