@@ -106,3 +106,44 @@ def test_population_errors_for_correlation_and_empirical(tiny, tmp_path):
         tiny["population"]["types"][0]["sensitivity"] = spec
         with pytest.raises(ScenarioError, match=rf"population.types\[0\].sensitivity.*{message}"):
             load(tiny)
+
+
+@pytest.mark.parametrize("spec,mean,var", [
+    ({"dist": "lognormal", "mean": 0.2, "sigma": 0.5}, np.exp(0.2 + 0.125), (np.exp(0.25) - 1) * np.exp(0.4 + 0.25)),
+    ({"dist": "pareto", "shape": 6.0, "scale": 2.0}, 6 * 2 / 5, 4 * 6 / (25 * 4)),  # a x_m/(a-1), x_m^2 a/((a-1)^2 (a-2))
+    ({"dist": "beta", "a": 2.0, "b": 5.0}, 2 / 7, 10 / (49 * 8)),
+    ({"dist": "uniform", "low": 1.0, "high": 4.0}, 2.5, 9 / 12),
+])
+def test_named_distributions_have_their_textbook_moments(spec, mean, var):
+    x = draw(spec, 200_000, np.random.default_rng(4))
+    assert x.mean() == pytest.approx(mean, rel=0.01)
+    assert x.var() == pytest.approx(var, rel=0.05)
+    if spec["dist"] == "pareto":
+        assert x.min() >= spec["scale"]  # classical Pareto: support [scale, inf)
+
+
+def test_owner_valuations_and_budgets_come_from_named_distributions(tiny):
+    """Mechanism attributes (FL-Market's valuation, the contribution game's budget) are drawn like sensitivities."""
+    tiny["rounds"] = 1
+    tiny["population"] = {"owners": 3000, "types": [
+        {"share": 0.5, "valuation": {"dist": "beta", "a": 2.0, "b": 2.0}},
+        {"share": 0.5, "valuation": {"dist": "pareto", "shape": 3.0, "scale": 1.0}}]}
+    tiny["mechanism"] = {"name": "fl_market"}
+    model = DataMarket(tiny)
+    valuation = model.owners.extra["valuation"]
+    assert np.sum(valuation < 1) == pytest.approx(1500, abs=150) and valuation[valuation >= 1].mean() == \
+        pytest.approx(1.5, rel=0.08)  # beta(2, 2) lies in (0, 1); Pareto(3, 1) has mean 3/2
+    tiny["population"] = {"owners": 2000, "types": [{"budget": {"dist": "lognormal", "mean": 1.0, "sigma": 0.3}}]}
+    tiny["mechanism"] = {"name": "contribution_game"}
+    budget = DataMarket(tiny).owners.extra["budget"]
+    assert np.median(budget) == pytest.approx(np.e, rel=0.03)
+
+
+def test_buyer_budgets_and_valuations_come_from_named_distributions(tiny):
+    tiny["buyers"] = {"initial": 4000, "budget": {"dist": "pareto", "shape": 2.5, "scale": 10.0},
+                      "valuation": {"dist": "uniform", "low": 1.0, "high": 3.0}}
+    model = DataMarket(tiny)
+    budgets = np.array([b.budget for b in model.buyers])
+    valuations = np.array([b.valuation for b in model.buyers])
+    assert budgets.min() >= 10.0 and np.median(budgets) == pytest.approx(10 * 2 ** (1 / 2.5), rel=0.05)
+    assert valuations.min() >= 1.0 and valuations.max() <= 3.0 and valuations.mean() == pytest.approx(2.0, rel=0.03)

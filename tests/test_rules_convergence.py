@@ -82,3 +82,44 @@ def test_runs_are_reproducible_by_seed(rule):
     pd.testing.assert_frame_equal(frames[0][0], frames[1][0])
     np.testing.assert_array_equal(frames[0][1], frames[1][1])
     assert not (frames[0][0].equals(frames[2][0]) and np.array_equal(frames[0][1], frames[2][1]))
+
+
+@pytest.mark.parametrize("revision,extra,expected", [
+    ("synchronous", {}, 1.0),
+    ("synchronous", {"inertia": 0.3}, 0.7),
+    ("asynchronous", {"clock_rate": 0.5}, 1 - np.exp(-0.5)),                  # P(a rate-0.5 clock rings in a round)
+    ("asynchronous", {"clock_rate": 2.0, "inertia": 0.5}, 0.5 * (1 - np.exp(-2.0))),
+])
+def test_revision_protocols_revise_the_expected_share(revision, extra, expected):
+    scenario = dominant_scenario("best_response")
+    scenario["population"]["owners"] = 20000
+    scenario["decision"].update(revision=revision, **extra)
+    model = DataMarket(scenario)
+    groups = model.revising_rows(np.random.default_rng(0))
+    assert len(groups) == 1
+    share = groups[0].size / 20000
+    assert share == pytest.approx(expected, abs=4 * np.sqrt(expected * (1 - expected) / 20000) + 1e-12)
+    assert np.unique(groups[0]).size == groups[0].size
+
+
+def test_sequential_revision_is_one_owner_at_a_time():
+    scenario = dominant_scenario("best_response")
+    scenario["decision"].update(revision="sequential", revisions_per_round=7)
+    groups = DataMarket(scenario).revising_rows(np.random.default_rng(0))
+    assert [g.size for g in groups] == [1] * 7 and len({int(g[0]) for g in groups}) == 7
+
+
+@pytest.mark.parametrize("revision,extra,rounds", [
+    ("sequential", {"revisions_per_round": 20}, 120),  # each owner drawn w.p. 0.1 per round
+    ("asynchronous", {"clock_rate": 0.3}, 60),
+    ("synchronous", {"inertia": 0.8}, 60),
+])
+def test_best_response_converges_under_every_revision_protocol(revision, extra, rounds):
+    scenario = dominant_scenario("best_response")
+    scenario["rounds"] = rounds
+    scenario["decision"].update(revision=revision, **extra)
+    model = DataMarket(scenario)
+    model.run()
+    o = model.owners
+    dominant = np.argmax(o.data_size[:, None] * PRICE - o.sensitivity[:, None] * COST, axis=1)
+    np.testing.assert_array_equal(o.action, dominant)
