@@ -121,9 +121,14 @@ def run_figures(run_dir: Path, out: Path | None = None) -> list[Path]:
     if not owners.empty:
         welfare = welfare_table(owners)
         sns.lineplot(data=welfare, x="round", y="utilitarian", ax=axes[0], marker="o")
-        sns.lineplot(data=welfare, x="round", y="gini", ax=axes[1], marker="o")
         axes[0].set(title="Utilitarian welfare (sum of owner utility)", ylabel="welfare")
-        axes[1].set(title="Gini of owner utility (gaps: undefined)", ylabel="Gini", ylim=(0, 1))
+        if welfare["gini"].notna().any():
+            sns.lineplot(data=welfare, x="round", y="gini", ax=axes[1], marker="o")
+            axes[1].set(title="Gini of owner utility (gaps: undefined)", ylabel="Gini", ylim=(0, 1))
+        else:
+            axes[1].set_axis_off()
+            axes[1].text(0.5, 0.5, "Gini of owner utility undefined in every recorded round\n"
+                         "(some owner has a negative utility, or all have 0)", ha="center", va="center")
     else:
         sns.lineplot(data=model, x="round", y="mean_utility", ax=axes[0])
         axes[0].set(title="Mean owner utility", ylabel="mean utility")
