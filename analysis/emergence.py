@@ -7,7 +7,8 @@ one per-round series :math:`x_1, \\dots, x_T` (a column of ``model.parquet``).
 
 =========================  ========================================================================
 free-riding share          :math:`\\frac1n \\#\\{i : a_i = 0 \\text{ or } a_i < a_i^{sa}\\}` with
-                           :math:`a_i^{sa}` the stand-alone optimum when given
+                           :math:`a_i^{sa}` the stand-alone optimum (:func:`standalone_optimum`)
+                           when given
 top-q data share           :math:`\\sum_{i \\in \\text{top } k} d_i / \\sum_i d_i`, :math:`k = \\max(1, \\lceil q n \\rceil)`
 information rent           :math:`R = \\sum_i (t_i - c_i(a_i))`, also by sensitivity decile
 payout share               :math:`\\Sigma t / (\\Sigma t + U_p)`: the part of the platform's gross
@@ -25,12 +26,15 @@ run summary of ``privmarket report`` and one row of a sweep's summary table).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import pandas as pd
 
 from analysis.welfare_measures import welfare_row
+from market.mechanisms.base import Mechanism, RoundContext
+from market.population import OwnerArrays
 
 #: Columns of :func:`owner_round_table` besides ``round``.
 OWNER_ROUND_COLUMNS = ("free_riding", "top1_share", "top10_share", "information_rent",
@@ -59,6 +63,33 @@ def free_riding_share(action: np.ndarray, standalone: np.ndarray | None = None) 
             raise ValueError("standalone: must have one value per owner")
         riding |= a < sa
     return float(np.mean(riding))
+
+
+def standalone_optimum(mechanism: Mechanism, owners: OwnerArrays, ctx: RoundContext) -> np.ndarray:
+    """Each owner's stand-alone optimum :math:`a_i^{sa}`: its best candidate when every other owner withholds.
+
+    :math:`a_i^{sa} = \\arg\\max_k u_i(k, \\underline a_{-i})` with every other owner at
+    the lowest action :math:`\\underline a` (contributing nothing), from the
+    mechanism's deviation utilities (ties to the lowest candidate).  In a
+    public-good market (naive federated learning) this is the amount an owner
+    supplies when it alone bears the value of its data; where owners do not
+    interact (posted prices) it is the owner's best response.  The mechanism
+    is evaluated with a private random stream (``ctx.rng`` is not drawn from).
+    """
+    lowest = np.full(len(owners), mechanism.action_space.values[0])
+    private = dataclasses.replace(ctx, rng=np.random.default_rng(0))
+    util = mechanism.deviation_utilities(lowest, owners, private)
+    return mechanism.action_space.values[np.argmax(util, axis=1)]
+
+
+def standalone_free_riding(mechanism: Mechanism, owners: OwnerArrays, ctx: RoundContext) -> float:
+    """:func:`free_riding_share` of the owners' current actions against their :func:`standalone_optimum`.
+
+    NaN when no owner is active.
+    """
+    if len(owners) == 0:
+        return float("nan")
+    return free_riding_share(owners.action, standalone_optimum(mechanism, owners, ctx))
 
 
 def top_share(data: np.ndarray, q: float) -> float:

@@ -22,7 +22,8 @@ Output directory::
     DIR/summary.parquet, DIR/summary.csv
                                 one row per cell and replicate: the grid keys,
                                 :func:`analysis.emergence.summarize` of the run (owner measures from the
-                                final owner state) and the final ``regime``
+                                final owner state), ``final_free_riding_standalone``
+                                (:func:`analysis.emergence.standalone_free_riding`), the final ``regime``
                                 (:func:`analysis.regimes.classify_rounds`), number of ``regime_switches``
                                 and ``rent_decile_0`` ... ``rent_decile_9``, the mean information rent of
                                 each sensitivity decile in the final round
@@ -156,7 +157,7 @@ class _Task:
 
 def _run_task(task: _Task) -> tuple[dict[str, Any], pd.DataFrame | None]:
     """Run one cell and replicate; write (or return) its rounds and summary row."""
-    from analysis.emergence import rent_by_decile, summarize
+    from analysis.emergence import rent_by_decile, standalone_free_riding, summarize
     from analysis.export import Recorder
     from analysis.regimes import classify_rounds, regime_spans
     from market.model import DataMarket
@@ -177,7 +178,9 @@ def _run_task(task: _Task) -> tuple[dict[str, Any], pd.DataFrame | None]:
     keys = {"cell": task.cell, "replicate": task.replicate, "seed": seed}
     params = {k: _column_value(v) for k, v in task.params.items()}
     deciles = rent_by_decile(o.payment, o.cost, o.sensitivity)
-    row = {**keys, **params, **summarize(frame, final), "regime": regimes.iloc[-1],
+    row = {**keys, **params, **summarize(frame, final),
+           "final_free_riding_standalone": standalone_free_riding(model.mechanism, o, model.context()),
+           "regime": regimes.iloc[-1],
            "regime_switches": len(regime_spans(frame["round"], regimes)) - 1,
            **{f"rent_decile_{d}": float(v) for d, v in zip(deciles["decile"], deciles["mean_rent"])}}
     table = pd.concat([pd.DataFrame({**keys, **params}, index=frame.index), frame], axis=1)

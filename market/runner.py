@@ -28,7 +28,7 @@ from typing import Any
 import pandas as pd
 import tomli_w
 
-from analysis.emergence import summarize
+from analysis.emergence import standalone_free_riding, summarize
 from analysis.export import Recorder
 from analysis.regimes import shift_summary
 from market import checkpoint
@@ -51,7 +51,8 @@ class RunResult:
     summary : dict
         What ``summary.json`` holds: the run's identity and versions, the
         final round, totals, graph statistics, the emergence ``metrics``
-        (:func:`analysis.emergence.summarize`), the initial and final regime
+        (:func:`analysis.emergence.summarize` and
+        :func:`analysis.emergence.standalone_free_riding` of the final round), the initial and final regime
         and the ``regime_shifts`` with their rounds
         (:func:`analysis.regimes.shift_summary`).
     scenario : Scenario
@@ -211,7 +212,9 @@ def _drive(model: DataMarket, resolved: Scenario, recorder: Recorder, out_dir: P
     if model.network is not None:
         summary["network"] = model.network.statistics()
     owners = frames["owners"] if not frames["owners"].empty else None
-    summary["metrics"] = {k: None if v != v else v for k, v in summarize(frames["model"], owners).items()}  # NaN: null
+    metrics = {**summarize(frames["model"], owners),
+               "final_free_riding_standalone": standalone_free_riding(model.mechanism, model.owners, model.context())}
+    summary["metrics"] = {k: None if v != v else v for k, v in metrics.items()}  # NaN: null (strict JSON)
     summary.update(shift_summary(frames["model"], resolved.mechanism.name, resolved.mechanism.action_space))
     if out_dir is not None:
         (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -7,9 +7,12 @@ import pandas as pd
 import pytest
 
 from analysis.emergence import (cycle_period, free_riding_share, information_rent, oscillation_amplitude,
-                                owner_round_table, payout_share, rent_by_decile, settling_time, summarize,
-                                top_share)
+                                owner_round_table, payout_share, rent_by_decile, settling_time,
+                                standalone_free_riding, standalone_optimum, summarize, top_share)
 from analysis.welfare_measures import gini, nash_welfare, p_mean, utilitarian, welfare_table
+from market.mechanisms import MECHANISMS, RoundContext
+from market.population import OwnerArrays
+from market.value import standalone_optimum as paper_standalone
 
 
 def test_welfare_measures_hand_values():
@@ -111,3 +114,31 @@ def test_owner_round_table_and_summary():
     assert s["settling_round"] == 3
     assert s["amplitude"] == 0 and s["cycle_period"] == 1
     assert s["share_1"] == 0.75 and s["final_free_riding"] == 0.25
+
+
+def test_standalone_optimum_and_free_riding_against_it():
+    mech = MECHANISMS["posted_price"](MECHANISMS["posted_price"].Params())  # price (0, .5, 1), cost (0, .4, 1)
+    owners = OwnerArrays.empty()
+    owners.append(np.arange(1, 5), {"sensitivity": np.array([0.2, 0.2, 3.0, 0.6]), "data_size": np.ones(4)},
+                  np.array([2.0, 1.0, 0.0, 2.0]), 0)
+    ctx = RoundContext(round=1, time=1.0, rng=np.random.default_rng(0))
+    # utilities (0, .5 - .4 c, 1 - c): c = 0.2 -> level 2; c = 3 -> level 0; c = 0.6 -> (0, .26, .4) -> level 2
+    np.testing.assert_array_equal(standalone_optimum(mech, owners, ctx), [2.0, 2.0, 0.0, 2.0])
+    assert standalone_free_riding(mech, owners, ctx) == 0.5        # owner 2 below its optimum, owner 3 supplies 0
+    assert ctx.rng.bit_generator.state == np.random.default_rng(0).bit_generator.state  # the run's stream untouched
+
+    # Naive federated learning is a public good (everyone gets the model of the pooled data).  Alone, an
+    # owner supplies paper 001's stand-alone optimum m* (Theorem I: b'(m*) = c; 4.64 here), i.e. the
+    # nearest points of the 21-point grid; with four others supplying 20 each it pays to add less.
+    naive = MECHANISMS["naive_fl"](MECHANISMS["naive_fl"].Params(value="sqrt", a=0.95, k=1.0, m_max=20.0,
+                                                                 grid_points=21))
+    n = 5
+    pool = OwnerArrays.empty()
+    pool.append(np.arange(1, n + 1), {"sensitivity": np.full(n, 0.05), "data_size": np.ones(n)}, np.full(n, 20.0), 0)
+    alone = standalone_optimum(naive, pool, ctx)
+    m_star = float(paper_standalone(naive.v, 0.05))
+    assert m_star == pytest.approx(4.6416, abs=1e-3) and np.all(np.abs(alone - m_star) < 1.0)
+    best = naive.best_response(pool.action, pool, ctx)
+    assert np.all(best < alone)                                       # each best reply free-rides on the pool
+    pool.action[:] = best
+    assert standalone_free_riding(naive, pool, ctx) == 1.0

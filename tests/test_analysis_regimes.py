@@ -146,5 +146,6 @@ def test_run_summary_lists_the_shifts_with_their_rounds(tmp_path):
     assert [(s["round"], s["before"], s["after"]) for s in points] == [(12, "2", "0")]
     metrics = summary["metrics"]
     assert metrics["settling_round"] == 12 and metrics["final_free_riding"] == 1.0
+    assert metrics["final_free_riding_standalone"] == 1.0  # everyone supplies nothing (also their optimum now)
     assert metrics["total_payments"] == pytest.approx(11 * 20 * 1.0)  # rounds 1..11 at price 1 per unit
     assert metrics["final_gini"] is None  # every owner has utility 0: the Gini is undefined

@@ -48,6 +48,7 @@ def test_sweep_rows_and_resume_recomputes_only_the_deleted_cell(tmp_path, client
     assert set(cell3["population.types.1.sensitivity"]) == {3.0} and set(cell3["mechanism.sale_price"]) == {1.0}
     summary = pd.read_parquet(out / "summary.parquet")
     assert len(summary) == 12 and {"regime", "payout_share", "final_gini", "settling_round"} <= set(summary)
+    assert summary["final_free_riding_standalone"].between(summary["final_free_riding"], 1).all()
     deciles = summary[[f"rent_decile_{d}" for d in range(10)]].to_numpy()
     np.testing.assert_allclose(deciles.mean(axis=1) * 40, summary["final_information_rent"])  # 4 owners each
     assert (out / "summary.csv").exists() and (out / "sweep.json").exists()
