@@ -22,6 +22,7 @@ fitted exponent of cost against owners.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import time
 
@@ -34,11 +35,35 @@ from market import DataMarket
 PRICE = np.array([0.0, 0.5, 1.0])
 COST = np.array([0.0, 0.4, 1.0])
 VALUE = np.array([0.0, 0.8, 1.5])
-BASE = ['decision.revision="synchronous"', "churn.leave_rate=0.0", "churn.join_rate=0.0",
-        "buyers.initial=0", "buyers.arrival_rate=0.0"]
-#: mechanism label -> (scenario, extra overrides); rows whose mechanism is not registered are skipped.
+#: Synchronous revision, no churn (the population stays at n owners).
+BASE = ['decision.revision="synchronous"', "churn.leave_rate=0.0", "churn.join_rate=0.0"]
+NO_BUYERS = ["buyers.initial=0", "buyers.arrival_rate=0.0"]
+
+
+def fair_payment(n: int) -> dict:
+    """Paper 000's fair payments (federated mean estimation, 3 levels) over two data sizes.
+
+    Owners of equal level and data size are one type, so the fair values are
+    computed over six types whatever ``n`` (the stratified estimator beyond
+    the exact limit); alpha is fixed (no platform re-solve).
+    """
+    types = [{"share": 0.5, "sensitivity": {"dist": "uniform", "low": 0.0, "high": 8.0}, "data_size": d}
+             for d in (10.0, 100.0)]
+    return {"name": "bench_fair_payment", "seed": 1,
+            "population": {"owners": n, "initial_action": 0, "types": types},
+            "mechanism": {"name": "fair_payment", "utility": "federated_mean", "s2": 0.1, "r2": 100.0,
+                          "privacy_cost": [0.0, 0.08, 1.0], "alpha": 0.5, "resolve_every": 0},
+            "decision": {"rule": "best_response"}, "output": {"owner_every": 0}}
+
+
+#: mechanism label -> (scenario name or builder of a scenario dict, extra overrides).
 MECHANISM_SCENARIOS = {
-    "posted price": ("quickstart", []),
+    "posted price": ("quickstart", NO_BUYERS),
+    "fair payment": (fair_payment, []),
+    "value shaping": ("p001_value_shaping", NO_BUYERS),
+    # one buyer who spends n per round (one unit of budget per owner), Hedge bidders
+    "auction": ("p002_share_low_m20", ["buyers.initial=1", "buyers.arrival_rate=0.0", "buyers.budget=1e15",
+                                       "buyers.stay=1e9", "mechanism.round_budget={n}.0"]),
 }
 
 
@@ -47,11 +72,13 @@ def rounds_for(n: int) -> int:
     return max(5, min(200, 2_000_000 // n))
 
 
-def bench_simulator(n: int, scenario: str, extra: list[str]) -> float:
-    rounds = rounds_for(n)
-    model = DataMarket(scenario, overrides=[f"population.owners={n}", f"rounds={rounds}", *BASE, *extra],
-                       recorder=Recorder(None, owner_every=0), collect=False)
-    model.simulator.run_until(1.0)  # first round outside the timing (warm-up)
+def bench_simulator(n: int, scenario, extra: list[str], rounds: int | None = None) -> float:
+    """Owner-rounds per second of ``DataMarket`` (one warm-up round outside the timing)."""
+    rounds = rounds or rounds_for(n)
+    source = scenario(n) if callable(scenario) else scenario
+    overrides = [f"population.owners={n}", f"rounds={rounds}", *BASE, *(e.format(n=n) for e in extra)]
+    model = DataMarket(source, overrides=overrides, recorder=Recorder(None, owner_every=0), collect=False)
+    model.simulator.run_until(1.0)
     start = time.perf_counter()
     model.run()
     return n * (rounds - 1) / (time.perf_counter() - start)
@@ -110,41 +137,47 @@ def bench_numpy(n: int) -> float:
     return n * rounds / (time.perf_counter() - start)
 
 
+def exponent(x: np.ndarray, seconds: np.ndarray) -> float:
+    """Slope of log(seconds) against log(x): 1 means cost linear in x."""
+    return float(np.polyfit(np.log(x), np.log(seconds), 1)[0])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="only 10^3 .. 10^5 owners")
+    parser.add_argument("--mechanisms", nargs="*", default=list(MECHANISM_SCENARIOS),
+                        help="mechanism labels to measure (default: all)")
     args = parser.parse_args()
     sizes = [10**3, 10**4, 10**5] + ([] if args.quick else [10**6])
-    from market.mechanisms import MECHANISMS
-    from scenarios.schema import load
-
     rows = []
     for n in sizes:
         row = {"owners": n, "numpy": bench_numpy(n), "mesa per-agent": bench_mesa(n)}
-        for label, (scenario, extra) in MECHANISM_SCENARIOS.items():
-            try:
-                load(scenario, extra)
-            except Exception:  # scenario of a mechanism that is not installed in this build
-                continue
-            row[label] = bench_simulator(n, scenario, extra)
+        for label in args.mechanisms:
+            row[label] = bench_simulator(n, *MECHANISM_SCENARIOS[label])
         rows.append(row)
         print(f"{n:>9} owners: " + ", ".join(f"{k} {v:.3g}" for k, v in row.items() if k != "owners"),
               flush=True)
-    print(f"\nmachine: {platform.machine()}, {platform.processor() or 'unknown CPU'}, "
+    print(f"\nmachine: {platform.machine()}, {platform.processor() or 'unknown CPU'}, {os.cpu_count()} cores, "
           f"python {platform.python_version()}, numpy {np.__version__}, mesa {mesa.__version__}\n")
     labels = [k for k in rows[0] if k != "owners"]
     print("| owners | " + " | ".join(f"{k} (owner-rounds/s)" for k in labels)
-          + " | simulator / numpy | simulator / per-agent Mesa |")
+          + " | posted price / numpy | posted price / per-agent Mesa |")
     print("|---" * (len(labels) + 3) + "|")
     for row in rows:
-        sim = row["posted price"]
+        sim = row.get("posted price", float("nan"))
         print(f"| {row['owners']:,} | " + " | ".join(f"{row[k]:.3g}" for k in labels)
               + f" | {sim / row['numpy']:.2f} | {sim / row['mesa per-agent']:.0f}x |")
-    sizes_arr = np.array([r["owners"] for r in rows], dtype=float)
-    seconds = sizes_arr / np.array([r["posted price"] for r in rows])
-    big = sizes_arr >= 1e4
-    slope = np.polyfit(np.log(sizes_arr[big]), np.log(seconds[big]), 1)[0]
-    print(f"\nfitted exponent of round time against owners (10^4 and up): {slope:.3f}")
+    owners = np.array([r["owners"] for r in rows], dtype=float)
+    big = owners >= 1e4
+    print("\nfitted exponent of round time against owners (10^4 and up): " + ", ".join(
+        f"{k} {exponent(owners[big], owners[big] / np.array([r[k] for r in rows])[big]):.3f}" for k in labels))
+    if "posted price" in labels:
+        n = 10**5
+        rounds = np.array([50, 100, 200, 400])
+        seconds = np.array([n * (r - 1) / bench_simulator(n, *MECHANISM_SCENARIOS["posted price"], rounds=r)
+                            for r in rounds])
+        print(f"fitted exponent of run time against rounds (posted price, 10^5 owners, 50..400 rounds): "
+              f"{exponent(rounds - 1.0, seconds):.3f}")
 
 
 if __name__ == "__main__":
