@@ -87,6 +87,10 @@ class Payoff(ABC):
     def __call__(self, s: np.ndarray) -> np.ndarray:
         """Payoff of every owner at the contribution vector ``s`` (shape ``(n,)``)."""
 
+    def describe(self) -> dict:
+        """JSON facts about the payoff for a run's summary (empty for closed forms)."""
+        return {}
+
     def own_value(self, i: int, x: float, s: np.ndarray) -> float:
         """:math:`a_i(x, s_{-i})`: owner *i*'s payoff if it alone contributes ``x``."""
         dev = np.array(s, dtype=float)

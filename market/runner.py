@@ -211,6 +211,8 @@ def _drive(model: DataMarket, resolved: Scenario, recorder: Recorder, out_dir: P
     }
     if model.network is not None:
         summary["network"] = model.network.statistics()
+    if details := model.mechanism.describe():
+        summary["mechanism_details"] = details
     owners = frames["owners"] if not frames["owners"].empty else None
     metrics = {**summarize(frames["model"], owners),
                "final_free_riding_standalone": standalone_free_riding(model.mechanism, model.owners, model.context())}

@@ -115,6 +115,10 @@ class ValueFunction(ABC):
     def _db_inv(self, y: np.ndarray) -> np.ndarray:
         """Root of ``b'(m) = y`` on ``[m0, inf)`` for ``0 < y < b'(m0)``."""
 
+    def describe(self) -> dict:
+        """JSON facts about the function for a run's summary (empty for closed forms)."""
+        return {}
+
     def __call__(self, m: np.ndarray | float) -> np.ndarray:
         """``v(m) = max(0, b(m))`` (eq. 1), with ``v(m) = 0`` for ``m <= m0``."""
         m = np.asarray(m, dtype=float)

@@ -151,6 +151,12 @@ class ValueCurve:
             "noise_sd": float(se.mean()),
         }
 
+    def summary(self) -> dict[str, Any]:
+        """The curve as JSON data: knots, raw mean, corrected values and :meth:`correction`."""
+        return {"dataset": self.dataset, "repeats": int(self.accuracy.shape[0]),
+                "sizes": self.knots.tolist(), "mean_accuracy": self.mean.tolist(),
+                "corrected_accuracy": self.corrected.tolist(), "correction": self.correction()}
+
     def __call__(self, m: np.ndarray | float) -> np.ndarray:
         """Corrected accuracy at ``m`` examples (linear between knots, flat beyond the grid)."""
         return np.interp(np.asarray(m, dtype=float), self.knots, self.corrected)
@@ -273,6 +279,10 @@ class EmpiricalValue(ValueFunction):
     def b(self, m: np.ndarray) -> np.ndarray:
         return self.a * (self.curve(self.k * np.asarray(m, dtype=float)) - self.curve.chance)
 
+    def describe(self) -> dict[str, Any]:
+        """The measured curve and its correction (:meth:`ValueCurve.summary`)."""
+        return {"value_curve": self.curve.summary()}
+
     def db(self, m: np.ndarray) -> np.ndarray:
         return self.a * self.k * self.curve.slope(self.k * np.asarray(m, dtype=float))
 
@@ -330,6 +340,10 @@ class EmpiricalPayoff(AggregatePayoff):
             raise ValueError("scale, unit: must be positive")
         self.value_curve = estimate_value_curve(dataset, seed=int(seed))
         self.scale, self.unit = float(scale), float(unit)
+
+    def describe(self) -> dict[str, Any]:
+        """The measured curve and its correction (:meth:`ValueCurve.summary`)."""
+        return {"value_curve": self.value_curve.summary()}
 
     def curve(self, total: np.ndarray) -> np.ndarray:
         """:math:`\\text{scale}\\,\\hat A(\\text{unit}\\cdot S)`."""

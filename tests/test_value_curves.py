@@ -83,3 +83,13 @@ def test_fedbr_bg_on_measured_payoffs_raises_contribution_and_welfare(fedbr_runs
     assert np.abs(bg.payments_sum).max() < 1e-12                              # budget balanced every round
     assert bg.total_contribution.iloc[-1] > 2 * plain.total_contribution.iloc[-1]
     assert bg.welfare_p.iloc[-1] > plain.welfare_p.iloc[-1] + 0.1
+
+
+def test_run_summary_reports_the_measured_curve_and_its_correction(tmp_path):
+    result = run("task_fedbr_bg_digits", rounds=2, out=tmp_path / "run")
+    curve = result.summary["mechanism_details"]["value_curve"]
+    assert curve["dataset"] == "digits" and curve["sizes"][0] == 0.0
+    assert len(curve["mean_accuracy"]) == len(curve["corrected_accuracy"]) == len(curve["sizes"])
+    assert np.all(np.diff(curve["corrected_accuracy"]) >= 0)
+    assert set(curve["correction"]) == {"monotone_max", "concave_max", "total_max", "total_rms", "noise_sd"}
+    assert "mechanism_details" not in run("quickstart", rounds=2).summary      # closed forms report nothing

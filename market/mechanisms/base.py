@@ -222,6 +222,14 @@ class Mechanism(ABC):
         """Platform-side state to record per round (e.g. the payout share)."""
         return {}
 
+    def describe(self) -> dict[str, Any]:
+        """Facts about the mechanism's model worth keeping with a run (JSON data, in ``summary.json``).
+
+        Empty by default; e.g. a value function measured on a learning task
+        reports its curve and the correction that made it monotone and concave.
+        """
+        return {}
+
 
 MECHANISMS: dict[str, type[Mechanism]] = {}
 

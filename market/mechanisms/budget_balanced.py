@@ -70,7 +70,7 @@ import numpy as np
 
 from market.contribution_game import ContributionGame, mwfed_shares, optimal_beta
 from market.mechanisms.base import ActionSpace, Mechanism, Outcome, RoundContext, register
-from market.payoffs import PAYOFFS, AggregatePayoff, ConvexCost, make_payoff
+from market.payoffs import PAYOFFS, AggregatePayoff, ConvexCost, Payoff, make_payoff
 from market.population import OwnerArrays
 from market.welfare import p_mean_welfare
 
@@ -146,8 +146,7 @@ class ContributionGameMechanism(Mechanism):
             raise ValueError(f"payoff: unknown family {p.payoff!r}; choose one of {sorted(PAYOFFS)}")
         if not isinstance(p.payoff_params, dict):
             raise ValueError("payoff_params: must be a table")
-        matrix = p.payoff_params.get("weights", p.payoff_params.get("q"))
-        make_payoff(p.payoff, len(matrix) if matrix is not None else 3, p.payoff_params)
+        self._reference_payoff()
         if not (np.isfinite(p.max_contribution) and p.max_contribution > 0):
             raise ValueError("max_contribution: must be positive")
         if p.grid_points < 2:
@@ -166,6 +165,16 @@ class ContributionGameMechanism(Mechanism):
             raise ValueError("batch: must be positive")
         if not p.boost >= 1:
             raise ValueError("boost: must be at least 1")
+
+    def _reference_payoff(self) -> Payoff:
+        """The payoff family built from the scenario's parameters alone (validation and :meth:`describe`)."""
+        p = self.params
+        matrix = p.payoff_params.get("weights", p.payoff_params.get("q"))
+        return make_payoff(p.payoff, len(matrix) if matrix is not None else 3, p.payoff_params)
+
+    def describe(self) -> dict[str, Any]:
+        """The payoff family's facts (a measured curve reports its correction)."""
+        return self._reference_payoff().describe()
 
     @property
     def action_space(self) -> ActionSpace:

@@ -43,6 +43,7 @@ mechanisms, where costs are not private); ``two_type`` adds ``high_type_data``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -138,6 +139,10 @@ class DataContributionGame(Mechanism):
         self._space = ActionSpace(np.linspace(0.0, p.m_max, p.grid_points), kind="continuous")
         self._standalone_costs = np.empty(0)
         self._standalone_m = np.empty(0)
+
+    def describe(self) -> dict[str, Any]:
+        """The value function's facts (a measured curve reports its correction)."""
+        return self.v.describe()
         self._standalone_u = np.empty(0)
 
     @property
