@@ -467,7 +467,7 @@ def _coerce(value: Any, default: Any, key: str, fail) -> Any:
 def _population(table: dict[str, Any], mechanism: Mechanism, fail) -> dict[str, Any]:
     attributes = CORE_ATTRIBUTES + tuple(mechanism.owner_attributes)
     _known(table, ("owners", "types", "owner", "initial_action"), "population.", fail)
-    out: dict[str, Any] = {"initial_action": table.get("initial_action", float(mechanism.action_space.values[0]))}
+    out: dict[str, Any] = {"initial_action": table.get("initial_action", mechanism.initial_action)}
     _spec(out["initial_action"], "population.initial_action", fail)
     if "owner" in table:
         if "types" in table or "owners" in table:

@@ -261,3 +261,20 @@ def test_learning_rules_collapse_at_n11_and_stay_informative_at_n50():
         assert np.all(f.pooling == 0.0) and f.informative_share.iloc[-1] >= 0.9
         assert f.mean_epsilon.iloc[-1] == pytest.approx(1.0, abs=0.06)
         assert f.expected_error.iloc[-1] < 0.03
+
+
+@pytest.mark.parametrize("epsilon", [0.5, 2.0])
+@pytest.mark.parametrize("n", [11, 50])
+def test_owners_start_at_the_posted_epsilon_so_a_sweep_over_epsilon_stays_informative(epsilon, n):
+    """With no initial action in the scenario, owners start at the posted eps-strategy (an equilibrium)
+    and stay there: the value-of-privacy scenario traces E[R(N, eps)] >= V_LB(eps) over eps and N."""
+    model = DataMarket("p004_value_of_privacy", rounds=30,
+                       overrides=[f"mechanism.epsilon={epsilon}", f"population.owners={n}"])
+    model.run()
+    frame = model.model_frame()
+    np.testing.assert_allclose(frame.mean_epsilon, epsilon, rtol=1e-12)
+    assert np.all(frame.pooling == 0)
+    assert frame.expected_payment.iloc[-1] > frame.value_lower_bound.iloc[-1]
+    # an explicit start elsewhere is still honoured
+    moved = DataMarket("p004_value_of_privacy", rounds=1, overrides=["population.initial_action=0.5"])
+    assert np.all(moved.owners.action == 0.5)

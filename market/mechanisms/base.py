@@ -185,6 +185,11 @@ class Mechanism(ABC):
     def action_space(self) -> ActionSpace:
         """The actions owners choose from."""
 
+    @property
+    def initial_action(self) -> float:
+        """Owners' action before their first revision when the scenario gives none (the lowest action)."""
+        return float(self.action_space.values[0])
+
     @abstractmethod
     def settle(self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext) -> Outcome:
         """Payments, costs and utilities for the action profile ``action``."""

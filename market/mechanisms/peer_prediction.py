@@ -174,6 +174,16 @@ class PeerPrediction(Mechanism):
         """Pooling codes (if enabled) followed by the privacy-level grid."""
         return ActionSpace(self._values, kind="levels", labels=tuple(self._labels))
 
+    @property
+    def initial_action(self) -> float:
+        """The posted epsilon-strategy, the informative equilibrium of :math:`R(N, \\epsilon)`.
+
+        Owners start there unless the scenario says otherwise, so a sweep over
+        ``mechanism.epsilon`` traces the value of privacy instead of starting
+        everyone at one level (from which best response may tip into pooling).
+        """
+        return float(self.params.epsilon)
+
     # -- helpers ------------------------------------------------------------------------
     def cost_function(self, owners: OwnerArrays) -> CostFunction:
         """Each owner's cost :math:`g_i = s_i g` with :math:`s_i` its sensitivity (must be positive)."""
