@@ -27,8 +27,9 @@ and a budget of shape ``(...)``):
   individually rational mechanism for multi-minded owners (random-sampling
   proportional-share posted prices), exactly truthful in both bid parameters
   with a continuous menu (``M = 0``) and in the valuation with the paper's
-  grid menu (``M >= 1``).  It stands in for MURBA, the learned auction of
-  Sec. 5.2, which needs PyTorch and is not provided.
+  grid menu (``M >= 1``).  A training-free alternative to MURBA, the learned
+  auction of Sec. 5.2 (:mod:`market.murba`; a trained network has the same
+  signature and can be passed wherever an auction function is taken).
 
 :func:`trade` runs one round of the framework (Algorithm 1): an auction, then
 an aggregation rule and the error bound.  :data:`COMBINATIONS` lists the
@@ -307,7 +308,7 @@ def proportional_share(
     procurement by Bei, Chen, Gravin & Lu ("Budget feasible mechanism design:
     from prior-free to Bayesian", STOC 2012), with the price set by Singer's
     proportional share ("Budget feasible mechanisms", FOCS 2010).  Not in the
-    paper; it stands in for MURBA.
+    paper; a training-free alternative to MURBA.
 
     1. Owners are split into two groups by a bid-independent ``side``
        (default: alternate by index); group :math:`G` gets the budget share
@@ -434,15 +435,16 @@ def all_in_multi_minded(
     return all_in(valuation(kind, rate, eps_bar), eps_bar, budget, loop=loop)
 
 
-#: Auctions by name with the common signature ``f(kind, rate, eps_bar, budget, **options)``.
+#: Training-free auctions by name with the common signature ``f(kind, rate, eps_bar, budget, **options)``
+#: (MURBA, which needs a trained network, is :class:`market.murba.MURBAModel`).
 AUCTIONS: dict[str, Callable[..., Allocation]] = {
     "all_in": all_in_multi_minded,
     "proportional_share": proportional_share,
 }
 #: Auction x aggregation pairs of the evaluation (Sec. 6.2, Fig. 5): the paper
-#: compares {All-in, MURBA} x {BiasOpt, VarOpt}; MURBA needs PyTorch and is
-#: replaced by :func:`proportional_share`; the conventional data-size weighting
-#: and the error-optimal weights are added.
+#: compares {All-in, MURBA} x {BiasOpt, VarOpt}; these are the training-free
+#: pairs, with :func:`proportional_share` beside All-in, the conventional
+#: data-size weighting and the error-optimal weights added.
 COMBINATIONS: tuple[tuple[str, str], ...] = tuple(itertools.product(AUCTIONS, AGGREGATIONS))
 
 
@@ -536,8 +538,17 @@ def owner_utility(
     return np.where(alloc.epsilon <= np.asarray(eps_bar) * (1 + tol) + tol, u, -np.inf)
 
 
+def _auction_function(auction: str | Callable[..., Allocation]) -> Callable[..., Allocation]:
+    """An auction given by name (a key of :data:`AUCTIONS`) or as a function with their signature."""
+    if callable(auction):
+        return auction
+    if auction not in AUCTIONS:
+        raise ValueError(f"auction: unknown auction {auction!r} (known: {', '.join(AUCTIONS)})")
+    return AUCTIONS[auction]
+
+
 def unilateral_utilities(
-    auction: str,
+    auction: str | Callable[..., Allocation],
     kind: np.ndarray,
     rate: np.ndarray,
     eps_bar: np.ndarray,
@@ -552,8 +563,9 @@ def unilateral_utilities(
 
     Parameters
     ----------
-    auction : str
-        A name in :data:`AUCTIONS`.
+    auction : str or callable
+        A name in :data:`AUCTIONS`, or a function with their signature (such
+        as a trained :class:`market.murba.MURBAModel`).
     kind, rate, eps_bar : numpy.ndarray, shape (..., n)
         True valuation families, rates and privacy budgets.
     report_rate : numpy.ndarray, shape (..., n)
@@ -575,8 +587,7 @@ def unilateral_utilities(
         Entry ``[..., i, k]``: :math:`u_i` when owner i alone reports candidate k
         (``-inf`` if she is allocated more than her true budget).
     """
-    if auction not in AUCTIONS:
-        raise ValueError(f"auction: unknown auction {auction!r} (known: {', '.join(AUCTIONS)})")
+    run = _auction_function(auction)
     report_rate, eps_bar, budget = _bids(report_rate, eps_bar, budget)
     rate = np.broadcast_to(np.asarray(rate, dtype=float), report_rate.shape)
     kind = np.broadcast_to(np.asarray(kind), report_rate.shape)
@@ -589,8 +600,8 @@ def unilateral_utilities(
     rep_rate = np.where(eye, candidate_rate[..., :, :, None], report_rate[..., None, None, :])
     rep_eps = np.where(eye, candidate_eps[..., :, :, None], eps_bar[..., None, None, :])
     shape = rep_rate.shape
-    alloc = AUCTIONS[auction](np.broadcast_to(kind[..., None, None, :], shape), rep_rate, rep_eps,
-                              budget[..., None, None], **options)
+    alloc = run(np.broadcast_to(kind[..., None, None, :], shape), rep_rate, rep_eps,
+                budget[..., None, None], **options)
     util = owner_utility(np.broadcast_to(kind[..., None, None, :], shape),
                          np.broadcast_to(rate[..., None, None, :], shape),
                          np.broadcast_to(eps_bar[..., None, None, :], shape), alloc, tol)
@@ -599,7 +610,7 @@ def unilateral_utilities(
 
 
 def empirical_regret(
-    auction: str,
+    auction: str | Callable[..., Allocation],
     kind: np.ndarray,
     rate: np.ndarray,
     eps_bar: np.ndarray,
@@ -617,8 +628,8 @@ def empirical_regret(
 
     Parameters
     ----------
-    auction : str
-        A name in :data:`AUCTIONS`.
+    auction : str or callable
+        A name in :data:`AUCTIONS`, or a function with their signature.
     kind, rate, eps_bar : numpy.ndarray, shape (..., n)
         True bids.
     budget : float or numpy.ndarray, shape (...)
@@ -632,12 +643,11 @@ def empirical_regret(
     **options
         Passed to the auction.
     """
-    if auction not in AUCTIONS:
-        raise ValueError(f"auction: unknown auction {auction!r} (known: {', '.join(AUCTIONS)})")
+    run = _auction_function(auction)
     rate, eps_bar, budget = _bids(rate, eps_bar, budget)
     kind = np.broadcast_to(np.asarray(kind), rate.shape)
     f, g = (a.ravel() for a in np.meshgrid(np.asarray(factors, float), np.asarray(eps_factors, float)))
-    truth = owner_utility(kind, rate, eps_bar, AUCTIONS[auction](kind, rate, eps_bar, budget, **options))
+    truth = owner_utility(kind, rate, eps_bar, run(kind, rate, eps_bar, budget, **options))
     own = unilateral_utilities(auction, kind, rate, eps_bar, rate, budget,
                                f * rate[..., None], g * eps_bar[..., None], tol, **options)
     best = np.argmax(own, axis=-1)

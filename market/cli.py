@@ -7,6 +7,7 @@ Commands::
                  [--owner-every K] [--owner-sample N] [--checkpoint-every K]
     privmarket resume DIR
     privmarket reproduce PAPER_ID [--out DIR]
+    privmarket train-auction SCENARIO|FILE --out FILE [--steps N] [--seed S] [--set KEY=VALUE ...]
     privmarket sweep SCENARIO|FILE --grid KEY=V1,V2,... [--grid ...] [--replicates R] --out DIR
                  [--rounds N] [--set KEY=VALUE ...] [--workers W] [--threads] [--scheduler ADDRESS]
     privmarket plot DIR [--out FIGDIR]
@@ -69,6 +70,15 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("reproduce", help="check a paper's numbers and write its figure analogues")
     rep.add_argument("paper", help="paper id: 000, 001, 002, 003 or 004")
     rep.add_argument("--out", type=Path, help="directory for the PNG figures (default: reproduce-out/<id>)")
+
+    tra = sub.add_parser("train-auction", help="train MURBA, paper 002's learned auction, for a scenario "
+                         "(needs PyTorch)")
+    tra.add_argument("scenario", help="an fl_market scenario: built-in name or path to a .toml file")
+    tra.add_argument("--out", type=Path, required=True, help="weights file to write (.npz)")
+    tra.add_argument("--steps", type=int, help="training iterations (default 1000)")
+    tra.add_argument("--seed", type=int, help="random seed (default: the scenario's)")
+    tra.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a scenario value (repeatable)")
 
     swp = sub.add_parser("sweep", help="run a grid of scenario values times replicate seeds on Dask")
     swp.add_argument("scenario", help="built-in scenario name or path to a .toml file")
@@ -204,6 +214,40 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_train_auction(args: argparse.Namespace) -> int:
+    """Train MURBA for a scenario, save its weights and print its regret and IR violation on held-out profiles."""
+    from market.murba import save_model
+    from market.murba_training import TorchMissing, require_torch, train, training_scenario
+    from scenarios.schema import ScenarioError
+
+    if args.steps is not None and args.steps < 1:
+        raise UserError("--steps: must be at least 1")
+    try:
+        require_torch()
+        scenario = training_scenario(args.scenario, args.overrides)
+        result = train(scenario, steps=args.steps, seed=args.seed, progress=True)
+    except (TorchMissing, ScenarioError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+    try:
+        path = save_model(result.model, args.out)
+    except OSError as exc:
+        raise UserError(f"{args.out}: cannot write the weights ({exc.strerror})") from None
+    info = result.model.info
+    print(f"MURBA for {info['scenario']}: {info['n']} owners, M = {info['M']}, B = {info['budget']:g}, "
+          f"{info['aggregation']}; {info['config']['steps']} steps in {result.seconds:.1f} s (seed {info['seed']})")
+    rows = [("error bound, mean", "error_bound"),
+            ("regret (eq. 3), mean over owners", "regret_mean"), ("regret (eq. 3), max over owners", "regret_max"),
+            ("shading regret, mean over owners", "shading_regret_mean"),
+            ("shading regret, max over owners", "shading_regret_max"),
+            ("IR violation, mean over owners", "ir_mean"), ("IR violation, max over owners", "ir_max"),
+            ("budget: max sum(p) - B", "budget_excess")]
+    print(f"{result.trained.profiles} held-out profiles{'':<17}trained   untrained")
+    for label, key in rows:
+        print(f"  {label:<34}{getattr(result.trained, key):>10.4g}  {getattr(result.untrained, key):>10.4g}")
+    print(f'weights: {path} (a scenario uses them with auction = "murba", weights = "{path}")')
+    return 0
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run a sweep and print where its tables are."""
     from analysis.sweep import parse_grid, sweep
@@ -282,7 +326,8 @@ def cmd_app(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "resume": cmd_resume, "reproduce": cmd_reproduce,
-            "sweep": cmd_sweep, "plot": cmd_plot, "report": cmd_report, "app": cmd_app}
+            "train-auction": cmd_train_auction, "sweep": cmd_sweep, "plot": cmd_plot, "report": cmd_report,
+            "app": cmd_app}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,8 +31,10 @@ def ctx_with(budgets) -> RoundContext:
 
 
 def test_validation_messages():
-    with pytest.raises(ValueError, match="auction: .*PyTorch"):
+    with pytest.raises(ValueError, match=r"weights: MURBA needs the file of a trained network.*privmarket\[learned\]"):
         FLMarket(FLMarket.Params(auction="murba"))
+    with pytest.raises(ValueError, match=r"unknown auction 'vcg' \(known: all_in, proportional_share, murba\)"):
+        FLMarket(FLMarket.Params(auction="vcg"))
     with pytest.raises(ValueError, match="shading"):
         FLMarket(FLMarket.Params(shading=(0.5, 2.0)))
     with pytest.raises(ValueError, match="commission"):

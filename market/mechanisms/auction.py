@@ -25,9 +25,13 @@ Learning rules over the shading grid can therefore discover All-in's
 profitable under-reports (spec G8).
 
 **Auctions.** ``all_in`` (Algorithm 4 on :math:`V_i = v_i(\\bar\\varepsilon_i)`,
-not truthful) and ``proportional_share`` (truthful in the valuation,
-budget feasible and IR; see :func:`market.auctions.proportional_share`).
-MURBA (the learned auction of Sec. 5.2) needs PyTorch and is not provided.
+not truthful), ``proportional_share`` (truthful in the valuation,
+budget feasible and IR; see :func:`market.auctions.proportional_share`) and
+``murba``, the learned auction of Sec. 5.2 (Algorithm 5; budget feasible by
+construction, approximately truthful and IR): a network trained for the
+scenario by ``privmarket train-auction`` (which needs PyTorch) and loaded from
+the ``weights`` file; it runs in numpy (:mod:`market.murba`) and needs a
+fixed number of owners, the one it was trained for.
 
 **Error measure.** ``error_measure = "per_coordinate"`` is the paper's
 :math:`\\mathrm{VAR} + \\mathrm{BIAS}^2`; ``"vector_mse"`` is
@@ -54,6 +58,7 @@ The owners' total rent (payments above true valuations) is the standard
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,6 +72,7 @@ from market.auctions import (
     valuation,
 )
 from market.mechanisms.base import ActionSpace, Mechanism, Outcome, RoundContext, register
+from market.murba import TORCH_HINT, load_model
 from market.population import OwnerArrays
 
 ERROR_MEASURES = ("per_coordinate", "vector_mse")
@@ -87,14 +93,15 @@ class FLMarket(Mechanism):
         Attributes
         ----------
         auction : str
-            ``"all_in"`` or ``"proportional_share"``.
+            ``"all_in"``, ``"proportional_share"`` or ``"murba"``.
         aggregation : str
             ``"bias_opt"``, ``"var_opt"``, ``"data_size"`` or ``"error_opt"``.
         loop : str
             All-in's loop reading, ``"skip"`` (printed pseudo-code) or ``"prefix"``.
         M : int
-            Sub-bids of the bid transformation for the proportional share's
-            menu grid :math:`\\bar\\varepsilon_i/m`; 0 for a continuous menu.
+            Sub-bids of the bid transformation :math:`\\bar\\varepsilon_i/m`: the
+            proportional share's menu grid (0: a continuous menu), and MURBA's
+            M (must match its weights).
         L : float
             Gradient clipping bound.
         d : int
@@ -107,6 +114,10 @@ class FLMarket(Mechanism):
             The paper's financial budget B: most a buyer spends per round.
         shading : list of float
             Grid of shading factors (owners' actions); must contain 1.0.
+        weights : str
+            ``auction = "murba"`` only: the weights file written by
+            ``privmarket train-auction`` (a path relative to the working
+            directory, or the name of a file shipped with the built-in scenarios).
         """
 
         auction: str = "all_in"
@@ -119,12 +130,12 @@ class FLMarket(Mechanism):
         commission: float = 0.0
         round_budget: float = 10.0
         shading: tuple[float, ...] = (0.1, 0.25, 0.5, 0.75, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 3.0)
+        weights: str = ""
 
     def validate(self) -> None:
         p = self.params
-        if p.auction not in AUCTIONS:
-            raise ValueError(f"auction: unknown auction {p.auction!r} (known: {', '.join(AUCTIONS)}; "
-                             "MURBA needs PyTorch and is not available)")
+        if p.auction not in AUCTIONS and p.auction != "murba":
+            raise ValueError(f"auction: unknown auction {p.auction!r} (known: {', '.join(AUCTIONS)}, murba)")
         if p.aggregation not in AGGREGATIONS:
             raise ValueError(f"aggregation: unknown rule {p.aggregation!r} (known: {', '.join(AGGREGATIONS)})")
         if p.loop not in ("skip", "prefix"):
@@ -147,7 +158,18 @@ class FLMarket(Mechanism):
         self._space = ActionSpace(np.sort(shading), kind="continuous")
         self._truthful = int(np.flatnonzero(self._space.values == 1.0)[0])
         self._d_var = int(p.d) if p.error_measure == "vector_mse" else 1
-        self._options = {"loop": p.loop} if p.auction == "all_in" else {"M": int(p.M)}
+        self._options = {"all_in": {"loop": p.loop}, "proportional_share": {"M": int(p.M)}}.get(p.auction, {})
+        self._model = None
+        if p.auction == "murba":
+            if not p.weights:
+                raise ValueError("weights: MURBA needs the file of a trained network (privmarket train-auction "
+                                 f"SCENARIO --out FILE); {TORCH_HINT}")
+            self._model = load_model(p.weights)
+            if self._model.M != p.M:
+                raise ValueError(f"M: the MURBA weights {p.weights!r} were trained with M = {self._model.M}, "
+                                 f"not {p.M}")
+        elif p.weights:
+            raise ValueError(f"weights: only used by auction = \"murba\", not {p.auction!r}")
 
     @property
     def action_space(self) -> ActionSpace:
@@ -165,6 +187,10 @@ class FLMarket(Mechanism):
             raise ValueError("valuation: owner valuation ids must be integers 0..4")
         return kind, owners.sensitivity, owners.extra["eps_bar"]
 
+    def _auction(self) -> Callable[..., Allocation]:
+        """The auction, ``f(kind, rate, eps_bar, budget, **options)``: a named one or the MURBA network."""
+        return self._model if self._model is not None else AUCTIONS[self.params.auction]
+
     def _run(self, action: np.ndarray, owners: OwnerArrays, budgets: np.ndarray) -> Allocation:
         """One auction per buyer (batch axis 0) with the reported rates ``action * sensitivity``."""
         kind, rate, eps_bar = self._bids(owners)
@@ -172,7 +198,7 @@ class FLMarket(Mechanism):
         if self.params.auction == "proportional_share":
             options["side"] = owners.ids % 2 == 1
         shape = (budgets.size, len(owners))
-        return AUCTIONS[self.params.auction](
+        return self._auction()(
             np.broadcast_to(kind, shape), np.broadcast_to(action * rate, shape),
             np.broadcast_to(eps_bar, shape), budgets * (1.0 - self.params.commission), **options)
 
@@ -237,8 +263,8 @@ class FLMarket(Mechanism):
 
         For the proportional share each owner's menu (price and cap) does not
         depend on her own report, so her deviations are closed forms over
-        ``(buyers, owners, candidates)``; for All-in each deviation re-runs the
-        auction, batched over ``(buyers, owners, candidates)``.
+        ``(buyers, owners, candidates)``; for All-in and MURBA each deviation
+        re-runs the auction, batched over ``(buyers, owners, candidates)``.
         """
         n, cand = len(owners), self._space.values
         budgets = self._budgets(ctx)
@@ -257,7 +283,7 @@ class FLMarket(Mechanism):
             return util.sum(axis=0)
         shape = (budgets.size, n)
         util = unilateral_utilities(
-            "all_in", np.broadcast_to(kind, shape), np.broadcast_to(rate, shape),
+            self._auction(), np.broadcast_to(kind, shape), np.broadcast_to(rate, shape),
             np.broadcast_to(eps_bar, shape), np.broadcast_to(action * rate, shape),
             budgets * (1.0 - self.params.commission),
             np.broadcast_to(rate[:, None] * cand, shape + (cand.size,)), **self._options)
