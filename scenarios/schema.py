@@ -253,6 +253,11 @@ def validate(raw: dict[str, Any], label: str = "<dict>") -> Scenario:
     _number(churn["join_rate"], "churn.join_rate", fail, minimum=0)
     if churn["newcomers"] != []:
         churn["newcomers"] = _types(churn["newcomers"], "churn.newcomers", mechanism, fail)
+    n_owners = population.get("owners", sum(o["count"] for o in population.get("owner", [])))
+    try:
+        mechanism.check_population(int(n_owners), churn["leave_rate"] > 0 or churn["join_rate"] > 0)
+    except ValueError as exc:
+        raise fail("mechanism", str(exc)) from None
     network = _network(raw.get("network", {}), fail)
     drift = _drift(raw.get("drift", {}), fail)
     output = _table(raw.get("output", {}), OUTPUT_KEYS, "output", fail)

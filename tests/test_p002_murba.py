@@ -160,6 +160,11 @@ def test_scenario_errors_name_the_weights_and_the_extra(tmp_path, capsys):
         load(_scenario(save_model(_random_model(), tmp_path / "w.npz")), ["mechanism.M=7"])
     with pytest.raises(ScenarioError, match=r"weights: only used by auction = \"murba\""):
         load(_scenario(tmp_path / "w.npz"), ['mechanism.auction="all_in"'])
+    weights = save_model(_random_model(), tmp_path / "w4.npz")
+    with pytest.raises(ScenarioError, match=r"mechanism: weights: .* was trained for 4 owners, the population has 5"):
+        load(_scenario(weights), ["population.owners=5"])
+    with pytest.raises(ScenarioError, match=r"mechanism: weights: MURBA serves a fixed number of owners"):
+        load(_scenario(weights), ["churn.join_rate=0.5"])
     path = tmp_path / "s.toml"
     path.write_text('name = "s"\n[population]\nowners = 4\n[[population.types]]\nsensitivity = 1.0\n'
                     '[mechanism]\nname = "fl_market"\nauction = "murba"\n')

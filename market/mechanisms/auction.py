@@ -171,6 +171,16 @@ class FLMarket(Mechanism):
         elif p.weights:
             raise ValueError(f"weights: only used by auction = \"murba\", not {p.auction!r}")
 
+    def check_population(self, owners: int, churn: bool) -> None:
+        """MURBA's network serves exactly the number of owners it was trained for, so no churn either."""
+        if self._model is None:
+            return
+        if owners != self._model.n:
+            raise ValueError(f"weights: the MURBA network {self.params.weights!r} was trained for {self._model.n} "
+                             f"owners, the population has {owners}")
+        if churn:
+            raise ValueError("weights: MURBA serves a fixed number of owners; remove the churn")
+
     @property
     def action_space(self) -> ActionSpace:
         """Shading factors of the reported valuation (1.0 = truthful)."""

@@ -185,6 +185,12 @@ class Mechanism(ABC):
     def action_space(self) -> ActionSpace:
         """The actions owners choose from."""
 
+    def check_population(self, owners: int, churn: bool) -> None:
+        """Check that the mechanism can serve a population of ``owners`` (with ``churn``: owners join or leave).
+
+        Raise ``ValueError("key: problem")``; the default accepts any population.
+        """
+
     @property
     def initial_action(self) -> float:
         """Owners' action before their first revision when the scenario gives none (the lowest action)."""
