@@ -15,6 +15,7 @@ from market.auctions import (
     STEP,
     all_in,
     bid_transformation,
+    clearing_price,
     empirical_regret,
     menu_choice,
     owner_utility,
@@ -115,6 +116,54 @@ def test_proportional_share_truthful_budget_feasible_ir(profile, M):
                               factors=FACTORS, eps_factors=eps_factors, tol=1e-9, M=M)
     assert regret.share == 0.0
     assert regret.max <= 1e-9
+
+
+def _sequential_proportional_share(kind, rate, eps_bar, budget, M):
+    """Step 3 of proportional_share read literally: each group's owners served one by one in index order."""
+    n = rate.size
+    side = np.arange(n) % 2 == 1
+    eps, pay, cap = np.zeros(n), np.zeros(n), np.zeros(n)
+    for g in (False, True):
+        members = side == g
+        share = budget * members.sum() / n
+        pi = float(proportional_share(kind, rate, eps_bar, budget, M=M).price[members][0]) if members.any() else 0.0
+        left = share
+        for i in np.flatnonzero(members):
+            if pi <= 0:
+                continue
+            cap[i] = left / pi
+            eps[i] = menu_choice(kind[i:i + 1], rate[i:i + 1], np.array([pi]), np.array([cap[i]]),
+                                 eps_bar[i:i + 1], M)[0]
+            pay[i] = min(pi * eps[i], left)
+            left = max(left - pay[i], 0.0)
+    return eps, pay, cap
+
+
+@settings(max_examples=60, deadline=None)
+@given(bid_profiles, st.sampled_from([0, 1, 5, 20]), st.floats(0.05, 3.0))
+def test_vectorised_rationing_equals_serving_owners_one_by_one(profile, M, scale):
+    kind, rate, eps_bar, budget = (np.asarray(x) for x in profile)
+    budget = budget * scale                                   # small budgets: many owners capped or left out
+    out = proportional_share(kind, rate, eps_bar, budget, M=M)
+    eps, pay, cap = _sequential_proportional_share(kind, rate, eps_bar, float(budget), M)
+    np.testing.assert_allclose(out.epsilon, eps, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(out.payment, pay, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(out.cap, cap, rtol=1e-9, atol=1e-12)
+
+
+@settings(max_examples=80, deadline=None)
+@given(bid_profiles, st.sampled_from([1, 3, 20]), st.floats(0.01, 100.0))
+def test_grid_clearing_price_is_the_infimum_of_prices_that_exhaust_the_budget(profile, M, budget):
+    kind, rate, eps_bar, _ = (np.asarray(x) for x in profile)
+    members = np.ones(rate.size, dtype=bool)
+    price = float(clearing_price(kind, rate, eps_bar, np.asarray(budget), members, M))
+
+    def spend(pi):
+        return pi * menu_choice(kind, rate, np.full(rate.size, pi), np.full(rate.size, np.inf), eps_bar, M).sum()
+
+    assert price > 0                                          # every owner sells her whole budget at a high price
+    assert spend(price) >= budget * (1 - 1e-12)
+    assert spend(price * (1 - 1e-9)) < budget                # nothing cheaper exhausts the budget
 
 
 def test_g9_bid_transformation():

@@ -76,6 +76,8 @@ from market.murba import TORCH_HINT, load_model
 from market.population import OwnerArrays
 
 ERROR_MEASURES = ("per_coordinate", "vector_mse")
+#: Array entries per block of owners in the proportional share's deviation utilities.
+DEVIATION_BLOCK = 2**22
 
 
 @register
@@ -284,13 +286,19 @@ class FLMarket(Mechanism):
         kind, rate, eps_bar = self._bids(owners)
         if self.params.auction == "proportional_share":
             alloc = self._run(action, owners, budgets)
-            shape = (budgets.size, n, cand.size)
-            e = menu_choice(np.broadcast_to(kind[:, None], shape), rate[:, None] * cand,
-                            np.broadcast_to(alloc.price[..., None], shape),
-                            np.broadcast_to(alloc.cap[..., None], shape),
-                            np.broadcast_to(eps_bar[:, None], shape), int(self.params.M))
-            util = alloc.price[..., None] * e - valuation(kind[:, None], rate[:, None], e)
-            return util.sum(axis=0)
+            # blocks of owners keep the (buyers, owners, candidates, menu) arrays small at any n
+            block = max(1, DEVIATION_BLOCK // (budgets.size * cand.size * (int(self.params.M) + 1)))
+            out = np.empty((n, cand.size))
+            for lo in range(0, n, block):
+                i = slice(lo, lo + block)
+                shape = (budgets.size, min(n, lo + block) - lo, cand.size)
+                e = menu_choice(np.broadcast_to(kind[i, None], shape), rate[i, None] * cand,
+                                np.broadcast_to(alloc.price[:, i, None], shape),
+                                np.broadcast_to(alloc.cap[:, i, None], shape),
+                                np.broadcast_to(eps_bar[i, None], shape), int(self.params.M))
+                util = alloc.price[:, i, None] * e - valuation(kind[i, None], rate[i, None], e)
+                out[i] = util.sum(axis=0)
+            return out
         shape = (budgets.size, n)
         util = unilateral_utilities(
             self._auction(), np.broadcast_to(kind, shape), np.broadcast_to(rate, shape),
