@@ -162,22 +162,44 @@ def all_in(
     order = np.argsort(unit, axis=-1, kind="stable")
     unit_s = np.take_along_axis(unit, order, axis=-1)
     eps_s = np.take_along_axis(eps_bar, order, axis=-1)
-    total = np.zeros(budget.shape)
-    alive = np.ones(budget.shape, dtype=bool)
-    win_s = np.zeros(unit.shape, dtype=bool)
-    for k in range(unit.shape[-1]):
-        candidate = total + eps_s[..., k]
-        ok = unit_s[..., k] <= budget / candidate
-        if loop == "prefix":
-            ok &= alive
-            alive = ok
-        win_s[..., k] = ok
-        total = np.where(ok, candidate, total)
+    win_s = _all_in_scan(unit_s, eps_s, budget, loop)
     win = np.zeros_like(win_s)
     np.put_along_axis(win, order, win_s, axis=-1)
-    p_unit = np.divide(budget, total, out=np.zeros_like(total), where=total > 0)
     epsilon = np.where(win, eps_bar, 0.0)
+    total = epsilon.sum(axis=-1)
+    p_unit = np.divide(budget, total, out=np.zeros_like(total), where=total > 0)
     return Allocation(epsilon=epsilon, payment=epsilon * p_unit[..., None])
+
+
+def _all_in_scan(unit: np.ndarray, eps: np.ndarray, budget: np.ndarray, loop: str) -> np.ndarray:
+    """Winners of All-in's scan over owners sorted by unit valuation (shape ``(..., n)``).
+
+    The scan read literally: owner *k* joins if :math:`v^{unit}_k \\le B/(T + \\bar\\varepsilon'_k)`
+    with :math:`T` the winners' total so far (``"skip"`` keeps scanning after a
+    failure, ``"prefix"`` stops).  Vectorised in passes, not owner by owner:
+    every open owner is first assumed to join; those before the first failure
+    do, the failing one does not.  Under ``"skip"`` every open owner who fails
+    at the new total is then closed at once -- :math:`T` only grows, so she
+    would fail at her turn too -- and the next pass starts with an owner who
+    joins.
+    """
+    n = unit.shape[-1]
+    index = np.arange(n)
+    win = np.zeros(unit.shape, dtype=bool)
+    open_ = np.ones(unit.shape, dtype=bool)
+    total = np.zeros(budget.shape)
+    while open_.any():
+        joined = total[..., None] + np.cumsum(np.where(open_, eps, 0.0), axis=-1)
+        fails = open_ & ~(unit <= budget[..., None] / joined)
+        first = np.where(fails.any(axis=-1), np.argmax(fails, axis=-1), n)[..., None]
+        take = open_ & (index < first)
+        win |= take
+        total = total + np.where(take, eps, 0.0).sum(axis=-1)
+        if loop == "prefix":
+            break
+        open_ &= index > first
+        open_ &= unit <= budget[..., None] / (total[..., None] + eps)
+    return win
 
 
 def bid_transformation(

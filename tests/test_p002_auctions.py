@@ -166,6 +166,26 @@ def test_grid_clearing_price_is_the_infimum_of_prices_that_exhaust_the_budget(pr
     assert spend(price * (1 - 1e-9)) < budget                # nothing cheaper exhausts the budget
 
 
+def _literal_all_in_winners(value, eps_bar, budget, loop):
+    """Algorithm 4's scan, owner by owner (the printed pseudo-code; "prefix" stops at the first failure)."""
+    total, won = 0.0, np.zeros(value.size, dtype=bool)
+    for k in np.argsort(value / eps_bar, kind="stable"):
+        if value[k] / eps_bar[k] <= budget / (total + eps_bar[k]):
+            won[k], total = True, total + eps_bar[k]
+        elif loop == "prefix":
+            break
+    return won
+
+
+@settings(max_examples=150, deadline=None)
+@given(bid_profiles, st.sampled_from(["skip", "prefix"]), st.floats(0.01, 2.0))
+def test_all_in_vectorised_scan_equals_the_literal_scan(profile, loop, scale):
+    kind, rate, eps_bar, budget = (np.asarray(x) for x in profile)
+    value = valuation(kind, rate, eps_bar)
+    out = all_in(value, eps_bar, budget * scale, loop=loop)
+    np.testing.assert_array_equal(out.epsilon > 0, _literal_all_in_winners(value, eps_bar, budget * scale, loop))
+
+
 def test_g9_bid_transformation():
     items, values = bid_transformation(LINEAR, 1.0, 2.0, 4)
     np.testing.assert_allclose(items, [2, 1, 2 / 3, 0.5])
