@@ -188,17 +188,18 @@ def _all_in_scan(unit: np.ndarray, eps: np.ndarray, budget: np.ndarray, loop: st
     win = np.zeros(unit.shape, dtype=bool)
     open_ = np.ones(unit.shape, dtype=bool)
     total = np.zeros(budget.shape)
-    while open_.any():
-        joined = total[..., None] + np.cumsum(np.where(open_, eps, 0.0), axis=-1)
-        fails = open_ & ~(unit <= budget[..., None] / joined)
-        first = np.where(fails.any(axis=-1), np.argmax(fails, axis=-1), n)[..., None]
-        take = open_ & (index < first)
-        win |= take
-        total = total + np.where(take, eps, 0.0).sum(axis=-1)
-        if loop == "prefix":
-            break
-        open_ &= index > first
-        open_ &= unit <= budget[..., None] / (total[..., None] + eps)
+    with np.errstate(divide="ignore"):           # B / 0 = inf: an owner with nothing to add always fits
+        while open_.any():
+            joined = total[..., None] + np.cumsum(np.where(open_, eps, 0.0), axis=-1)
+            fails = open_ & ~(unit <= budget[..., None] / joined)
+            first = np.where(fails.any(axis=-1), np.argmax(fails, axis=-1), n)[..., None]
+            take = open_ & (index < first)
+            win |= take
+            total = total + np.where(take, eps, 0.0).sum(axis=-1)
+            if loop == "prefix":
+                break
+            open_ &= index > first
+            open_ &= unit <= budget[..., None] / (total[..., None] + eps)
     return win
 
 
