@@ -24,6 +24,7 @@ and prints how to resume (exit status 130).
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from importlib import metadata
@@ -341,6 +342,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("privmarket: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (e.g. `privmarket list | head`): stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":

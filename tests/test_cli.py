@@ -51,3 +51,17 @@ def test_list_and_version():
 def test_unknown_paper_is_a_user_error(capsys):
     assert main(["reproduce", "999"]) == 2
     assert "unknown paper id '999'" in capsys.readouterr().err
+
+
+def test_a_closed_pipe_ends_quietly():
+    """`privmarket list | head -1`: no traceback when the reader goes away."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "market.cli", "list"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
