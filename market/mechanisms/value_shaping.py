@@ -42,6 +42,7 @@ mechanisms, where costs are not private); ``two_type`` adds ``high_type_data``.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
@@ -179,6 +180,7 @@ class DataContributionGame(Mechanism):
         """``D_{-i}``: everyone else's data plus the platform's seed."""
         return action.sum() + self.seed(ctx) - action
 
+    @abstractmethod
     def values_at(self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext,
                   cand: np.ndarray) -> np.ndarray:
         """Model value ``[M]_i`` owner ``i`` receives if it alone plays ``cand[i, k]``.
@@ -194,7 +196,6 @@ class DataContributionGame(Mechanism):
         cand : numpy.ndarray
             Candidate amounts, shape ``(n, K)``.
         """
-        raise NotImplementedError
 
     def deviation_utilities_at(self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext,
                                cand: np.ndarray) -> np.ndarray:
