@@ -581,7 +581,7 @@ def train(
     with _threads(torch, config.threads):
         history, seconds = _optimise(net, objective, objective.batch(kind, rate, eps_bar), config, rng, progress)
     info = {"scenario": market.name, "n": market.n, "M": market.M, "budget": market.budget,
-            "aggregation": market.theory.fl_market.aggregation, "L": market.L, "d_var": market.d_var, "seed": seed,
+            "aggregation": market.aggregation, "L": market.L, "d_var": market.d_var, "seed": seed,
             "seconds": round(seconds, 1), "torch": str(torch.__version__), "config": dataclasses.asdict(config)}
     model = export_model(net, template, info)
     trained = evaluate(model, market, *test, config=config, seed=seed)
@@ -620,7 +620,7 @@ def _optimise(
         eps, u_true = objective.truthful(net, b)
         rgv = torch.relu(objective.deviating(net, b, mis) - u_true).mean(dim=0)
         irv = torch.relu(-u_true).mean(dim=0)
-        err = error_bound_torch(eps, market.theory.fl_market.aggregation, market.L, market.d_var).mean()
+        err = error_bound_torch(eps, market.aggregation, market.L, market.d_var).mean()
         loss = (err + (phi_rgv * rgv).sum() + rho_rgv / 2 * rgv.sum() ** 2
                 + (phi_irv * irv).sum() + rho_irv / 2 * irv.sum() ** 2)
         optimiser.zero_grad()
@@ -678,7 +678,7 @@ def evaluate(
     shading = np.concatenate([
         empirical_regret(model, kind[c:c + 20], rate[c:c + 20], eps_bar[c:c + 20], market.budget,
                          market.shading).gain for c in range(0, kind.shape[0], 20)]).mean(axis=0)
-    err = error_bound(aggregate(market.theory.fl_market.aggregation, alloc.epsilon, market.L, market.d_var), alloc.epsilon,
+    err = error_bound(aggregate(market.aggregation, alloc.epsilon, market.L, market.d_var), alloc.epsilon,
                       market.L, market.d_var)
     return Evaluation(profiles=int(kind.shape[0]), regret_mean=float(rgv.mean()), regret_max=float(rgv.max()),
                       shading_regret_mean=float(shading.mean()), shading_regret_max=float(shading.max()),
