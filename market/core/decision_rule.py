@@ -44,9 +44,20 @@ class DecisionRule(ABC):
         self.params = params
         self.space = space
         self.validate()
+        self.setup()
 
     def validate(self) -> None:
-        """Check parameter values; raise ``ValueError("key: problem")``."""
+        """Check the parameter values; raise ``ValueError("key: problem")``.  Only checks (see :meth:`check`)."""
+
+    def setup(self) -> None:
+        """Build the rule's state (called once, after :meth:`validate`)."""
+
+    @classmethod
+    def check(cls, params: object) -> None:
+        """Validate ``params`` without building the rule (scenario validation; the simulation builds it once)."""
+        unbuilt = cls.__new__(cls)
+        unbuilt.params = params
+        unbuilt.validate()
 
     @abstractmethod
     def choose(

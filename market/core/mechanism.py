@@ -20,8 +20,10 @@ Every mechanism provides
 
 New mechanisms subclass :class:`Mechanism` in one module of
 :mod:`market.mechanisms` (file name = registered name), declare their
-parameters as a dataclass ``Params``, and get one line in
-:data:`market.registry.MECHANISMS`; a scenario then selects them by ``name``.
+parameters as a dataclass ``Params``, check them in :meth:`Mechanism.validate`
+(which builds nothing), build their state in :meth:`Mechanism.setup`, and get
+one line in :data:`market.registry.MECHANISMS`; a scenario then selects them
+by ``name``.
 """
 
 from __future__ import annotations
@@ -177,9 +179,29 @@ class Mechanism(ABC):
     def __init__(self, params: Any) -> None:
         self.params = params
         self.validate()
+        self.setup()
 
     def validate(self) -> None:
-        """Check parameter values; raise ``ValueError("key: problem")``."""
+        """Check the parameter values; raise ``ValueError("key: problem")``.
+
+        Only checks: it builds no state (that is :meth:`setup`), so a scenario can be validated without
+        building its mechanism (:meth:`check`).
+        """
+
+    def setup(self) -> None:
+        """Build the mechanism's state from its validated parameters (called once, after :meth:`validate`)."""
+
+    @classmethod
+    def check(cls, params: Any, owners: int, churn: bool) -> None:
+        """Validate ``params`` for a population of ``owners`` (``churn``: owners join or leave) without building.
+
+        What scenario validation calls: :meth:`validate` and :meth:`check_population` on an instance whose
+        :meth:`setup` never ran.  The simulation builds the mechanism once, from the same parameters.
+        """
+        unbuilt = cls.__new__(cls)
+        unbuilt.params = params
+        unbuilt.validate()
+        unbuilt.check_population(owners, churn)
 
     @property
     @abstractmethod
@@ -189,7 +211,8 @@ class Mechanism(ABC):
     def check_population(self, owners: int, churn: bool) -> None:
         """Check that the mechanism can serve a population of ``owners`` (with ``churn``: owners join or leave).
 
-        Raise ``ValueError("key: problem")``; the default accepts any population.
+        Raise ``ValueError("key: problem")``; the default accepts any population.  Like :meth:`validate`
+        it reads only the parameters (it runs before :meth:`setup`).
         """
 
     @property

@@ -131,8 +131,7 @@ class ContributionGameMechanism(Mechanism):
         batch: float = 10.0
         boost: float = 4.0
 
-    def __init__(self, params: Any) -> None:
-        super().__init__(params)
+    def setup(self) -> None:
         #: Owner ids the platform's state below refers to (``None`` before the first round).
         self.ids: np.ndarray | None = None
         #: MWFed shares for the next round (``None``: uniform).

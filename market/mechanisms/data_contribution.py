@@ -48,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from market.core.families import make_value
+from market.core.families import VALUE_FUNCTIONS, make_value
 from market.core.mechanism import ActionSpace, Mechanism, Outcome, RoundContext
 from market.core.population import OwnerArrays
 from market.theory.data_contribution.value_functions import ValueFunction, standalone_optimum
@@ -128,7 +128,8 @@ class DataContributionGame(Mechanism):
 
     def validate(self) -> None:
         p = self.params
-        self.v: ValueFunction = make_value(p.value, p.a, p.k, p.alpha)
+        if p.value not in VALUE_FUNCTIONS:
+            raise ValueError(f"value: unknown value function {p.value!r}; choose from {sorted(VALUE_FUNCTIONS)}")
         if not p.m_max > 0:
             raise ValueError("m_max: must be positive")
         if p.grid_points < 2:
@@ -137,14 +138,18 @@ class DataContributionGame(Mechanism):
             raise ValueError("seed_data: must be non-negative")
         if p.seed_rounds < 0:
             raise ValueError("seed_rounds: must be non-negative (0 = every round)")
+
+    def setup(self) -> None:
+        p = self.params
+        self.v: ValueFunction = make_value(p.value, p.a, p.k, p.alpha)
         self._space = ActionSpace(np.linspace(0.0, p.m_max, p.grid_points), kind="continuous")
         self._standalone_costs = np.empty(0)
         self._standalone_m = np.empty(0)
+        self._standalone_u = np.empty(0)
 
     def describe(self) -> dict[str, Any]:
         """The value function's facts (a measured curve reports its correction)."""
         return self.v.describe()
-        self._standalone_u = np.empty(0)
 
     @property
     def action_space(self) -> ActionSpace:

@@ -161,7 +161,9 @@ class FairPayment(Mechanism):
             raise ValueError(f"estimator: must be one of {ESTIMATORS}")
         if p.estimator == "stratified" and p.mc_samples < 2 * STRATA:
             raise ValueError(f"mc_samples: the stratified estimator needs at least {2 * STRATA}")
-        self.alpha = float(p.alpha)
+
+    def setup(self) -> None:
+        self.alpha = float(self.params.alpha)
         self.cost_scale = 1.0
 
     def utility(self):

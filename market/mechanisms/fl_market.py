@@ -156,28 +156,32 @@ class FLMarket(Mechanism):
         shading = np.asarray(p.shading, dtype=float)
         if shading.ndim != 1 or np.any(shading <= 0) or not np.any(shading == 1.0):
             raise ValueError("shading: needs positive factors including 1.0 (truthful)")
-        self._space = ActionSpace(np.sort(shading), kind="continuous")
-        self._truthful = int(np.flatnonzero(self._space.values == 1.0)[0])
-        self._d_var = int(p.d) if p.error_measure == "vector_mse" else 1
-        self._options = {"all_in": {"loop": p.loop}, "proportional_share": {"M": int(p.M)}}.get(p.auction, {})
-        self._model = None
         if p.auction == "murba":
             if not p.weights:
                 raise ValueError("weights: MURBA needs the file of a trained network (privmarket train-auction "
                                  f"SCENARIO --out FILE); {TORCH_HINT}")
-            self._model = load_model(p.weights)
-            if self._model.M != p.M:
-                raise ValueError(f"M: the MURBA weights {p.weights!r} were trained with M = {self._model.M}, "
+            trained = load_model(p.weights)
+            if trained.M != p.M:
+                raise ValueError(f"M: the MURBA weights {p.weights!r} were trained with M = {trained.M}, "
                                  f"not {p.M}")
         elif p.weights:
             raise ValueError(f"weights: only used by auction = \"murba\", not {p.auction!r}")
 
+    def setup(self) -> None:
+        p = self.params
+        self._space = ActionSpace(np.sort(np.asarray(p.shading, dtype=float)), kind="continuous")
+        self._truthful = int(np.flatnonzero(self._space.values == 1.0)[0])
+        self._d_var = int(p.d) if p.error_measure == "vector_mse" else 1
+        self._options = {"all_in": {"loop": p.loop}, "proportional_share": {"M": int(p.M)}}.get(p.auction, {})
+        self._model = load_model(p.weights) if p.auction == "murba" else None
+
     def check_population(self, owners: int, churn: bool) -> None:
         """MURBA's network serves exactly the number of owners it was trained for, so no churn either."""
-        if self._model is None:
+        if self.params.auction != "murba":
             return
-        if owners != self._model.n:
-            raise ValueError(f"weights: the MURBA network {self.params.weights!r} was trained for {self._model.n} "
+        trained = load_model(self.params.weights)
+        if owners != trained.n:
+            raise ValueError(f"weights: the MURBA network {self.params.weights!r} was trained for {trained.n} "
                              f"owners, the population has {owners}")
         if churn:
             raise ValueError("weights: MURBA serves a fixed number of owners; remove the churn")

@@ -116,6 +116,10 @@ class FLMarketTask(FLMarket):
         if p.perturbation not in PERTURBATIONS:
             raise ValueError(f"perturbation: unknown mechanism {p.perturbation!r} "
                              f"(known: {', '.join(PERTURBATIONS)})")
+
+    def setup(self) -> None:
+        super().setup()
+        p = self.params
         data = load_dataset(p.dataset, p.test_fraction, int(p.task_seed), int(p.components))
         model = make_classifier(p.model, data.n_features, data.n_classes, p.l2, p.hidden)
         self.task = FederatedTask(data, model, p.L, p.perturbation, p.delta, p.learning_rate)

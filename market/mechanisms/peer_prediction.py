@@ -156,6 +156,9 @@ class PeerPrediction(Mechanism):
             raise ValueError("accuracy_value: must be non-negative")
         if p.estimator not in ESTIMATORS:
             raise ValueError(f"estimator: must be one of {', '.join(ESTIMATORS)}")
+
+    def setup(self) -> None:
+        p = self.params
         grid = np.round(np.arange(p.epsilon_min, p.epsilon_max + p.epsilon_step / 2, p.epsilon_step), 10)
         grid = np.union1d(grid, [p.epsilon])
         codes = [ABSTAIN, ALWAYS_ZERO, ALWAYS_ONE] if p.pooling_actions else []

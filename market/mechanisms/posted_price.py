@@ -67,6 +67,10 @@ class PostedPrice(Mechanism):
             raise ValueError("privacy_cost: must be non-negative")
         if p.sale_price < 0:
             raise ValueError("sale_price: must be non-negative")
+
+    def setup(self) -> None:
+        p = self.params
+        n_levels = len(p.price)
         self._price = np.asarray(p.price, dtype=float)
         self._privacy_cost = np.asarray(p.privacy_cost, dtype=float)
         self._value = np.asarray(p.value, dtype=float)

@@ -84,6 +84,10 @@ class TwoTypeScreening(DataContributionGame):
             raise ValueError("eps: must be non-negative")
         if p.m_down_rule not in ("maximise", "paper_eq21"):
             raise ValueError("m_down_rule: must be 'maximise' or 'paper_eq21'")
+
+    def setup(self) -> None:
+        super().setup()
+        p = self.params
         self.m_star_low, self.m_star_high = standalone_optimum(self.v, np.array([p.c_low, p.c_high]))
 
     def is_low(self, owners: OwnerArrays) -> np.ndarray:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import numpy as np
 
 from market.core.decision_rule import DecisionRule
-from market.core.mechanism import ActionSpace
 
 
 def softmax(scores: np.ndarray) -> np.ndarray:
@@ -52,8 +51,7 @@ class LearningRule(DecisionRule):
     are dropped.
     """
 
-    def __init__(self, params: object, space: ActionSpace) -> None:
-        super().__init__(params, space)
+    def setup(self) -> None:
         for name, shape in self.state_shapes().items():
             setattr(self, name, np.zeros((0, *shape)))
 
