@@ -22,6 +22,7 @@ import dataclasses
 import json
 import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -146,13 +147,13 @@ def model_params(scenario: str | Path) -> dict[str, Any]:
     base = load(scenario)
     params: dict[str, Any] = {"scenario": str(scenario)}
     pop = base.population
-    if "owners" in pop:
-        n = int(pop["owners"])
+    if pop.types:
+        n = int(pop.owners)
         params["population.owners"] = Slider("owners", value=n, min=10, max=max(5000, n), step=10)
-        for i, spec in enumerate(pop["types"][:MAX_TYPES]):
+        for i, spec in enumerate(pop.types[:MAX_TYPES]):
             sens = spec["sensitivity"]
-            tag = f"type {i} sensitivity" if len(pop["types"]) > 1 else "sensitivity"
-            if isinstance(sens, dict):
+            tag = f"type {i} sensitivity" if len(pop.types) > 1 else "sensitivity"
+            if isinstance(sens, Mapping):
                 for p, v in sens.items():
                     if p != "dist" and isinstance(v, (int, float)) and not isinstance(v, bool):
                         params[f"population.types.{i}.sensitivity.{p}"] = _float_slider(
@@ -165,11 +166,11 @@ def model_params(scenario: str | Path) -> dict[str, Any]:
         value = getattr(base.mechanism.params, f.name)
         if (isinstance(value, float) and f.name not in TECHNICAL_PARAMS):
             params[f"mechanism.{f.name}"] = _float_slider(f"{base.mechanism.name} {f.name}", value)
-    params["decision.rule"] = {"type": "Select", "value": base.rule.name, "values": sorted(RULES),
+    params["decision.rule"] = {"type": "Select", "value": base.decision.rule, "values": sorted(RULES),
                                "label": "decision rule"}
-    params["decision.revision"] = {"type": "Select", "value": base.decision["revision"],
+    params["decision.revision"] = {"type": "Select", "value": base.decision.revision,
                                    "values": list(REVISIONS), "label": "revision"}
-    params["decision.inertia"] = Slider("inertia", value=float(base.decision["inertia"]),
+    params["decision.inertia"] = Slider("inertia", value=float(base.decision.inertia),
                                         min=0.0, max=1.0, step=0.01, dtype=float)
     params["seed"] = Slider("seed", value=int(base.seed), min=0, max=max(999, int(base.seed)), step=1)
     return params

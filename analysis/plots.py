@@ -36,6 +36,7 @@ import seaborn as sns  # noqa: E402
 
 from analysis.regimes import change_points, classify_rounds, regime_order, regime_spans  # noqa: E402
 from analysis.welfare_measures import welfare_table  # noqa: E402
+from market.simulation.model import build_mechanism
 from scenarios.schema import load
 
 
@@ -91,9 +92,10 @@ def run_figures(run_dir: Path, out: Path | None = None) -> list[Path]:
     owners_path = run_dir / "owners.parquet"
     owners = pd.read_parquet(owners_path) if owners_path.exists() else pd.DataFrame()
     scenario = load(run_dir / "scenario.toml")
-    space, mech = scenario.mechanism.action_space, scenario.mechanism.name
+    mech = build_mechanism(scenario)
+    space = mech.action_space
     shares = _share_columns(model, space)
-    title = f"{scenario.name} ({mech}, seed {scenario.seed})"
+    title = f"{scenario.name} ({mech.name}, seed {scenario.seed})"
     paths: list[Path] = []
     sns.set_theme(style="whitegrid")
 
@@ -176,7 +178,8 @@ def sweep_figures(sweep_dir: Path, out: Path | None = None) -> list[Path]:
     summary = pd.read_parquet(sweep_dir / "summary.parquet")
     scenario = load(sweep_dir / "scenario.toml")
     keys = list(manifest["grid"])
-    order = regime_order(scenario.mechanism.name, scenario.mechanism.action_space)
+    mechanism = build_mechanism(scenario)
+    order = regime_order(mechanism, mechanism.action_space)
     colours = _palette(order)
     shares = [c for c in summary.columns if c.startswith("share_")]
     out = Path(out) if out is not None else sweep_dir / "figures"

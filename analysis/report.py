@@ -22,6 +22,7 @@ import pandas as pd
 from analysis.emergence import rent_by_decile, summarize
 from analysis.plots import plot
 from analysis.regimes import classify_rounds, regime_shifts
+from market.simulation.model import build_mechanism
 from scenarios.schema import load
 
 STYLE = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}
@@ -51,7 +52,8 @@ def _run_sections(directory: Path) -> tuple[str, list[tuple[str, str]]]:
     scenario = load(directory / "scenario.toml")
     summary = summarize(model, owners)
     metrics = pd.DataFrame({"metric": list(summary), "value": list(summary.values())})
-    regimes = classify_rounds(model, scenario.mechanism.name, scenario.mechanism.action_space)
+    mechanism = build_mechanism(scenario)
+    regimes = classify_rounds(model, mechanism, mechanism.action_space)
     shifts = regime_shifts(model, regimes, columns=["mean_action"])
     final = f"Final regime: <b>{html.escape(str(regimes.iloc[-1]))}</b>. "
     shift_html = final + (_table(shifts) if len(shifts) else "No regime switch and no change point.")

@@ -173,7 +173,7 @@ def _run_task(task: _Task) -> tuple[dict[str, Any], pd.DataFrame | None]:
     frame = recorder.frames()["model"]
     o = model.owners
     final = pd.DataFrame({"round": model.steps, **{c: getattr(o, c) for c in OWNER_COLUMNS[2:]}})
-    regimes = classify_rounds(frame, scenario.mechanism.name, scenario.mechanism.action_space, task.tol)
+    regimes = classify_rounds(frame, model.mechanism, model.mechanism.action_space, task.tol)
     keys = {"cell": task.cell, "replicate": task.replicate, "seed": seed}
     params = {k: _column_value(v) for k, v in task.params.items()}
     deciles = rent_by_decile(o.payment, o.cost, o.sensitivity)

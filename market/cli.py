@@ -189,7 +189,7 @@ def _print_summary(result, out: Path) -> None:
     scenario = result.scenario
     final = result.summary["final"]
     print(f"{scenario.name}: {scenario.rounds} rounds, {int(final['n_owners'])} owners, "
-          f"mechanism {scenario.mechanism.name}, rule {scenario.rule.name}, seed {scenario.seed}")
+          f"mechanism {scenario.mechanism.name}, rule {scenario.decision.rule}, seed {scenario.seed}")
     shares = sorted((k for k in final if k.startswith("share_")), key=lambda k: -final[k])
     shown = [k for k in shares[:4] if final[k] > 0] + [
         "mean_action", "total_payments", "information_rent", "platform_utility", "buyer_spend"]

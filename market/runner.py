@@ -133,7 +133,7 @@ def run(scenario: Scenario | str | Path, *, seed: int | None = None, rounds: int
             extra.append(f"output.{key}={int(value)}")
     resolved = load(source, extra, seed=seed, rounds=rounds)
     out_dir = Path(out) if out is not None else None
-    if out_dir is None and resolved.output["checkpoint_every"]:
+    if out_dir is None and resolved.output.checkpoint_every:
         raise ScenarioError(f"{resolved.source}: output.checkpoint_every: needs an output directory")
     recorder = _recorder(resolved, out_dir)
     if out_dir is not None:
@@ -167,16 +167,13 @@ def resume(out: str | Path, *, progress: bool = False,
 
 
 def _recorder(scenario: Scenario, out_dir: Path | None) -> Recorder:
-    pop = scenario.population
-    n_owners = pop["owners"] if "owners" in pop else sum(o["count"] for o in pop["owner"])
-    sample = int(scenario.output["owner_sample"]) or None
-    return Recorder(out_dir, owner_every=int(scenario.output["owner_every"]),
-                    owner_sample=sample, n_owners=n_owners)
+    return Recorder(out_dir, owner_every=scenario.output.owner_every,
+                    owner_sample=scenario.output.owner_sample or None, n_owners=scenario.population.size)
 
 
 def _drive(model: DataMarket, resolved: Scenario, recorder: Recorder, out_dir: Path | None,
            progress: bool, stop: Callable[[], bool] | None) -> RunResult:
-    every = int(resolved.output["checkpoint_every"])
+    every = resolved.output.checkpoint_every
     bar = _progress_bar(resolved.rounds, model.steps) if progress else None
 
     def after_round(round_: int) -> None:
@@ -200,7 +197,7 @@ def _drive(model: DataMarket, resolved: Scenario, recorder: Recorder, out_dir: P
     frames = recorder.frames()
     summary = {
         "scenario": resolved.name, "seed": resolved.seed, "rounds": resolved.rounds,
-        "mechanism": resolved.mechanism.name, "decision_rule": resolved.rule.name,
+        "mechanism": resolved.mechanism.name, "decision_rule": resolved.decision.rule,
         "versions": versions(), "wall_time_s": round(time.perf_counter() - start, 3),
         "final": dict(model.row),
         "totals": {
@@ -216,7 +213,7 @@ def _drive(model: DataMarket, resolved: Scenario, recorder: Recorder, out_dir: P
     owners = frames["owners"] if not frames["owners"].empty else None
     metrics = run_metrics(frames["model"], owners, model.mechanism, model.owners, model.context())
     summary["metrics"] = {k: None if v != v else v for k, v in metrics.items()}  # NaN: null (strict JSON)
-    summary.update(shift_summary(frames["model"], resolved.mechanism.name, resolved.mechanism.action_space))
+    summary.update(shift_summary(frames["model"], model.mechanism, model.mechanism.action_space))
     if out_dir is not None:
         (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         checkpoint.remove(out_dir)

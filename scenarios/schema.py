@@ -3,7 +3,12 @@
 A scenario is a TOML file (see ``README.md`` for the format).  Built-in
 scenarios live in ``scenarios/builtin`` and are found by name.  Loading a
 scenario validates every key and value, fills in defaults, and returns a
-:class:`Scenario` whose :meth:`Scenario.to_dict` is the fully resolved
+:class:`Scenario`: a tree of frozen dataclasses holding parameters only (one per
+table: :class:`Population`, :class:`MechanismSpec`, :class:`DecisionSpec`, :class:`Buyers`,
+:class:`Churn`, :class:`Network`, :class:`Drift`, :class:`Output`).  Validation builds nothing:
+mechanisms and rules are checked with :meth:`market.core.mechanism.Mechanism.check` and
+:meth:`market.core.decision_rule.DecisionRule.check`, and the simulation builds them once
+(:func:`market.simulation.model.build`).  :meth:`Scenario.to_dict` is the fully resolved
 scenario written next to every run's output.
 
 Every user mistake raises :class:`ScenarioError` with a one-line message that
@@ -21,9 +26,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
-from market.core.decision_rule import DecisionRule
 from market.core.mechanism import Mechanism
 from market.core.network import KINDS as NETWORK_KINDS, NETWORK_KEYS
 from market.core.population import (
@@ -39,21 +44,146 @@ BUILTIN_PACKAGE = "scenarios.builtin"
 REVISIONS = ("synchronous", "sequential", "asynchronous")
 TOP_KEYS = ("name", "description", "rounds", "seed", "population", "mechanism", "decision",
             "buyers", "churn", "output", "network", "drift")
-DECISION_KEYS = {"rule": "best_response", "revision": "synchronous", "revisions_per_round": 1,
-                 "clock_rate": 1.0, "inertia": 0.0}
-BUYER_KEYS = {"initial": 0, "arrival_rate": 0.0, "budget": 10.0, "valuation": 1.0,
-              "stay": {"dist": "exponential", "scale": 20.0}}
-CHURN_KEYS = {"leave_rate": 0.0, "join_rate": 0.0, "newcomers": []}
-OUTPUT_KEYS = {"owner_every": 1, "owner_sample": 0, "checkpoint_every": 0}
-
-
 class ScenarioError(ValueError):
     """A scenario (or an override of it) is invalid; the message is one line."""
 
 
-@dataclass
+def _frozen(value: Any) -> Any:
+    """Lists to tuples and tables to read-only mappings, recursively (parameters never change)."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: _frozen(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+@dataclass(frozen=True)
+class Population:
+    """``[population]``: a mixture of owner ``types`` with ``owners`` draws, or an explicit ``owner`` list.
+
+    Attributes
+    ----------
+    initial_action : number, distribution table or None
+        Owners' action before their first revision; ``None``: the mechanism's starting action.
+    owners : int
+        Number of owners drawn from ``types`` (0 with an explicit list).
+    types : tuple of mappings
+        Owner types: ``share``, attribute values or distributions, optional ``correlation``.
+    owner : tuple of mappings
+        Explicit owners: attribute values and a ``count``.
+    """
+
+    initial_action: Any = None
+    owners: int = 0
+    types: tuple[Mapping[str, Any], ...] = ()
+    owner: tuple[Mapping[str, Any], ...] = ()
+
+    @property
+    def size(self) -> int:
+        """Number of owners at the start (the one place the population's shape is decoded)."""
+        return int(self.owners) if self.types else sum(int(o["count"]) for o in self.owner)
+
+
+@dataclass(frozen=True)
+class MechanismSpec:
+    """``[mechanism]``: a registered mechanism's ``name`` and its validated ``params`` (its frozen ``Params``)."""
+
+    name: str
+    params: Any
+
+    @property
+    def cls(self) -> type[Mechanism]:
+        """The mechanism class (:data:`market.registry.MECHANISMS`)."""
+        return MECHANISMS[self.name]
+
+
+@dataclass(frozen=True)
+class DecisionSpec:
+    """``[decision]``: the decision rule's name and parameters, and who revises when.
+
+    ``revision``: ``synchronous`` (everyone each round), ``sequential`` (``revisions_per_round``
+    owners in turn) or ``asynchronous`` (Poisson clocks of rate ``clock_rate``); a revising owner
+    keeps its action with probability ``inertia``.
+    """
+
+    rule: str = "best_response"
+    params: Any = None
+    revision: str = "synchronous"
+    revisions_per_round: int = 1
+    clock_rate: float = 1.0
+    inertia: float = 0.0
+
+
+@dataclass(frozen=True)
+class Buyers:
+    """``[buyers]``: the initial buyers, Poisson arrivals, and each buyer's budget, valuation and stay."""
+
+    initial: int = 0
+    arrival_rate: float = 0.0
+    budget: Any = 10.0
+    valuation: Any = 1.0
+    stay: Any = field(default_factory=lambda: MappingProxyType({"dist": "exponential", "scale": 20.0}))
+
+
+@dataclass(frozen=True)
+class Churn:
+    """``[churn]``: per-round leave probability, expected newcomers, and the newcomers' types (default: the population's)."""
+
+    leave_rate: float = 0.0
+    join_rate: float = 0.0
+    newcomers: tuple[Mapping[str, Any], ...] = ()
+
+    @property
+    def active(self) -> bool:
+        """Whether owners join or leave."""
+        return self.leave_rate > 0 or self.join_rate > 0
+
+
+@dataclass(frozen=True)
+class Output:
+    """``[output]``: owner state every k rounds (0: never), about N owners (0: all), checkpoints every K rounds."""
+
+    owner_every: int = 1
+    owner_sample: int = 0
+    checkpoint_every: int = 0
+
+
+@dataclass(frozen=True)
+class Network:
+    """``[network]``: the owners' social graph (:meth:`market.core.network.SocialNetwork.build`)."""
+
+    kind: str = NETWORK_KEYS["kind"]
+    p: float = NETWORK_KEYS["p"]
+    k: int = NETWORK_KEYS["k"]
+    rewire: float = NETWORK_KEYS["rewire"]
+    m: int = NETWORK_KEYS["m"]
+    file: str = NETWORK_KEYS["file"]
+    attach: int = NETWORK_KEYS["attach"]
+
+
+@dataclass(frozen=True)
+class Drift:
+    """``[drift]``: a schedule of ``(round, factor)`` sensitivity jumps and a per-round random walk."""
+
+    random_walk_sd: float = DRIFT_KEYS["random_walk_sd"]
+    schedule: tuple[tuple[int, float], ...] = ()
+
+
+def _keys(cls: type, *skip: str) -> dict[str, Any]:
+    """A table's keys and defaults, from its dataclass."""
+    return {f.name: f.default_factory() if f.default is dataclasses.MISSING else f.default
+            for f in dataclasses.fields(cls) if f.name not in skip}
+
+
+DECISION_KEYS = _keys(DecisionSpec, "params")
+BUYER_KEYS = _keys(Buyers)
+CHURN_KEYS = _keys(Churn)
+OUTPUT_KEYS = _keys(Output)
+
+
+@dataclass(frozen=True)
 class Scenario:
-    """A validated scenario with every default filled in.
+    """A validated scenario with every default filled in: parameters only, never built objects.
 
     Attributes
     ----------
@@ -63,15 +193,11 @@ class Scenario:
         Number of rounds to simulate.
     seed : int
         Seed of every random stream of the run.
-    population : dict
-        ``owners`` and ``types`` (a mixture), or ``owner`` (an explicit list),
-        and ``initial_action``.
-    mechanism : Mechanism
-        The platform's mechanism, built from the ``[mechanism]`` table.
-    rule : DecisionRule
-        The owners' decision rule, built from the ``[decision]`` table.
-    decision, buyers, churn, output : dict
-        The remaining tables with defaults filled in.
+    population : Population
+    mechanism : MechanismSpec
+    decision : DecisionSpec
+    buyers, churn, output, network, drift : Buyers, Churn, Output, Network, Drift
+        The tables, with defaults filled in.
     source : str
         The file the scenario came from (for messages).
     """
@@ -80,35 +206,38 @@ class Scenario:
     description: str
     rounds: int
     seed: int
-    population: dict[str, Any]
-    mechanism: Mechanism
-    rule: DecisionRule
-    decision: dict[str, Any]
-    buyers: dict[str, Any]
-    churn: dict[str, Any]
-    output: dict[str, Any]
+    population: Population
+    mechanism: MechanismSpec
+    decision: DecisionSpec
+    buyers: Buyers = Buyers()
+    churn: Churn = Churn()
+    output: Output = Output()
+    network: Network = Network()
+    drift: Drift = Drift()
     source: str = "<dict>"
-    raw_mechanism: dict[str, Any] = field(default_factory=dict)
-    network: dict[str, Any] = field(default_factory=lambda: dict(NETWORK_KEYS))
-    drift: dict[str, Any] = field(default_factory=lambda: dict(DRIFT_KEYS))
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved scenario as a TOML-ready dict (defaults included)."""
-        mech = {"name": self.mechanism.name}
-        mech.update(_plain(dataclasses.asdict(self.mechanism.params)))
-        decision = dict(self.decision)
-        decision.update(_plain(dataclasses.asdict(self.rule.params)))
+        def table(spec: Any, *skip: str) -> dict[str, Any]:
+            return _plain({f.name: getattr(spec, f.name) for f in dataclasses.fields(spec) if f.name not in skip})
+
+        population = table(self.population)
+        population = {k: v for k, v in population.items()
+                      if not (k == "initial_action" and v is None) and v not in ((), [])
+                      and not (k == "owners" and not self.population.types)}
         return {
             "name": self.name, "description": self.description,
             "rounds": self.rounds, "seed": self.seed,
-            "population": _plain(self.population), "mechanism": mech, "decision": decision,
-            "buyers": _plain(self.buyers), "churn": _plain(self.churn), "output": _plain(self.output),
-            "network": _plain(self.network), "drift": _plain(self.drift),
+            "population": population,
+            "mechanism": {"name": self.mechanism.name, **_plain(dataclasses.asdict(self.mechanism.params))},
+            "decision": {**table(self.decision, "params"), **_plain(dataclasses.asdict(self.decision.params))},
+            "buyers": table(self.buyers), "churn": table(self.churn), "output": table(self.output),
+            "network": table(self.network), "drift": table(self.drift),
         }
 
 
 def _plain(value: Any) -> Any:
-    """Tuples to lists, recursively (TOML has no tuples)."""
+    """Tuples to lists and read-only mappings to dicts, recursively (TOML has no tuples)."""
     if isinstance(value, Mapping):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -239,9 +368,9 @@ def validate(raw: dict[str, Any], label: str = "<dict>") -> Scenario:
             raise fail(key, "missing table")
     rounds = _number(raw.get("rounds", 100), "rounds", fail, integer=True, minimum=1)
     seed = _number(raw.get("seed", 0), "seed", fail, integer=True, minimum=0)
-    mechanism = _build_mechanism(raw["mechanism"], fail)
-    decision, rule = _build_rule(raw.get("decision", {}), mechanism, fail)
-    population = _population(raw["population"], mechanism, fail)
+    mechanism = _mechanism(raw["mechanism"], fail)
+    decision = _decision(raw.get("decision", {}), fail)
+    population = _population(raw["population"], mechanism.cls, fail)
     buyers = _table(raw.get("buyers", {}), BUYER_KEYS, "buyers", fail)
     for key in ("initial",):
         _number(buyers[key], f"buyers.{key}", fail, integer=True, minimum=0)
@@ -251,11 +380,11 @@ def validate(raw: dict[str, Any], label: str = "<dict>") -> Scenario:
     churn = _table(raw.get("churn", {}), CHURN_KEYS, "churn", fail)
     _number(churn["leave_rate"], "churn.leave_rate", fail, minimum=0, maximum=1)
     _number(churn["join_rate"], "churn.join_rate", fail, minimum=0)
-    if churn["newcomers"] != []:
-        churn["newcomers"] = _types(churn["newcomers"], "churn.newcomers", mechanism, fail)
-    n_owners = population.get("owners", sum(o["count"] for o in population.get("owner", [])))
+    if list(churn["newcomers"]) != []:
+        churn["newcomers"] = _types(churn["newcomers"], "churn.newcomers", mechanism.cls, fail)
+    churn = Churn(**_frozen(churn))
     try:
-        mechanism.check_population(int(n_owners), churn["leave_rate"] > 0 or churn["join_rate"] > 0)
+        mechanism.cls.check(mechanism.params, population.size, churn.active)
     except ValueError as exc:
         raise fail("mechanism", str(exc)) from None
     network = _network(raw.get("network", {}), fail)
@@ -266,8 +395,9 @@ def validate(raw: dict[str, Any], label: str = "<dict>") -> Scenario:
     return Scenario(
         name=str(raw.get("name", Path(label).stem)), description=str(raw.get("description", "")),
         rounds=int(rounds), seed=int(seed), population=population, mechanism=mechanism,
-        rule=rule, decision=decision, buyers=buyers, churn=churn, output=output, source=label,
-        network=network, drift=drift,
+        decision=decision, buyers=Buyers(**_frozen(buyers)), churn=churn,
+        output=Output(**{k: int(v) for k, v in output.items()}), source=label,
+        network=Network(**network), drift=Drift(**_frozen(drift)),
     )
 
 
@@ -392,19 +522,17 @@ def _probabilities(p: Any, n: int, key: str, fail) -> None:
         raise fail(key, f"probabilities sum to {sum(p):g}, not 1")
 
 
-def _build_mechanism(table: dict[str, Any], fail) -> Mechanism:
+def _mechanism(table: dict[str, Any], fail) -> MechanismSpec:
+    """The ``[mechanism]`` table: its name and parameters (checked later with the population)."""
     name = table.get("name")
     if name not in MECHANISMS:
         raise fail("mechanism.name", f"unknown mechanism {name!r} (known: {', '.join(sorted(MECHANISMS))})")
-    cls = MECHANISMS[name]
-    params = _params(cls.Params, {k: v for k, v in table.items() if k != "name"}, "mechanism", fail)
-    try:
-        return cls(params)
-    except ValueError as exc:
-        raise fail("mechanism", str(exc)) from None
+    params = _params(MECHANISMS[name].Params, {k: v for k, v in table.items() if k != "name"}, "mechanism", fail)
+    return MechanismSpec(name, params)
 
 
-def _build_rule(table: Any, mechanism: Mechanism, fail) -> tuple[dict[str, Any], DecisionRule]:
+def _decision(table: Any, fail) -> DecisionSpec:
+    """The ``[decision]`` table: the rule (checked with :meth:`DecisionRule.check`) and the revision protocol."""
     if not isinstance(table, dict):
         raise fail("decision", "must be a table")
     rule_name = table.get("rule", DECISION_KEYS["rule"])
@@ -420,10 +548,10 @@ def _build_rule(table: Any, mechanism: Mechanism, fail) -> tuple[dict[str, Any],
     rule_params = _params(cls.Params, {k: v for k, v in table.items() if k not in DECISION_KEYS},
                           "decision", fail)
     try:
-        rule = cls(rule_params, mechanism.action_space)
+        cls.check(rule_params)
     except ValueError as exc:
         raise fail("decision", str(exc)) from None
-    return common, rule
+    return DecisionSpec(params=rule_params, **common)
 
 
 def _params(params_cls: type, given: dict[str, Any], prefix: str, fail) -> Any:
@@ -469,11 +597,12 @@ def _coerce(value: Any, default: Any, key: str, fail) -> Any:
     return value
 
 
-def _population(table: dict[str, Any], mechanism: Mechanism, fail) -> dict[str, Any]:
+def _population(table: dict[str, Any], mechanism: type[Mechanism], fail) -> Population:
     attributes = CORE_ATTRIBUTES + tuple(mechanism.owner_attributes)
     _known(table, ("owners", "types", "owner", "initial_action"), "population.", fail)
-    out: dict[str, Any] = {"initial_action": table.get("initial_action", mechanism.initial_action)}
-    _spec(out["initial_action"], "population.initial_action", fail)
+    out: dict[str, Any] = {"initial_action": table.get("initial_action")}
+    if out["initial_action"] is not None:
+        _spec(out["initial_action"], "population.initial_action", fail)
     if "owner" in table:
         if "types" in table or "owners" in table:
             raise fail("population.owner", "give either an explicit owner list or owners + types, not both")
@@ -488,16 +617,16 @@ def _population(table: dict[str, Any], mechanism: Mechanism, fail) -> dict[str, 
                 if attr in owner:
                     _attribute(owner[attr], attr, f"{key}.{attr}", fail, allow_dist=False)
         out["owner"] = [_defaults(o, mechanism) | {"count": o.get("count", 1)} for o in owners]
-        return out
+        return Population(**_frozen(out))
     if "types" not in table:
         raise fail("population", "needs either [[population.types]] with owners = N, or [[population.owner]]")
     n = _number(table.get("owners", 0), "population.owners", fail, integer=True, minimum=1)
     out["owners"] = int(n)
     out["types"] = _types(table["types"], "population.types", mechanism, fail)
-    return out
+    return Population(**_frozen(out))
 
 
-def _types(types: Any, name: str, mechanism: Mechanism, fail) -> list[dict[str, Any]]:
+def _types(types: Any, name: str, mechanism: type[Mechanism], fail) -> list[dict[str, Any]]:
     """Validate a mixture of owner types (population or newcomers); fill defaults.
 
     A type may set ``correlation`` in [-1, 1], the Gaussian-copula
@@ -534,7 +663,7 @@ def _attribute(spec: Any, attr: str, key: str, fail, allow_dist: bool) -> None:
     _spec(spec, key, fail, nonnegative=nonneg)
 
 
-def _defaults(spec: Mapping[str, Any], mechanism: Mechanism) -> dict[str, Any]:
+def _defaults(spec: Mapping[str, Any], mechanism: type[Mechanism]) -> dict[str, Any]:
     out = {"sensitivity": spec.get("sensitivity", 1.0), "data_size": spec.get("data_size", 1.0)}
     for attr, default in mechanism.owner_attributes.items():
         out[attr] = spec.get(attr, default)

@@ -80,7 +80,7 @@ def test_switching_the_mechanism_takes_its_defaults():
     scenario = page_scenario("quickstart", {"mechanism.name": "value_shaping", "mechanism.sale_price": 1.0,
                                             "population.owners": 50})
     assert scenario.mechanism.name == "value_shaping"
-    assert scenario.population["owners"] == 50
+    assert scenario.population.owners == 50
     model = MarketApp(scenario="quickstart", **{"mechanism.name": "value_shaping", "population.owners": 50})
     model.simulator.run_for(1)
     assert model.row["n_owners"] == len(model.owners) > 0 and model.problem is None

@@ -15,7 +15,7 @@ def _short(name):
     scenario = load(name)
     population = scenario.population
     overrides = [f"rounds={TOTAL}"]
-    if "owners" in population and population["owners"] > 2000:
+    if population.owners > 2000:
         overrides.append("population.owners=2000")
     return load(name, overrides)
 

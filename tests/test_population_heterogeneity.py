@@ -36,7 +36,7 @@ def test_correlated_type_in_a_scenario(tiny):
     model = DataMarket(tiny)
     spearman = stats.spearmanr(model.owners.sensitivity, model.owners.data_size).statistic
     assert spearman == pytest.approx(6 / np.pi * np.arcsin(0.4), abs=0.04)
-    attrs, _ = sample_owners(load(tiny).population["types"], 10, np.random.default_rng(0),
+    attrs, _ = sample_owners(load(tiny).population.types, 10, np.random.default_rng(0),
                              ("sensitivity", "data_size"))
     assert attrs["sensitivity"].shape == (10,)
 

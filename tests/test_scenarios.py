@@ -69,7 +69,7 @@ def test_explicit_population_and_defaults(tiny):
 def test_overrides_reach_nested_values(tiny):
     scenario = load(tiny, ["mechanism.price=[0.0, 0.7, 2.0]", "population.types.1.sensitivity=0.25"])
     assert scenario.mechanism.params.price == (0.0, 0.7, 2.0)
-    assert scenario.population["types"][1]["sensitivity"] == 0.25
+    assert scenario.population.types[1]["sensitivity"] == 0.25
 
 
 def test_every_builtin_scenario_validates():

@@ -19,6 +19,7 @@ another's.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from functools import partial
 from pathlib import Path
@@ -32,15 +33,32 @@ from mesa.experimental.devs import DEVSimulator, Priority
 from agents.buyer import GradientBuyer
 from agents.owner import DataOwner
 from agents.platform import Platform
-from market.core.mechanism import RoundContext
+from market.core.decision_rule import DecisionRule
+from market.core.mechanism import Mechanism, RoundContext
 from market.core.network import SocialNetwork
 from market.core.population import ARRAY_COLUMNS, CORE_ATTRIBUTES, OwnerArrays, draw, drift, sample_owners
+from market.registry import MECHANISMS, RULES
 from market.simulation import checkpoint
 from market.simulation.metrics import round_metrics
 from market.simulation.recorder import Recorder
 from scenarios.schema import Scenario, load
 
 STREAMS = ("owners", "decision", "mechanism", "buyers", "churn", "network", "drift")
+
+
+def build_mechanism(scenario: Scenario) -> Mechanism:
+    """The scenario's mechanism, built from its parameters (also for reading a finished run's outputs)."""
+    return MECHANISMS[scenario.mechanism.name](scenario.mechanism.params)
+
+
+def build(scenario: Scenario) -> tuple[Mechanism, DecisionRule]:
+    """The mechanism and the decision rule of a scenario, built from its parameters.
+
+    The one place they are built for a run: a model calls it once (and a checkpoint once more, for
+    the freshly built objects its saved state is the difference from).
+    """
+    mechanism = build_mechanism(scenario)
+    return mechanism, RULES[scenario.decision.rule](scenario.decision.params, mechanism.action_space)
 
 
 class DataMarket(mesa.Model):
@@ -97,11 +115,8 @@ class DataMarket(mesa.Model):
         self.rounds = scenario.rounds
         streams = np.random.SeedSequence(scenario.seed).spawn(len(STREAMS))
         self.streams = {name: np.random.default_rng(s) for name, s in zip(STREAMS, streams)}
-        # Fresh copies: mechanisms and rules may keep state across rounds.
-        mechanism = type(scenario.mechanism)(scenario.mechanism.params)
-        self.rule = type(scenario.rule)(scenario.rule.params, mechanism.action_space)
-        self.recorder = recorder if recorder is not None else Recorder(
-            owner_every=int(scenario.output["owner_every"]))
+        mechanism, self.rule = build(scenario)
+        self.recorder = recorder if recorder is not None else Recorder(owner_every=scenario.output.owner_every)
         self.owners = OwnerArrays.empty(tuple(mechanism.owner_attributes))
         self.platform = Platform(self, mechanism)
         self.buyers: list[GradientBuyer] = []
@@ -119,7 +134,7 @@ class DataMarket(mesa.Model):
             return
         self._add_initial_owners()
         self._build_network()
-        for _ in range(int(scenario.buyers["initial"])):
+        for _ in range(scenario.buyers.initial):
             self._buyer_arrival(schedule_next=False)
         self._schedule_next_arrival()
         self.simulator.schedule_event_absolute(self.step, 1.0, priority=Priority.HIGH)
@@ -134,12 +149,18 @@ class DataMarket(mesa.Model):
         pop = self.scenario.population
         names = CORE_ATTRIBUTES + tuple(self.mechanism.owner_attributes)
         rng = self.streams["owners"]
-        if "owner" in pop:
-            counts = np.array([o["count"] for o in pop["owner"]])
-            attrs = {k: np.repeat([float(o[k]) for o in pop["owner"]], counts) for k in names}
+        if pop.owner:
+            counts = np.array([o["count"] for o in pop.owner])
+            attrs = {k: np.repeat([float(o[k]) for o in pop.owner], counts) for k in names}
         else:
-            attrs, _ = sample_owners(pop["types"], pop["owners"], rng, names)
-        self.add_owners(attrs, draw(pop["initial_action"], attrs["sensitivity"].size, rng))
+            attrs, _ = sample_owners(pop.types, pop.owners, rng, names)
+        self.add_owners(attrs, draw(self.initial_action, attrs["sensitivity"].size, rng))
+
+    @property
+    def initial_action(self) -> Any:
+        """Newcomers' action before their first revision: the scenario's, else the mechanism's starting action."""
+        given = self.scenario.population.initial_action
+        return self.mechanism.initial_action if given is None else given
 
     def add_owners(self, attributes: dict[str, np.ndarray], action: np.ndarray) -> np.ndarray:
         """Create owners (Mesa agents and array rows); return their unique ids.
@@ -181,24 +202,24 @@ class DataMarket(mesa.Model):
     def _churn(self) -> None:
         rng = self.streams["churn"]
         churn = self.scenario.churn
-        if churn["leave_rate"] > 0 and len(self.owners):
-            leaving = np.flatnonzero(rng.random(len(self.owners)) < churn["leave_rate"])
+        if churn.leave_rate > 0 and len(self.owners):
+            leaving = np.flatnonzero(rng.random(len(self.owners)) < churn.leave_rate)
             self.recorder.events(self.simulator.time, "owner_leave", self.remove_owners(leaving))
-        if churn["join_rate"] > 0:
-            n_new = int(rng.poisson(churn["join_rate"]))
-            types = churn.get("newcomers") or self.scenario.population.get("types")
+        if churn.join_rate > 0:
+            n_new = int(rng.poisson(churn.join_rate))
+            types = churn.newcomers or self.scenario.population.types
             if n_new and types:
                 names = CORE_ATTRIBUTES + tuple(self.mechanism.owner_attributes)
                 attrs, _ = sample_owners(types, n_new, rng, names)
-                action = draw(self.scenario.population["initial_action"], n_new, rng)
+                action = draw(self.initial_action, n_new, rng)
                 self.recorder.events(self.simulator.time, "owner_join", self.add_owners(attrs, action))
 
     # ----------------------------------------------------------------- buyers
     def _draw_buyer_value(self, key: str) -> float:
-        return float(draw(self.scenario.buyers[key], 1, self.streams["buyers"])[0])
+        return float(draw(getattr(self.scenario.buyers, key), 1, self.streams["buyers"])[0])
 
     def _schedule_next_arrival(self) -> None:
-        rate = self.scenario.buyers["arrival_rate"]
+        rate = self.scenario.buyers.arrival_rate
         if rate > 0:
             gap = float(self.streams["buyers"].exponential(1.0 / rate))
             self._next_arrival = self.simulator.schedule_event_relative(self._buyer_arrival, gap)
@@ -237,16 +258,16 @@ class DataMarket(mesa.Model):
         """
         n = len(self.owners)
         decision = self.scenario.decision
-        if decision["revision"] == "synchronous":
+        if decision.revision == "synchronous":
             groups = [np.arange(n)]
-        elif decision["revision"] == "sequential":
-            k = min(int(decision["revisions_per_round"]), n)
+        elif decision.revision == "sequential":
+            k = min(int(decision.revisions_per_round), n)
             groups = [np.array([i]) for i in rng.choice(n, size=k, replace=False)]
         else:
-            rang = rng.random(n) < -np.expm1(-decision["clock_rate"])
+            rang = rng.random(n) < -np.expm1(-decision.clock_rate)
             groups = [np.flatnonzero(rang)]
-        if decision["inertia"] > 0:
-            groups = [g[rng.random(g.size) >= decision["inertia"]] for g in groups]
+        if decision.inertia > 0:
+            groups = [g[rng.random(g.size) >= decision.inertia] for g in groups]
         return [g for g in groups if g.size]
 
     def context(self) -> RoundContext:
@@ -260,13 +281,15 @@ class DataMarket(mesa.Model):
 
     def _build_network(self) -> None:
         """The owners' social graph from the scenario's ``[network]`` table (see :mod:`market.core.network`)."""
-        self.network = SocialNetwork.build(self.scenario.network, len(self.owners), self.streams["network"])
+        self.network = SocialNetwork.build(dataclasses.asdict(self.scenario.network), len(self.owners),
+                                           self.streams["network"])
 
     def _drift(self) -> None:
         """Sensitivity drift at the start of a round (``[drift]``; :func:`market.core.population.drift`)."""
         spec = self.scenario.drift
-        if spec["schedule"] or spec["random_walk_sd"] > 0:
-            self.owners.sensitivity = drift(self.owners.sensitivity, self.steps, spec, self.streams["drift"])
+        if spec.schedule or spec.random_walk_sd > 0:
+            self.owners.sensitivity = drift(self.owners.sensitivity, self.steps, dataclasses.asdict(spec),
+                                            self.streams["drift"])
 
     def step(self) -> None:
         """One round: churn, revisions, settlement, learning, metrics, buyer payments, adaptation."""
@@ -336,8 +359,7 @@ class DataMarket(mesa.Model):
         counter = Agent._ids[self]
         next_id = next(counter)
         Agent._ids[self] = itertools.count(next_id)
-        fresh_mechanism = type(self.mechanism)(self.mechanism.params)
-        fresh_rule = type(self.rule)(self.rule.params, fresh_mechanism.action_space)
+        fresh_mechanism, fresh_rule = build(self.scenario)
         mech_scalars, mech_arrays = checkpoint.object_state(self.mechanism, fresh_mechanism, "mechanism")
         rule_scalars, rule_arrays = checkpoint.object_state(self.rule, fresh_rule, "rule")
         arrival = self._next_arrival

@@ -253,21 +253,19 @@ class TrainingMarket:
         if p.aggregation not in TRAINABLE_AGGREGATIONS:
             raise fail("mechanism.aggregation", f"MURBA is trained for {', '.join(TRAINABLE_AGGREGATIONS)}, "
                        f"not {p.aggregation!r}")
-        if scenario.churn["leave_rate"] > 0 or scenario.churn["join_rate"] > 0:
+        if scenario.churn.active:
             raise fail("churn", "MURBA is trained for a fixed number of owners; remove the churn")
         pop = scenario.population
         owners: dict[str, np.ndarray] = {}
-        if "owner" in pop:
-            counts = np.array([o["count"] for o in pop["owner"]])
-            owners = {k: np.repeat([float(o[k]) for o in pop["owner"]], counts)
+        if pop.owner:
+            counts = np.array([o["count"] for o in pop.owner])
+            owners = {k: np.repeat([float(o[k]) for o in pop.owner], counts)
                       for k in ("valuation", "sensitivity", "eps_bar")}
-            n = int(counts.sum())
-        else:
-            n = int(pop["owners"])
+        n = pop.size
         return cls(name=scenario.name, n=n, M=int(p.M), budget=float(p.round_budget * (1.0 - p.commission)),
                    aggregation=p.aggregation, L=float(p.L),
                    d_var=int(p.d) if p.error_measure == "vector_mse" else 1, shading=tuple(p.shading),
-                   types=list(pop.get("types", [])), owners=owners)
+                   types=list(pop.types), owners=owners)
 
     def sample(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``size`` true bid profiles ``(kind, rate, eps_bar)``, each of shape ``(size, n)``.
