@@ -38,7 +38,9 @@ import pandas as pd
 import ruptures
 from ruptures.base import BaseCost
 
-from market.core.mechanism import ActionSpace
+from market.core.mechanism import ActionSpace, Mechanism
+from market.mechanisms.fair_payment import FairPayment
+from market.registry import MECHANISMS
 from market.simulation.model import DataMarket
 from scenarios.schema import load
 
@@ -80,30 +82,47 @@ def fair_payment_regimes(model: pd.DataFrame, space: ActionSpace, tol: float = 0
     return out
 
 
-#: Regime classifier of each mechanism that defines its own regimes; others use :func:`level_regimes`.
-CLASSIFIERS: dict[str, Callable[[pd.DataFrame, ActionSpace, float], np.ndarray]] = {
-    "fair_payment": fair_payment_regimes,
+#: Regime classifier and regime names of each mechanism class that defines its own regimes (subclasses
+#: included); others use :func:`level_regimes`.
+Classifier = Callable[[pd.DataFrame, ActionSpace, float], np.ndarray]
+CLASSIFIERS: dict[type[Mechanism], tuple[Classifier, tuple[str, ...]]] = {
+    FairPayment: (fair_payment_regimes, FAIR_PAYMENT_REGIMES),
 }
 
+#: A mechanism: its registered name, its class or an instance.
+MechanismLike = str | type[Mechanism] | Mechanism
 
-def regime_order(mechanism: str, space: ActionSpace) -> list[str]:
+
+def _classifier(mechanism: MechanismLike):
+    """The :data:`CLASSIFIERS` entry of the mechanism's class or its nearest base class, else ``None``."""
+    if isinstance(mechanism, str):
+        cls = MECHANISMS.get(mechanism)
+        if cls is None:  # not a registered name: the generic regimes
+            return None
+    else:
+        cls = mechanism if isinstance(mechanism, type) else type(mechanism)
+    return next((CLASSIFIERS[c] for c in cls.__mro__ if c in CLASSIFIERS), None)
+
+
+def regime_order(mechanism: MechanismLike, space: ActionSpace) -> list[str]:
     """Every regime name the classifier of ``mechanism`` can return, in a fixed order (for plots)."""
-    if mechanism in CLASSIFIERS:
-        return list(FAIR_PAYMENT_REGIMES)
+    if (own := _classifier(mechanism)) is not None:
+        return list(own[1])
     if space.kind == "continuous":
         return ["no contribution", "contributing"]
     return [f"all {label}" for label in space.labels] + ["mixed"]
 
 
-def classify_rounds(model: pd.DataFrame, mechanism: str, space: ActionSpace, tol: float = 0.01) -> pd.Series:
+def classify_rounds(model: pd.DataFrame, mechanism: MechanismLike, space: ActionSpace,
+                    tol: float = 0.01) -> pd.Series:
     """The regime of every round.
 
     Parameters
     ----------
     model : pandas.DataFrame
         ``model.parquet`` of a run.
-    mechanism : str
-        Registered name of the run's mechanism (selects the classifier).
+    mechanism : str, Mechanism class or instance
+        The run's mechanism (its class selects the classifier).
     space : ActionSpace
         The mechanism's action space (names the share columns).
     tol : float
@@ -116,7 +135,8 @@ def classify_rounds(model: pd.DataFrame, mechanism: str, space: ActionSpace, tol
     """
     if not 0 <= tol < 0.5:
         raise ValueError("tol: must be in [0, 0.5)")
-    classify = CLASSIFIERS.get(mechanism, level_regimes)
+    own = _classifier(mechanism)
+    classify = own[0] if own is not None else level_regimes
     return pd.Series(classify(model, space, tol), index=model.index, name="regime")
 
 
@@ -350,7 +370,7 @@ def hysteresis(scenario: str | Path | dict, key: str, values: Sequence[float], *
     if len(vals) < 2 or np.any(np.diff(vals) <= 0):
         raise ValueError("values: need at least two strictly increasing values")
     base = load(scenario, list(overrides), rounds=rounds)
-    if base.churn["leave_rate"] > 0 or base.churn["join_rate"] > 0:
+    if base.churn.active:
         raise ValueError("scenario: hysteresis needs a population without churn")
     finals: dict[str, list[float]] = {}
     for path, order in (("up", vals), ("down", vals[::-1])):
@@ -367,7 +387,7 @@ def hysteresis(scenario: str | Path | dict, key: str, values: Sequence[float], *
     return pd.DataFrame({"value": vals, "up": up, "down": down, "differs": np.abs(up - down) > tol})
 
 
-def shift_summary(model: pd.DataFrame, mechanism: str, space: ActionSpace, tol: float = 0.01,
+def shift_summary(model: pd.DataFrame, mechanism: MechanismLike, space: ActionSpace, tol: float = 0.01,
                   columns: Sequence[str] = ("mean_action",)) -> dict[str, object]:
     """The regime part of a run summary (``summary.json``): the final regime and every shift with its round.
 

@@ -16,14 +16,14 @@ from __future__ import annotations
 import argparse
 import time
 
-from market.registry import RULES
+from market.registry import LOCAL_INFORMATION_RULES, RULES
 from market.simulation.model import DataMarket
 
 PARAMS = {"exp3": {"exploration": 0.1}, "q_learning": {"epsilon": 0.1}}
 
 
 #: Rules that can learn from local information (``information = "local"``, market/rules/local.py).
-LOCAL = ("best_response", "logit", "fictitious_play", "regret_matching", "hedge")
+LOCAL = LOCAL_INFORMATION_RULES
 
 
 def scenario(rule: str, owners: int, rounds: int, local: bool = False) -> dict:

@@ -29,6 +29,7 @@ from market.rules.best_response import BestResponse
 from market.rules.fictitious_play import FictitiousPlay
 from market.rules.hedge import Exp3, Hedge
 from market.rules.imitation import Imitation
+from market.rules.local import InformationParams
 from market.rules.logit import Logit
 from market.rules.q_learning import QLearning
 from market.rules.regret_matching import RegretMatching
@@ -68,4 +69,10 @@ RULES: dict[str, type[DecisionRule]] = _by_name(
     Imitation,       # imitation
 )
 
-__all__ = ["MECHANISMS", "PAYOFFS", "RULES", "VALUE_FUNCTIONS", "make_payoff", "make_value"]
+#: The rules that can learn from local information (``information = "local"``): declared by their ``Params``
+#: inheriting :class:`market.rules.local.InformationParams`.
+LOCAL_INFORMATION_RULES: tuple[str, ...] = tuple(
+    name for name, cls in RULES.items() if issubclass(cls.Params, InformationParams))
+
+__all__ = ["LOCAL_INFORMATION_RULES", "MECHANISMS", "PAYOFFS", "RULES", "VALUE_FUNCTIONS", "make_payoff",
+           "make_value"]

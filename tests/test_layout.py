@@ -13,7 +13,8 @@ import pytest
 from importlinter.cli import lint_imports
 
 from market.core.mechanism import Mechanism
-from market.registry import MECHANISMS, PAYOFFS, RULES, VALUE_FUNCTIONS
+from market.registry import LOCAL_INFORMATION_RULES, MECHANISMS, PAYOFFS, RULES, VALUE_FUNCTIONS
+from scenarios.schema import builtin_names, load
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("market", "agents", "analysis", "scenarios")
@@ -100,3 +101,21 @@ def test_registry_needs_no_other_import() -> None:
     assert out.splitlines() == [str(sorted(VALUE_FUNCTIONS)), str(sorted(PAYOFFS))]
     assert {"empirical_digits", "empirical_breast_cancer"} <= set(VALUE_FUNCTIONS)
     assert "empirical" in PAYOFFS
+
+
+def test_local_information_rules_are_declared_by_their_parameters() -> None:
+    assert LOCAL_INFORMATION_RULES == ("best_response", "logit", "fictitious_play", "regret_matching", "hedge")
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_validation_builds_nothing(name: str) -> None:
+    """``validate()`` only checks: on a mechanism whose ``setup()`` never ran it leaves the parameters alone;
+    ``setup()`` then builds the state, as construction does."""
+    spec = load(name).mechanism
+    unbuilt = spec.cls.__new__(spec.cls)
+    unbuilt.params = spec.params
+    unbuilt.validate()
+    assert vars(unbuilt) == {"params": spec.params}
+    unbuilt.setup()
+    built = spec.cls(spec.params)
+    assert set(vars(unbuilt)) == set(vars(built))
