@@ -27,7 +27,8 @@ from market.mechanisms.two_type import TwoTypeScreening
 from market.mechanisms.value_shaping import ValueShaping
 from market.rules.best_response import BestResponse
 from market.rules.fictitious_play import FictitiousPlay
-from market.rules.hedge import Exp3, Hedge
+from market.rules.exp3 import Exp3
+from market.rules.hedge import Hedge
 from market.rules.imitation import Imitation
 from market.rules.local import InformationParams
 from market.rules.logit import Logit

@@ -81,7 +81,7 @@ def test_no_module_getattr() -> None:
     assert found == []
 
 
-def test_one_module_per_registered_mechanism() -> None:
+def test_one_module_per_registered_mechanism_and_rule() -> None:
     for name, cls in MECHANISMS.items():
         assert cls.name == name
         assert cls.__module__ == f"market.mechanisms.{name}"
@@ -89,7 +89,9 @@ def test_one_module_per_registered_mechanism() -> None:
                 for obj in vars(__import__(f"market.mechanisms.{path.stem}", fromlist=["_"])).values()
                 if isinstance(obj, type) and issubclass(obj, Mechanism) and "name" in vars(obj)}
     assert concrete == set(MECHANISMS.values())
-    assert {cls.name for cls in RULES.values()} == set(RULES)
+    for name, cls in RULES.items():
+        assert cls.name == name
+        assert cls.__module__ == f"market.rules.{name}"
 
 
 def test_registry_needs_no_other_import() -> None:
