@@ -1,0 +1,136 @@
+"""The documentation site: it builds with warnings as errors, its generated references cover the
+code, and every ``docs/...md#anchor`` cited in the packages exists."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("mkdocs", reason="mkdocs is not installed (the 'docs' extra)")
+
+from agents.rules import RULES  # noqa: E402
+from market.cli import build_parser  # noqa: E402
+from market.mechanisms import MECHANISMS  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("market", "agents", "analysis", "scenarios")
+#: A citation of a documentation page with an anchor, as docstrings, tables and scenarios write it.
+CITATION = re.compile(r"docs/((?:[\w-]+/)*[\w-]+\.md)#([\w-]+)")
+#: Citations of the outside paper notes that the repository must not contain.
+OUTSIDE = re.compile(r"\bspec (G|GT|Sec|[0-9]{3})|shared/(spec|seeds)")
+
+
+def _hooks():
+    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "docs" / "hooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _section(text: str, heading: str) -> str:
+    start = text.index(heading)
+    end = text.find("\n### ", start + len(heading))
+    return text[start:] if end < 0 else text[start:end]
+
+
+def anchors(page: Path) -> set[str]:
+    """Ids a page defines: ``<a id="...">`` tags and ``{ #... }`` heading attributes."""
+    text = page.read_text()
+    return set(re.findall(r'<a id="([\w-]+)"', text)) | set(re.findall(r"\{ *#([\w-]+) *\}", text))
+
+
+def source_files() -> list[Path]:
+    files = []
+    for package in PACKAGES:
+        files += [p for p in (ROOT / package).rglob("*") if p.suffix in (".py", ".toml")]
+    return sorted(files)
+
+
+def test_site_builds_strict(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_MKDOCS_2_WARNING": "1", "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(tmp_path / "site")],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    site = tmp_path / "site"
+    for page in ("models/fair_value", "models/data_contribution", "models/fl_market",
+                 "models/contribution_game", "models/value_of_privacy", "concepts", "measures",
+                 "reference/scenarios", "reference/cli", "reference/api", "gallery"):
+        assert (site / page / "index.html").is_file(), page
+    for name, *_ in _hooks().GALLERY_RUNS:
+        assert (site / "gallery" / f"{name}.png").stat().st_size > 5000
+    # mkdocstrings rendered the API, not the directive
+    api = (site / "reference" / "api" / "index.html").read_text()
+    assert "DataMarket" in api and ":::" not in api
+
+
+def test_scenario_reference_lists_every_parameter():
+    text = _hooks().scenario_reference()
+    for registry in (MECHANISMS, RULES):
+        assert registry
+        for name, cls in registry.items():
+            section = _section(text, f"### `{name}`")
+            for f in dataclasses.fields(cls.Params):
+                row = re.search(rf"^\| `{f.name}` \|.*\| (.*) \|$", section, re.M)
+                assert row, f"{name}.{f.name} missing from the scenario reference"
+                assert row.group(1).strip(), f"{name}.{f.name} has no description in its Params docstring"
+
+
+def test_cli_reference_lists_every_subcommand_and_option():
+    hooks = _hooks()
+    text = hooks.cli_reference()
+    commands = hooks.subcommands(build_parser())
+    assert {"run", "sweep", "reproduce", "list"} <= set(commands)
+    for name, sub in commands.items():
+        section = text[text.index(f"## `privmarket {name}`"):]
+        for action in sub._actions:
+            for flag in action.option_strings:
+                if flag not in ("-h", "--help"):
+                    assert f"`{flag}" in section.split("\n## ")[0], f"{name} {flag}"
+
+
+def test_gallery_lists_every_builtin_scenario():
+    from scenarios.schema import builtin_descriptions
+
+    text, figures = _hooks().gallery(draw=False)
+    assert figures == {}
+    for name, description in builtin_descriptions().items():
+        assert f"| `{name}` |" in text
+        assert description, f"built-in scenario {name} has no description"
+
+
+def test_model_pages_define_their_equations_and_goldens():
+    pages = {p.stem: anchors(p) for p in (ROOT / "docs" / "models").glob("*.md")}
+    assert set(pages) == {"fair_value", "data_contribution", "fl_market", "contribution_game", "value_of_privacy"}
+    for name, ids in pages.items():
+        assert {"model", "golden", "corrections", "not-reproduced", "implementation"} <= ids, name
+        assert sum(i.startswith("eq-") for i in ids) >= 5, name
+    assert {f"gt{k}" for k in range(1, 11)} <= pages["value_of_privacy"]
+    assert {f"g{k}" for k in range(1, 11)} <= pages["fair_value"]
+    assert {f"g{k}" for k in range(1, 13)} <= pages["fl_market"]
+
+
+def test_every_cited_anchor_exists():
+    cited: dict[tuple[str, str], list[str]] = {}
+    for path in source_files() + sorted((ROOT / "tests").glob("*.py")):
+        for match in CITATION.finditer(path.read_text()):
+            cited.setdefault(match.groups(), []).append(str(path.relative_to(ROOT)))
+    missing = []
+    for (page, anchor), where in sorted(cited.items()):
+        target = ROOT / "docs" / page
+        if not target.is_file() or anchor not in anchors(target):
+            missing.append(f"docs/{page}#{anchor} (cited in {', '.join(sorted(set(where)))})")
+    assert not missing, "\n".join(missing)
+
+
+def test_no_citation_of_documents_outside_the_repository():
+    found = [f"{p.relative_to(ROOT)}:{i}: {line.strip()}"
+             for p in source_files() for i, line in enumerate(p.read_text().splitlines(), 1)
+             if OUTSIDE.search(line)]
+    assert not found, "\n".join(found[:20])
