@@ -37,11 +37,15 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from mkdocs.structure.files import File  # noqa: E402
 
-from agents.rules import RULES  # noqa: E402
 from market.cli import build_parser  # noqa: E402
-from market.mechanisms import MECHANISMS  # noqa: E402
-from market.network import NETWORK_KEYS  # noqa: E402
-from market.population import CORE_ATTRIBUTES, DISTRIBUTIONS, DRIFT_KEYS, OPTIONAL_DIST_PARAMS  # noqa: E402
+from market.registry import MECHANISMS, RULES  # noqa: E402
+from market.core.network import NETWORK_KEYS  # noqa: E402
+from market.core.population import (  # noqa: E402
+    CORE_ATTRIBUTES,
+    DISTRIBUTIONS,
+    DRIFT_KEYS,
+    OPTIONAL_DIST_PARAMS,
+)
 from market.runner import run  # noqa: E402
 from scenarios import schema  # noqa: E402
 

@@ -15,9 +15,8 @@ import pytest
 
 pytest.importorskip("mkdocs", reason="mkdocs is not installed (the 'docs' extra)")
 
-from agents.rules import RULES  # noqa: E402
 from market.cli import build_parser  # noqa: E402
-from market.mechanisms import MECHANISMS  # noqa: E402
+from market.registry import MECHANISMS, RULES  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("market", "agents", "analysis", "scenarios")
