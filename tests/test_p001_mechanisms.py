@@ -237,7 +237,7 @@ def test_two_type_rent_and_incentive_compatibility():
 
 
 def test_two_type_direct_maximisation_beats_paper_eq21():
-    """docs/models/data_contribution.md#hidden-costs: eq. (21) is not the maximiser of (22); the default maximises (22) directly."""
+    """docs/models/data_contribution.md#corr-eq-21: eq. (21) is not the maximiser of (22); the default maximises (22) directly."""
     others = np.array([20.0])
     best_gain = 0.0
     for p_low in np.linspace(0.05, 0.45, 9):
@@ -253,7 +253,7 @@ def test_two_type_direct_maximisation_beats_paper_eq21():
 
 
 def test_two_type_m_down_meets_corrected_first_order_condition():
-    """docs/models/data_contribution.md#hidden-costs: the maximiser of (22) solves v'(m_down + D) = c_lo - p/(1-p) (c_hi - c_lo)."""
+    """docs/models/data_contribution.md#corr-eq-21: the maximiser of (22) solves v'(m_down + D) = c_lo - p/(1-p) (c_hi - c_lo)."""
     c_lo, c_hi = 0.01, 0.02
     m = mech("two_type", c_low=c_lo, c_high=c_hi)
     for others, p_low in ((2.0, 0.1), (2.0, 0.2), (2.0, 0.3), (20.0, 0.45)):    # interior optima
