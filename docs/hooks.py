@@ -54,7 +54,7 @@ GALLERY_RUNS: tuple[tuple[str, int, tuple[str, ...]], ...] = (
     ("quickstart", 100, ("population.owners=300",)),
     ("p001_tipping_above", 30, ()),
     ("p003_example1", 40, ()),
-    ("p004_pooling_collapse", 30, ()),
+    ("p004_pooling_collapse", 15, ()),
 )
 
 
@@ -252,7 +252,9 @@ def cli_reference() -> str:
 def _gallery_figure(name: str, rounds: int, overrides: tuple[str, ...]) -> bytes:
     result = run(name, rounds=rounds, overrides=list(overrides), owner_every=0)
     frame = result.model
-    shares = [c for c in frame.columns if c.startswith("share_")]
+    # the levels some owners actually play (a continuous action space has only ``share_zero``)
+    shares = [c for c in frame.columns
+              if c.startswith("share_") and c != "share_zero" and frame[c].max() > 0.01]
     fig, axes = plt.subplots(1, 2, figsize=(8, 2.8), layout="constrained")
     if shares:
         for c in shares:
@@ -264,7 +266,7 @@ def _gallery_figure(name: str, rounds: int, overrides: tuple[str, ...]) -> bytes
         axes[0].set_ylabel("mean action")
     axes[1].plot(frame["round"], frame["total_payments"], label="payments")
     axes[1].plot(frame["round"], frame["platform_utility"], label="platform utility")
-    axes[1].set_ylabel("money per round")
+    axes[1].set_ylabel("per round")
     axes[1].legend(fontsize=7, loc="best")
     for ax in axes:
         ax.set_xlabel("round")

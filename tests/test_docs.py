@@ -4,6 +4,7 @@ code, and every ``docs/...md#anchor`` cited in the packages exists."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib.util
 import os
 import re
@@ -30,6 +31,7 @@ OUTSIDE_OTHER = re.compile(r"(?i)\bspec(?:'s)? (?:G\d|GT\d|sec|section|§|\d|gol
                            r"|\bthe spec\b|\bspec's\b")
 
 
+@functools.cache
 def _hooks():
     spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "docs" / "hooks.py")
     module = importlib.util.module_from_spec(spec)
