@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -45,10 +46,20 @@ def _section(text: str, heading: str) -> str:
     return text[start:] if end < 0 else text[start:end]
 
 
+def _slug(heading: str) -> str:
+    """Python-Markdown's default heading id (toc extension)."""
+    text = unicodedata.normalize("NFKD", heading).encode("ascii", "ignore").decode()
+    return re.sub(r"[-\s]+", "-", re.sub(r"[^\w\s-]", "", text).strip().lower())
+
+
 def anchors(page: Path) -> set[str]:
-    """Ids a page defines: ``<a id="...">`` tags and ``{ #... }`` heading attributes."""
+    """Ids a page defines: ``<a id="...">`` tags, ``{ #... }`` heading attributes and plain headings' slugs."""
     text = page.read_text()
-    return set(re.findall(r'<a id="([\w-]+)"', text)) | set(re.findall(r"\{ *#([\w-]+) *\}", text))
+    ids = set(re.findall(r'<a id="([\w-]+)"', text)) | set(re.findall(r"\{ *#([\w-]+) *\}", text))
+    for heading in re.findall(r"^#+ +(.+?) *$", text, re.M):
+        if "{" not in heading:
+            ids.add(_slug(heading))
+    return ids
 
 
 def source_files() -> list[Path]:
