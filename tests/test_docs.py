@@ -15,10 +15,8 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("mkdocs", reason="mkdocs is not installed (the 'docs' extra)")
-
-from market.cli import build_parser  # noqa: E402
-from market.registry import MECHANISMS, RULES  # noqa: E402
+from market.cli import build_parser
+from market.registry import MECHANISMS, RULES
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("market", "agents", "analysis", "scenarios")
@@ -34,6 +32,8 @@ OUTSIDE_OTHER = re.compile(r"(?i)\bspec(?:'s)? (?:G\d|GT\d|sec|section|§|\d|gol
 
 @functools.cache
 def _hooks():
+    """``docs/hooks.py`` (needs mkdocs: the tests that use it are skipped without the 'docs' extra)."""
+    pytest.importorskip("mkdocs", reason="mkdocs is not installed (the 'docs' extra)")
     spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "docs" / "hooks.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -70,6 +70,8 @@ def source_files() -> list[Path]:
 
 
 def test_site_builds_strict(tmp_path):
+    pytest.importorskip("mkdocs", reason="mkdocs is not installed (the 'docs' extra)")
+    pytest.importorskip("mkdocstrings", reason="mkdocstrings is not installed (the 'docs' extra)")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_MKDOCS_2_WARNING": "1", "OMP_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(tmp_path / "site")],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
