@@ -51,10 +51,10 @@ from scenarios import schema  # noqa: E402
 
 #: Built-in scenarios drawn in the gallery: (name, rounds, overrides) -- short runs, a second or so each.
 GALLERY_RUNS: tuple[tuple[str, int, tuple[str, ...]], ...] = (
-    ("quickstart", 100, ("population.owners=300",)),
-    ("p001_tipping_above", 30, ()),
-    ("p003_example1", 40, ()),
-    ("p004_pooling_collapse", 15, ()),
+    ("quickstart", 80, ("population.owners=300",)),
+    ("p001_tipping_above", 20, ()),
+    ("p003_nonexistence", 12, ()),
+    ("p004_pooling_collapse", 12, ()),
 )
 
 
@@ -264,8 +264,10 @@ def _gallery_figure(name: str, rounds: int, overrides: tuple[str, ...]) -> bytes
     else:
         axes[0].plot(frame["round"], frame["mean_action"])
         axes[0].set_ylabel("mean action")
-    axes[1].plot(frame["round"], frame["total_payments"], label="payments")
-    axes[1].plot(frame["round"], frame["platform_utility"], label="platform utility")
+    for column, label in (("total_payments", "payments"), ("mean_utility", "owners' mean utility"),
+                          ("platform_utility", "platform utility")):
+        if column == "mean_utility" or frame[column].abs().max() > 0:
+            axes[1].plot(frame["round"], frame[column], label=label)
     axes[1].set_ylabel("per round")
     axes[1].legend(fontsize=7, loc="best")
     for ax in axes:
