@@ -142,6 +142,7 @@ class _StopFlag:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run a scenario, write the five outputs and print a short summary."""
+    from market.run_directory import RunDirectoryError
     from market.runner import Interrupted, run
     from scenarios.schema import ScenarioError, load
 
@@ -155,7 +156,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         stop.install()
         result = run(scenario, out=out, owner_every=args.owner_every, owner_sample=args.owner_sample,
                      checkpoint_every=args.checkpoint_every, progress=True, stop=stop)
-    except ScenarioError as exc:
+    except (ScenarioError, RunDirectoryError) as exc:
         raise UserError(str(exc)) from None
     except Interrupted as exc:
         print(f"privmarket: {exc}", file=sys.stderr)
@@ -166,13 +167,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     """Continue an interrupted run and print its summary."""
+    from market.checkpoint import CheckpointError
+    from market.run_directory import RunDirectoryError
     from market.runner import Interrupted, resume
+    from scenarios.schema import ScenarioError
 
     stop = _StopFlag()
     stop.install()
     try:
         result = resume(args.out, progress=True, stop=stop)
-    except FileNotFoundError as exc:
+    except (RunDirectoryError, CheckpointError, ScenarioError) as exc:
         raise UserError(str(exc)) from None
     except Interrupted as exc:
         print(f"privmarket: {exc}", file=sys.stderr)
@@ -272,12 +276,25 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _require_finished(directory: Path) -> None:
+    """Refuse an incomplete run directory (a sweep directory is checked by its own reader)."""
+    from market.run_directory import RunDirectoryError, require_complete
+
+    if (directory / "sweep.json").exists():
+        return
+    try:
+        require_complete(directory)
+    except RunDirectoryError as exc:
+        raise UserError(str(exc)) from None
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
     """Write the standard figures of a run or sweep and print their paths."""
     from analysis.plots import plot
 
     if not args.dir.is_dir():
         raise UserError(f"{args.dir}: no such directory")
+    _require_finished(args.dir)
     try:
         paths = plot(args.dir, args.out)
     except ValueError as exc:
@@ -293,6 +310,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     if not args.dir.is_dir():
         raise UserError(f"{args.dir}: no such directory")
+    _require_finished(args.dir)
     try:
         path = report(args.dir, args.out)
     except ValueError as exc:
