@@ -255,7 +255,7 @@ def cmd_train_auction(args: argparse.Namespace) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run a sweep and print where its tables are."""
-    from analysis.sweep import parse_grid, sweep
+    from analysis.sweep import describe_failures, parse_grid, sweep
     from scenarios.schema import ScenarioError
 
     if args.rounds is not None and args.rounds < 1:
@@ -270,18 +270,25 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     except (ScenarioError, ValueError) as exc:
         raise UserError(str(exc)) from None
     n_tasks = len(result.cells) * args.replicates
-    print(f"{len(result.cells)} cells x {args.replicates} replicates: {len(result.computed)} run now, "
-          f"{n_tasks - len(result.computed)} already done")
+    failed = len(result.failures)
+    print(f"{len(result.cells)} cells x {args.replicates} replicates: {len(result.computed) - failed} run now, "
+          f"{n_tasks - len(result.computed)} already done" + (f", {failed} failed" if failed else ""))
     print(f"per-round dataset {args.out / 'rounds'}/, summary {args.out / 'summary.parquet'} (and .csv)")
+    if failed:
+        raise UserError(f"{args.out / 'failures.csv'}: {failed} failed: {describe_failures(result.failures)} "
+                        "(rerun the same command to retry only these)")
     return 0
 
 
 def _require_finished(directory: Path) -> None:
     """Refuse an incomplete run directory (a sweep directory is checked by its own reader)."""
-    from market.run_directory import RunDirectoryError, require_complete
+    from market.run_directory import RunDirectoryError, require_complete, staging
 
     if (directory / "sweep.json").exists():
         return
+    if not any((directory / n).exists() for n in ("model.parquet", "summary.json", "scenario.toml")) \
+            and not staging(directory).is_dir():
+        return  # neither a run nor a sweep: the reader says so
     try:
         require_complete(directory)
     except RunDirectoryError as exc:

@@ -273,7 +273,7 @@ def _drive(model: DataMarket, resolved: Scenario, recorder: Recorder, out_dir: P
     stage = recorder.out_dir
 
     def after_round(round_: int) -> None:
-        _check_finite(model.row, round_, resolved)
+        check_finite(model.row, round_, resolved)
         if bar is not None:
             bar.update(1)
         if every and round_ % every == 0 and model.running:
@@ -334,7 +334,7 @@ FINITE_COLUMNS = ("total_payments", "total_cost", "information_rent", "platform_
                   "mean_action", "mean_utility")
 
 
-def _check_finite(row: dict[str, float], round_: int, resolved: Scenario) -> None:
+def check_finite(row: dict[str, float], round_: int, resolved: Scenario) -> None:
     """Stop a run at the round whose totals overflow, with a one-line error."""
     for key in FINITE_COLUMNS:
         value = row.get(key)
