@@ -476,7 +476,14 @@ def _gather(client: Any, tasks: list[_Task], progress: bool) -> tuple[list[dict]
 
 
 def _cell_key(params: Mapping[str, Any]) -> str:
-    return json.dumps(params, sort_keys=True)
+    """A cell's identity: its grid values, numbers compared as floats (``--grid k=1`` is ``k = 1.0``)."""
+    def canonical(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {k: canonical(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [canonical(v) for v in value]
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    return json.dumps(canonical(params), sort_keys=True)
 
 
 def _merge_manifest(out_dir: Path, scenario: dict[str, Any], grid: dict[str, list[Any]],
