@@ -348,7 +348,43 @@ def cmd_app(args: argparse.Namespace) -> int:
     print(f"privmarket app: {args.scenario} at http://127.0.0.1:{args.port}/ (Ctrl-C stops)", flush=True)
     command = [sys.executable, "-m", "solara", "run", page, "--host", "127.0.0.1",
                "--port", str(args.port), "--no-open", "--production"]
-    return subprocess.run(command, env=env, check=False).returncode
+    return _serve(subprocess.Popen(command, env=env))
+
+
+#: Seconds the server has to stop after a forwarded SIGTERM / SIGINT before it is killed.
+APP_STOP_S = 10.0
+
+
+def _serve(proc) -> int:
+    """Wait for the server child; SIGTERM / SIGINT to privmarket are forwarded to it, and
+    privmarket returns only once it has exited (killed after :data:`APP_STOP_S` seconds), so
+    no server is left orphaned and listening."""
+    import subprocess
+    import time
+
+    deadline: list[float] = []
+
+    def forward(signum, frame):
+        if proc.poll() is None:
+            proc.send_signal(signum)
+        deadline[:] = [time.monotonic() + APP_STOP_S]
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while True:
+            try:
+                code = proc.wait(timeout=0.2)
+                break
+            except subprocess.TimeoutExpired:
+                if deadline and time.monotonic() > deadline[0]:
+                    proc.kill()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0 if deadline else code  # asked to stop, and stopped: a clean exit
 
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "resume": cmd_resume, "reproduce": cmd_reproduce,
