@@ -392,7 +392,7 @@ def _spec(spec: Any, key: str, fail, nonnegative: bool = False) -> None:
             raise fail(key, f"must be non-negative, got {spec!r}")
         return
     name = spec.get("dist")
-    if name not in DISTRIBUTIONS:
+    if not isinstance(name, str) or name not in DISTRIBUTIONS:
         raise fail(f"{key}.dist", f"unknown distribution {name!r} (known: {', '.join(DISTRIBUTIONS)})")
     _, params = DISTRIBUTIONS[name]
     optional = OPTIONAL_DIST_PARAMS.get(name, ())
@@ -457,7 +457,7 @@ def _probabilities(p: Any, n: int, key: str, fail) -> None:
 
 def _build_mechanism(table: dict[str, Any], fail) -> Mechanism:
     name = table.get("name")
-    if name not in MECHANISMS:
+    if not isinstance(name, str) or name not in MECHANISMS:
         raise fail("mechanism.name", f"unknown mechanism {name!r} (known: {', '.join(sorted(MECHANISMS))})")
     cls = MECHANISMS[name]
     params = _params(cls.Params, {k: v for k, v in table.items() if k != "name"}, "mechanism", fail)
@@ -471,7 +471,7 @@ def _build_rule(table: Any, mechanism: Mechanism, fail) -> tuple[dict[str, Any],
     if not isinstance(table, dict):
         raise fail("decision", "must be a table")
     rule_name = table.get("rule", DECISION_KEYS["rule"])
-    if rule_name not in RULES:
+    if not isinstance(rule_name, str) or rule_name not in RULES:
         raise fail("decision.rule", f"unknown decision rule {rule_name!r} (known: {', '.join(sorted(RULES))})")
     cls = RULES[rule_name]
     common = {k: table.get(k, v) for k, v in DECISION_KEYS.items()}
