@@ -44,9 +44,18 @@ def _version() -> str:
         return "unknown"
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (``privmarket: error: ...``), exit 2."""
+
+    def error(self, message: str):
+        command = self.prog.removeprefix("privmarket").strip()
+        where = f"{command}: " if command else ""
+        self.exit(EXIT_USAGE, f"privmarket: error: {where}{message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``privmarket``."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="privmarket", description="Agent-based, discrete-event simulator of markets for private data.")
     parser.add_argument("--version", action="version", version=f"privmarket {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -48,6 +48,8 @@ DECISION_KEYS = {"rule": "best_response", "revision": "synchronous", "revisions_
 BUYER_KEYS = {"initial": 0, "arrival_rate": 0.0, "budget": 10.0, "valuation": 1.0,
               "stay": {"dist": "exponential", "scale": 20.0}}
 CHURN_KEYS = {"leave_rate": 0.0, "join_rate": 0.0, "newcomers": []}
+#: Most rounds a scenario may ask for (a billion rounds of one owner already take days).
+MAX_ROUNDS = 10**9
 #: Largest product of the drift schedule's factors (sensitivities stay far from overflow).
 MAX_DRIFT = 1e100
 #: Draws of the overflow probe of every distribution (:func:`_probe`).
@@ -256,8 +258,8 @@ def validate(raw: dict[str, Any], label: str = "<dict>") -> Scenario:
         if not isinstance(raw.get(key), dict):
             raise fail(key, "missing table")
     name = _name(raw.get("name", Path(label).stem), fail)
-    rounds = _number(raw.get("rounds", 100), "rounds", fail, integer=True, minimum=1)
-    seed = _number(raw.get("seed", 0), "seed", fail, integer=True, minimum=0)
+    rounds = _number(raw.get("rounds", 100), "rounds", fail, integer=True, minimum=1, maximum=MAX_ROUNDS)
+    seed = _number(raw.get("seed", 0), "seed", fail, integer=True, minimum=0, maximum=2**63 - 1)
     mechanism = _build_mechanism(raw["mechanism"], fail)
     decision, rule = _build_rule(raw.get("decision", {}), mechanism, fail)
     population = _population(raw["population"], mechanism, fail)
