@@ -54,6 +54,7 @@ import itertools
 import json
 import os
 import sys
+import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +65,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import tomli_w
+from tqdm import tqdm
+
+from analysis.emergence import rent_by_decile, run_metrics
+from analysis.regimes import classify_rounds, regime_spans
+from market.simulation.metrics import check_finite
+from market.simulation.model import DataMarket
+from market.simulation.recorder import OWNER_COLUMNS, Recorder
+from scenarios.schema import ScenarioError, load
 
 #: Columns identifying a task, first in every table.
 KEY_COLUMNS = ("cell", "replicate", "seed")
@@ -81,8 +90,6 @@ def parse_grid(specs: Sequence[str]) -> dict[str, list[Any]]:
     ValueError
         ``"grid: ..."`` for a malformed entry or a repeated key.
     """
-    import tomllib
-
     grid: dict[str, list[Any]] = {}
     for spec in specs:
         key, sep, text = spec.partition("=")
@@ -193,7 +200,6 @@ def _run_task(task: _Task) -> tuple[dict[str, Any], pd.DataFrame | None]:
 
 def _failure(task: _Task, exc: BaseException) -> dict[str, Any]:
     """The failure record of a task: where it failed and why, in one line."""
-    from scenarios.schema import ScenarioError
 
     reason = str(exc) if isinstance(exc, ScenarioError) else f"{type(exc).__name__}: {exc}"
     return {"failed": True, "cell": task.cell, "replicate": task.replicate,
@@ -208,13 +214,6 @@ def _failure_path(out: Path, cell: int, replicate: int) -> Path:
 
 def _compute_task(task: _Task) -> tuple[dict[str, Any], pd.DataFrame | None]:
     """Run one cell and replicate; write (or return) its rounds and summary row."""
-    from analysis.emergence import rent_by_decile, standalone_free_riding, summarize
-    from analysis.export import Recorder
-    from analysis.regimes import classify_rounds, regime_spans
-    from market.model import DataMarket
-    from market.runner import check_finite
-    from scenarios.schema import load
-
     seed = int(task.scenario.get("seed", 0)) + task.replicate
     overrides = [f"{k}={_toml_value(v)}" for k, v in task.params.items()]
     scenario = load(task.scenario, overrides, label=task.label, seed=seed, rounds=task.rounds)
@@ -225,14 +224,12 @@ def _compute_task(task: _Task) -> tuple[dict[str, Any], pd.DataFrame | None]:
     recorder.close()
     frame = recorder.frames()["model"]
     o = model.owners
-    final = pd.DataFrame({"round": model.steps, "action": o.action, "payment": o.payment, "cost": o.cost,
-                          "utility": o.utility, "sensitivity": o.sensitivity, "data_size": o.data_size})
+    final = pd.DataFrame({"round": model.steps, **{c: getattr(o, c) for c in OWNER_COLUMNS[2:]}})
     regimes = classify_rounds(frame, scenario.mechanism.name, scenario.mechanism.action_space, task.tol)
     keys = {"cell": task.cell, "replicate": task.replicate, "seed": seed}
     params = {k: _column_value(v) for k, v in task.params.items()}
     deciles = rent_by_decile(o.payment, o.cost, o.sensitivity)
-    row = {**keys, **params, **summarize(frame, final),
-           "final_free_riding_standalone": standalone_free_riding(model.mechanism, o, model.context()),
+    row = {**keys, **params, **run_metrics(frame, final, model.mechanism, o, model.context()),
            "regime": regimes.iloc[-1],
            "regime_switches": len(regime_spans(frame["round"], regimes)) - 1,
            **{f"rent_decile_{d}": float(v) for d, v in zip(deciles["decile"], deciles["mean_rent"])}}
@@ -295,7 +292,7 @@ class SweepResult:
 
 
 def _client(scheduler: str | None, n_workers: int | None, processes: bool):
-    from dask.distributed import Client, LocalCluster
+    from dask.distributed import Client, LocalCluster  # lazy: heavy, sweeps only
 
     if scheduler is not None:
         return Client(scheduler), None
@@ -344,8 +341,6 @@ def sweep(scenario: str | Path | Mapping[str, Any], grid: Mapping[str, Sequence[
     scenarios.schema.ScenarioError
         If the scenario or a grid value is invalid (checked on every cell before anything runs).
     """
-    from scenarios.schema import load
-
     if replicates < 1:
         raise ValueError("replicates: must be at least 1")
     if not grid:
@@ -396,7 +391,6 @@ def sweep(scenario: str | Path | Mapping[str, Any], grid: Mapping[str, Sequence[
 def _precheck(tasks: list[_Task]) -> tuple[list[_Task], list[dict[str, Any]]]:
     """Split tasks into those whose scenario validates and the failure records of the others
     (a bad grid value fails its cells before any worker starts; the other cells still run)."""
-    from scenarios.schema import ScenarioError, load
 
     valid, invalid, checked = [], [], {}
     for task in tasks:
@@ -460,8 +454,7 @@ def _load_summary(out_dir: Path) -> pd.DataFrame:
 
 
 def _gather(client: Any, tasks: list[_Task], progress: bool) -> tuple[list[dict], list[pd.DataFrame]]:
-    from dask.distributed import as_completed
-    from tqdm import tqdm
+    from dask.distributed import as_completed  # lazy: heavy, sweeps only
 
     futures = client.map(_run_task, tasks, pure=False)
     rows, frames = [], []
@@ -589,6 +582,4 @@ def batch_run(scenario: str | Path | Mapping[str, Any], parameters: Mapping[str,
 
 
 def _base_seed(scenario: str | Path | Mapping[str, Any]) -> int:
-    from scenarios.schema import load
-
     return load(scenario).seed

@@ -24,11 +24,25 @@ and prints how to resume (exit status 130).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import signal
+import subprocess
 import sys
+import time
 from importlib import metadata
 from pathlib import Path
+
+from analysis.plots import plot
+from analysis.report import report
+from analysis.reproduce import PAPERS, reproduce
+from analysis.sweep import describe_failures, parse_grid, sweep
+from market.runner import Interrupted, resume, run
+from market.simulation.checkpoint import CheckpointError
+from market.simulation.run_directory import RunDirectoryError, require_complete, staging
+from market.theory.fl_market.murba import save_model
+from market.training.murba import TorchMissing, require_torch, train, training_scenario
+from scenarios.schema import ScenarioError, builtin_descriptions, load
 
 EXIT_USAGE = 2
 
@@ -120,8 +134,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_list(args: argparse.Namespace) -> int:
     """Print the built-in scenarios with their descriptions."""
-    from scenarios.schema import builtin_descriptions
-
     descriptions = builtin_descriptions()
     width = max(len(n) for n in descriptions)
     for name, text in descriptions.items():
@@ -151,10 +163,6 @@ class _StopFlag:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run a scenario, write the five outputs and print a short summary."""
-    from market.run_directory import RunDirectoryError
-    from market.runner import Interrupted, run
-    from scenarios.schema import ScenarioError, load
-
     stop = _StopFlag()
     try:
         scenario = load(args.scenario, args.overrides, seed=args.seed, rounds=args.rounds)
@@ -176,11 +184,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     """Continue an interrupted run and print its summary."""
-    from market.checkpoint import CheckpointError
-    from market.run_directory import RunDirectoryError
-    from market.runner import Interrupted, resume
-    from scenarios.schema import ScenarioError
-
     stop = _StopFlag()
     stop.install()
     try:
@@ -208,8 +211,6 @@ def _print_summary(result, out: Path) -> None:
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
     """Print a paper's checks beside the simulator's values and write its figures."""
-    from analysis.reproduce import PAPERS, reproduce
-
     if args.paper not in PAPERS:
         raise UserError(f"unknown paper id {args.paper!r} (known: {', '.join(PAPERS)})")
     out = args.out or Path("reproduce-out") / args.paper
@@ -230,10 +231,6 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 def cmd_train_auction(args: argparse.Namespace) -> int:
     """Train MURBA for a scenario, save its weights and print its regret and IR violation on held-out profiles."""
-    from market.murba import save_model
-    from market.murba_training import TorchMissing, require_torch, train, training_scenario
-    from scenarios.schema import ScenarioError
-
     if args.steps is not None and args.steps < 1:
         raise UserError("--steps: must be at least 1")
     try:
@@ -264,9 +261,6 @@ def cmd_train_auction(args: argparse.Namespace) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run a sweep and print where its tables are."""
-    from analysis.sweep import describe_failures, parse_grid, sweep
-    from scenarios.schema import ScenarioError
-
     if args.rounds is not None and args.rounds < 1:
         raise UserError("--rounds: must be at least 1")
     if args.workers is not None and args.workers < 1:
@@ -291,8 +285,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def _require_finished(directory: Path) -> None:
     """Refuse an incomplete run directory (a sweep directory is checked by its own reader)."""
-    from market.run_directory import RunDirectoryError, require_complete, staging
-
     if (directory / "sweep.json").exists():
         return
     if not any((directory / n).exists() for n in ("model.parquet", "summary.json", "scenario.toml")) \
@@ -306,8 +298,6 @@ def _require_finished(directory: Path) -> None:
 
 def cmd_plot(args: argparse.Namespace) -> int:
     """Write the standard figures of a run or sweep and print their paths."""
-    from analysis.plots import plot
-
     if not args.dir.is_dir():
         raise UserError(f"{args.dir}: no such directory")
     _require_finished(args.dir)
@@ -322,8 +312,6 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write the HTML report of a run or sweep and print its path."""
-    from analysis.report import report
-
     if not args.dir.is_dir():
         raise UserError(f"{args.dir}: no such directory")
     _require_finished(args.dir)
@@ -337,11 +325,6 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_app(args: argparse.Namespace) -> int:
     """Serve ``analysis/app.py`` with ``solara run`` on 127.0.0.1 and print its URL."""
-    import importlib.util
-    import os
-    import subprocess
-
-    from scenarios.schema import ScenarioError, load
 
     try:
         load(args.scenario)
@@ -368,9 +351,6 @@ def _serve(proc) -> int:
     """Wait for the server child; SIGTERM / SIGINT to privmarket are forwarded to it, and
     privmarket returns only once it has exited (killed after :data:`APP_STOP_S` seconds), so
     no server is left orphaned and listening."""
-    import subprocess
-    import time
-
     deadline: list[float] = []
 
     def forward(signum, frame):

@@ -2,15 +2,15 @@
 
 :func:`run` is what ``privmarket run`` calls, and the one-call Python API::
 
-    from market import run
+    from market.runner import run
     result = run("quickstart", seed=3, out="runs/q")
     result.model.tail()
 
 With an output directory, the run is written into a staging directory and made visible
-as a unit when it ends (:mod:`market.run_directory`): ``scenario.toml`` is written first,
-tables are streamed in chunks (:mod:`analysis.export`), and with
+as a unit when it ends (:mod:`market.simulation.run_directory`): ``scenario.toml`` is written first,
+tables are streamed in chunks (:mod:`market.simulation.recorder`), and with
 ``output.checkpoint_every = K`` the full model state is saved every K rounds
-(:mod:`market.checkpoint`).  :func:`resume` continues an interrupted run from
+(:mod:`market.simulation.checkpoint`).  :func:`resume` continues an interrupted run from
 its last checkpoint and writes the same files as an uninterrupted run; it refuses a
 run whose chunks do not cover every round before the checkpoint, or whose
 ``scenario.toml`` is not the one the checkpoint was taken with.  A round whose totals
@@ -36,13 +36,15 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import tomli_w
+from tqdm import tqdm
 
-from analysis.emergence import standalone_free_riding, summarize
-from analysis.export import TABLES, Recorder
+from analysis.emergence import run_metrics
 from analysis.regimes import shift_summary
-from market import checkpoint, run_directory
-from market.model import DataMarket
-from market.run_directory import RunDirectoryError, fault_point
+from market.simulation import checkpoint, run_directory
+from market.simulation.metrics import check_finite
+from market.simulation.model import DataMarket
+from market.simulation.recorder import TABLES, Recorder
+from market.simulation.run_directory import RunDirectoryError, fault_point
 from scenarios.schema import Scenario, ScenarioError, load
 
 
@@ -61,8 +63,7 @@ class RunResult:
     summary : dict
         What ``summary.json`` holds: the run's identity and versions, the
         final round, totals, graph statistics, the emergence ``metrics``
-        (:func:`analysis.emergence.summarize` and
-        :func:`analysis.emergence.standalone_free_riding` of the final round), the initial and final regime
+        (:func:`analysis.emergence.run_metrics`), the initial and final regime
         and the ``regime_shifts`` with their rounds
         (:func:`analysis.regimes.shift_summary`).
     scenario : Scenario
@@ -314,8 +315,7 @@ def _drive(model: DataMarket, resolved: Scenario, recorder: Recorder, out_dir: P
     if details := model.mechanism.describe():
         summary["mechanism_details"] = details
     owners = frames["owners"] if not frames["owners"].empty else None
-    metrics = {**summarize(frames["model"], owners),
-               "final_free_riding_standalone": standalone_free_riding(model.mechanism, model.owners, model.context())}
+    metrics = run_metrics(frames["model"], owners, model.mechanism, model.owners, model.context())
     summary["metrics"] = {k: None if v != v else v for k, v in metrics.items()}  # NaN: null (strict JSON)
     summary.update(shift_summary(frames["model"], resolved.mechanism.name, resolved.mechanism.action_space))
     if out_dir is not None:
@@ -326,23 +326,6 @@ def _drive(model: DataMarket, resolved: Scenario, recorder: Recorder, out_dir: P
         fault_point("cleanup")
         run_directory.publish(stage, out_dir)
     return RunResult(frames["model"], frames["owners"], frames["events"], summary, resolved, out_dir)
-
-
-#: Model columns that are sums or means over owners and buyers: an infinite value (or a NaN sum)
-#: means the scenario's magnitudes overflow double precision.
-FINITE_COLUMNS = ("total_payments", "total_cost", "information_rent", "platform_utility", "buyer_spend",
-                  "mean_action", "mean_utility")
-
-
-def check_finite(row: dict[str, float], round_: int, resolved: Scenario) -> None:
-    """Stop a run at the round whose totals overflow, with a one-line error."""
-    for key in FINITE_COLUMNS:
-        value = row.get(key)
-        if value is None:
-            continue
-        if math.isinf(value) or (math.isnan(value) and not key.startswith("mean_")):
-            raise ScenarioError(f"{resolved.source}: round {round_}: {key} is {value} (the scenario's magnitudes "
-                                "overflow: check prices, values, sensitivities and drift factors)")
 
 
 def save_checkpoint(model: DataMarket, stage: Path) -> Path:
@@ -362,7 +345,5 @@ def _read_result(out_dir: Path) -> RunResult:
 
 
 def _progress_bar(total: int, done: int):
-    from tqdm import tqdm
-
     return tqdm(total=total, initial=done, unit="round", file=sys.stderr, leave=False,
                 disable=not sys.stderr.isatty())

@@ -22,7 +22,7 @@ import pytest
 
 from market.cli import main
 from market.runner import Interrupted, run
-from market.run_directory import staging
+from market.simulation.run_directory import staging
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = ["--rounds", "3", "--set", "population.owners=30", "--set", "churn.join_rate=0"]

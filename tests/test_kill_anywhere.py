@@ -1,7 +1,7 @@
 """Kill a run anywhere (SIGKILL), resume it, and get the uninterrupted run's bytes, or a one-line refusal.
 
 Each kill runs the scenario in a forked child that dies by ``SIGKILL``, either at a named point
-of the output pipeline (``PRIVMARKET_KILL_AT``, see :mod:`market.run_directory`: after a round,
+of the output pipeline (``PRIVMARKET_KILL_AT``, see :mod:`market.simulation.run_directory`: after a round,
 a chunk written but not renamed, inside a checkpoint write, after each merged table, after the
 summary, after the clean-up, between the two renames that publish the directory) or after a
 random delay.  Then ``resume`` either finishes the run, whose Parquet files and
@@ -18,8 +18,8 @@ import time
 
 import pytest
 
-from market import run_directory
-from market.run_directory import KILL_ENV, RunDirectoryError, staging
+from market.simulation import run_directory
+from market.simulation.run_directory import KILL_ENV, RunDirectoryError, staging
 from market.runner import resume, run
 
 FILES = ("model.parquet", "owners.parquet", "events.parquet", "scenario.toml")

@@ -18,11 +18,11 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from market.auctions import empirical_regret, owner_utility
-from market.mechanisms import MECHANISMS
-from market.mechanisms.base import RoundContext
-from market.model import DataMarket
-from market.population import OwnerArrays
+from market.theory.fl_market.auctions import empirical_regret, owner_utility
+from market.registry import MECHANISMS
+from market.core.mechanism import RoundContext
+from market.simulation.model import DataMarket
+from market.core.population import OwnerArrays
 from scenarios.schema import load
 
 TOL = 1e-9

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from market.cli import main
-from market.run_directory import KILL_ENV, is_complete, staging
+from market.simulation.run_directory import KILL_ENV, is_complete, staging
 from market.runner import Interrupted, run
 
 SMALL = ["population.owners=60", "churn.leave_rate=0.01", "churn.join_rate=1"]
