@@ -38,7 +38,7 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.slow)])
 def test_a_signal_to_the_app_stops_its_server(sig):
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", "market.cli", "app", "quickstart", "--port", str(port)],

@@ -266,6 +266,7 @@ def test_every_fuzz_case_is_one_clean_line(cases, monkeypatch):
     print(f"\nfuzz: {total} cases, {total - len(dirty)} clean ({', '.join(f'{g} {len(a)}' for g, a in cases.items())})")
 
 
+@pytest.mark.slow
 def test_a_few_fuzz_cases_as_subprocesses(cases):
     """The same guarantee from the real command line (the console script's process)."""
     picked = [cases["toml"][1], cases["checkpoint"][0]]
