@@ -59,8 +59,8 @@ def test_sweep_rows_and_resume_recomputes_only_the_deleted_cell(tmp_path, client
     pd.testing.assert_frame_equal(again.rounds(), rounds)        # same seeds: the same numbers
     pd.testing.assert_frame_equal(again.summary, first.summary)
     assert sweep("quickstart", GRID, 2, out=out, rounds=ROUNDS, overrides=SMALL, client=client).computed == []
-    with pytest.raises(ValueError, match="out:.*different sweep"):
-        sweep("quickstart", GRID, 3, out=out, rounds=ROUNDS, overrides=SMALL, client=client)
+    with pytest.raises(ValueError, match="out:.*different base scenario.*choose another --out"):
+        sweep("quickstart", GRID, 2, out=out, rounds=ROUNDS + 1, overrides=SMALL, client=client)
 
 
 def test_sweep_in_memory_matches_the_grid(client):

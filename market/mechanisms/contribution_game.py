@@ -182,6 +182,18 @@ class ContributionGameMechanism(Mechanism):
         return ActionSpace(np.linspace(0.0, self.params.max_contribution, self.params.grid_points),
                            kind="continuous")
 
+    #: Fewest owners the mechanism's payments are defined for.
+    min_owners = 1
+
+    def check_population(self, owners: int, churn: bool) -> None:
+        """The payoff family must accept ``owners`` players (the ring needs two), and the
+        mechanism at least :attr:`min_owners`."""
+        p = self.params
+        if owners < self.min_owners:
+            raise ValueError(f"owners: {self.name} needs at least {self.min_owners} owners, the population has {owners}")
+        if p.payoff_params.get("weights", p.payoff_params.get("q")) is None:
+            make_payoff(p.payoff, owners, p.payoff_params)
+
     def rate(self, owners: OwnerArrays) -> float:
         """The tax/subsidy rate :math:`\\beta` (0: no mechanism)."""
         return 0.0

@@ -140,11 +140,11 @@ class DataContributionGame(Mechanism):
         self._space = ActionSpace(np.linspace(0.0, p.m_max, p.grid_points), kind="continuous")
         self._standalone_costs = np.empty(0)
         self._standalone_m = np.empty(0)
+        self._standalone_u = np.empty(0)
 
     def describe(self) -> dict[str, Any]:
         """The value function's facts (a measured curve reports its correction)."""
         return self.v.describe()
-        self._standalone_u = np.empty(0)
 
     @property
     def action_space(self) -> ActionSpace:

@@ -25,9 +25,12 @@ expected rather than a realised payment).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from market.core.mechanism import ActionSpace, Outcome
+from scenarios.schema import Scenario, ScenarioError
 
 
 def action_shares(action: np.ndarray, space: ActionSpace) -> dict[str, float]:
@@ -67,3 +70,20 @@ def round_metrics(round_: int, time: float, action: np.ndarray, outcome: Outcome
                 raise ValueError(f"mechanism metric {key!r} clashes with a standard column")
             row[key] = float(value)
     return row
+
+
+#: Model columns that are sums or means over owners and buyers: an infinite value (or a NaN sum)
+#: means the scenario's magnitudes overflow double precision.
+FINITE_COLUMNS = ("total_payments", "total_cost", "information_rent", "platform_utility", "buyer_spend",
+                  "mean_action", "mean_utility")
+
+
+def check_finite(row: dict[str, float], round_: int, resolved: Scenario) -> None:
+    """Stop a run at the round whose totals overflow, with a one-line error."""
+    for key in FINITE_COLUMNS:
+        value = row.get(key)
+        if value is None:
+            continue
+        if math.isinf(value) or (math.isnan(value) and not key.startswith("mean_")):
+            raise ScenarioError(f"{resolved.source}: round {round_}: {key} is {value} (the scenario's magnitudes "
+                                "overflow: check prices, values, sensitivities and drift factors)")
