@@ -44,7 +44,7 @@ DECISION_KEYS = {"rule": "best_response", "revision": "synchronous", "revisions_
 BUYER_KEYS = {"initial": 0, "arrival_rate": 0.0, "budget": 10.0, "valuation": 1.0,
               "stay": {"dist": "exponential", "scale": 20.0}}
 CHURN_KEYS = {"leave_rate": 0.0, "join_rate": 0.0, "newcomers": []}
-OUTPUT_KEYS = {"owner_every": 1, "owner_sample": 0, "checkpoint_every": 0}
+OUTPUT_KEYS = {"owner_every": 1, "owner_sample": 0, "checkpoint_every": 0, "measures_every": 1}
 
 
 class ScenarioError(ValueError):
@@ -263,6 +263,8 @@ def validate(raw: dict[str, Any], label: str = "<dict>") -> Scenario:
     output = _table(raw.get("output", {}), OUTPUT_KEYS, "output", fail)
     for key in OUTPUT_KEYS:
         _number(output[key], f"output.{key}", fail, integer=True, minimum=0)
+    if output["measures_every"] < 1:
+        raise fail("output.measures_every", "must be at least 1 (measure every k-th round)")
     return Scenario(
         name=str(raw.get("name", Path(label).stem)), description=str(raw.get("description", "")),
         rounds=int(rounds), seed=int(seed), population=population, mechanism=mechanism,
