@@ -12,7 +12,7 @@
   threshold.
 * A **regime shift** is a change from one regime to a different one: to
   another class, or to a level differing by more than the threshold
-  :math:`\delta = k \hat\sigma`, ``k`` (``noise_factor``) times the series'
+  :math:`\\delta = k \\hat\\sigma`, ``k`` (``noise_factor``) times the series'
   own noise estimated from the run (:func:`noise_scale`).  The new regime
   lasts at least ``min_duration`` rounds by construction.  The shift's round
   is the first round after the old regime ends.
