@@ -179,17 +179,20 @@ def noise_scale(x: Sequence[float], window: int = MIN_DURATION) -> float:
     and the median standard deviation within consecutive blocks :math:`b` of
     ``window`` rounds, which also sees slow wandering on the scale of a
     regime (a population that churns).  Medians make both insensitive to
-    the few rounds of a shift or of the transient.
+    the few rounds of a shift or of the transient.  It is at least
+    :math:`10^{-6}(1 + \\max|x|)`, the resolution below which a change is
+    rounding (a market at rest has no noise at all).
     """
     y = np.asarray(x, dtype=float)
+    floor = 1e-6 * (1.0 + float(np.max(np.abs(y)))) if y.size else 0.0
     if y.size < 3:
-        return 0.0
+        return floor
     d = np.diff(y)
     sigma = float(np.median(np.abs(d - np.median(d))) / (0.6745 * np.sqrt(2)))
     blocks = y.size // window
     if window >= 2 and blocks >= 1:
         sigma = max(sigma, float(np.median(y[:blocks * window].reshape(blocks, window).std(axis=1, ddof=1))))
-    return sigma
+    return max(sigma, floor)
 
 
 def change_points(x: Sequence[float], penalty: float | None = None, min_size: int = 5,
@@ -250,8 +253,6 @@ def change_points(x: Sequence[float], penalty: float | None = None, min_size: in
         sigma = noise_scale(y)
         delta = NOISE_FACTOR * sigma if threshold is None else threshold
         penalty = max(4.0 * sigma**2 * np.log(y.size), min_size / 2 * delta**2)
-        if penalty <= 0:  # noise-free: any step is real
-            penalty = 1e-12 * (1.0 + float(np.max(np.abs(y)))) ** 2
     if penalty <= 0:
         raise ValueError("penalty: must be positive")
     jump = -(-y.size // max_candidates)
@@ -307,14 +308,15 @@ def level_regimes(x: Sequence[float], min_duration: int = MIN_DURATION,
     2. A segment (trimmed at its head or tail where a ramp enters or leaves
        it) is a regime candidate when it lasts ``min_duration`` rounds and its
        linear drift stays below :math:`\\delta/2`; the rest are transitions.
-    3. Consecutive candidates whose levels differ by less than
-       :math:`\\delta` are one regime (what lies between was a fluctuation).
+    3. Consecutive candidates are one regime unless their levels, and the
+       series on either side of the boundary, differ by at least
+       :math:`\\delta` (:func:`_is_shift`): what lay between was a
+       fluctuation or a slow drift.
     """
     y = np.asarray(x, dtype=float)
     if y.size < min_duration:
         return []
     delta = NOISE_FACTOR * noise_scale(y, min_duration) if threshold is None else threshold
-    delta = max(delta, 1e-9 * (1.0 + float(np.max(np.abs(y)))))
     edges = [0, *change_points(y, min_size=5, threshold=delta), y.size]
     while len(edges) > 2:
         means = [y[edges[k]:edges[k + 1]].mean() for k in range(len(edges) - 1)]
@@ -330,11 +332,25 @@ def level_regimes(x: Sequence[float], min_duration: int = MIN_DURATION,
             continue
         a, b = part
         level = float(y[a:b].mean())
-        if regimes and abs(level - regimes[-1].level) < delta:
+        if regimes and not _is_shift(y, regimes[-1], a, b, level, delta, min_duration):
             a = regimes.pop().start
             level = float(y[a:b].mean())
         regimes.append(Regime(a, b - 1, f"{level:.4g}", level))
     return regimes
+
+
+def _is_shift(y: np.ndarray, old: Regime, a: int, b: int, level: float, delta: float, min_duration: int) -> bool:
+    """Whether the stretch ``y[a:b]`` at ``level`` is a new regime after ``old`` rather than more of it.
+
+    Both the levels and the series on either side of the boundary must differ
+    by at least ``delta``: the last ``min_duration // 2`` rounds of ``old``
+    against the first as many of the new stretch.  A slow drift (the tail of
+    an approach, a churning population wandering) moves the levels apart but
+    not the series across the boundary.
+    """
+    w = max(2, min_duration // 2)
+    across = abs(float(y[a:a + w].mean()) - float(y[max(old.start, old.end + 1 - w):old.end + 1].mean()))
+    return abs(level - old.level) >= delta and across >= delta
 
 
 def class_regimes(classes: Sequence[str], x: Sequence[float] | None = None,
