@@ -108,3 +108,10 @@ def round_metrics(round_: int, time: float, action: np.ndarray, outcome: Outcome
                 raise ValueError(f"mechanism metric {key!r} clashes with a standard column")
             row[key] = float(value)
     return row
+
+
+def columns_markdown() -> str:
+    """:data:`STANDARD_COLUMNS` as the Markdown table of the README (``| column | definition | unit | absent or null |``)."""
+    lines = ["| column | definition | unit | absent or null |", "|---|---|---|---|"]
+    lines += [f"| `{c.name}` | {c.definition.replace('|', '/')} | {c.unit} | {c.absent} |" for c in STANDARD_COLUMNS]
+    return "\n".join(lines)
