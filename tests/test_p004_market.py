@@ -96,6 +96,7 @@ def test_settle_pays_nonnegative_and_matches_the_exact_mean():
     out = mech.settle(np.full(n, 1.0), o, c)
     assert np.all(out.payment >= 0)
     assert out.metrics["expected_payment"] == pytest.approx(exact, rel=1e-12)
+    o.action[:] = 1.0                                   # the measured profile: everyone at eps = 1
     rent = deviation_measures(mech, o, c, out.utility)["information_rent_mean"]
     assert rent == pytest.approx(exact - 1.0, rel=1e-9)
     assert out.metrics["expected_error"] == pytest.approx(map_error_iid(n, 1.0, THETA, PRIOR1), rel=1e-9)
