@@ -64,17 +64,23 @@ def row_max(deviation: np.ndarray) -> np.ndarray:
 
 def own_utilities(deviation: np.ndarray, action: np.ndarray, candidates: np.ndarray,
                   settled: np.ndarray) -> np.ndarray:
-    """:math:`u_i(a_i, a_{-i})`: the deviation utility of the candidate equal to :math:`a_i`, else the settled utility."""
+    """:math:`u_i(a_i, a_{-i})`: the deviation utility of the candidate equal to :math:`a_i`, else the settled utility.
+
+    The settled utility also stands in where that deviation utility is not
+    finite: a candidate the mechanism rules out for this owner (e.g. a
+    contribution above its data in paper 003, which the settlement caps).
+    """
     if candidates.size <= FEW_CANDIDATES:
         own = settled.astype(float, copy=True)
         for k, x in enumerate(candidates):
-            np.copyto(own, deviation[:, k], where=action == x)
+            np.copyto(own, deviation[:, k], where=(action == x) & np.isfinite(deviation[:, k]))
         return own
     idx = np.clip(np.searchsorted(candidates, action), 0, candidates.size - 1)
     left = np.clip(idx - 1, 0, candidates.size - 1)
     idx = np.where(np.abs(candidates[left] - action) < np.abs(candidates[idx] - action), left, idx)
     on_grid = np.abs(candidates[idx] - action) <= 1e-12 * (1.0 + np.abs(action))
-    return np.where(on_grid, deviation[np.arange(action.size), idx], settled)
+    looked_up = deviation[np.arange(action.size), idx]
+    return np.where(on_grid & np.isfinite(looked_up), looked_up, settled)
 
 
 def free_riding_share(action: np.ndarray, standalone: np.ndarray, utility: np.ndarray,
