@@ -167,12 +167,15 @@ def _regime_figure(model: pd.DataFrame, scenario, title: str) -> plt.Figure:
     unique = dict(zip(labels, handles))
     top.legend(unique.values(), unique.keys(), loc="upper left", bbox_to_anchor=(1.01, 1))
     kind = "theory classes" if analysis.kind == "class" else f"levels of {analysis.series} (threshold {analysis.threshold:.3g})"
-    top.set(title=f"Regimes ({kind}; {len(analysis.shifts())} shifts): {title}", ylabel=analysis.series)
+    n_shifts = len(analysis.shifts())
+    top.set(title=f"Regimes ({kind}; {n_shifts} shift{'' if n_shifts == 1 else 's'}): {title}",
+            ylabel=analysis.series)
     e = model["exploitability"].to_numpy(dtype=float)
     measured = np.isfinite(e)
     bottom.plot(rounds[measured], e[measured], color="tab:blue", marker="." if measured.sum() < 60 else None)
     bottom.axhline(EQUILIBRIUM_TOL, color="grey", ls=":", label=f"equilibrium_tol {EQUILIBRIUM_TOL:g}")
     bottom.set_yscale("symlog", linthresh=EQUILIBRIUM_TOL)
+    bottom.set_ylim(bottom=0)
     bottom.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
     bottom.set(title="Distance from equilibrium: exploitability (mean gain from the best deviation)",
                xlabel="round", ylabel="exploitability")
