@@ -301,7 +301,7 @@ def PlatformAndWelfare(model: DataMarket):
 def MechanismState(model: DataMarket):
     """The mechanism's own metrics and state (e.g. its regime), when it reports any."""
     row = model.row or {}
-    series = {k: k for k, v in row.items() if k not in STANDARD_COLUMNS and not k.startswith("share_")
+    series = {k: k for k, v in row.items() if k not in STANDARD_NAMES and not k.startswith("share_")
               and isinstance(v, (int, float, np.number))}
     if not series:
         update_counter.get()
