@@ -2,7 +2,7 @@
 
 The per-round standard measures (information rent, ``nash_conv``,
 ``exploitability``, free-riding) are columns of ``model.parquet``
-(:mod:`analysis.deviation_measures`, defined in ``docs/measures.md``); this
+(:mod:`market.simulation.deviation_measures`, defined in ``docs/measures.md``); this
 module condenses a run.  Owner-level measures take the arrays of one round
 (owner :math:`i` with action :math:`a_i`, data supplied :math:`d_i`, payment
 :math:`t_i`, privacy cost :math:`c_i(a_i)`, sensitivity :math:`c_i`);

@@ -2,7 +2,7 @@
 
 * A **regime** is a persistent stationary state of the market.  Where the
   theory of the mechanism names qualitative classes
-  (:meth:`~market.mechanisms.base.Mechanism.regime_classes`: Theorem 3's
+  (:meth:`~market.core.mechanism.Mechanism.regime_classes`: Theorem 3's
   "no incentives / mixed / all low-privacy" of paper 000, "collapse / tipped"
   of paper 001, "equilibrium / cycle" of paper 003, "informative / pooling"
   of paper 004) a regime is a run of at least ``min_duration`` rounds in one
@@ -38,7 +38,9 @@ import pandas as pd
 import ruptures
 from ruptures.base import BaseCost
 
-from market.mechanisms.base import ActionSpace, Mechanism
+from market.core.mechanism import ActionSpace, Mechanism
+from market.simulation.model import DataMarket
+from scenarios.schema import load
 
 #: Rounds a regime must last (default of the instrument).
 MIN_DURATION = 20
@@ -482,9 +484,6 @@ def hysteresis(scenario: str | Path | dict, key: str, values: Sequence[float], *
     pandas.DataFrame
         One row per value: ``value, up, down, differs``.
     """
-    from market.model import DataMarket
-    from scenarios.schema import load
-
     vals = [float(v) for v in values]
     if len(vals) < 2 or np.any(np.diff(vals) <= 0):
         raise ValueError("values: need at least two strictly increasing values")

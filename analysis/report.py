@@ -8,7 +8,7 @@ over replicates and each cell's most frequent final regime), a run's
 transient, regimes and regime shifts (:func:`analysis.regimes.shift_summary`,
 change points listed apart as a diagnostic; for a sweep the cells where the
 regime changes along the first swept parameter), the definitions of the
-standard columns (:data:`analysis.metrics.STANDARD_COLUMNS`) and every standard figure of :mod:`analysis.plots` embedded as a
+standard columns (:data:`market.simulation.metrics.STANDARD_COLUMNS`) and every standard figure of :mod:`analysis.plots` embedded as a
 base64 PNG, so the file can be mailed or archived alone.
 """
 
@@ -23,8 +23,9 @@ import pandas as pd
 
 from analysis.emergence import rent_by_decile, summarize
 from analysis.plots import plot
-from analysis.metrics import STANDARD_COLUMNS
 from analysis.regimes import EQUILIBRIUM_TOL, shift_summary
+from market.simulation.metrics import STANDARD_COLUMNS
+from scenarios.schema import load
 
 STYLE = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;font-size:0.9em}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
@@ -47,8 +48,6 @@ def _figures(paths: list[Path]) -> str:
 
 
 def _run_sections(directory: Path) -> tuple[str, list[tuple[str, str]]]:
-    from scenarios.schema import load
-
     model = pd.read_parquet(directory / "model.parquet")
     owners_path = directory / "owners.parquet"
     owners = pd.read_parquet(owners_path) if owners_path.exists() else None

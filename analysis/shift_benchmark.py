@@ -33,8 +33,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.regimes import shift_summary
-from market.model import DataMarket
-from market.privacy_game import SymmetricBinaryGame
+from market.simulation.model import DataMarket
+from market.theory.fair_value.privacy_game import SymmetricBinaryGame
 
 #: Largest distance in rounds between a detected shift and the true one it matches.
 LAG = 10

@@ -10,7 +10,7 @@ measures every round (``output.measures_every = 1``, the default) and only in th
 import sys
 import time
 
-from market.model import DataMarket
+from market.simulation.model import DataMarket
 
 
 def seconds(owners: int, rounds: int, every: int) -> float:

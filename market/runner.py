@@ -2,14 +2,14 @@
 
 :func:`run` is what ``privmarket run`` calls, and the one-call Python API::
 
-    from market import run
+    from market.runner import run
     result = run("quickstart", seed=3, out="runs/q")
     result.model.tail()
 
 With an output directory, ``scenario.toml`` is written first, tables are
-streamed in chunks (:mod:`analysis.export`), and with
+streamed in chunks (:mod:`market.simulation.recorder`), and with
 ``output.checkpoint_every = K`` the full model state is saved every K rounds
-(:mod:`market.checkpoint`).  :func:`resume` continues an interrupted run from
+(:mod:`market.simulation.checkpoint`).  :func:`resume` continues an interrupted run from
 its last checkpoint and writes the same files as an uninterrupted run.
 """
 
@@ -28,12 +28,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import tomli_w
+from tqdm import tqdm
 
 from analysis.emergence import summarize
-from analysis.export import Recorder
 from analysis.regimes import EQUILIBRIUM_TOL, shift_summary
-from market import checkpoint
-from market.model import DataMarket
+from market.simulation import checkpoint
+from market.simulation.model import DataMarket
+from market.simulation.recorder import Recorder
 from scenarios.schema import Scenario, ScenarioError, load
 
 
@@ -274,7 +275,5 @@ def save_checkpoint(model: DataMarket, out_dir: Path) -> Path:
 
 
 def _progress_bar(total: int, done: int):
-    from tqdm import tqdm
-
     return tqdm(total=total, initial=done, unit="round", file=sys.stderr, leave=False,
                 disable=not sys.stderr.isatty())

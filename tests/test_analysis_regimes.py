@@ -3,6 +3,8 @@
 import json
 import time
 
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,7 +12,7 @@ import ruptures
 
 from analysis.regimes import (CumulativeL2, change_points, class_regimes, classify_rounds, hysteresis,
                               level_regimes, noise_scale, regime_spans)
-from market.mechanisms import MECHANISMS
+from market.registry import MECHANISMS
 from market.runner import run
 
 

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from analysis.metrics import STANDARD_COLUMNS, columns_markdown
+from market.simulation.metrics import STANDARD_COLUMNS, columns_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 
