@@ -11,13 +11,13 @@ import dataclasses
 import numpy as np
 import pytest
 
-from market.simulation.deviation_measures import deviation_measures, private_context
-from market.theory.data_contribution.equilibrium import max_contribution, naive_equilibrium
-from market.core.mechanism import RoundContext
-from market.registry import MECHANISMS
-from market.simulation.model import DataMarket
-from market.core.population import OwnerArrays
 from market.core.families import make_value
+from market.core.mechanism import RoundContext
+from market.core.population import OwnerArrays
+from market.registry import MECHANISMS
+from market.simulation.deviation_measures import deviation_measures, private_context
+from market.simulation.model import DataMarket
+from market.theory.data_contribution.equilibrium import max_contribution, naive_equilibrium
 from market.theory.data_contribution.value_functions import standalone_optimum, standalone_utility
 
 #: One small built-in scenario per registered mechanism, and the outside option the docs state for it.
