@@ -22,11 +22,12 @@ Output directory::
     DIR/summary.parquet, DIR/summary.csv
                                 one row per cell and replicate: the grid keys,
                                 :func:`analysis.emergence.summarize` of the run (owner measures from the
-                                final owner state), ``final_free_riding_standalone``
-                                (:func:`analysis.emergence.standalone_free_riding`), the final ``regime``
-                                (:func:`analysis.regimes.classify_rounds`), number of ``regime_switches``
-                                and ``rent_decile_0`` ... ``rent_decile_9``, the mean information rent of
-                                each sensitivity decile in the final round
+                                final owner state; ``converged``, ``settling_round``), the final
+                                round's class ``regime`` (:func:`analysis.regimes.classify_rounds`),
+                                the number of ``regime_shifts`` and the ``transient_length``
+                                (:func:`analysis.regimes.analyse_regimes`) and ``rent_decile_0`` ...
+                                ``rent_decile_9``, the mean payment above privacy cost of each
+                                sensitivity decile in the final round
                                 (:func:`analysis.emergence.rent_by_decile`)
 
 A sweep is resumable: a task whose ``rounds`` file exists is not rerun, and
@@ -67,8 +68,8 @@ import pyarrow.parquet as pq
 import tomli_w
 from tqdm import tqdm
 
-from analysis.emergence import rent_by_decile, run_metrics
-from analysis.regimes import classify_rounds, regime_spans
+from analysis.emergence import rent_by_decile, summarize
+from analysis.regimes import EQUILIBRIUM_TOL, analyse_regimes, classify_rounds
 from market.simulation.metrics import check_finite
 from market.simulation.model import DataMarket
 from market.simulation.recorder import OWNER_COLUMNS, Recorder
@@ -225,13 +226,15 @@ def _compute_task(task: _Task) -> tuple[dict[str, Any], pd.DataFrame | None]:
     frame = recorder.frames()["model"]
     o = model.owners
     final = pd.DataFrame({"round": model.steps, **{c: getattr(o, c) for c in OWNER_COLUMNS[2:]}})
-    regimes = classify_rounds(frame, scenario.mechanism.name, scenario.mechanism.action_space, task.tol)
+    regimes = classify_rounds(frame, model.mechanism, task.tol)
+    analysis = analyse_regimes(frame, model.mechanism)
     keys = {"cell": task.cell, "replicate": task.replicate, "seed": seed}
     params = {k: _column_value(v) for k, v in task.params.items()}
     deciles = rent_by_decile(o.payment, o.cost, o.sensitivity)
-    row = {**keys, **params, **run_metrics(frame, final, model.mechanism, o, model.context()),
+    row = {**keys, **params, **summarize(frame, final, equilibrium_tol=EQUILIBRIUM_TOL),
            "regime": regimes.iloc[-1],
-           "regime_switches": len(regime_spans(frame["round"], regimes)) - 1,
+           "regime_shifts": len(analysis.shifts()),
+           "transient_length": analysis.transient_length if analysis.regimes else len(frame),
            **{f"rent_decile_{d}": float(v) for d, v in zip(deciles["decile"], deciles["mean_rent"])}}
     table = pd.concat([pd.DataFrame({**keys, **params}, index=frame.index), frame], axis=1)
     if task.out is None:

@@ -204,7 +204,7 @@ def _print_summary(result, out: Path) -> None:
           f"mechanism {scenario.mechanism.name}, rule {scenario.rule.name}, seed {scenario.seed}")
     shares = sorted((k for k in final if k.startswith("share_")), key=lambda k: -final[k])
     shown = [k for k in shares[:4] if final[k] > 0] + [
-        "mean_action", "total_payments", "information_rent", "platform_utility", "buyer_spend"]
+        "mean_action", "total_payments", "information_rent_total", "exploitability", "platform_utility", "buyer_spend"]
     print("final round: " + ", ".join(f"{k} {final[k]:.4g}" for k in shown if k in final))
     print(f"wall time {result.summary['wall_time_s']:.2f} s; outputs in {out}/")
 

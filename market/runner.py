@@ -38,8 +38,8 @@ import pyarrow.parquet as pq
 import tomli_w
 from tqdm import tqdm
 
-from analysis.emergence import run_metrics
-from analysis.regimes import shift_summary
+from analysis.emergence import summarize
+from analysis.regimes import EQUILIBRIUM_TOL, shift_summary
 from market.simulation import checkpoint, run_directory
 from market.simulation.metrics import check_finite
 from market.simulation.model import DataMarket
@@ -61,11 +61,16 @@ class RunResult:
     events : pandas.DataFrame
         Discrete events (``events.parquet``).
     summary : dict
-        What ``summary.json`` holds: the run's identity and versions, the
-        final round, totals, graph statistics, the emergence ``metrics``
-        (:func:`analysis.emergence.run_metrics`), the initial and final regime
-        and the ``regime_shifts`` with their rounds
-        (:func:`analysis.regimes.shift_summary`).
+        What ``summary.json`` holds (``docs/measures.md#summaryjson``): the
+        run's identity and versions, ``final`` (the last round's row),
+        ``converged``, ``settling_round`` and ``equilibrium_tol`` (from
+        ``exploitability``), the ``network`` statistics when the scenario has
+        a non-complete graph, the emergence ``metrics``
+        (:func:`analysis.emergence.summarize`, cumulative totals named
+        ``cum_*``), and the regime instrument's ``transient``, ``regimes``,
+        ``regime_shifts`` and ``change_points``
+        (:func:`analysis.regimes.shift_summary`).  Strict JSON: a number
+        that is not finite is ``null`` with a ``null_values`` note.
     scenario : Scenario
         The resolved scenario.
     out_dir : pathlib.Path or None
@@ -299,33 +304,72 @@ def _drive(model: DataMarket, resolved: Scenario, recorder: Recorder, out_dir: P
         raise Interrupted(out_dir, model.steps)
     recorder.close()
     frames = recorder.frames()
-    summary = {
+    owners = frames["owners"] if not frames["owners"].empty else None
+    metrics = summarize(frames["model"], owners, equilibrium_tol=EQUILIBRIUM_TOL)
+    summary: dict[str, Any] = {
         "scenario": resolved.name, "seed": resolved.seed, "rounds": resolved.rounds,
         "mechanism": resolved.mechanism.name, "decision_rule": resolved.rule.name,
         "versions": versions(), "wall_time_s": round(time.perf_counter() - start, 3),
         "final": dict(model.row),
-        "totals": {
-            "payments": float(frames["model"]["total_payments"].sum()),
-            "platform_utility": float(model.platform.total_utility),
-            "buyer_spend": float(frames["model"]["buyer_spend"].sum()),
-        },
+        **{k: metrics.pop(k) for k in ("converged", "settling_round", "equilibrium_tol")},
     }
-    if model.network is not None:
+    metrics["cum_buyer_spend"] = float(frames["model"]["buyer_spend"].sum())
+    summary["metrics"] = metrics
+    if resolved.network["kind"] != "complete" and model.network is not None:
         summary["network"] = model.network.statistics()
     if details := model.mechanism.describe():
         summary["mechanism_details"] = details
-    owners = frames["owners"] if not frames["owners"].empty else None
-    metrics = run_metrics(frames["model"], owners, model.mechanism, model.owners, model.context())
-    summary["metrics"] = {k: None if v != v else v for k, v in metrics.items()}  # NaN: null (strict JSON)
-    summary.update(shift_summary(frames["model"], resolved.mechanism.name, resolved.mechanism.action_space))
+    summary.update(shift_summary(frames["model"], model.mechanism))
+    summary = strict_json(summary)
     if out_dir is not None:
-        run_directory.write_text_durably(stage / run_directory.MARKER, json.dumps(summary, indent=2) + "\n")
+        run_directory.write_text_durably(stage / run_directory.MARKER,
+                                         json.dumps(summary, indent=2, allow_nan=False) + "\n")
         fault_point("summary")
         checkpoint.remove(stage)
         recorder.remove_chunks()
         fault_point("cleanup")
         run_directory.publish(stage, out_dir)
     return RunResult(frames["model"], frames["owners"], frames["events"], summary, resolved, out_dir)
+
+
+def strict_json(summary: dict[str, Any]) -> dict[str, Any]:
+    """The summary as strict JSON data: integral counts as integers, non-finite numbers as null.
+
+    Every null that replaced a number is listed under ``null_values`` (its
+    path and why: NaN means undefined, e.g. a mean over no owners or a round
+    not measured; infinity e.g. an error bound where nothing was bought).
+    """
+    nulls: dict[str, str] = {}
+
+    def clean(value: Any, path: str) -> Any:
+        if isinstance(value, dict):
+            return {k: clean(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        if isinstance(value, (bool, np.bool_)):
+            return bool(value)
+        if isinstance(value, (int, np.integer)):
+            return int(value)
+        if isinstance(value, (float, np.floating)):
+            f = float(value)
+            if f != f:
+                nulls[path] = "NaN: undefined (no owners, no round measured, or not applicable)"
+                return None
+            if f in (float("inf"), float("-inf")):
+                nulls[path] = f"{'+' if f > 0 else '-'}infinity"
+                return None
+            return int(f) if path.split(".")[-1] in INTEGER_KEYS and f.is_integer() else f
+        return value
+
+    out = clean(summary, "")
+    if nulls:
+        out["null_values"] = nulls
+    return out
+
+
+#: Keys whose values are counts (written as JSON integers).
+INTEGER_KEYS = frozenset({"round", "rounds", "n_owners", "n_buyers", "seed", "cycle_period", "settling_round",
+                          "length", "end_round", "start", "end", "min_duration"})
 
 
 def save_checkpoint(model: DataMarket, stage: Path) -> Path:

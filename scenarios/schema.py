@@ -54,7 +54,7 @@ MAX_ROUNDS = 10**9
 MAX_DRIFT = 1e100
 #: Draws of the overflow probe of every distribution (:func:`_probe`).
 PROBE_DRAWS = 4096
-OUTPUT_KEYS = {"owner_every": 1, "owner_sample": 0, "checkpoint_every": 0}
+OUTPUT_KEYS = {"owner_every": 1, "owner_sample": 0, "checkpoint_every": 0, "measures_every": 1}
 
 
 class ScenarioError(ValueError):
@@ -285,6 +285,8 @@ def validate(raw: dict[str, Any], label: str = "<dict>") -> Scenario:
     output = _table(raw.get("output", {}), OUTPUT_KEYS, "output", fail)
     for key in OUTPUT_KEYS:
         _number(output[key], f"output.{key}", fail, integer=True, minimum=0)
+    if output["measures_every"] < 1:
+        raise fail("output.measures_every", "must be at least 1 (measure every k-th round)")
     return Scenario(
         name=name, description=str(raw.get("description", "")),
         rounds=int(rounds), seed=int(seed), population=population, mechanism=mechanism,

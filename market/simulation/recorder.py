@@ -26,6 +26,7 @@ DataFrames.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -35,10 +36,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from market.simulation.run_directory import fault_point, replace_durably
+from market.simulation.metrics import STANDARD_COLUMNS
 
 OWNER_COLUMNS = ("owner_id", "round", "sensitivity", "data_size", "action", "payment", "cost", "utility")
 EVENT_COLUMNS = ("time", "kind", "agent_id")
 TABLES = ("model", "owners", "events")
+#: Parquet key-value metadata of ``model.parquet``: the definitions of its standard columns.
+MODEL_METADATA = {"privmarket.standard_columns": json.dumps([c._asdict() for c in STANDARD_COLUMNS])}
 #: Rows per row group of the merged files.
 ROW_GROUP_ROWS = 1 << 20
 SCHEMAS = {
@@ -176,7 +180,7 @@ class Recorder:
             chunks = sorted((self.out_dir / "chunks").glob(f"{name}-*.parquet"))
             dest = self.out_dir / f"{name}.parquet"
             tmp = dest.with_name(f".{dest.name}.tmp")
-            _merge(chunks, tmp, table.schema)
+            _merge(chunks, tmp, table.schema, MODEL_METADATA if name == "model" else None)
             replace_durably(tmp, dest)
             fault_point("merge")
 
@@ -212,12 +216,15 @@ def in_sample(owner_id: np.ndarray, share: float) -> np.ndarray:
     return hashed < np.uint64(share * (1 << 32))
 
 
-def _merge(chunks: list[Path], dest: Path, schema: pa.Schema | None) -> None:
-    """Concatenate chunk files into ``dest`` in row groups of exactly ``ROW_GROUP_ROWS`` rows."""
+def _merge(chunks: list[Path], dest: Path, schema: pa.Schema | None, metadata: dict[str, str] | None = None) -> None:
+    """Concatenate chunk files into ``dest`` in row groups of exactly ``ROW_GROUP_ROWS`` rows, with ``metadata``."""
     if not chunks:
-        pq.write_table(schema.empty_table() if schema is not None else pa.table({}), dest)
+        empty = schema.empty_table() if schema is not None else pa.table({})
+        pq.write_table(empty.replace_schema_metadata(metadata) if metadata else empty, dest)
         return
     schema = pq.read_schema(chunks[0])
+    if metadata:
+        schema = schema.with_metadata(metadata)
     pending: list[pa.Table] = []
     count = 0
     with pq.ParquetWriter(dest, schema) as writer:
