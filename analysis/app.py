@@ -115,10 +115,7 @@ def page_scenario(scenario: str | Path, params: dict[str, Any]) -> Scenario:
         if section == "decision" and field not in rule_fields:
             continue
         overrides.append(f"{key}={_toml_value(value)}")
-    try:
-        return load(raw, overrides)
-    except ScenarioError as exc:
-        raise ScenarioError(str(exc).replace("<dict>", label, 1)) from None
+    return load(raw, overrides, label=label)
 
 
 def _slider_range(value: float) -> tuple[float, float]:

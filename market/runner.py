@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import platform as _platform
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from analysis.export import Recorder
 from analysis.regimes import shift_summary
 from market import checkpoint
 from market.model import DataMarket
+from market.progress import progress_bar
 from scenarios.schema import Scenario, ScenarioError, load
 
 
@@ -131,7 +131,8 @@ def run(scenario: Scenario | str | Path, *, seed: int | None = None, rounds: int
                        ("checkpoint_every", checkpoint_every)):
         if value is not None:
             extra.append(f"output.{key}={int(value)}")
-    resolved = load(source, extra, seed=seed, rounds=rounds)
+    resolved = load(source, extra, seed=seed, rounds=rounds,
+                    label=scenario.source if isinstance(scenario, Scenario) else None)
     out_dir = Path(out) if out is not None else None
     if out_dir is None and resolved.output["checkpoint_every"]:
         raise ScenarioError(f"{resolved.source}: output.checkpoint_every: needs an output directory")
@@ -177,7 +178,7 @@ def _recorder(scenario: Scenario, out_dir: Path | None) -> Recorder:
 def _drive(model: DataMarket, resolved: Scenario, recorder: Recorder, out_dir: Path | None,
            progress: bool, stop: Callable[[], bool] | None) -> RunResult:
     every = int(resolved.output["checkpoint_every"])
-    bar = _progress_bar(resolved.rounds, model.steps) if progress else None
+    bar = progress_bar(resolved.rounds, "round", initial=model.steps) if progress else None
 
     def after_round(round_: int) -> None:
         if bar is not None:
@@ -229,10 +230,3 @@ def save_checkpoint(model: DataMarket, out_dir: Path) -> Path:
     model.recorder.flush()
     state, arrays = model.checkpoint_state()
     return checkpoint.write(out_dir, state, arrays)
-
-
-def _progress_bar(total: int, done: int):
-    from tqdm import tqdm
-
-    return tqdm(total=total, initial=done, unit="round", file=sys.stderr, leave=False,
-                disable=not sys.stderr.isatty())
