@@ -277,8 +277,8 @@ def dashboard_address(client: Any) -> str | None:
 
 def sweep(scenario: str | Path | Mapping[str, Any], grid: Mapping[str, Sequence[Any]], replicates: int = 1, *,
           out: str | Path | None = None, rounds: int | None = None, seed: int | None = None,
-          owner_every: int | None = None, overrides: Sequence[str] = (), client: Any = None, scheduler: str | None = None, n_workers: int | None = None,
-          processes: bool = True, progress: bool = False, tol: float = 0.01) -> SweepResult:
+          owner_every: int | None = None, overrides: Sequence[str] = (), client: Any = None,
+          scheduler: str | None = None, n_workers: int | None = None, processes: bool = True, progress: bool = False, tol: float = 0.01) -> SweepResult:
     """Run the grid times ``replicates`` seeds on Dask; see the module docstring.
 
     Parameters

@@ -46,7 +46,7 @@ RUNS_DIR = Path("runs")
 PACKAGES = ("market", "analysis", "scenarios", "agents")
 """Loggers whose INFO lines are shown by default (third-party libraries: warnings only)."""
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("market.cli")  # not __name__: that is "__main__" under python -m market.cli
 
 
 class UserError(Exception):
@@ -412,7 +412,6 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_app(args: argparse.Namespace) -> int:
     """Serve ``analysis/app.py`` with ``solara run`` on 127.0.0.1 and print its URL."""
     import importlib.util
-    import os
     import subprocess
 
     from scenarios.schema import ScenarioError, load
@@ -427,10 +426,14 @@ def cmd_app(args: argparse.Namespace) -> int:
         raise UserError('the browser app needs solara: pip install -e ".[app]"')
     page = importlib.util.find_spec("analysis.app").origin
     scenario = str(Path(args.scenario).resolve()) if Path(args.scenario).is_file() else args.scenario
-    env = dict(os.environ, PRIVMARKET_APP_SCENARIO=scenario)
+    # solara warns, once per page load, that a cookie cannot be "samesite=none" on plain http at 127.0.0.1;
+    # it falls back to "lax", which is right for a local page: not a message for the user
+    warnings = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"),
+                                      "ignore:Cookies with samesite=none require https:UserWarning"]))
+    env = dict(os.environ, PRIVMARKET_APP_SCENARIO=scenario, PYTHONWARNINGS=warnings)
     log.info(f"app: {args.scenario} at http://127.0.0.1:{args.port}/ (Ctrl-C stops)")
     command = [sys.executable, "-m", "solara", "run", page, "--host", "127.0.0.1",
-               "--port", str(args.port), "--no-open", "--production"]
+               "--port", str(args.port), "--no-open", "--production", "--no-check-version"]
     return subprocess.run(command, env=env, check=False).returncode
 
 
