@@ -161,6 +161,29 @@ def test_live_lines_append_only_new_rounds_and_match_the_model_table():
     assert owners.ax.get_title() == "Owners (round 200)"
 
 
+def test_blitted_frame_is_the_full_drawing():
+    """The fast path (background once, data drawn over it) gives the image of a full redraw of the figure."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from analysis.app import LiveLines, MarketApp
+
+    model = MarketApp(scenario="quickstart", **{"population.owners": 200})
+    view = LiveLines("t", {"total_payments": "payments", "information_rent": "rent"}, "money", model.rounds)
+    model.simulator.run_for(20)
+    view.render(view.update(model)[1])
+    model.simulator.run_for(30)  # a second frame over the cached background
+    blitted = np.asarray(Image.open(io.BytesIO(view.render(view.update(model)[1]))), dtype=int)
+    for line in view.lines.values():
+        line.set_animated(False)
+    view.canvas.draw()
+    full = np.asarray(view.canvas.buffer_rgba(), dtype=int)
+    differ = np.abs(blitted - full).max(axis=2) > 0
+    assert blitted.shape == full.shape and differ.mean() < 5e-4  # only where a line crosses the axes frame
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
