@@ -512,9 +512,13 @@ def training_scenario(source: str | Path | Mapping[str, Any], overrides: list[st
     scenarios.schema.ScenarioError
         On any invalid key or value (one line naming the file and the key).
     """
-    from scenarios.schema import apply_overrides, read_raw, validate
+    from scenarios.schema import apply_overrides, dict_label, read_raw, validate
 
-    raw, label = (copy.deepcopy(dict(source)), "<dict>") if isinstance(source, Mapping) else read_raw(source)
+    if isinstance(source, Mapping):
+        raw = copy.deepcopy(dict(source))
+        label = dict_label(raw)
+    else:
+        raw, label = read_raw(source)
     raw = apply_overrides(raw, overrides or [], label)
     mechanism = raw.get("mechanism")
     if isinstance(mechanism, dict) and mechanism.get("auction") == "murba":
