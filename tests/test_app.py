@@ -328,6 +328,7 @@ def _blank(image, box: dict) -> bool:
     return ImageStat.Stat(region).stddev[0] < 5
 
 
+@pytest.mark.slow
 @needs_chromium
 def test_play_reaches_interactive_speed_and_the_layout_holds(app_server):
     """Play at 21 rounds per frame: >= 20 rounds/s of quickstart (1,000 owners); every panel drawn and whole."""
