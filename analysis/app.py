@@ -8,12 +8,16 @@ The page is a view of :class:`market.model.DataMarket` and nothing else: its
 sliders and selectors are ``--set`` overrides of the scenario (the same
 ``key.path=value`` strings the command line takes, built into a scenario by
 :func:`scenarios.schema.load`), its Step and Play buttons advance the model's
-own discrete-event simulator by one round, and its plots read the model's
-per-round table (:meth:`DataMarket.model_frame`) and owner arrays.  Changing a
+own discrete-event simulator by Mesa's "Render Interval (steps)" rounds (the
+rounds per frame, default :data:`ROUNDS_PER_FRAME`), and its plots read the
+model's per-round ``DataCollector`` lists and owner arrays.  Changing a
 parameter takes effect on Reset, as everywhere in Mesa's ``SolaraViz``.
 
-The plots are matplotlib figures rendered as SVG, one ``<g id="series-...">``
-group per plotted series, so a browser test can count the plotted points.
+The plots are live figures (:class:`LiveFigure`): axes, ticks and legends are
+drawn once, and each frame only draws the data (the new rounds appended) over
+that background and sends a PNG.  Each figure's element carries
+``data-points`` (points per series) and ``data-title``, which the browser test
+reads.
 """
 
 from __future__ import annotations

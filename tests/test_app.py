@@ -5,7 +5,7 @@ command line's ``--set`` overrides of the same ``DataMarket`` and that every
 component renders.  The browser test starts ``privmarket app quickstart --port P`` on a free localhost port,
 loads the page, moves the "owners" slider, resets, presses Step, and checks in
 the page that the round counter, the metrics table and the plotted series
-(the SVG of the matplotlib figures) follow the model.  A second page plays
+(the ``data-points`` of the live figures) follow the model.  A second page plays
 quickstart with 1,000 owners at ``PLAY_ROUNDS_PER_FRAME`` rounds per frame and
 asserts the rate measured in the browser (at least ``MIN_ROUNDS_PER_S``), then
 takes a screenshot (``tests/artifacts/app_play.png``, git-ignored) and checks
