@@ -4,7 +4,7 @@ Serve it with ``privmarket app [SCENARIO]``, or equivalently::
 
     PRIVMARKET_APP_SCENARIO=quickstart solara run analysis/app.py
 
-The page is a view of :class:`market.model.DataMarket` and nothing else: its
+The page is a view of :class:`market.simulation.model.DataMarket` and nothing else: its
 sliders and selectors are ``--set`` overrides of the scenario (the same
 ``key.path=value`` strings the command line takes, built into a scenario by
 :func:`scenarios.schema.load`), its Step and Play buttons advance the model's
@@ -39,6 +39,7 @@ warnings.filterwarnings("ignore", message=r".*ComponentsView: `use_state` found 
                         category=UserWarning)
 
 import matplotlib  # noqa: E402
+import networkx as nx  # noqa: E402
 import numpy as np  # noqa: E402
 import solara  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
@@ -49,9 +50,8 @@ from mesa.visualization import Slider, SolaraViz  # noqa: E402
 from mesa.visualization.utils import update_counter  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from agents.rules import RULES  # noqa: E402
-from market.mechanisms import MECHANISMS  # noqa: E402
-from market.model import DataMarket  # noqa: E402
+from market.registry import MECHANISMS, RULES  # noqa: E402
+from market.simulation.model import DataMarket  # noqa: E402
 from scenarios.schema import DECISION_KEYS, REVISIONS, Scenario, ScenarioError, load, read_raw  # noqa: E402
 
 matplotlib.use("Agg")
@@ -540,8 +540,6 @@ def NetworkView(model: DataMarket):
     rows ``0 .. NETWORK_NODES-1``; under churn the rows, and so the drawn
     owners, change while the positions stay.
     """
-    import networkx as nx
-
     update_counter.get()
     network = model.network
     k = min(network.n, NETWORK_NODES)

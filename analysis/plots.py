@@ -46,6 +46,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from analysis.regimes import change_points, classify_rounds, regime_order, regime_spans  # noqa: E402
 from analysis.welfare_measures import welfare_table  # noqa: E402
+from scenarios.schema import load
 
 
 FORMATS = ("png", "pdf", "svg")
@@ -156,8 +157,6 @@ def run_figure_objects(run_dir: Path) -> dict[str, plt.Figure]:
     ValueError
         If ``run_dir`` lacks ``model.parquet`` or ``scenario.toml``.
     """
-    from scenarios.schema import load
-
     run_dir = Path(run_dir)
     for name in ("model.parquet", "scenario.toml"):
         if not (run_dir / name).exists():
@@ -270,8 +269,6 @@ def sweep_figure_objects(sweep_dir: Path) -> dict[str, plt.Figure]:
     ValueError
         If ``sweep_dir`` lacks ``sweep.json`` or ``summary.parquet``.
     """
-    from scenarios.schema import load
-
     sweep_dir = Path(sweep_dir)
     for name in ("sweep.json", "summary.parquet", "scenario.toml"):
         if not (sweep_dir / name).exists():

@@ -9,7 +9,7 @@ import types
 import pandas as pd
 import pytest
 
-from market import progress
+from market.simulation import progress
 from market.cli import build_parser, default_out, main, summary_line
 
 TINY = ["--rounds", "3", "--set", "population.owners=30", "--set", "churn.join_rate=0"]

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from market.progress import progress_bar
+from market.simulation.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
