@@ -178,6 +178,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _StderrHandler(logging.StreamHandler):
+    """A handler writing to whatever ``sys.stderr`` is when a line is logged (not when it was created)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        """``StreamHandler.__init__`` sets a stream: ignored, the current ``sys.stderr`` is always used."""
+
+
 def configure_logging(verbose: int = 0, quiet: bool = False) -> None:
     """Log lines ``privmarket: message`` on standard error.
 
@@ -187,7 +199,7 @@ def configure_logging(verbose: int = 0, quiet: bool = False) -> None:
     """
     own = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
     others = logging.DEBUG if verbose > 1 else logging.ERROR if quiet else logging.WARNING
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(logging.Formatter("privmarket: %(message)s"))
     # libraries such as dask.distributed set their own loggers to INFO: filter them here, at the handler
     handler.addFilter(lambda record: record.name.split(".")[0] in PACKAGES or record.levelno >= others)
