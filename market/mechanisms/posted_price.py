@@ -68,13 +68,19 @@ class PostedPrice(Mechanism):
         if p.sale_price < 0:
             raise ValueError("sale_price: must be non-negative")
 
+    @classmethod
+    def space_of(cls, params: Params) -> ActionSpace:
+        """Privacy levels ``0 .. L-1``, one per entry of ``price``."""
+        return ActionSpace(np.arange(len(params.price), dtype=float), kind="levels", meanings=tuple(
+            "shares nothing" if level == 0 else f"paid {price:g}/unit"
+            for level, price in enumerate(params.price)))
+
     def setup(self) -> None:
         p = self.params
-        n_levels = len(p.price)
         self._price = np.asarray(p.price, dtype=float)
         self._privacy_cost = np.asarray(p.privacy_cost, dtype=float)
         self._value = np.asarray(p.value, dtype=float)
-        self._space = ActionSpace(np.arange(n_levels, dtype=float), kind="levels")
+        self._space = self.space_of(p)
 
     @property
     def action_space(self) -> ActionSpace:
