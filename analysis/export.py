@@ -34,6 +34,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from analysis.provenance import with_provenance
+
 OWNER_COLUMNS = ("owner_id", "round", "sensitivity", "data_size", "action", "payment", "cost", "utility")
 EVENT_COLUMNS = ("time", "kind", "agent_id")
 TABLES = ("model", "owners", "events")
@@ -90,11 +92,17 @@ class Recorder:
         The initial population size, which ``owner_sample`` is a share of.
     chunk_rounds : int
         Rounds per chunk file.
+    scenario : mapping, optional
+        The resolved scenario, whose hash the merged files carry (:mod:`analysis.provenance`).
+    seed : int, optional
+        The run's seed, recorded likewise.
     """
 
     def __init__(self, out_dir: Path | str | None = None, owner_every: int = 1,
-                 owner_sample: int | None = None, n_owners: int = 0, chunk_rounds: int = 100) -> None:
+                 owner_sample: int | None = None, n_owners: int = 0, chunk_rounds: int = 100,
+                 scenario: dict | None = None, seed: int | None = None) -> None:
         self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.provenance = {"scenario": scenario, "seed": seed}
         if self.out_dir is not None:
             (self.out_dir / "chunks").mkdir(parents=True, exist_ok=True)
         self.owner_every = owner_every
@@ -161,7 +169,7 @@ class Recorder:
             return
         for name, table in self.tables.items():
             chunks = sorted((self.out_dir / "chunks").glob(f"{name}-*.parquet"))
-            _merge(chunks, self.out_dir / f"{name}.parquet", table.schema)
+            _merge(chunks, self.out_dir / f"{name}.parquet", table.schema, self.provenance)
         shutil.rmtree(self.out_dir / "chunks")
 
     # ---------------------------------------------------------------- reading
@@ -192,18 +200,22 @@ def in_sample(owner_id: np.ndarray, share: float) -> np.ndarray:
     return hashed < np.uint64(share * (1 << 32))
 
 
-def _merge(chunks: list[Path], dest: Path, schema: pa.Schema | None) -> None:
-    """Concatenate chunk files into ``dest`` in row groups of exactly ``ROW_GROUP_ROWS`` rows."""
+def _merge(chunks: list[Path], dest: Path, schema: pa.Schema | None, provenance: dict) -> None:
+    """Concatenate chunk files into ``dest`` in row groups of exactly ``ROW_GROUP_ROWS`` rows.
+
+    The file's schema carries the run's provenance (:func:`analysis.provenance.with_provenance`).
+    """
     if not chunks:
-        pq.write_table(schema.empty_table() if schema is not None else pa.table({}), dest)
+        empty = schema.empty_table() if schema is not None else pa.table({})
+        pq.write_table(empty.cast(with_provenance(empty.schema, **provenance)), dest)
         return
-    schema = pq.read_schema(chunks[0])
+    schema = with_provenance(pq.read_schema(chunks[0]), **provenance)
     pending: list[pa.Table] = []
     count = 0
     with pq.ParquetWriter(dest, schema) as writer:
         for path in chunks:
             part = pq.read_table(path)
-            if part.schema != schema:
+            if not part.schema.equals(schema, check_metadata=False):
                 raise RuntimeError(f"{path.name}: columns changed during the run")
             pending.append(part)
             count += part.num_rows

@@ -210,6 +210,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         print(f"\n{table}\n")
     for path in report.figures:
         print(f"figure: {path}")
+    print(f"checks: {out / 'checks.json'}, {out / 'checks.csv'}")
     passed = sum(c.ok for c in report.checks)
     print(f"{passed} of {len(report.checks)} checks match")
     return 0 if report.ok else 1

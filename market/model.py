@@ -32,6 +32,7 @@ from mesa.experimental.devs import DEVSimulator, Priority
 from agents.buyer import GradientBuyer
 from agents.owner import DataOwner
 from agents.platform import Platform
+from agents.rules.mixed import GROUP_ATTRIBUTE, MixedRules
 from analysis.export import Recorder
 from analysis.metrics import round_metrics
 from market import checkpoint
@@ -102,8 +103,8 @@ class DataMarket(mesa.Model):
         self.rule = type(scenario.rule)(scenario.rule.params, mechanism.action_space)
         self.recorder = recorder if recorder is not None else Recorder(
             owner_every=int(scenario.output["owner_every"]))
-        self.owners = OwnerArrays.empty(tuple(mechanism.owner_attributes))
         self.platform = Platform(self, mechanism)
+        self.owners = OwnerArrays.empty(self._attribute_names()[len(CORE_ATTRIBUTES):])
         self.buyers: list[GradientBuyer] = []
         self._owner_agents: dict[int, DataOwner] = {}
         self.row: dict[str, float] = {}
@@ -130,15 +131,29 @@ class DataMarket(mesa.Model):
         """The platform's mechanism."""
         return self.platform.mechanism
 
+    def _attribute_names(self) -> tuple[str, ...]:
+        """Owner attributes: the core ones, the mechanism's, and the rule group of a mixed population."""
+        mixed = (GROUP_ATTRIBUTE,) if isinstance(self.rule, MixedRules) else ()
+        return CORE_ATTRIBUTES + tuple(self.mechanism.owner_attributes) + mixed
+
+    def _sample(self, types: list[dict[str, Any]], n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """``n`` owners drawn from a mixture of types; in a mixed population each gets its type's rule group."""
+        attrs, type_index = sample_owners(types, n, rng, self._attribute_names())
+        if isinstance(self.rule, MixedRules):
+            names = self.rule.names
+            group_of_type = np.array([names.index(t.get("rule", names[0])) for t in types], dtype=float)
+            attrs[GROUP_ATTRIBUTE] = group_of_type[type_index]
+        return attrs
+
     def _add_initial_owners(self) -> None:
         pop = self.scenario.population
-        names = CORE_ATTRIBUTES + tuple(self.mechanism.owner_attributes)
+        names = self._attribute_names()
         rng = self.streams["owners"]
         if "owner" in pop:
             counts = np.array([o["count"] for o in pop["owner"]])
-            attrs = {k: np.repeat([float(o[k]) for o in pop["owner"]], counts) for k in names}
+            attrs = {k: np.repeat([float(o.get(k, 0.0)) for o in pop["owner"]], counts) for k in names}
         else:
-            attrs, _ = sample_owners(pop["types"], pop["owners"], rng, names)
+            attrs = self._sample(pop["types"], pop["owners"], rng)
         self.add_owners(attrs, draw(pop["initial_action"], attrs["sensitivity"].size, rng))
 
     def add_owners(self, attributes: dict[str, np.ndarray], action: np.ndarray) -> np.ndarray:
@@ -188,8 +203,7 @@ class DataMarket(mesa.Model):
             n_new = int(rng.poisson(churn["join_rate"]))
             types = churn.get("newcomers") or self.scenario.population.get("types")
             if n_new and types:
-                names = CORE_ATTRIBUTES + tuple(self.mechanism.owner_attributes)
-                attrs, _ = sample_owners(types, n_new, rng, names)
+                attrs = self._sample(types, n_new, rng)
                 action = draw(self.scenario.population["initial_action"], n_new, rng)
                 self.recorder.events(self.simulator.time, "owner_join", self.add_owners(attrs, action))
 

@@ -8,5 +8,6 @@ from agents.rules import regret_matching  # noqa: F401  (registers)
 from agents.rules import hedge  # noqa: F401  (registers)
 from agents.rules import q_learning  # noqa: F401  (registers)
 from agents.rules import imitation  # noqa: F401  (registers)
+from agents.rules import uniform_random  # noqa: F401  (registers)
 
 __all__ = ["RULES", "DecisionRule", "register"]
