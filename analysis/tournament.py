@@ -53,6 +53,7 @@ Output directory::
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import itertools
 import json
@@ -385,13 +386,15 @@ def heatmaps(cells: pd.DataFrame, outcomes: Sequence[str], out: Path) -> list[Pa
     paths = []
     out.mkdir(parents=True, exist_ok=True)
     for name in outcomes:
-        grid = cells.pivot_table(index="rule", columns="scenario", values=name, dropna=False)
+        labelled = cells.assign(market=cells["scenario"] + "\n(" + cells["mechanism"] + ")")
+        grid = labelled.pivot_table(index="rule", columns="market", values=name, dropna=False)
         if grid.isna().all().all():
             continue
         fig, ax = plt.subplots(figsize=(1.4 * grid.shape[1] + 3, 0.45 * grid.shape[0] + 1.8))
         sns.heatmap(grid, annot=True, fmt=".3g", cmap="viridis", ax=ax, cbar_kws={"label": name})
         ax.set_title(f"{name}: mean over seeds")
         ax.set_xlabel("scenario (mechanism)")
+        ax.tick_params(axis="x", labelrotation=0)
         ax.set_ylabel("decision rule")
         paths += _save(fig, out, f"heatmap_{name}")
     return paths
@@ -415,15 +418,18 @@ def _ranked_view(cells: pd.DataFrame, outcomes: Sequence[str]) -> pd.DataFrame:
 
 def write_pages(out: Path, cells: pd.DataFrame, rules: pd.DataFrame, lines: list[str],
                 outcomes: Sequence[str], figures: list[Path], header: str) -> list[Path]:
-    """``tournament.md`` and ``tournament.html``: header, statements, rule ranking, ranked cells, heatmaps."""
+    """``tournament.md`` and ``tournament.html``: header, statements, rule ranking, ranked cells, heatmaps.
+
+    The HTML page embeds the heatmaps (base64 PNG), so it can be mailed or archived alone.
+    """
     view = _ranked_view(cells, outcomes)
     md = [f"# Tournament\n\n{header}\n", "## Significance\n", *[f"- {s}" for s in lines], "",
           "## Rules by mean rank\n", _markdown(rules), "",
           "## Cells, ranked within each scenario (mean [95% CI] over seeds)\n", _markdown(view), ""]
     md += [f"![{p.stem}](figures/{p.name})" for p in figures if p.suffix == ".png"]
     (out / "tournament.md").write_text("\n".join(md) + "\n")
-    images = "".join(f'<figure><img src="figures/{p.name}" alt="{p.stem}"></figure>'
-                     for p in figures if p.suffix == ".svg")
+    images = "".join(f'<figure><img src="data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()}" '
+                     f'alt="{p.stem}"></figure>' for p in figures if p.suffix == ".png")
     html = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Tournament</title>"
             f"<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;font-size:90%}}"
             f"td,th{{border:1px solid #ccc;padding:2px 6px}}img{{max-width:100%}}</style></head><body>"
