@@ -42,7 +42,7 @@ import tomli_w
 from SALib.sample import latin, morris, sobol
 
 from analysis.distributed import Failure, dask_client, run_tasks
-from analysis.provenance import table_with_provenance
+from market.simulation.provenance import table_with_provenance
 from analysis.sweep import _load_summary, _part_path, _run_task, _Task, _toml_value, parse_grid
 from scenarios.schema import load
 

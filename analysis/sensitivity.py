@@ -38,7 +38,7 @@ from SALib.analyze import delta, morris, sobol  # noqa: E402
 
 from analysis.design import MORRIS_LEVELS, Design, problem, read_design  # noqa: E402
 from analysis.plots import _save  # noqa: E402
-from analysis.provenance import table_with_provenance  # noqa: E402
+from market.simulation.provenance import table_with_provenance  # noqa: E402
 
 #: Bootstrap resamples of every confidence interval.
 RESAMPLES = 1000

@@ -2,7 +2,7 @@
 
 ``privmarket tournament`` runs each *cell* -- a decision rule in a population
 scenario (one market: its population and mechanism) -- once per replicate
-seed, each a full, normal run of :class:`market.model.DataMarket` on the same
+seed, each a full, normal run of :class:`market.simulation.model.DataMarket` on the same
 Dask path as ``privmarket sweep`` (:mod:`analysis.distributed`).  Replicate
 ``r`` uses seed ``scenario.seed + r`` for every rule, so the rules of one
 scenario meet the same owners, buyers and draws (common random numbers) and
@@ -34,7 +34,7 @@ Statist.* 6).
 
 **Mixed mode** (``mixed=True``): one market per scenario and seed in which
 every population type is split evenly among the rules (a type's ``rule``,
-:mod:`agents.rules.mixed`), and the rules are ranked by their own owners'
+:mod:`market.rules.mixed`), and the rules are ranked by their own owners'
 payoff -- the tournament sense of Axelrod.
 
 Output directory::
@@ -73,15 +73,15 @@ import pyarrow.parquet as pq  # noqa: E402
 import seaborn as sns  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from agents.rules import RULES  # noqa: E402
+from market.registry import RULES  # noqa: E402
 from analysis.distributed import Failure, dask_client, run_tasks  # noqa: E402
 from analysis.emergence import settling_time, standalone_free_riding  # noqa: E402
-from analysis.export import Recorder  # noqa: E402
+from market.simulation.recorder import Recorder  # noqa: E402
 from analysis.plots import _save  # noqa: E402
-from analysis.provenance import scenario_hash, table_with_provenance  # noqa: E402
-from market.mechanisms.base import Mechanism, RoundContext  # noqa: E402
-from market.model import DataMarket  # noqa: E402
-from market.population import OwnerArrays  # noqa: E402
+from market.simulation.provenance import scenario_hash, table_with_provenance  # noqa: E402
+from market.core.mechanism import Mechanism, RoundContext  # noqa: E402
+from market.simulation.model import DataMarket  # noqa: E402
+from market.core.population import OwnerArrays  # noqa: E402
 from scenarios.schema import DECISION_KEYS, load  # noqa: E402
 
 #: One population scenario per mechanism: the default markets of a tournament.

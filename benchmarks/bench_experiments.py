@@ -21,7 +21,7 @@ import argparse
 import os
 import time
 
-from agents.rules import RULES
+from market.registry import RULES
 from analysis.distributed import dask_client, run_tasks
 from analysis.tournament import _run_cell, _Run, tournament_scenario
 

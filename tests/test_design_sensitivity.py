@@ -10,7 +10,7 @@ from dask.distributed import Client, LocalCluster
 
 from analysis.design import make_design, parse_params
 from analysis.design import designed_sweep
-from analysis.provenance import read_provenance
+from market.simulation.provenance import read_provenance
 from analysis.sensitivity import sensitivity
 
 #: Quickstart made small and settled after one round: every owner revises synchronously, no churn.

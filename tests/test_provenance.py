@@ -7,7 +7,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 from dask.distributed import Client, LocalCluster
 
-from analysis.provenance import column_metadata, read_provenance, scenario_hash
+from market.simulation.provenance import column_metadata, read_provenance, scenario_hash
 from analysis.reproduce import Check, Report
 from analysis.sweep import sweep
 from market.runner import run

@@ -9,14 +9,14 @@ import pyarrow.parquet as pq
 import pytest
 from dask.distributed import Client, LocalCluster
 
-from agents.rules import RULES
+from market.registry import RULES
 from agents.rules.mixed import MixedRules
 from analysis.distributed import run_tasks
-from analysis.provenance import read_provenance
+from market.simulation.provenance import read_provenance
 from analysis.tournament import holm, paired_p, tournament
-from market.mechanisms.base import ActionSpace
-from market.model import DataMarket
-from market.population import OwnerArrays
+from market.core.mechanism import ActionSpace
+from market.simulation.model import DataMarket
+from market.core.population import OwnerArrays
 from scenarios.schema import load
 
 
