@@ -10,7 +10,7 @@ import pytest
 from dask.distributed import Client, LocalCluster
 
 from market.registry import RULES
-from agents.rules.mixed import MixedRules
+from market.rules.mixed import MixedRules
 from analysis.distributed import run_tasks
 from market.simulation.provenance import read_provenance
 from analysis.tournament import holm, paired_p, tournament

@@ -34,7 +34,7 @@ KEY = b"privmarket"
 
 #: Column name -> (definition, unit).
 COLUMNS: dict[str, tuple[str, str]] = {
-    # model.parquet (analysis/metrics.py)
+    # model.parquet (market/simulation/metrics.py)
     "round": ("round number, starting at 1", "round"),
     "time": ("simulated time of the round event", "time"),
     "n_owners": ("active owners in the round", "owners"),
@@ -51,7 +51,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "nash_conv": ("sum over owners of the gain of the best unilateral deviation", "utility"),
     "exploitability": ("mean over owners of the gain of the best unilateral deviation", "utility"),
     "free_riding_share": ("share of owners contributing less than their stand-alone optimum", "share"),
-    # owners.parquet / events.parquet (analysis/export.py)
+    # owners.parquet / events.parquet (market/simulation/recorder.py)
     "owner_id": ("the owner's unique id", "id"),
     "sensitivity": ("the owner's privacy sensitivity (weight of its privacy cost)", "utility per cost unit"),
     "data_size": ("the owner's amount of data", "data units"),
