@@ -15,6 +15,7 @@ from analysis.distributed import run_tasks
 from market.simulation.provenance import read_provenance
 from analysis.tournament import holm, paired_p, tournament
 from market.core.mechanism import ActionSpace
+from market.runner import Interrupted, resume, run
 from market.simulation.model import DataMarket
 from market.core.population import OwnerArrays
 from scenarios.schema import load
@@ -143,3 +144,22 @@ def test_cli_tournament_user_errors(capsys):
     assert len(err) == 1 and err[0].startswith("privmarket: error: rules: unknown decision rule 'nosuch'")
     assert main(["tournament", "--out", "/tmp/never", "--mechanisms", "fl_market"]) == 2
     assert "no default scenario for 'fl_market'" in capsys.readouterr().err
+
+
+def test_mixed_population_checkpoint_resumes_to_the_same_run(posted, tmp_path):
+    """Each group's learning state is saved and restored: a stopped and resumed run equals an uninterrupted one."""
+    posted["population"]["types"][0]["rule"] = "hedge"
+    posted["decision"]["rule"] = "exp3"
+    posted["rounds"] = 6
+    whole = run(posted, out=tmp_path / "whole")
+    asked = []
+
+    def stop_after_three_rounds() -> bool:
+        asked.append(1)
+        return len(asked) == 3
+
+    with pytest.raises(Interrupted):
+        run(posted, out=tmp_path / "cut", stop=stop_after_three_rounds)
+    resumed = resume(tmp_path / "cut")
+    pd.testing.assert_frame_equal(resumed.model, whole.model)
+    np.testing.assert_array_equal(resumed.owners["action"], whole.owners["action"])

@@ -353,7 +353,7 @@ class DataMarket(mesa.Model):
         fresh_mechanism = type(self.mechanism)(self.mechanism.params)
         fresh_rule = type(self.rule)(self.rule.params, fresh_mechanism.action_space)
         mech_scalars, mech_arrays = checkpoint.object_state(self.mechanism, fresh_mechanism, "mechanism")
-        rule_scalars, rule_arrays = checkpoint.object_state(self.rule, fresh_rule, "rule")
+        rule_scalars, rule_arrays = _rule_state(self.rule, fresh_rule)
         arrival = self._next_arrival
         state = {
             "round": self.steps, "time": float(self.simulator.time), "running": self.running,
@@ -402,12 +402,32 @@ class DataMarket(mesa.Model):
             self._next_arrival = self.simulator.schedule_event_absolute(
                 self._buyer_arrival, state["next_arrival"])
         checkpoint.restore_object(self.mechanism, "mechanism", state["mechanism"], arrays)
-        checkpoint.restore_object(self.rule, "rule", state["rule"], arrays)
+        _restore_rule(self.rule, state["rule"], arrays)
         self.network = SocialNetwork.from_arrays(
             {k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith("network.")})
         self.row = state["row"]
         if self.running:
             self.simulator.schedule_event_absolute(self.step, float(self.steps + 1), priority=Priority.HIGH)
+
+
+def _rule_state(rule: Any, fresh: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The decision rule's checkpoint state; a mixed population saves each group's rule as ``rule.<g>``."""
+    if not isinstance(rule, MixedRules):
+        return checkpoint.object_state(rule, fresh, "rule")
+    scalars, arrays = {}, {}
+    for g, (member, blank) in enumerate(zip(rule.rules, fresh.rules)):
+        scalars[str(g)], member_arrays = checkpoint.object_state(member, blank, f"rule.{g}")
+        arrays.update(member_arrays)
+    return scalars, arrays
+
+
+def _restore_rule(rule: Any, scalars: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    """Restore what :func:`_rule_state` saved onto a fresh rule."""
+    if not isinstance(rule, MixedRules):
+        checkpoint.restore_object(rule, "rule", scalars, arrays)
+        return
+    for g, member in enumerate(rule.rules):
+        checkpoint.restore_object(member, f"rule.{g}", scalars[str(g)], arrays)
 
 
 def _row_value(model: DataMarket, key: str) -> float:
