@@ -386,7 +386,7 @@ def cmd_tournament(args: argparse.Namespace) -> int:
     if not result.rules.empty:
         print(result.rules.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
         print("\n".join(result.statements))
-        print(f"{len(result.results)} runs ({result.computed} run now); ranked table "
+        print(f"{len(result.results)} result rows ({result.computed} runs now); ranked table "
               f"{args.out / 'ranking.parquet'} (.csv), page {args.out / 'tournament.html'}, "
               f"heatmaps in {args.out / 'figures'}/")
     return _report_failures(result.failures)
