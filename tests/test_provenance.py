@@ -54,7 +54,7 @@ def test_sweep_parts_read_with_one_call_and_carry_provenance(tiny, tmp_path):
 
 
 def test_reproduce_check_table_as_json_and_csv(tmp_path):
-    report = Report("000", [Check("c_th (Thm 3)", 1.5, 1.5001, 1e-3, "docs/models/fair_value.md#thm-3"),
+    report = Report("000", [Check("c_th (Thm 3)", 1.5, 1.5001, 1e-3, "docs/models/fair_value.md#eq-4"),
                             Check("welfare", 2.0, math.nan, 0.1)])
     report.write_checks(tmp_path)
     data = json.loads((tmp_path / "checks.json").read_text())
