@@ -34,6 +34,7 @@ from market.rules.local import InformationParams
 from market.rules.logit import Logit
 from market.rules.q_learning import QLearning
 from market.rules.regret_matching import RegretMatching
+from market.rules.uniform_random import UniformRandom
 
 
 def _by_name(*classes):
@@ -68,6 +69,7 @@ RULES: dict[str, type[DecisionRule]] = _by_name(
     Exp3,            # exp3
     QLearning,       # q_learning
     Imitation,       # imitation
+    UniformRandom,   # random
 )
 
 #: The rules that can learn from local information (``information = "local"``): declared by their ``Params``

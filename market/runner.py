@@ -264,7 +264,8 @@ def _build(resolved: Scenario, recorder: Recorder, collect: bool,
 
 def _recorder(scenario: Scenario, out_dir: Path | None) -> Recorder:
     return Recorder(out_dir, owner_every=scenario.output.owner_every,
-                    owner_sample=scenario.output.owner_sample or None, n_owners=scenario.population.size)
+                    owner_sample=scenario.output.owner_sample or None, n_owners=scenario.population.size,
+                    scenario=scenario.to_dict(), seed=scenario.seed)
 
 
 def _drive(model: DataMarket, resolved: Scenario, recorder: Recorder, out_dir: Path | None,

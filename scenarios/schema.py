@@ -742,7 +742,9 @@ def _types(types: Any, name: str, mechanism: type[Mechanism], fail) -> list[dict
         key = f"{name}[{i}]"
         if not isinstance(spec, dict):
             raise fail(key, "must be a table")
-        _known(spec, attributes + ("share", "correlation"), f"{key}.", fail)
+        _known(spec, attributes + ("share", "correlation", "rule"), f"{key}.", fail)
+        if "rule" in spec and (not isinstance(spec["rule"], str) or spec["rule"] not in RULES):
+            raise fail(f"{key}.rule", f"unknown decision rule {spec['rule']!r} (known: {', '.join(sorted(RULES))})")
         if "share" not in spec and len(types) > 1:
             raise fail(f"{key}.share", "missing (every type of a mixture needs a share)")
         for attr in attributes:
@@ -753,7 +755,8 @@ def _types(types: Any, name: str, mechanism: type[Mechanism], fail) -> list[dict
     shares = [t.get("share", 1.0) for t in types]
     _probabilities(shares, len(types), f"{name}.share", fail)
     return [_defaults(t, mechanism) | {"share": t.get("share", 1.0)}
-            | ({"correlation": t["correlation"]} if "correlation" in t else {}) for t in types]
+            | ({"correlation": t["correlation"]} if "correlation" in t else {})
+            | ({"rule": t["rule"]} if "rule" in t else {}) for t in types]
 
 
 #: Distributions whose support is unbounded above (or below): never inside a bounded action set.

@@ -91,7 +91,7 @@ def test_one_module_per_registered_mechanism_and_rule() -> None:
     assert concrete == set(MECHANISMS.values())
     for name, cls in RULES.items():
         assert cls.name == name
-        assert cls.__module__ == f"market.rules.{name}"
+        assert cls.__module__.startswith("market.rules.")  # "random" lives in uniform_random.py (not to shadow a stdlib name)
 
 
 def test_registry_needs_no_other_import() -> None:

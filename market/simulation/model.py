@@ -34,10 +34,11 @@ from agents.buyer import GradientBuyer
 from agents.owner import DataOwner
 from agents.platform import Platform
 from market.core.decision_rule import DecisionRule
-from market.core.mechanism import Mechanism, RoundContext
+from market.core.mechanism import ActionSpace, Mechanism, RoundContext
 from market.core.network import SocialNetwork
 from market.core.population import ARRAY_COLUMNS, CORE_ATTRIBUTES, OwnerArrays, draw, drift, sample_owners
 from market.registry import MECHANISMS, RULES
+from market.rules.mixed import GROUP_ATTRIBUTE, MixedRules
 from market.simulation import checkpoint
 from market.simulation.deviation_measures import DEVIATION_COLUMNS, deviation_measures
 from market.simulation.metrics import round_metrics
@@ -59,7 +60,24 @@ def build(scenario: Scenario) -> tuple[Mechanism, DecisionRule]:
     the freshly built objects its saved state is the difference from).
     """
     mechanism = build_mechanism(scenario)
-    return mechanism, RULES[scenario.decision.rule](scenario.decision.params, mechanism.action_space)
+    return mechanism, build_rule(scenario, mechanism.action_space)
+
+
+def build_rule(scenario: Scenario, space: ActionSpace) -> DecisionRule:
+    """The ``[decision]`` rule, or a :class:`~market.rules.mixed.MixedRules` when owner types name their own rules.
+
+    Group 0 is ``[decision] rule`` with its parameters; every other rule a type (of the population or the
+    newcomers) names is a further group, in order of first appearance, with its default parameters.
+    """
+    decision = scenario.decision
+    names = [decision.rule]
+    for spec in scenario.population.types + scenario.churn.newcomers:
+        if "rule" in spec and spec["rule"] not in names:
+            names.append(spec["rule"])
+    if len(names) == 1:
+        return RULES[decision.rule](decision.params, space)
+    members = ((RULES[decision.rule], decision.params),) + tuple((RULES[n], RULES[n].Params()) for n in names[1:])
+    return MixedRules(MixedRules.Params(rules=members), space)
 
 
 class DataMarket(mesa.Model):
@@ -118,8 +136,8 @@ class DataMarket(mesa.Model):
         self.streams = {name: np.random.default_rng(s) for name, s in zip(STREAMS, streams)}
         mechanism, self.rule = build(scenario)
         self.recorder = recorder if recorder is not None else Recorder(owner_every=scenario.output.owner_every)
-        self.owners = OwnerArrays.empty(tuple(mechanism.owner_attributes))
         self.platform = Platform(self, mechanism)
+        self.owners = OwnerArrays.empty(self._attribute_names()[len(CORE_ATTRIBUTES):])
         self.buyers: list[GradientBuyer] = []
         self._owner_agents: dict[int, DataOwner] = {}
         self.row: dict[str, float] = {}
@@ -146,15 +164,29 @@ class DataMarket(mesa.Model):
         """The platform's mechanism."""
         return self.platform.mechanism
 
+    def _attribute_names(self) -> tuple[str, ...]:
+        """Owner attributes: the core ones, the mechanism's, and the rule group of a mixed population."""
+        mixed = (GROUP_ATTRIBUTE,) if isinstance(self.rule, MixedRules) else ()
+        return CORE_ATTRIBUTES + tuple(self.mechanism.owner_attributes) + mixed
+
+    def _sample(self, types: list[dict[str, Any]], n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """``n`` owners drawn from a mixture of types; in a mixed population each gets its type's rule group."""
+        attrs, type_index = sample_owners(types, n, rng, self._attribute_names())
+        if isinstance(self.rule, MixedRules):
+            names = self.rule.names
+            group_of_type = np.array([names.index(t.get("rule", names[0])) for t in types], dtype=float)
+            attrs[GROUP_ATTRIBUTE] = group_of_type[type_index]
+        return attrs
+
     def _add_initial_owners(self) -> None:
         pop = self.scenario.population
-        names = CORE_ATTRIBUTES + tuple(self.mechanism.owner_attributes)
+        names = self._attribute_names()
         rng = self.streams["owners"]
         if pop.owner:
             counts = np.array([o["count"] for o in pop.owner])
-            attrs = {k: np.repeat([float(o[k]) for o in pop.owner], counts) for k in names}
+            attrs = {k: np.repeat([float(o.get(k, 0.0)) for o in pop.owner], counts) for k in names}
         else:
-            attrs, _ = sample_owners(pop.types, pop.owners, rng, names)
+            attrs = self._sample(pop.types, pop.owners, rng)
         self.add_owners(attrs, draw(self.initial_action, attrs["sensitivity"].size, rng))
 
     @property
@@ -210,8 +242,7 @@ class DataMarket(mesa.Model):
             n_new = int(rng.poisson(churn.join_rate))
             types = churn.newcomers or self.scenario.population.types
             if n_new and types:
-                names = CORE_ATTRIBUTES + tuple(self.mechanism.owner_attributes)
-                attrs, _ = sample_owners(types, n_new, rng, names)
+                attrs = self._sample(types, n_new, rng)
                 action = draw(self.initial_action, n_new, rng)
                 self.recorder.events(self.simulator.time, "owner_join", self.add_owners(attrs, action))
 
@@ -375,7 +406,7 @@ class DataMarket(mesa.Model):
         Agent._ids[self] = itertools.count(next_id)
         fresh_mechanism, fresh_rule = build(self.scenario)
         mech_scalars, mech_arrays = checkpoint.object_state(self.mechanism, fresh_mechanism, "mechanism")
-        rule_scalars, rule_arrays = checkpoint.object_state(self.rule, fresh_rule, "rule")
+        rule_scalars, rule_arrays = _rule_state(self.rule, fresh_rule)
         arrival = self._next_arrival
         state = {
             "round": self.steps, "time": float(self.simulator.time), "running": self.running,
@@ -424,12 +455,32 @@ class DataMarket(mesa.Model):
             self._next_arrival = self.simulator.schedule_event_absolute(
                 self._buyer_arrival, state["next_arrival"])
         checkpoint.restore_object(self.mechanism, "mechanism", state["mechanism"], arrays)
-        checkpoint.restore_object(self.rule, "rule", state["rule"], arrays)
+        _restore_rule(self.rule, state["rule"], arrays)
         self.network = SocialNetwork.from_arrays(
             {k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith("network.")})
         self.row = state["row"]
         if self.running:
             self.simulator.schedule_event_absolute(self.step, float(self.steps + 1), priority=Priority.HIGH)
+
+
+def _rule_state(rule: Any, fresh: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The decision rule's checkpoint state; a mixed population saves each group's rule as ``rule.<g>``."""
+    if not isinstance(rule, MixedRules):
+        return checkpoint.object_state(rule, fresh, "rule")
+    scalars, arrays = {}, {}
+    for g, (member, blank) in enumerate(zip(rule.rules, fresh.rules)):
+        scalars[str(g)], member_arrays = checkpoint.object_state(member, blank, f"rule.{g}")
+        arrays.update(member_arrays)
+    return scalars, arrays
+
+
+def _restore_rule(rule: Any, scalars: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    """Restore what :func:`_rule_state` saved onto a fresh rule."""
+    if not isinstance(rule, MixedRules):
+        checkpoint.restore_object(rule, "rule", scalars, arrays)
+        return
+    for g, member in enumerate(rule.rules):
+        checkpoint.restore_object(member, f"rule.{g}", scalars[str(g)], arrays)
 
 
 def _row_value(model: DataMarket, key: str) -> float:
