@@ -263,16 +263,16 @@ class Mechanism(ABC):
     def outside_utility(self, deviation: np.ndarray, owners: OwnerArrays) -> np.ndarray:
         """Each owner's utility at its outside option, the others' actions fixed: :math:`u_i(o_i, a_{-i})`.
 
+        The default reads column ``outside_option`` of ``deviation``; a
+        mechanism whose outside option is not one of its actions
+        (``outside_option = None``) overrides this with its value.
+
         Parameters
         ----------
         deviation : numpy.ndarray
             :meth:`deviation_utilities` of the current profile, shape ``(n, K)``.
         owners : OwnerArrays
             The owners.
-
-        The default reads column ``outside_option`` of ``deviation``; a
-        mechanism whose outside option is not one of its actions
-        (``outside_option = None``) overrides this with its value.
         """
         if self.outside_option is None:
             raise NotImplementedError(f"{self.name}: outside_option is None but outside_utility is not defined")
