@@ -37,10 +37,11 @@ from analysis.metrics import round_metrics
 from market import checkpoint
 from market.mechanisms.base import RoundContext
 from market.network import SocialNetwork
+from market.platform_learning import spec as platform_spec
 from market.population import CORE_ATTRIBUTES, OwnerArrays, draw, drift, sample_owners
 from scenarios.schema import Scenario, load
 
-STREAMS = ("owners", "decision", "mechanism", "buyers", "churn", "network", "drift")
+STREAMS = ("owners", "decision", "mechanism", "buyers", "churn", "network", "drift", "platform")
 
 
 class DataMarket(mesa.Model):
@@ -103,7 +104,9 @@ class DataMarket(mesa.Model):
         self.recorder = recorder if recorder is not None else Recorder(
             owner_every=int(scenario.output["owner_every"]))
         self.owners = OwnerArrays.empty(tuple(mechanism.owner_attributes))
-        self.platform = Platform(self, mechanism)
+        learner, learning = (platform_spec.build(scenario.platform, scenario.platform_params, mechanism)
+                             if scenario.platform else (None, None))
+        self.platform = Platform(self, mechanism, learner, learning)
         self.buyers: list[GradientBuyer] = []
         self._owner_agents: dict[int, DataOwner] = {}
         self.row: dict[str, float] = {}
@@ -273,6 +276,7 @@ class DataMarket(mesa.Model):
         self._churn()
         self._drift()
         ctx = self.context()
+        self.platform.post(self.streams["platform"])
         rng = self.streams["decision"]
         for rows in self.revising_rows(rng):
             self.owners.action[rows] = self.rule.choose(rows, self.mechanism, self.owners, ctx, rng)
@@ -292,7 +296,7 @@ class DataMarket(mesa.Model):
 
     def _record(self, outcome) -> None:
         self.row = round_metrics(self.steps, self.simulator.time, self.owners.action, outcome,
-                                 self.mechanism.action_space, len(self.buyers), self.mechanism.state())
+                                 self.mechanism.action_space, len(self.buyers), self.platform.state())
         if self.collect:
             if self.datacollector is None:
                 self.datacollector = mesa.DataCollector(
@@ -340,6 +344,7 @@ class DataMarket(mesa.Model):
         fresh_rule = type(self.rule)(self.rule.params, fresh_mechanism.action_space)
         mech_scalars, mech_arrays = checkpoint.object_state(self.mechanism, fresh_mechanism, "mechanism")
         rule_scalars, rule_arrays = checkpoint.object_state(self.rule, fresh_rule, "rule")
+        learning_scalars, learning_arrays = self._platform_learning_state()
         arrival = self._next_arrival
         state = {
             "round": self.steps, "time": float(self.simulator.time), "running": self.running,
@@ -352,13 +357,28 @@ class DataMarket(mesa.Model):
                        for b in self.buyers],
             "next_arrival": None if arrival is None or arrival.CANCELED else arrival.time,
             "mechanism": mech_scalars, "rule": rule_scalars, "row": self.row,
+            "platform_learning": learning_scalars,
         }
         arrays = {f"owners.{k}": v for k, v in self.owners.columns().items()}
         arrays["owners.row_of"] = self.owners.row_of
         arrays.update(mech_arrays)
         arrays.update(rule_arrays)
+        arrays.update(learning_arrays)
         arrays.update({f"network.{k}": v for k, v in self.network.arrays().items()})
         return state, arrays
+
+    def _platform_learning_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The learning platform's learner and controller state (empty for a fixed platform)."""
+        if self.platform.learning is None:
+            return {}, {}
+        learner, learning = platform_spec.build(self.scenario.platform, self.scenario.platform_params,
+                                                type(self.mechanism)(self.scenario.mechanism.params))
+        scalars, arrays = {}, {}
+        for name, obj, fresh in (("learner", self.platform.learner, learner),
+                                 ("learning", self.platform.learning, learning)):
+            scalars[name], more = checkpoint.object_state(obj, fresh, f"platform_{name}")
+            arrays.update(more)
+        return scalars, arrays
 
     def _restore(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.steps = int(state["round"])
@@ -388,6 +408,11 @@ class DataMarket(mesa.Model):
         if state["next_arrival"] is not None:
             self._next_arrival = self.simulator.schedule_event_absolute(
                 self._buyer_arrival, state["next_arrival"])
+        if self.platform.learning is not None:
+            for name in ("learner", "learning"):
+                checkpoint.restore_object(getattr(self.platform, name), f"platform_{name}",
+                                          state["platform_learning"][name], arrays)
+            self.platform.learning.repost(self.mechanism)
         checkpoint.restore_object(self.mechanism, "mechanism", state["mechanism"], arrays)
         checkpoint.restore_object(self.rule, "rule", state["rule"], arrays)
         self.network = SocialNetwork.from_arrays(

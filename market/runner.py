@@ -33,6 +33,7 @@ from analysis.export import Recorder
 from analysis.regimes import shift_summary
 from market import checkpoint
 from market.model import DataMarket
+from market.platform_learning.regret import fixed_parameter_utilities
 from scenarios.schema import Scenario, ScenarioError, load
 
 
@@ -140,6 +141,8 @@ def run(scenario: Scenario | str | Path, *, seed: int | None = None, rounds: int
         checkpoint.remove(out_dir)
         (out_dir / "scenario.toml").write_text(tomli_w.dumps(resolved.to_dict()))
     model = DataMarket(resolved, recorder=recorder, collect=out_dir is None)
+    if resolved.platform and resolved.platform["regret"]:
+        model.platform.learning.set_benchmark(fixed_parameter_utilities(resolved))
     return _drive(model, resolved, recorder, out_dir, progress, stop)
 
 

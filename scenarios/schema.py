@@ -27,6 +27,8 @@ from agents.rules import RULES, DecisionRule
 from market.mechanisms import MECHANISMS, Mechanism
 from market.network import KINDS as NETWORK_KINDS
 from market.network import NETWORK_KEYS
+from market.platform_learning import LEARNERS
+from market.platform_learning.spec import PLATFORM_KEYS, check_values
 from market.population import (
     CORE_ATTRIBUTES,
     DISTRIBUTIONS,
@@ -38,7 +40,7 @@ from market.population import (
 BUILTIN_PACKAGE = "scenarios.builtin"
 REVISIONS = ("synchronous", "sequential", "asynchronous")
 TOP_KEYS = ("name", "description", "rounds", "seed", "population", "mechanism", "decision",
-            "buyers", "churn", "output", "network", "drift")
+            "buyers", "churn", "output", "network", "drift", "platform")
 DECISION_KEYS = {"rule": "best_response", "revision": "synchronous", "revisions_per_round": 1,
                  "clock_rate": 1.0, "inertia": 0.0}
 BUYER_KEYS = {"initial": 0, "arrival_rate": 0.0, "budget": 10.0, "valuation": 1.0,
@@ -74,6 +76,11 @@ class Scenario:
         The remaining tables with defaults filled in.
     source : str
         The file the scenario came from (for messages).
+    platform : dict
+        The resolved ``[platform]`` table of a learning platform (empty: the
+        platform posts fixed parameters; :mod:`market.platform_learning.spec`).
+    platform_params : object or None
+        The learning algorithm's ``Params``.
     """
 
     name: str
@@ -91,6 +98,8 @@ class Scenario:
     raw_mechanism: dict[str, Any] = field(default_factory=dict)
     network: dict[str, Any] = field(default_factory=lambda: dict(NETWORK_KEYS))
     drift: dict[str, Any] = field(default_factory=lambda: dict(DRIFT_KEYS))
+    platform: dict[str, Any] = field(default_factory=dict)
+    platform_params: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved scenario as a TOML-ready dict (defaults included)."""
@@ -98,13 +107,18 @@ class Scenario:
         mech.update(_plain(dataclasses.asdict(self.mechanism.params)))
         decision = dict(self.decision)
         decision.update(_plain(dataclasses.asdict(self.rule.params)))
-        return {
+        out = {
             "name": self.name, "description": self.description,
             "rounds": self.rounds, "seed": self.seed,
             "population": _plain(self.population), "mechanism": mech, "decision": decision,
             "buyers": _plain(self.buyers), "churn": _plain(self.churn), "output": _plain(self.output),
             "network": _plain(self.network), "drift": _plain(self.drift),
         }
+        if self.platform:
+            table = {k: v for k, v in self.platform.items() if v is not None}
+            table.update(_plain(dataclasses.asdict(self.platform_params)))
+            out["platform"] = _plain(table)
+        return out
 
 
 def _plain(value: Any) -> Any:
@@ -260,6 +274,7 @@ def validate(raw: dict[str, Any], label: str = "<dict>") -> Scenario:
         raise fail("mechanism", str(exc)) from None
     network = _network(raw.get("network", {}), fail)
     drift = _drift(raw.get("drift", {}), fail)
+    platform, platform_params = _platform(raw.get("platform", {}), mechanism, fail)
     output = _table(raw.get("output", {}), OUTPUT_KEYS, "output", fail)
     for key in OUTPUT_KEYS:
         _number(output[key], f"output.{key}", fail, integer=True, minimum=0)
@@ -267,8 +282,36 @@ def validate(raw: dict[str, Any], label: str = "<dict>") -> Scenario:
         name=str(raw.get("name", Path(label).stem)), description=str(raw.get("description", "")),
         rounds=int(rounds), seed=int(seed), population=population, mechanism=mechanism,
         rule=rule, decision=decision, buyers=buyers, churn=churn, output=output, source=label,
-        network=network, drift=drift,
+        network=network, drift=drift, platform=platform, platform_params=platform_params,
     )
+
+
+def _platform(given: Any, mechanism: Mechanism, fail) -> tuple[dict[str, Any], Any]:
+    """Validate the ``[platform]`` table of a learning platform (:mod:`market.platform_learning.spec`)."""
+    if not isinstance(given, dict):
+        raise fail("platform", "must be a table")
+    if not given:
+        return {}, None
+    algorithm = given.get("algorithm", PLATFORM_KEYS["algorithm"])
+    if algorithm not in LEARNERS:
+        raise fail("platform.algorithm", f"unknown algorithm {algorithm!r} (known: {', '.join(LEARNERS)})")
+    cls = LEARNERS[algorithm]
+    own = {f.name for f in dataclasses.fields(cls.Params)}
+    _known(given, list(PLATFORM_KEYS) + sorted(own), "platform.", fail)
+    table = dict(PLATFORM_KEYS)
+    table.update(given)
+    _number(table["update_every"], "platform.update_every", fail, integer=True, minimum=1)
+    _number(table["regret_points"], "platform.regret_points", fail, integer=True, minimum=2)
+    if not isinstance(table["regret"], bool):
+        raise fail("platform.regret", f"expected true or false, got {table['regret']!r}")
+    params = _params(cls.Params, {k: v for k, v in given.items() if k in own}, "platform", fail)
+    try:
+        cls(params)
+        check_values(table, mechanism)
+    except ValueError as exc:
+        key, _, problem = str(exc).partition(": ")
+        raise fail(f"platform.{key}", problem) from None
+    return {k: v for k, v in table.items() if k in PLATFORM_KEYS}, params
 
 
 def _network(given: Any, fail) -> dict[str, Any]:

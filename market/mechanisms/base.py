@@ -180,6 +180,29 @@ class Mechanism(ABC):
     def validate(self) -> None:
         """Check parameter values; raise ``ValueError("key: problem")``."""
 
+    def set_params(self, **changes: Any) -> None:
+        """Change parameters in place and re-run :meth:`validate` (which rebuilds the derived arrays).
+
+        The one way a running mechanism's parameters change, e.g. a learning
+        platform posting a new price (:mod:`market.platform_learning`).  State
+        the mechanism keeps across rounds and that :meth:`validate` does not
+        set (a payout share, a learnt curve) is kept.  On an invalid value the
+        previous parameters are restored and the ``ValueError`` re-raised.
+
+        Parameters
+        ----------
+        **changes
+            New values by parameter name (tuples for list parameters).
+        """
+        previous = self.params
+        self.params = dataclasses.replace(previous, **changes)
+        try:
+            self.validate()
+        except ValueError:
+            self.params = previous
+            self.validate()
+            raise
+
     @property
     @abstractmethod
     def action_space(self) -> ActionSpace:
