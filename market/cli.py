@@ -10,6 +10,7 @@ Commands::
     privmarket train-auction SCENARIO|FILE --out FILE [--steps N] [--seed S] [--set KEY=VALUE ...]
     privmarket sweep SCENARIO|FILE --grid KEY=V1,V2,... [--grid ...] [--replicates R] --out DIR
                  [--rounds N] [--set KEY=VALUE ...] [--workers W] [--threads] [--scheduler ADDRESS]
+    privmarket first-best SCENARIO|FILE [--points N] [--set KEY=VALUE ...]
     privmarket plot DIR [--out FIGDIR]
     privmarket report DIR [--out FILE]
     privmarket app [SCENARIO|FILE] [--port P]
@@ -93,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
     swp.add_argument("--scheduler", metavar="ADDRESS", help="address of an existing Dask scheduler")
     swp.add_argument("--workers", type=int, help="LocalCluster workers (default: number of cores)")
     swp.add_argument("--threads", action="store_true", help="LocalCluster workers as threads, not processes")
+
+    fb = sub.add_parser("first-best", help="the learning platform's best parameter if it knew every owner's cost")
+    fb.add_argument("scenario", help="a scenario with a [platform] table: built-in name or .toml path")
+    fb.add_argument("--points", type=int, default=101, help="values per dimension of the range (default 101)")
+    fb.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a scenario value (repeatable)")
 
     plo = sub.add_parser("plot", help="write the standard figures of a run or sweep directory (PNG and SVG)")
     plo.add_argument("dir", type=Path, help="a run (privmarket run --out) or sweep directory")
@@ -272,6 +279,30 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_first_best(args: argparse.Namespace) -> int:
+    """Print the first-best parameters of a learning-platform scenario, over its grid and its range."""
+    from market.platform_learning.first_best import first_best
+    from scenarios.schema import ScenarioError, load
+
+    try:
+        scenario = load(args.scenario, args.overrides)
+    except ScenarioError as exc:
+        raise UserError(str(exc)) from None
+    if not scenario.platform:
+        raise UserError(f"{scenario.source}: platform: no [platform] table (nothing is learnt)")
+    if args.points < 2:
+        raise UserError(f"--points: must be >= 2, got {args.points}")
+    best = first_best(scenario, points=args.points)
+    shown = ", ".join(f"{k} = {v:.6g}" for k, v in zip(best.keys, best.values))
+    on_grid = ", ".join(f"{k} = {v:.6g}" for k, v in zip(best.keys, best.grid_values))
+    print(f"{scenario.name}: first-best over the range {shown}: platform utility {best.utility:.6g}")
+    print(f"best of the learner's candidates {on_grid}: platform utility {best.grid_utility:.6g}")
+    unsettled = int((~best.table["settled"]).sum())
+    if unsettled:
+        print(f"warning: best response did not settle at {unsettled} of {len(best.table)} candidates")
+    return 0
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
     """Write the standard figures of a run or sweep and print their paths."""
     from analysis.plots import plot
@@ -327,8 +358,8 @@ def cmd_app(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "resume": cmd_resume, "reproduce": cmd_reproduce,
-            "train-auction": cmd_train_auction, "sweep": cmd_sweep, "plot": cmd_plot, "report": cmd_report,
-            "app": cmd_app}
+            "train-auction": cmd_train_auction, "sweep": cmd_sweep, "first-best": cmd_first_best,
+            "plot": cmd_plot, "report": cmd_report, "app": cmd_app}
 
 
 def main(argv: list[str] | None = None) -> int:

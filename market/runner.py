@@ -33,6 +33,7 @@ from analysis.export import Recorder
 from analysis.regimes import shift_summary
 from market import checkpoint
 from market.model import DataMarket
+from market.platform_learning.first_best import first_best, price_of_not_knowing
 from market.platform_learning.regret import fixed_parameter_utilities
 from scenarios.schema import Scenario, ScenarioError, load
 
@@ -214,6 +215,8 @@ def _drive(model: DataMarket, resolved: Scenario, recorder: Recorder, out_dir: P
     }
     if model.network is not None:
         summary["network"] = model.network.statistics()
+    if resolved.platform:
+        summary["platform"] = platform_summary(resolved, frames["model"])
     if details := model.mechanism.describe():
         summary["mechanism_details"] = details
     owners = frames["owners"] if not frames["owners"].empty else None
@@ -225,6 +228,39 @@ def _drive(model: DataMarket, resolved: Scenario, recorder: Recorder, out_dir: P
         (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         checkpoint.remove(out_dir)
     return RunResult(frames["model"], frames["owners"], frames["events"], summary, resolved, out_dir)
+
+
+def platform_summary(scenario: Scenario, model: pd.DataFrame) -> dict[str, Any]:
+    """A learning platform's run in figures (``summary.json``'s ``platform``).
+
+    The last quarter's mean utility and information rent and the final
+    parameters; with ``regret = true`` also regret/T, the best fixed candidate
+    and its last-quarter utility, and the first-best
+    (:func:`market.platform_learning.first_best.first_best`, 101 values per
+    dimension of a one-parameter range, 11 of a menu) with the price of not knowing.
+    """
+    table = scenario.platform
+    quarter = model.iloc[-max(len(model) // 4, 1):]
+    columns = [c for c in model.columns if c.startswith("platform_param_")]
+    out: dict[str, Any] = {
+        "algorithm": table["algorithm"], "learn": table["learn"], "update_every": table["update_every"],
+        "final_params": {c: float(model[c].iloc[-1]) for c in columns},
+        "last_quarter_utility": float(quarter["platform_utility"].mean()),
+        "last_quarter_information_rent": float(quarter["information_rent"].mean()),
+    }
+    if table["regret"]:
+        fixed = quarter["platform_utility"] + quarter["platform_regret_round"]
+        best = first_best(scenario, points=101 if len(columns) == 1 else 11)
+        out.update({
+            "regret_per_round": float(model["platform_regret"].iloc[-1] / len(model)),
+            "best_fixed_last_quarter_utility": float(fixed.mean()),
+            "first_best_params": dict(zip(best.keys, best.values.tolist())),
+            "first_best_utility": best.utility,
+            "first_best_grid_params": dict(zip(best.keys, best.grid_values.tolist())),
+            "first_best_grid_utility": best.grid_utility,
+            "price_of_not_knowing": price_of_not_knowing(best.utility, model["platform_utility"].to_numpy()),
+        })
+    return out
 
 
 def save_checkpoint(model: DataMarket, out_dir: Path) -> Path:
