@@ -23,6 +23,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from agents.buyer_strategy import check_strategy
 from agents.rules import RULES, DecisionRule
 from market.mechanisms import MECHANISMS, Mechanism
 from market.network import KINDS as NETWORK_KINDS
@@ -44,7 +45,9 @@ TOP_KEYS = ("name", "description", "rounds", "seed", "population", "mechanism", 
 DECISION_KEYS = {"rule": "best_response", "revision": "synchronous", "revisions_per_round": 1,
                  "clock_rate": 1.0, "inertia": 0.0}
 BUYER_KEYS = {"initial": 0, "arrival_rate": 0.0, "budget": 10.0, "valuation": 1.0,
-              "stay": {"dist": "exponential", "scale": 20.0}}
+              "stay": {"dist": "exponential", "scale": 20.0}, "strategy": {}}
+#: ``[buyers.strategy]`` keys besides the decision rule's parameters.
+STRATEGY_KEYS = ("rule", "spend", "initial_spend")
 CHURN_KEYS = {"leave_rate": 0.0, "join_rate": 0.0, "newcomers": []}
 OUTPUT_KEYS = {"owner_every": 1, "owner_sample": 0, "checkpoint_every": 0}
 
@@ -81,6 +84,9 @@ class Scenario:
         platform posts fixed parameters; :mod:`market.platform_learning.spec`).
     platform_params : object or None
         The learning algorithm's ``Params``.
+    buyer_rule_params : object or None
+        The strategic buyers' decision rule's ``Params`` (``[buyers.strategy]``;
+        :mod:`agents.buyer_strategy`).
     """
 
     name: str
@@ -100,6 +106,7 @@ class Scenario:
     drift: dict[str, Any] = field(default_factory=lambda: dict(DRIFT_KEYS))
     platform: dict[str, Any] = field(default_factory=dict)
     platform_params: Any = None
+    buyer_rule_params: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved scenario as a TOML-ready dict (defaults included)."""
@@ -111,13 +118,21 @@ class Scenario:
             "name": self.name, "description": self.description,
             "rounds": self.rounds, "seed": self.seed,
             "population": _plain(self.population), "mechanism": mech, "decision": decision,
-            "buyers": _plain(self.buyers), "churn": _plain(self.churn), "output": _plain(self.output),
+            "buyers": _plain(self._buyers()), "churn": _plain(self.churn), "output": _plain(self.output),
             "network": _plain(self.network), "drift": _plain(self.drift),
         }
         if self.platform:
             table = {k: v for k, v in self.platform.items() if v is not None}
             table.update(_plain(dataclasses.asdict(self.platform_params)))
             out["platform"] = _plain(table)
+        return out
+
+
+    def _buyers(self) -> dict[str, Any]:
+        """The buyers table; the strategy table only for strategic buyers, with its rule's parameters."""
+        out = {k: v for k, v in self.buyers.items() if k != "strategy"}
+        if self.buyers["strategy"]:
+            out["strategy"] = dict(self.buyers["strategy"]) | dataclasses.asdict(self.buyer_rule_params)
         return out
 
 
@@ -262,6 +277,7 @@ def validate(raw: dict[str, Any], label: str = "<dict>") -> Scenario:
     _number(buyers["arrival_rate"], "buyers.arrival_rate", fail, minimum=0)
     for key in ("budget", "valuation", "stay"):
         _spec(buyers[key], f"buyers.{key}", fail, nonnegative=True)
+    buyers["strategy"], buyer_rule_params = _strategy(buyers["strategy"], mechanism, fail)
     churn = _table(raw.get("churn", {}), CHURN_KEYS, "churn", fail)
     _number(churn["leave_rate"], "churn.leave_rate", fail, minimum=0, maximum=1)
     _number(churn["join_rate"], "churn.join_rate", fail, minimum=0)
@@ -283,7 +299,29 @@ def validate(raw: dict[str, Any], label: str = "<dict>") -> Scenario:
         rounds=int(rounds), seed=int(seed), population=population, mechanism=mechanism,
         rule=rule, decision=decision, buyers=buyers, churn=churn, output=output, source=label,
         network=network, drift=drift, platform=platform, platform_params=platform_params,
+        buyer_rule_params=buyer_rule_params,
     )
+
+
+def _strategy(given: Any, mechanism: Mechanism, fail) -> tuple[dict[str, Any], Any]:
+    """Validate ``[buyers.strategy]``, the strategic buyers' rule and spends (:mod:`agents.buyer_strategy`)."""
+    if not isinstance(given, dict):
+        raise fail("buyers.strategy", "must be a table")
+    if not given:
+        return {}, None
+    try:
+        check_strategy(given, mechanism)
+    except ValueError as exc:
+        key, _, problem = str(exc).partition(": ")
+        raise fail(f"buyers.strategy.{key}", problem) from None
+    cls = RULES[given["rule"]]
+    own = {k: v for k, v in given.items() if k not in STRATEGY_KEYS}
+    params = _params(cls.Params, own, "buyers.strategy", fail)
+    if getattr(params, "information", "global") != "global":
+        raise fail("buyers.strategy.information", "buyers have no social graph: only \"global\"")
+    table = {k: given[k] for k in STRATEGY_KEYS if k in given}
+    table.setdefault("initial_spend", given["spend"][(len(given["spend"]) - 1) // 2])
+    return table, params
 
 
 def _platform(given: Any, mechanism: Mechanism, fail) -> tuple[dict[str, Any], Any]:

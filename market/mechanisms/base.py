@@ -110,6 +110,9 @@ class RoundContext:
     network : market.network.SocialNetwork or None
         The owners' social graph (rows = owner rows), for rules that use
         local information such as imitation; ``None`` outside a model.
+    buyer_spend : numpy.ndarray or None
+        Strategic buyers' chosen spend this round, one per active buyer
+        (:mod:`agents.buyer_strategy`); ``None``: the mechanism's own rule.
     """
 
     round: int
@@ -118,6 +121,7 @@ class RoundContext:
     buyer_budgets: np.ndarray = field(default_factory=lambda: np.zeros(0))
     buyer_valuations: np.ndarray = field(default_factory=lambda: np.zeros(0))
     network: Any = None
+    buyer_spend: np.ndarray | None = None
 
 
 @dataclass
@@ -141,6 +145,10 @@ class Outcome:
     metrics : dict of str to float
         Mechanism-specific per-round metrics; each key becomes a column of
         ``model.parquet``.
+    buyer_accuracy : numpy.ndarray or None
+        The quality in [0, 1] of what each active buyer received, which scales
+        its valuation in the buyer surplus; ``None``: every buyer gets the full
+        output (1).
     """
 
     payment: np.ndarray
@@ -149,6 +157,7 @@ class Outcome:
     platform_utility: float
     buyer_payments: np.ndarray = field(default_factory=lambda: np.zeros(0))
     metrics: dict[str, float] = field(default_factory=dict)
+    buyer_accuracy: np.ndarray | None = None
 
     @property
     def buyer_spend(self) -> float:
@@ -168,6 +177,8 @@ class Mechanism(ABC):
     name: ClassVar[str]
     description: ClassVar[str] = ""
     owner_attributes: ClassVar[dict[str, float]] = {}
+    #: Whether buyers may choose their per-round spend (:meth:`buyer_outcomes`).
+    strategic_buyers: ClassVar[bool] = False
 
     @dataclass(frozen=True)
     class Params:
@@ -245,6 +256,16 @@ class Mechanism(ABC):
         """
         util = self.deviation_utilities(action, owners, ctx)
         return self.action_space.values[np.argmax(util, axis=1)]
+
+    def buyer_outcomes(self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext,
+                       spend: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For strategic buyers: each active buyer's accuracy and payment had it spent ``spend[k]``.
+
+        Returns two arrays of shape ``(buyers, len(spend))``, the others'
+        spends and the owners' actions fixed.  Mechanisms whose buyers can
+        choose their spend set ``strategic_buyers = True`` and override this.
+        """
+        raise NotImplementedError(f"{self.name}: buyers cannot choose their spend")
 
     def update(self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext) -> None:
         """Between-round adaptation of the platform (e.g. re-choosing a payout share).
