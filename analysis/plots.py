@@ -8,6 +8,9 @@ Of a run directory (``privmarket run --out DIR``):
                     (from ``owners.parquet``; mean utility when owner state was not recorded)
 ``regimes``         the action shares over coloured bands of the regime of each round,
                     with the change points of the mean action as dashed lines
+``two_sided``       with a learning platform or strategic buyers: the posted parameters,
+                    the action shares, the information rent and platform utility (with the
+                    regret per round so far), and the buyers' mean spend and surplus
 
 Of a sweep directory (``privmarket sweep --out DIR``):
 
@@ -154,7 +157,59 @@ def run_figures(run_dir: Path, out: Path | None = None) -> list[Path]:
     ax.set(title=f"Regimes over time (dashed: change points of the mean action): {scenario.name}",
            xlabel="round", ylabel="share of owners", ylim=(-0.02, 1.02))
     paths += _save(fig, out, "regimes")
+    if any(c.startswith("platform_param_") for c in model) or "buyer_mean_spend" in model:
+        paths += _two_sided(model, shares, space, title, out)
     return paths
+
+
+def _two_sided(model: pd.DataFrame, shares: list[str], space, title: str, out: Path) -> list[Path]:
+    """The ``two_sided`` figure: what the platform posts and the buyers spend, and what it does to the market."""
+    window = max(len(model) // 50, 1)
+    smooth = model.rolling(window, min_periods=1).mean(numeric_only=True)
+    params = [c for c in model if c.startswith("platform_param_")]
+    fig, axes = plt.subplots(2, 2, figsize=(12, 7), sharex=True)
+    ax = axes[0, 0]
+    if params:
+        for col in params:
+            name = col.removeprefix("platform_param_")
+            ax.plot(model["round"], model[col], lw=0.4, alpha=0.35)
+            ax.plot(model["round"], smooth[col], lw=1.5, label=f"{name} (mean of {window} rounds)")
+        ax.legend(loc="best", fontsize=8)
+        ax.set(title="Posted parameter (learning platform)", ylabel="posted value")
+    else:
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, "the platform posts fixed parameters", ha="center", va="center")
+    ax = axes[0, 1]
+    for col in shares:
+        ax.plot(model["round"], smooth[col], label=col.removeprefix("share_"))
+    ax.legend(title=_action_title(space), loc="best", fontsize=8)
+    ax.set(title=f"Share of owners at each action (mean of {window} rounds)", ylabel="share", ylim=(-0.02, 1.02))
+    ax = axes[1, 0]
+    for col, label in (("information_rent", "information rent"), ("platform_utility", "platform utility")):
+        ax.plot(model["round"], smooth[col], label=label)
+    if "platform_regret" in model:
+        ax.plot(model["round"], model["platform_regret"] / model["round"], ls="--",
+                label="regret / t (against the best fixed parameter)")
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.legend(loc="best", fontsize=8)
+    ax.set(title=f"Rent, platform utility (mean of {window} rounds) and regret per round", xlabel="round",
+           ylabel="amount per round")
+    ax = axes[1, 1]
+    if "buyer_mean_spend" in model:
+        ax.plot(model["round"], smooth["buyer_mean_spend"], label="mean chosen spend per buyer")
+        ax.plot(model["round"], smooth["buyer_surplus"], label="buyer surplus (all buyers)")
+        ax.legend(loc="best", fontsize=8)
+        ax.set(title=f"Strategic buyers (mean of {window} rounds)", xlabel="round", ylabel="amount per round")
+    elif model["n_buyers"].any():
+        ax.plot(model["round"], smooth["buyer_surplus"], label="buyer surplus")
+        ax.legend(loc="best", fontsize=8)
+        ax.set(title=f"Buyer surplus (mean of {window} rounds)", xlabel="round", ylabel="amount per round")
+    else:
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, "no buyers in this market", ha="center", va="center")
+    fig.suptitle(f"Two-sided dynamics: {title}")
+    fig.tight_layout()
+    return _save(fig, out, "two_sided")
 
 
 def _mode(values: pd.Series) -> str:
