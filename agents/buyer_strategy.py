@@ -29,13 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from agents.rules import RULES
 from market.mechanisms.base import ActionSpace, Mechanism, RoundContext
 from market.population import OwnerArrays
-
-#: Rules that need the owners' social graph, which buyers do not have.
-NETWORK_RULES = ("imitation",)
-
 
 class BuyerGame:
     """The buyers' spend game seen by a decision rule (in place of a mechanism).
@@ -82,21 +77,3 @@ def empty_buyers() -> OwnerArrays:
 def surplus(valuation: np.ndarray, accuracy: np.ndarray | None, paid: np.ndarray) -> np.ndarray:
     """Each buyer's surplus :math:`w_b \\, \\mathrm{acc}_b - p_b` (accuracy 1 when the mechanism reports none)."""
     return valuation * (1.0 if accuracy is None else accuracy) - paid
-
-
-def check_strategy(table: dict[str, Any], mechanism: Mechanism) -> None:
-    """Check a ``[buyers.strategy]`` table's rule and spends; raise ``ValueError("key: problem")``."""
-    if not mechanism.strategic_buyers:
-        raise ValueError(f"rule: the {mechanism.name} mechanism does not let buyers choose their spend")
-    rule = table.get("rule")
-    if rule not in RULES or rule in NETWORK_RULES:
-        known = ", ".join(sorted(r for r in RULES if r not in NETWORK_RULES))
-        raise ValueError(f"rule: unknown or unsuitable buyer rule {rule!r} (known: {known})")
-    spend = table.get("spend")
-    if not isinstance(spend, list) or len(spend) < 2 or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) and v >= 0 for v in spend):
-        raise ValueError(f"spend: expected a list of at least two non-negative numbers, got {spend!r}")
-    if np.any(np.diff(spend) <= 0):
-        raise ValueError("spend: must be strictly increasing")
-    if "initial_spend" in table and table["initial_spend"] not in spend:
-        raise ValueError(f"initial_spend: must be one of the candidate spends, got {table['initial_spend']!r}")

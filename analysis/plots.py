@@ -180,10 +180,16 @@ def _two_sided(model: pd.DataFrame, shares: list[str], space, title: str, out: P
         ax.set_axis_off()
         ax.text(0.5, 0.5, "the platform posts fixed parameters", ha="center", va="center")
     ax = axes[0, 1]
-    for col in shares:
-        ax.plot(model["round"], smooth[col], label=col.removeprefix("share_"))
-    ax.legend(title=_action_title(space), loc="best", fontsize=8)
-    ax.set(title=f"Share of owners at each action (mean of {window} rounds)", ylabel="share", ylim=(-0.02, 1.02))
+    if space.kind == "levels":
+        for col in shares:
+            ax.plot(model["round"], smooth[col], label=col.removeprefix("share_"))
+        ax.legend(title=_action_title(space), loc="best", fontsize=8)
+        ax.set(title=f"Share of owners at each action (mean of {window} rounds)", ylabel="share",
+               ylim=(-0.02, 1.02))
+    else:
+        ax.plot(model["round"], smooth["mean_action"], label="mean owner action")
+        ax.legend(loc="best", fontsize=8)
+        ax.set(title=f"Mean owner action (mean of {window} rounds)", ylabel=_action_title(space))
     ax = axes[1, 0]
     for col, label in (("information_rent", "information rent"), ("platform_utility", "platform utility")):
         ax.plot(model["round"], smooth[col], label=label)

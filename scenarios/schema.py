@@ -23,7 +23,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from agents.buyer_strategy import check_strategy
 from agents.rules import RULES, DecisionRule
 from market.mechanisms import MECHANISMS, Mechanism
 from market.network import KINDS as NETWORK_KINDS
@@ -48,6 +47,8 @@ BUYER_KEYS = {"initial": 0, "arrival_rate": 0.0, "budget": 10.0, "valuation": 1.
               "stay": {"dist": "exponential", "scale": 20.0}, "strategy": {}}
 #: ``[buyers.strategy]`` keys besides the decision rule's parameters.
 STRATEGY_KEYS = ("rule", "spend", "initial_spend")
+#: Rules that need the owners' social graph, which buyers do not have.
+NETWORK_RULES = ("imitation",)
 CHURN_KEYS = {"leave_rate": 0.0, "join_rate": 0.0, "newcomers": []}
 OUTPUT_KEYS = {"owner_every": 1, "owner_sample": 0, "checkpoint_every": 0}
 
@@ -309,12 +310,22 @@ def _strategy(given: Any, mechanism: Mechanism, fail) -> tuple[dict[str, Any], A
         raise fail("buyers.strategy", "must be a table")
     if not given:
         return {}, None
-    try:
-        check_strategy(given, mechanism)
-    except ValueError as exc:
-        key, _, problem = str(exc).partition(": ")
-        raise fail(f"buyers.strategy.{key}", problem) from None
-    cls = RULES[given["rule"]]
+    if not mechanism.strategic_buyers:
+        raise fail("buyers.strategy", f"the {mechanism.name} mechanism does not let buyers choose their spend")
+    rule = given.get("rule")
+    if rule not in RULES or rule in NETWORK_RULES:
+        known = ", ".join(sorted(r for r in RULES if r not in NETWORK_RULES))
+        raise fail("buyers.strategy.rule", f"unknown or unsuitable buyer rule {rule!r} (known: {known})")
+    spend = given.get("spend")
+    if not isinstance(spend, list) or len(spend) < 2:
+        raise fail("buyers.strategy.spend", f"expected a list of at least two spends, got {spend!r}")
+    for v in spend:
+        _number(v, "buyers.strategy.spend", fail, minimum=0)
+    if any(b <= a for a, b in zip(spend, spend[1:])):
+        raise fail("buyers.strategy.spend", "must be strictly increasing")
+    if "initial_spend" in given and given["initial_spend"] not in spend:
+        raise fail("buyers.strategy.initial_spend", f"must be one of the spends, got {given['initial_spend']!r}")
+    cls = RULES[rule]
     own = {k: v for k, v in given.items() if k not in STRATEGY_KEYS}
     params = _params(cls.Params, own, "buyers.strategy", fail)
     if getattr(params, "information", "global") != "global":

@@ -244,3 +244,12 @@ def test_zeroth_order_range_learner_approaches_the_first_best():
     result = run(raw | {"rounds": 400})
     summary = result.summary["platform"]
     assert summary["price_of_not_knowing"] < 0.03 * summary["first_best_utility"], summary
+
+
+def test_two_sided_figure_and_report_section(tmp_path):
+    from analysis.report import report
+
+    run(market() | {"rounds": 60}, out=tmp_path / "r")
+    page = report(tmp_path / "r").read_text()
+    assert (tmp_path / "r" / "figures" / "two_sided.png").stat().st_size > 10_000
+    assert "Learning platform (regret, first-best, price of not knowing)" in page and "price_of_not_knowing" in page
