@@ -191,7 +191,8 @@ def _two_sided(model: pd.DataFrame, shares: list[str], space, title: str, out: P
         ax.legend(loc="best", fontsize=8)
         ax.set(title=f"Mean owner action (mean of {window} rounds)", ylabel=_action_title(space))
     ax = axes[1, 0]
-    for col, label in (("information_rent", "information rent"), ("platform_utility", "platform utility")):
+    rent = "information_rent_total" if "information_rent_total" in model else "information_rent"
+    for col, label in ((rent, "information rent"), ("platform_utility", "platform utility")):
         ax.plot(model["round"], smooth[col], label=label)
     if "platform_regret" in model:
         ax.plot(model["round"], model["platform_regret"] / model["round"], ls="--",

@@ -240,13 +240,15 @@ def platform_summary(scenario: Scenario, model: pd.DataFrame) -> dict[str, Any]:
     dimension of a one-parameter range, 11 of a menu) with the price of not knowing.
     """
     table = scenario.platform
+    # the measures' ``information_rent_total`` where recorded, else ``information_rent``
+    rent = "information_rent_total" if "information_rent_total" in model else "information_rent"
     quarter = model.iloc[-max(len(model) // 4, 1):]
     columns = [c for c in model.columns if c.startswith("platform_param_")]
     out: dict[str, Any] = {
         "algorithm": table["algorithm"], "learn": table["learn"], "update_every": table["update_every"],
         "final_params": {c: float(model[c].iloc[-1]) for c in columns},
         "last_quarter_utility": float(quarter["platform_utility"].mean()),
-        "last_quarter_information_rent": float(quarter["information_rent"].mean()),
+        "last_quarter_information_rent": float(quarter[rent].mean()),
     }
     if table["regret"]:
         fixed = quarter["platform_utility"] + quarter["platform_regret_round"]
