@@ -3,8 +3,6 @@
 import copy
 import itertools
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -126,16 +124,16 @@ def test_a_range_needs_a_continuous_algorithm_and_vice_versa():
         load(raw)
 
 
-def test_cli_override_and_one_line_error(tmp_path):
-    cmd = [sys.executable, "-m", "market.cli", "run", "quickstart", "--rounds", "3", "--out", str(tmp_path / "r"),
-           "--set", "platform.learn=\"mechanism.price.9\"", "--set", "platform.grid=[0.5, 1.0]"]
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == [
+def test_cli_override_and_one_line_error(tmp_path, capsys):
+    from market.cli import main
+
+    args = ["run", "quickstart", "--rounds", "3", "--out", str(tmp_path / "r"), "--set", "population.owners=50",
+            "--set", "platform.learn=\"mechanism.price.9\"", "--set", "platform.grid=[0.5, 1.0]"]
+    assert main(args) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
         "privmarket: error: quickstart.toml: platform.learn: 'mechanism.price.9': price has 3 elements"]
-    cmd[-3] = "platform.learn=\"mechanism.price.2\""
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    args[-3] = "platform.learn=\"mechanism.price.2\""
+    assert main(args) == 0
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert summary["platform"]["algorithm"] == "ucb1"
     assert "platform_param_price_2" in summary["final"]

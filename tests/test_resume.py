@@ -85,7 +85,7 @@ def test_stop_and_resume_in_process(tmp_path, tiny):
 @pytest.mark.parametrize("platform", [
     {"learn": "mechanism.price.2", "grid": [0.4, 0.8, 1.2], "algorithm": "exp3", "update_every": 3},
     {"learn": ["mechanism.price.1", "mechanism.price.2"], "low": [0.1, 0.5], "high": [0.6, 1.5],
-     "algorithm": "zeroth_order", "update_every": 2},
+     "algorithm": "zeroth_order", "update_every": 2, "regret_points": 3},
 ])
 def test_resume_with_a_learning_platform_is_byte_identical(tmp_path, tiny, platform):
     """The learner's weights, the block in progress, the posted price and the regret benchmark are checkpointed."""
