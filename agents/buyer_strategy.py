@@ -8,13 +8,13 @@ its spend :math:`s_b` from the candidate list ``spend``, and its utility is
 .. math::  u_b(s_b) = w_b \\, \\mathrm{acc}_b(s_b) - p_b(s_b),
 
 its ``valuation`` :math:`w_b` times the accuracy of what its auction bought
-(:meth:`market.mechanisms.base.Mechanism.buyer_outcomes`) minus what it paid.
+(:meth:`market.core.mechanism.Mechanism.buyer_outcomes`) minus what it paid.
 The buyers' choice is a game of the same shape as the owners' -- candidates,
 a deviation-utility matrix, a best response -- so any decision rule of
-:mod:`agents.rules` that needs no social graph (best response, logit,
+:mod:`market.rules` that needs no social graph (best response, logit,
 fictitious play, regret matching, Hedge, EXP3, Q-learning) drives it
 unchanged: :class:`BuyerGame` plays the mechanism's part and the buyers' state
-is an :class:`~market.population.OwnerArrays` whose rows are the active
+is an :class:`~market.core.population.OwnerArrays` whose rows are the active
 buyers in arrival order (``action`` the spend, ``payment`` what it paid,
 ``utility`` its surplus).
 
@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from market.mechanisms.base import ActionSpace, Mechanism, RoundContext
-from market.population import OwnerArrays
+from market.core.mechanism import ActionSpace, Mechanism, RoundContext
+from market.core.population import OwnerArrays
 
 class BuyerGame:
     """The buyers' spend game seen by a decision rule (in place of a mechanism).

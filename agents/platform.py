@@ -5,9 +5,9 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
-from market.mechanisms.base import Mechanism, Outcome, RoundContext
-from market.platform_learning import PlatformLearner
-from market.platform_learning.controller import PlatformLearning
+from market.core.mechanism import Mechanism, Outcome, RoundContext
+from market.rules.platform.controller import PlatformLearning
+from market.rules.platform.learner import PlatformLearner
 
 
 class Platform(mesa.Agent):
@@ -16,7 +16,7 @@ class Platform(mesa.Agent):
     With a ``[platform]`` table the platform learns: before each block of
     rounds its learner proposes the mechanism parameters to post, and after
     the block it learns from the mean of its own realised utility -- never from
-    the owners' sensitivities (:mod:`market.platform_learning`).
+    the owners' sensitivities (:mod:`market.rules.platform`).
 
     Attributes
     ----------

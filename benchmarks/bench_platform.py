@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from market import DataMarket
+from market.simulation.model import DataMarket
 
 GRID = [0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4]
 PLATFORMS = {

@@ -9,12 +9,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from market import DataMarket, run
+from analysis.first_best import first_best, price_of_not_knowing
+from analysis.platform_regret import fixed_scenario
 from market.mechanisms.posted_price import PostedPrice
-from market.platform_learning import LEARNERS, UCB1, Exp3, Thompson, ZerothOrder
-from market.platform_learning.first_best import first_best, price_of_not_knowing
-from market.platform_learning.parameters import current_values, parse_key, post
-from market.platform_learning.regret import fixed_scenario
+from market.registry import PLATFORM_LEARNERS as LEARNERS
+from market.rules.platform.exp3 import Exp3
+from market.rules.platform.parameters import current_values, parse_key, post
+from market.rules.platform.thompson import Thompson
+from market.rules.platform.ucb1 import UCB1
+from market.rules.platform.zeroth_order import ZerothOrder
+from market.runner import run
+from market.simulation.model import DataMarket
 from scenarios.schema import ScenarioError, load
 
 GRID = [0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4]

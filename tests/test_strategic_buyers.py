@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from market import DataMarket, run
-from market.runner import Interrupted, resume
+from market.runner import Interrupted, resume, run
+from market.simulation.model import DataMarket
 from scenarios.schema import ScenarioError, load
 
 SCENARIO = "platform_strategic_buyers"
