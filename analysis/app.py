@@ -35,6 +35,7 @@ from mesa.visualization import Slider, SolaraViz
 from mesa.visualization.utils import update_counter
 
 from market.registry import MECHANISMS, RULES
+from market.simulation.metrics import STANDARD_NAMES
 from market.simulation.model import DataMarket
 from scenarios.schema import DECISION_KEYS, REVISIONS, Scenario, ScenarioError, load, read_raw
 
@@ -210,9 +211,6 @@ class MarketApp(DataMarket):
 
 
 # ------------------------------------------------------------------ components
-STANDARD_COLUMNS = frozenset({"round", "time", "n_owners", "n_buyers", "mean_action", "total_payments",
-                              "total_cost", "mean_utility", "information_rent", "platform_utility",
-                              "buyer_spend"})
 
 
 def _frame(model: DataMarket):
@@ -254,13 +252,13 @@ def Metrics(model: DataMarket) -> None:
              f"| buyers | {len(model.buyers)} |"]
     if row:
         lines += [f"| {k} | {v:.4g} |" for k, v in row.items()
-                  if k.startswith("share_") or k in ("mean_action", "total_payments", "information_rent",
-                                                     "platform_utility")]
+                  if k.startswith("share_") or k in ("mean_action", "total_payments", "information_rent_total",
+                                                     "exploitability", "platform_utility")]
         lines.append(f"| welfare | {welfare:.4g} |")
         if welfare:
             lines.append(f"| platform's share of welfare | {row['platform_utility'] / welfare:.3g} |")
         lines += [f"| {k} | {v:.4g} |" if isinstance(v, (int, float)) else f"| {k} | {v} |"
-                  for k, v in row.items() if k not in STANDARD_COLUMNS and not k.startswith("share_")]
+                  for k, v in row.items() if k not in STANDARD_NAMES and not k.startswith("share_")]
     with solara.Column(classes=["market-metrics"]):
         if model.problem:
             solara.Error(f"Controls not applied ({model.problem}); showing {model.scenario.name} as loaded.")
@@ -279,7 +277,7 @@ def PaymentsAndRents(model: DataMarket):
     """Total payments, the owners' privacy cost, information rent and buyer spend per round."""
     return _line_figure(model, "Payments and rents", {
         "total_payments": "payments", "total_cost": "privacy cost",
-        "information_rent": "information rent", "buyer_spend": "buyer spend"})
+        "information_rent_total": "information rent", "buyer_spend": "buyer spend"})
 
 
 def PlatformAndWelfare(model: DataMarket):
@@ -303,7 +301,7 @@ def PlatformAndWelfare(model: DataMarket):
 def MechanismState(model: DataMarket):
     """The mechanism's own metrics and state (e.g. its regime), when it reports any."""
     row = model.row or {}
-    series = {k: k for k, v in row.items() if k not in STANDARD_COLUMNS and not k.startswith("share_")
+    series = {k: k for k, v in row.items() if k not in STANDARD_NAMES and not k.startswith("share_")
               and isinstance(v, (int, float, np.number))}
     if not series:
         update_counter.get()

@@ -55,7 +55,7 @@ class FirstBest:
         The platform's utility there.
     table : pandas.DataFrame
         Every evaluated candidate: the keys, ``platform_utility``,
-        ``information_rent``, ``settled`` (whether best response reached a
+        ``payments_above_cost`` (payments minus privacy cost), ``settled`` (whether best response reached a
         fixed point) and ``on_grid`` (a learner candidate).
     """
 
@@ -79,7 +79,7 @@ def response(mechanism: Mechanism, owners: OwnerArrays, ctx: RoundContext) -> tu
 
 
 def evaluate(mechanism: Mechanism, owners: OwnerArrays, ctx: RoundContext) -> tuple[float, float, bool]:
-    """Platform utility and information rent at the owners' response, and whether it settled."""
+    """Platform utility and payments above privacy cost at the owners' response, and whether it settled."""
     action, settled = response(mechanism, owners, ctx)
     outcome = mechanism.settle(action, owners, ctx)
     rent = float(outcome.payment.sum() - outcome.cost.sum())
@@ -112,7 +112,7 @@ def first_best(scenario: Scenario, points: int = 101) -> FirstBest:
     names = [k.key for k in keys]
     table = pd.DataFrame(every, columns=names)
     table["platform_utility"] = [r[0] for r in rows]
-    table["information_rent"] = [r[1] for r in rows]
+    table["payments_above_cost"] = [r[1] for r in rows]
     table["settled"] = [r[2] for r in rows]
     table["on_grid"] = on_grid
     best = int(table["platform_utility"].idxmax())

@@ -6,8 +6,10 @@ Of a run directory (``privmarket run --out DIR``):
 ``payments``        payments, privacy cost, information rent and platform utility per round
 ``welfare``         utilitarian welfare and Gini of owner utility per recorded round
                     (from ``owners.parquet``; mean utility when owner state was not recorded)
-``regimes``         the action shares over coloured bands of the regime of each round,
-                    with the change points of the mean action as dashed lines
+``regimes``         the headline series (mean action) with the transient shaded, each regime's
+                    level as a coloured bar and each regime shift as a vertical line where it
+                    is (only shifts, not change points), above ``exploitability`` over time
+                    (``docs/measures.md``)
 ``two_sided``       with a learning platform or strategic buyers: the posted parameters,
                     the action shares, the information rent and platform utility (with the
                     regret per round so far), and the buyers' mean spend and surplus
@@ -37,7 +39,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from analysis.regimes import change_points, classify_rounds, regime_order, regime_spans  # noqa: E402
+from analysis.regimes import EQUILIBRIUM_TOL, analyse_regimes, regime_order  # noqa: E402
 from analysis.welfare_measures import welfare_table  # noqa: E402
 from scenarios.schema import load
 
@@ -58,7 +60,8 @@ def _save(fig: plt.Figure, out: Path, name: str) -> list[Path]:
 
 #: ``model.parquet`` money columns of the payments figure and their legend labels.
 MONEY = {"total_payments": "payments to owners", "total_cost": "owners' privacy cost",
-         "information_rent": "information rent (payments - cost)", "platform_utility": "platform utility"}
+         "information_rent_total": "information rent (utility above the outside option)",
+         "platform_utility": "platform utility"}
 
 
 def _palette(order: list[str]) -> dict[str, tuple]:
@@ -139,26 +142,48 @@ def run_figures(run_dir: Path, out: Path | None = None) -> list[Path]:
     fig.suptitle(f"Owner welfare: {title}")
     paths += _save(fig, out, "welfare")
 
-    regimes = classify_rounds(model, mech, space)
-    order = regime_order(mech, space)
-    colours = _palette(order)
-    fig, ax = plt.subplots(figsize=(8, 4))
-    for span in regime_spans(model["round"], regimes).itertuples():
-        ax.axvspan(span.start - 0.5, span.end + 0.5, color=colours[span.regime], alpha=0.35, lw=0)
-    for col in shares:
-        ax.plot(model["round"], model[col], label=col.removeprefix("share_"))
-    for cp in change_points(model["mean_action"].to_numpy()):
-        ax.axvline(model["round"].iloc[cp], color="k", ls="--", lw=1)
-    handles = [plt.Rectangle((0, 0), 1, 1, color=colours[r], alpha=0.35) for r in order]
-    legend = ax.legend(handles, order, title="regime", loc="upper left", bbox_to_anchor=(1.01, 1))
-    ax.add_artist(legend)
-    ax.legend(title=f"share at {_action_title(space)}", loc="lower left", bbox_to_anchor=(1.01, 0))
-    ax.set(title=f"Regimes over time (dashed: change points of the mean action): {scenario.name}",
-           xlabel="round", ylabel="share of owners", ylim=(-0.02, 1.02))
-    paths += _save(fig, out, "regimes")
+    paths += _save(_regime_figure(model, scenario, title), out, "regimes")
     if any(c.startswith("platform_param_") for c in model) or "buyer_mean_spend" in model:
         paths += _two_sided(model, shares, space, title, out)
     return paths
+
+
+def _regime_figure(model: pd.DataFrame, scenario, title: str) -> plt.Figure:
+    """The headline series with transient, regimes and shifts (top) and exploitability (bottom)."""
+    analysis = analyse_regimes(model, scenario.mechanism)
+    rounds = model["round"].to_numpy()
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6), sharex=True, height_ratios=(3, 2))
+    top.plot(rounds, model[analysis.series], color="k", lw=1, label=analysis.series)
+    first = analysis.regimes[0].start if analysis.regimes else len(rounds)
+    if first > 0:
+        top.axvspan(rounds[0] - 0.5, rounds[first - 1] + 0.5, color="grey", alpha=0.25, lw=0,
+                    label=f"transient ({first} rounds)")
+    colours = _palette(regime_order(r.label for r in analysis.regimes))
+    for r in analysis.regimes:
+        top.hlines(r.level, rounds[r.start] - 0.5, rounds[r.end] + 0.5, color=colours[r.label], lw=4, alpha=0.8,
+                   label=f"regime {r.label}")
+    for old, new in analysis.shifts():
+        at = rounds[old.end + 1]
+        top.axvline(at, color="tab:red", lw=1.5)
+        top.annotate(f"shift at {at}: {old.label} -> {new.label}", (at, 1.0), xycoords=("data", "axes fraction"),
+                     xytext=(3, -12), textcoords="offset points", fontsize=8, color="tab:red")
+    handles, labels = top.get_legend_handles_labels()
+    unique = dict(zip(labels, handles))
+    top.legend(unique.values(), unique.keys(), loc="upper left", bbox_to_anchor=(1.01, 1))
+    kind = "theory classes" if analysis.kind == "class" else f"levels of {analysis.series} (threshold {analysis.threshold:.3g})"
+    n_shifts = len(analysis.shifts())
+    top.set(title=f"Regimes ({kind}; {n_shifts} shift{'' if n_shifts == 1 else 's'}): {title}",
+            ylabel=analysis.series)
+    e = model["exploitability"].to_numpy(dtype=float)
+    measured = np.isfinite(e)
+    bottom.plot(rounds[measured], e[measured], color="tab:blue", marker="." if measured.sum() < 60 else None)
+    bottom.axhline(EQUILIBRIUM_TOL, color="grey", ls=":", label=f"equilibrium_tol {EQUILIBRIUM_TOL:g}")
+    bottom.set_yscale("symlog", linthresh=EQUILIBRIUM_TOL)
+    bottom.set_ylim(bottom=0)
+    bottom.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
+    bottom.set(title="Distance from equilibrium: exploitability (mean gain from the best deviation)",
+               xlabel="round", ylabel="exploitability")
+    return fig
 
 
 def _two_sided(model: pd.DataFrame, shares: list[str], space, title: str, out: Path) -> list[Path]:
@@ -190,8 +215,7 @@ def _two_sided(model: pd.DataFrame, shares: list[str], space, title: str, out: P
         ax.legend(loc="best", fontsize=8)
         ax.set(title=f"Mean owner action (mean of {window} rounds)", ylabel=_action_title(space))
     ax = axes[1, 0]
-    rent = "information_rent_total" if "information_rent_total" in model else "information_rent"
-    for col, label in ((rent, "information rent"), ("platform_utility", "platform utility")):
+    for col, label in (("information_rent_total", "information rent"), ("platform_utility", "platform utility")):
         ax.plot(model["round"], smooth[col], label=label)
     if "platform_regret" in model:
         ax.plot(model["round"], model["platform_regret"] / model["round"], ls="--",
@@ -238,7 +262,7 @@ def sweep_figures(sweep_dir: Path, out: Path | None = None) -> list[Path]:
     summary = pd.read_parquet(sweep_dir / "summary.parquet")
     scenario = load(sweep_dir / "scenario.toml")
     keys = list(manifest["grid"])
-    order = regime_order(scenario.mechanism.name, scenario.mechanism.action_space)
+    order = regime_order(sorted(summary["regime"].astype(str).unique()))
     colours = _palette(order)
     shares = [c for c in summary.columns if c.startswith("share_")]
     out = Path(out) if out is not None else sweep_dir / "figures"

@@ -30,6 +30,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from importlib import metadata
 from pathlib import Path
 
@@ -37,8 +38,10 @@ from analysis.first_best import first_best
 from analysis.plots import plot
 from analysis.report import report
 from analysis.reproduce import PAPERS, reproduce
-from analysis.sweep import parse_grid, sweep
+from analysis.sweep import describe_failures, parse_grid, sweep
 from market.runner import Interrupted, resume, run
+from market.simulation.checkpoint import CheckpointError
+from market.simulation.run_directory import RunDirectoryError, require_complete, staging
 from market.theory.fl_market.murba import save_model
 from market.training.murba import TorchMissing, require_torch, train, training_scenario
 from scenarios.schema import ScenarioError, builtin_descriptions, load
@@ -57,9 +60,18 @@ def _version() -> str:
         return "unknown"
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (``privmarket: error: ...``), exit 2."""
+
+    def error(self, message: str):
+        command = self.prog.removeprefix("privmarket").strip()
+        where = f"{command}: " if command else ""
+        self.exit(EXIT_USAGE, f"privmarket: error: {where}{message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``privmarket``."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="privmarket", description="Agent-based, discrete-event simulator of markets for private data.")
     parser.add_argument("--version", action="version", version=f"privmarket {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -169,7 +181,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         stop.install()
         result = run(scenario, out=out, owner_every=args.owner_every, owner_sample=args.owner_sample,
                      checkpoint_every=args.checkpoint_every, progress=True, stop=stop)
-    except ScenarioError as exc:
+    except (ScenarioError, RunDirectoryError) as exc:
         raise UserError(str(exc)) from None
     except Interrupted as exc:
         print(f"privmarket: {exc}", file=sys.stderr)
@@ -184,7 +196,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     stop.install()
     try:
         result = resume(args.out, progress=True, stop=stop)
-    except FileNotFoundError as exc:
+    except (RunDirectoryError, CheckpointError, ScenarioError) as exc:
         raise UserError(str(exc)) from None
     except Interrupted as exc:
         print(f"privmarket: {exc}", file=sys.stderr)
@@ -200,7 +212,7 @@ def _print_summary(result, out: Path) -> None:
           f"mechanism {scenario.mechanism.name}, rule {scenario.rule.name}, seed {scenario.seed}")
     shares = sorted((k for k in final if k.startswith("share_")), key=lambda k: -final[k])
     shown = [k for k in shares[:4] if final[k] > 0] + [
-        "mean_action", "total_payments", "information_rent", "platform_utility", "buyer_spend"]
+        "mean_action", "total_payments", "information_rent_total", "exploitability", "platform_utility", "buyer_spend"]
     print("final round: " + ", ".join(f"{k} {final[k]:.4g}" for k in shown if k in final))
     print(f"wall time {result.summary['wall_time_s']:.2f} s; outputs in {out}/")
 
@@ -269,9 +281,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     except (ScenarioError, ValueError) as exc:
         raise UserError(str(exc)) from None
     n_tasks = len(result.cells) * args.replicates
-    print(f"{len(result.cells)} cells x {args.replicates} replicates: {len(result.computed)} run now, "
-          f"{n_tasks - len(result.computed)} already done")
+    failed = len(result.failures)
+    print(f"{len(result.cells)} cells x {args.replicates} replicates: {len(result.computed) - failed} run now, "
+          f"{n_tasks - len(result.computed)} already done" + (f", {failed} failed" if failed else ""))
     print(f"per-round dataset {args.out / 'rounds'}/, summary {args.out / 'summary.parquet'} (and .csv)")
+    if failed:
+        raise UserError(f"{args.out / 'failures.csv'}: {failed} failed: {describe_failures(result.failures)} "
+                        "(rerun the same command to retry only these)")
     return 0
 
 
@@ -296,10 +312,24 @@ def cmd_first_best(args: argparse.Namespace) -> int:
     return 0
 
 
+def _require_finished(directory: Path) -> None:
+    """Refuse an incomplete run directory (a sweep directory is checked by its own reader)."""
+    if (directory / "sweep.json").exists():
+        return
+    if not any((directory / n).exists() for n in ("model.parquet", "summary.json", "scenario.toml")) \
+            and not staging(directory).is_dir():
+        return  # neither a run nor a sweep: the reader says so
+    try:
+        require_complete(directory)
+    except RunDirectoryError as exc:
+        raise UserError(str(exc)) from None
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
     """Write the standard figures of a run or sweep and print their paths."""
     if not args.dir.is_dir():
         raise UserError(f"{args.dir}: no such directory")
+    _require_finished(args.dir)
     try:
         paths = plot(args.dir, args.out)
     except ValueError as exc:
@@ -313,6 +343,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Write the HTML report of a run or sweep and print its path."""
     if not args.dir.is_dir():
         raise UserError(f"{args.dir}: no such directory")
+    _require_finished(args.dir)
     try:
         path = report(args.dir, args.out)
     except ValueError as exc:
@@ -338,7 +369,40 @@ def cmd_app(args: argparse.Namespace) -> int:
     print(f"privmarket app: {args.scenario} at http://127.0.0.1:{args.port}/ (Ctrl-C stops)", flush=True)
     command = [sys.executable, "-m", "solara", "run", page, "--host", "127.0.0.1",
                "--port", str(args.port), "--no-open", "--production"]
-    return subprocess.run(command, env=env, check=False).returncode
+    return _serve(subprocess.Popen(command, env=env))
+
+
+#: Seconds the server has to stop after a forwarded SIGTERM / SIGINT before it is killed.
+APP_STOP_S = 10.0
+
+
+def _serve(proc) -> int:
+    """Wait for the server child; SIGTERM / SIGINT to privmarket are forwarded to it, and
+    privmarket returns only once it has exited (killed after :data:`APP_STOP_S` seconds), so
+    no server is left orphaned and listening."""
+    deadline: list[float] = []
+
+    def forward(signum, frame):
+        if proc.poll() is None:
+            proc.send_signal(signum)
+        deadline[:] = [time.monotonic() + APP_STOP_S]
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while True:
+            try:
+                code = proc.wait(timeout=0.2)
+                break
+            except subprocess.TimeoutExpired:
+                if deadline and time.monotonic() > deadline[0]:
+                    proc.kill()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0 if deadline else code  # asked to stop, and stopped: a clean exit
 
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "resume": cmd_resume, "reproduce": cmd_reproduce,

@@ -221,7 +221,7 @@ def test_page_moves_with_the_market(server):
             assert later["round"] == f"{STEPS} of 200"
             assert later["total_payments"] != first["total_payments"]
             assert later["platform_utility"] != first["platform_utility"]
-            for series in ("share_0", "share_2", "total_payments", "information_rent", "platform_utility",
+            for series in ("share_0", "share_2", "total_payments", "information_rent_total", "platform_utility",
                            "welfare"):
                 assert _points(page, series) == STEPS, series
 

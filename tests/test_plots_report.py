@@ -65,8 +65,9 @@ def test_cli_report_is_one_parsable_self_contained_page(run_dir, tmp_path, capsy
     page.close()
     assert page.tags[0] == "html" and "table" in page.tags
     assert page.headings[0].startswith("Run of quickstart")
-    assert {"Scenario", "Summary metrics", "Regime shifts", "Figures"} <= set(page.headings)
-    assert "Information rent by sensitivity decile (round 30)" in page.headings
+    assert {"Scenario", "Summary metrics", "Transient and regime shifts", "Standard columns of model.parquet",
+            "Figures"} <= set(page.headings)
+    assert "Payments above privacy cost by sensitivity decile (round 30)" in page.headings
     assert len(page.images) == 4 and all(src.startswith("data:image/png;base64,") for src in page.images)
     assert main(["plot", str(tmp_path)]) == 2
     assert "neither a run" in capsys.readouterr().err

@@ -16,7 +16,15 @@ Every mechanism provides
   while the others keep their actions.  Every decision rule is built on this
   matrix, which is why every rule works with every mechanism;
 * optionally :meth:`Mechanism.best_response`, an exact best response where a
-  closed form or a scalar solver beats the candidate grid.
+  closed form or a scalar solver beats the candidate grid;
+* the owner's **outside option** (``outside_option``, :meth:`Mechanism.outside_utility`):
+  what not participating is worth, the participation constraint that the
+  information rent is measured against (``docs/measures.md#information-rent``);
+* ``shared_good``: whether owners share a good whose value grows with the
+  others' contributions, the only markets where free-riding is measured
+  (``docs/measures.md#free-riding``);
+* optionally :meth:`Mechanism.regime_classes`, the qualitative regimes the
+  theory of the mechanism names (``docs/measures.md#regimes``).
 
 New mechanisms subclass :class:`Mechanism` in one module of
 :mod:`market.mechanisms` (file name = registered name), declare their
@@ -29,6 +37,7 @@ from __future__ import annotations
 import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -145,7 +154,11 @@ class Outcome:
         ``RoundContext.buyer_budgets``; never more than its budget).
     metrics : dict of str to float
         Mechanism-specific per-round metrics; each key becomes a column of
-        ``model.parquet``.
+        ``model.parquet`` (a standard column's name is not allowed).
+    deviation : numpy.ndarray, optional
+        :meth:`Mechanism.deviation_utilities` of the settled profile when the
+        settlement computed them anyway, so that the per-round measures
+        (:mod:`market.simulation.deviation_measures`) need not compute them again.
     buyer_accuracy : numpy.ndarray or None
         The quality in [0, 1] of what each active buyer received, which scales
         its valuation in the buyer surplus; ``None``: every buyer gets the full
@@ -159,6 +172,7 @@ class Outcome:
     buyer_payments: np.ndarray = field(default_factory=lambda: np.zeros(0))
     metrics: dict[str, float] = field(default_factory=dict)
     buyer_accuracy: np.ndarray | None = None
+    deviation: np.ndarray | None = None
 
     @property
     def buyer_spend(self) -> float:
@@ -180,6 +194,13 @@ class Mechanism(ABC):
     owner_attributes: ClassVar[dict[str, float]] = {}
     #: Whether buyers may choose their per-round spend (:meth:`buyer_outcomes`).
     strategic_buyers: ClassVar[bool] = False
+    #: Index into ``action_space.values`` of the action that means not participating (the
+    #: outside option), or ``None`` when not participating is no action of the mechanism
+    #: (then :meth:`outside_utility` gives its value).
+    outside_option: ClassVar[int | None] = 0
+    #: Whether the owners share a good (a jointly trained model, a common estimate) whose value
+    #: to each grows with the others' contributions: only then is free-riding defined.
+    shared_good: ClassVar[bool] = False
 
     @dataclass(frozen=True)
     class Params:
@@ -267,6 +288,41 @@ class Mechanism(ABC):
         choose their spend set ``strategic_buyers = True`` and override this.
         """
         raise NotImplementedError(f"{self.name}: buyers cannot choose their spend")
+
+    def outside_utility(self, deviation: np.ndarray, owners: OwnerArrays) -> np.ndarray:
+        """Each owner's utility at its outside option, the others' actions fixed: :math:`u_i(o_i, a_{-i})`.
+
+        Parameters
+        ----------
+        deviation : numpy.ndarray
+            :meth:`deviation_utilities` of the current profile, shape ``(n, K)``.
+        owners : OwnerArrays
+            The owners.
+
+        The default reads column ``outside_option`` of ``deviation``; a
+        mechanism whose outside option is not one of its actions
+        (``outside_option = None``) overrides this with its value.
+        """
+        if self.outside_option is None:
+            raise NotImplementedError(f"{self.name}: outside_option is None but outside_utility is not defined")
+        return deviation[:, self.outside_option]
+
+    def regime_classes(self, table: Mapping[str, np.ndarray]) -> np.ndarray | None:
+        """The theory's regime class of every round, or ``None`` where the theory names none.
+
+        Parameters
+        ----------
+        table : mapping of str to numpy.ndarray
+            Columns of ``model.parquet`` (one entry per round).
+
+        Returns
+        -------
+        numpy.ndarray of str or None
+            One class name per round; ``""`` marks a round in no regime (e.g.
+            still moving).  ``None`` (the default): regimes are stationary
+            levels of the headline series (:mod:`analysis.regimes`).
+        """
+        return None
 
     def update(self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext) -> None:
         """Between-round adaptation of the platform (e.g. re-choosing a payout share).

@@ -47,6 +47,13 @@ Per-round metrics: ``alpha``, ``utility_U`` (:math:`U(\\rho)`),
 ``negative_fair_values`` (owners with :math:`\\phi_i < 0`: the federated
 utility is not monotone, docs/models/fair_value.md#fl-structure; payments are never clipped) and
 ``fair_value_se``.
+
+The outside option is the most private level (level 0, :math:`\\kappa_0 = 0`).
+Under the ``federated_mean`` utility the owners share the federated estimate
+(a shared good), so ``free_riding_share`` is recorded there.  Regime classes
+(:meth:`FairPayment.regime_classes`) are Theorem 3's: ``no incentives``
+(everyone at the most private level), ``mixed``, ``all low-privacy``
+(everyone at the least private level).
 """
 
 from __future__ import annotations
@@ -70,6 +77,8 @@ from market.theory.fair_value.privacy_game import OwnerClasses, PrivacyGame, SEL
 ESTIMATORS = ("stratified", "permutation")
 #: Coalition-size strata of the stratified estimator.
 STRATA = 16
+#: Regime names of Theorem 3, from most to least private.
+REGIMES = ("no incentives", "mixed", "all low-privacy")
 
 
 class FairPayment(Mechanism):
@@ -228,6 +237,17 @@ class FairPayment(Mechanism):
         return {"alpha": self.alpha, "utility_U": U, "platform_share": share,
                 "negative_fair_values": float(np.count_nonzero(phi < 0)), "fair_value_se": se,
                 "efficiency_residual": paid - owed}
+
+    @property
+    def shared_good(self) -> bool:
+        """The federated estimate is shared by the owners (``utility = "federated_mean"``)."""
+        return self.params.utility == "federated_mean"
+
+    def regime_classes(self, table):
+        """Theorem 3's regimes from the shares of the most and the least private level (exactly 1: everyone)."""
+        labels = self.action_space.labels
+        private, public = np.asarray(table[f"share_{labels[0]}"]), np.asarray(table[f"share_{labels[-1]}"])
+        return np.where(private >= 1, REGIMES[0], np.where(public >= 1, REGIMES[2], REGIMES[1]))
 
     def deviation_utilities(self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext) -> np.ndarray:
         """``alpha * phi(level k | others) - s_i g(t) kappa_k``, one fair-value computation per (type, k)."""

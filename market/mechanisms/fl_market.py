@@ -52,8 +52,10 @@ Per-round metrics (columns of ``model.parquet``):
 ``truthfulness_gap``    mean over owners of (utility at the current shading -
                         utility had she reported truthfully), the others fixed
 
-The owners' total rent (payments above true valuations) is the standard
-``information_rent`` column.
+An owner's outside option is selling nothing (no payment, no privacy lost:
+utility 0), so the standard ``information_rent_*`` columns are the payments
+above the true valuations of what was sold
+(``docs/measures.md#information-rent``).
 """
 
 from __future__ import annotations
@@ -84,6 +86,7 @@ class FLMarket(Mechanism):
     """Gradient buyers' procurement auctions of privacy parameters with LDP aggregation (paper 002)."""
 
     name = "fl_market"
+    outside_option = None
     description = "FL-Market: buyers auction owners' privacy budgets for an aggregated LDP gradient"
     owner_attributes = {"valuation": 0.0, "eps_bar": 1.0}
     strategic_buyers = True
@@ -257,12 +260,14 @@ class FLMarket(Mechanism):
         }
         return Outcome(payment=payment, cost=cost, utility=payment - cost,
                        platform_utility=float(buyer_payments.sum() - payment.sum()),
-                       buyer_payments=buyer_payments, metrics=metrics,
+                       buyer_payments=buyer_payments, metrics=metrics, deviation=dev,
                        buyer_accuracy=self._accuracy_of(err, held))
 
     @staticmethod
     def accuracy(err: np.ndarray) -> np.ndarray:
-        """A buyer's accuracy of an aggregate with error bound ERR: :math:`1 / (1 + \\mathrm{ERR})` (0 if nothing was bought).
+        """A buyer's accuracy of an aggregate with error bound ERR: :math:`1 / (1 + \\mathrm{ERR})`.
+
+        Zero if nothing was bought (ERR infinite).
 
         The buyer's value of a round is its ``valuation`` times this accuracy,
         so a buyer trades its spend against the error bound (eq. P2.2), as
@@ -297,6 +302,10 @@ class FLMarket(Mechanism):
         return {"auctions": 0.0, "winners": 0.0, "mean_epsilon": 0.0,
                 "error_bound": np.inf if held else np.nan, "no_winner_share": 1.0 if held else np.nan,
                 "budget_used": 0.0 if held else np.nan, "regret_share": 0.0, "truthfulness_gap": 0.0}
+
+    def outside_utility(self, deviation: np.ndarray, owners: OwnerArrays) -> np.ndarray:
+        """Selling nothing: utility 0."""
+        return np.zeros(len(owners))
 
     def best_response(
         self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext

@@ -38,6 +38,7 @@ from market.core.network import SocialNetwork
 from market.core.population import ARRAY_COLUMNS, CORE_ATTRIBUTES, OwnerArrays, draw, drift, sample_owners
 from market.registry import RULES
 from market.simulation import checkpoint
+from market.simulation.deviation_measures import DEVIATION_COLUMNS, deviation_measures
 from market.simulation.metrics import round_metrics
 from market.simulation.recorder import Recorder
 from scenarios import platform as platform_spec
@@ -322,9 +323,22 @@ class DataMarket(mesa.Model):
         else:
             self.running = False
 
+    def measures(self, outcome, ctx: RoundContext) -> dict[str, float]:
+        """The deviation-based columns of this round (:mod:`market.simulation.deviation_measures`).
+
+        Computed every ``output.measures_every`` rounds (and always in the
+        last round); NaN in the rounds between.
+        """
+        every = int(self.scenario.output["measures_every"])
+        if self.steps % every == 0 or self.steps == self.rounds:
+            return deviation_measures(self.mechanism, self.owners, ctx, outcome.utility, outcome.deviation)
+        names = DEVIATION_COLUMNS + (("free_riding_share",) if self.mechanism.shared_good else ())
+        return dict.fromkeys(names, float("nan"))
+
     def _record(self, outcome, ctx: RoundContext) -> None:
         self.row = round_metrics(self.steps, self.simulator.time, self.owners.action, outcome,
-                                 self.mechanism.action_space, len(self.buyers), self.platform.state())
+                                 self.mechanism.action_space, len(self.buyers), self.platform.state(),
+                                 self.measures(outcome, ctx))
         self.row["buyer_surplus"] = float(np.sum(surplus(ctx.buyer_valuations, outcome.buyer_accuracy,
                                                          outcome.buyer_payments)))
         if self.buyer_rule is not None:
