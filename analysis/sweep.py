@@ -17,6 +17,10 @@ Output directory::
                                 one partitioned Parquet dataset: one row per cell, replicate and
                                 round (``cell, replicate, seed``, the grid keys, then the
                                 ``model.parquet`` columns)
+    DIR/owners/cell=K/replicate=R.parquet
+                                owner state every ``owner_every`` rounds (as ``owners.parquet`` of a
+                                run, with ``cell, replicate, seed`` and the grid keys first); absent
+                                with ``owner_every = 0``
     DIR/parts/cell=K/replicate=R.parquet
                                 the summary row of each task
     DIR/summary.parquet, DIR/summary.csv
@@ -53,8 +57,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import os
-import sys
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -66,17 +70,23 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import tomli_w
-from tqdm import tqdm
 
 from analysis.emergence import rent_by_decile, summarize
 from analysis.regimes import EQUILIBRIUM_TOL, analyse_regimes, classify_rounds
 from market.simulation.metrics import check_finite
 from market.simulation.model import DataMarket
 from market.simulation.recorder import OWNER_COLUMNS, Recorder
+from market.simulation.progress import progress_bar
 from scenarios.schema import ScenarioError, load
 
 #: Columns identifying a task, first in every table.
 KEY_COLUMNS = ("cell", "replicate", "seed")
+
+GRID_SYNTAX = ("KEY=V1,V2,... (TOML values, e.g. mechanism.sale_price=1,1.5,2) or KEY=START:STOP:NUM "
+               "(NUM evenly spaced numbers, e.g. mechanism.sale_price=1:2:5)")
+"""The two forms of a ``--grid`` entry, quoted in every grid error."""
+
+log = logging.getLogger(__name__)
 
 
 def parse_grid(specs: Sequence[str]) -> dict[str, list[Any]]:
@@ -89,28 +99,32 @@ def parse_grid(specs: Sequence[str]) -> dict[str, list[Any]]:
     Raises
     ------
     ValueError
-        ``"grid: ..."`` for a malformed entry or a repeated key.
+        ``"grid: ..."`` for a malformed entry or a repeated key; the message
+        quotes the syntax (:data:`GRID_SYNTAX`).
     """
     grid: dict[str, list[Any]] = {}
     for spec in specs:
         key, sep, text = spec.partition("=")
         key = key.strip()
         if not sep or not key or not text.strip():
-            raise ValueError(f"grid: {spec!r}: expected KEY=V1,V2,... or KEY=START:STOP:NUM")
+            raise ValueError(f"grid: {spec!r}: expected {GRID_SYNTAX}")
         if key in grid:
-            raise ValueError(f"grid: {key!r} given twice")
+            raise ValueError(f"grid: {key!r} given twice (give each key once: {GRID_SYNTAX})")
         parts = text.split(":")
-        if len(parts) == 3 and not any(c in text for c in "[{\""):
+        if len(parts) > 1 and not any(c in text for c in "[{\""):
+            if len(parts) != 3:
+                raise ValueError(f"grid: {spec!r}: a range is START:STOP:NUM (three parts); expected {GRID_SYNTAX}")
             try:
                 start, stop, num = float(parts[0]), float(parts[1]), int(parts[2])
             except ValueError:
-                raise ValueError(f"grid: {spec!r}: START:STOP:NUM needs two numbers and an integer") from None
+                raise ValueError(f"grid: {spec!r}: START:STOP:NUM needs two numbers and an integer; "
+                                 f"expected {GRID_SYNTAX}") from None
             if num < 1:
-                raise ValueError(f"grid: {spec!r}: NUM must be at least 1")
+                raise ValueError(f"grid: {spec!r}: NUM must be at least 1; expected {GRID_SYNTAX}")
             grid[key] = [float(v) for v in np.linspace(start, stop, num)]
             continue
         values = []
-        for item in _split_top_level(text):
+        for item in _split_top_level(text, spec):
             try:
                 values.append(tomllib.loads(f"v = {item}")["v"])
             except tomllib.TOMLDecodeError:
@@ -119,7 +133,7 @@ def parse_grid(specs: Sequence[str]) -> dict[str, list[Any]]:
     return grid
 
 
-def _split_top_level(text: str) -> list[str]:
+def _split_top_level(text: str, spec: str) -> list[str]:
     items, depth, current = [], 0, []
     for ch in text:
         depth += ch in "[{"
@@ -131,7 +145,7 @@ def _split_top_level(text: str) -> list[str]:
             current.append(ch)
     items.append("".join(current))
     if any(not item.strip() for item in items):
-        raise ValueError(f"grid: {text!r}: empty value")
+        raise ValueError(f"grid: {spec!r}: empty value; expected {GRID_SYNTAX}")
     return items
 
 
@@ -173,7 +187,8 @@ class _Task:
     rounds: int | None
     out: str | None
     tol: float
-    label: str = "<dict>"
+    owner_every: int
+    label: str
 
 
 def _run_task(task: _Task) -> tuple[dict[str, Any], pd.DataFrame | None]:
@@ -217,13 +232,14 @@ def _compute_task(task: _Task) -> tuple[dict[str, Any], pd.DataFrame | None]:
     """Run one cell and replicate; write (or return) its rounds and summary row."""
     seed = int(task.scenario.get("seed", 0)) + task.replicate
     overrides = [f"{k}={_toml_value(v)}" for k, v in task.params.items()]
-    scenario = load(task.scenario, overrides, label=task.label, seed=seed, rounds=task.rounds)
-    recorder = Recorder(None, owner_every=0)
+    scenario = load(task.scenario, overrides, seed=seed, rounds=task.rounds, label=task.label)
+    recorder = Recorder(None, owner_every=task.owner_every)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         model = DataMarket(scenario, recorder=recorder)
         model.run(progress=lambda round_: check_finite(model.row, round_, scenario))
     recorder.close()
-    frame = recorder.frames()["model"]
+    frames = recorder.frames()
+    frame = frames["model"]
     o = model.owners
     final = pd.DataFrame({"round": model.steps, **{c: getattr(o, c) for c in OWNER_COLUMNS[2:]}})
     regimes = classify_rounds(frame, model.mechanism, task.tol)
@@ -241,7 +257,11 @@ def _compute_task(task: _Task) -> tuple[dict[str, Any], pd.DataFrame | None]:
         return row, table
     out = Path(task.out)
     _write(pd.DataFrame([row]), _part_path(out, "parts", task.cell, task.replicate))
-    _write(table.drop(columns="cell"), _part_path(out, "rounds", task.cell, task.replicate))
+    if task.owner_every:
+        owners = frames["owners"]
+        _write(pd.concat([pd.DataFrame({**keys, **params}, index=owners.index), owners], axis=1)
+               .drop(columns="cell"), _part_path(out, "owners", task.cell, task.replicate))
+    _write(table.drop(columns="cell"), _part_path(out, "rounds", task.cell, task.replicate))  # last: "done"
     return row, None
 
 
@@ -304,10 +324,15 @@ def _client(scheduler: str | None, n_workers: int | None, processes: bool):
     return Client(cluster), cluster
 
 
+def dashboard_address(client: Any) -> str | None:
+    """The Dask dashboard's URL of a client's cluster (``None`` when it has none)."""
+    return getattr(client, "dashboard_link", None) or None
+
+
 def sweep(scenario: str | Path | Mapping[str, Any], grid: Mapping[str, Sequence[Any]], replicates: int = 1, *,
-          out: str | Path | None = None, rounds: int | None = None, overrides: Sequence[str] = (),
-          client: Any = None, scheduler: str | None = None, n_workers: int | None = None,
-          processes: bool = True, progress: bool = False, tol: float = 0.01) -> SweepResult:
+          out: str | Path | None = None, rounds: int | None = None, seed: int | None = None,
+          owner_every: int | None = None, overrides: Sequence[str] = (), client: Any = None,
+          scheduler: str | None = None, n_workers: int | None = None, processes: bool = True, progress: bool = False, tol: float = 0.01) -> SweepResult:
     """Run the grid times ``replicates`` seeds on Dask; see the module docstring.
 
     Parameters
@@ -322,6 +347,12 @@ def sweep(scenario: str | Path | Mapping[str, Any], grid: Mapping[str, Sequence[
         Output directory; without it nothing is written and the sweep is not resumable.
     rounds : int, optional
         Overrides the scenario's rounds.
+    seed : int, optional
+        Overrides the scenario's seed, the seed of replicate 0.
+    owner_every : int, optional
+        Record owner state every k rounds into ``DIR/owners/`` (0: never;
+        default: the scenario's ``output.owner_every``, as ``privmarket run``).
+        Only with ``out``.
     overrides : sequence of str
         Fixed ``key=value`` overrides for every cell.
     client : dask.distributed.Client, optional
@@ -333,7 +364,7 @@ def sweep(scenario: str | Path | Mapping[str, Any], grid: Mapping[str, Sequence[
     processes : bool
         LocalCluster workers as processes (default) or threads.
     progress : bool
-        Show a progress bar on standard error.
+        Show a progress bar on standard error when it is a terminal.
     tol : float
         Tolerance of the regime classification.
 
@@ -350,12 +381,16 @@ def sweep(scenario: str | Path | Mapping[str, Any], grid: Mapping[str, Sequence[
         raise ValueError("grid: give at least one key")
     grid = {k: list(v) for k, v in grid.items()}
     cells = grid_cells(grid)
-    base = load(scenario, list(overrides), rounds=rounds)
+    if owner_every is not None and owner_every < 0:
+        raise ValueError("owner_every: must be >= 0")
+    fixed = [*overrides, *([f"output.owner_every={int(owner_every)}"] if owner_every is not None else [])]
+    base = load(scenario, fixed, rounds=rounds, seed=seed)
     base_dict = base.to_dict()
     out_dir = Path(out) if out is not None else None
+    every = int(base.output["owner_every"]) if out_dir is not None else 0
     ids = _merge_manifest(out_dir, base_dict, grid, cells, replicates) if out_dir is not None \
         else list(range(len(cells)))
-    tasks = [_Task(base_dict, c, r, params, None, str(out_dir) if out_dir else None, tol, base.source)
+    tasks = [_Task(base_dict, c, r, params, None, str(out_dir) if out_dir else None, tol, every, base.source)
              for c, params in zip(ids, cells) for r in range(replicates)]
     if out_dir is not None:
         tasks = [t for t in tasks if not _part_path(out_dir, "rounds", t.cell, t.replicate).exists()]
@@ -366,6 +401,8 @@ def sweep(scenario: str | Path | Mapping[str, Any], grid: Mapping[str, Sequence[
         cluster = None
         if own:
             client, cluster = _client(scheduler, n_workers, processes)
+        if (link := dashboard_address(client)) is not None:
+            log.info("Dask dashboard: %s", link)
         try:
             rows, frames = _gather(client, tasks, progress)
         finally:
@@ -461,7 +498,7 @@ def _gather(client: Any, tasks: list[_Task], progress: bool) -> tuple[list[dict]
 
     futures = client.map(_run_task, tasks, pure=False)
     rows, frames = [], []
-    with tqdm(total=len(futures), unit="run", file=sys.stderr, disable=not progress) as bar:
+    with progress_bar(len(futures), "run", desc="sweep", enabled=progress) as bar:
         for future in as_completed(futures):
             row, frame = future.result()
             rows.append(row)

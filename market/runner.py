@@ -24,7 +24,6 @@ import json
 import math
 import platform as _platform
 import shutil
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,7 +35,6 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import tomli_w
-from tqdm import tqdm
 
 from analysis.emergence import summarize
 from analysis.first_best import first_best, price_of_not_knowing
@@ -45,6 +43,7 @@ from analysis.regimes import EQUILIBRIUM_TOL, shift_summary
 from market.simulation import checkpoint, run_directory
 from market.simulation.metrics import check_finite
 from market.simulation.model import DataMarket
+from market.simulation.progress import progress_bar
 from market.simulation.recorder import TABLES, Recorder
 from market.simulation.run_directory import RunDirectoryError, fault_point
 from scenarios.schema import Scenario, ScenarioError, load
@@ -278,7 +277,7 @@ def _recorder(scenario: Scenario, out_dir: Path | None) -> Recorder:
 def _drive(model: DataMarket, resolved: Scenario, recorder: Recorder, out_dir: Path | None,
            progress: bool, stop: Callable[[], bool] | None) -> RunResult:
     every = int(resolved.output["checkpoint_every"])
-    bar = _progress_bar(resolved.rounds, model.steps) if progress else None
+    bar = progress_bar(resolved.rounds, "round", initial=model.steps) if progress else None
 
     stage = recorder.out_dir
 
@@ -426,7 +425,3 @@ def _read_result(out_dir: Path) -> RunResult:
     summary = json.loads((out_dir / run_directory.MARKER).read_text())
     return RunResult(frames["model"], frames["owners"], frames["events"], summary, resolved, out_dir)
 
-
-def _progress_bar(total: int, done: int):
-    return tqdm(total=total, initial=done, unit="round", file=sys.stderr, leave=False,
-                disable=not sys.stderr.isatty())

@@ -15,6 +15,7 @@ names the file and the key, e.g.::
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import os
 import tomllib
@@ -111,7 +112,7 @@ class Scenario:
     buyers: dict[str, Any]
     churn: dict[str, Any]
     output: dict[str, Any]
-    source: str = "<dict>"
+    source: str = "scenario.toml"
     raw_mechanism: dict[str, Any] = field(default_factory=dict)
     network: dict[str, Any] = field(default_factory=lambda: dict(NETWORK_KEYS))
     drift: dict[str, Any] = field(default_factory=lambda: dict(DRIFT_KEYS))
@@ -187,15 +188,22 @@ def read_raw(name_or_path: str | Path) -> tuple[dict[str, Any], str]:
     else:
         name = str(name_or_path)
         if name not in builtin_names():
-            raise ScenarioError(
-                f"{name}: unknown scenario (built-in: {', '.join(builtin_names())}; or give a .toml path)"
-            )
+            raise ScenarioError(unknown_scenario(name))
         text = resources.files(BUILTIN_PACKAGE).joinpath(f"{name}.toml").read_text()
         label = f"{name}.toml"
     try:
         return tomllib.loads(text), label
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{label}: not valid TOML ({exc})") from None
+
+
+def unknown_scenario(name: str) -> str:
+    """The message for a scenario name that is neither built in nor a file: the closest names, not all."""
+    names = builtin_names()
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+    hint = f"did you mean {' or '.join(close)}? " if close else ""
+    return (f"{name}: unknown scenario ({hint}`privmarket list` shows all {len(names)} built-in ones; "
+            "or give a .toml path)")
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str], label: str) -> dict[str, Any]:
@@ -252,7 +260,9 @@ def load(name_or_path: str | Path | Mapping[str, Any], overrides: list[str] | No
     overrides : list of str, optional
         ``key.path=value`` strings, as given to ``--set``.
     label : str, optional
-        The file named in messages about a scenario given as a dict (default ``<dict>``).
+        The file named in error messages.  Default: the file read, or for a
+        dict the built-in file of its ``name`` (``quickstart.toml``); pass
+        :attr:`Scenario.source` when reloading a resolved scenario's dict.
     **fields
         Top-level values to override (``rounds=...``, ``seed=...``); ``None`` is ignored.
 
@@ -262,12 +272,19 @@ def load(name_or_path: str | Path | Mapping[str, Any], overrides: list[str] | No
         On any invalid key or value; the message names the file and key.
     """
     if isinstance(name_or_path, Mapping):
-        raw, label = _deepcopy(name_or_path), label or "<dict>"
+        raw = _deepcopy(name_or_path)
+        label = label or dict_label(raw)
     else:
-        raw, label = read_raw(name_or_path)
+        raw, read_label = read_raw(name_or_path)
+        label = label or read_label
     raw = apply_overrides(raw, overrides or [], label)
     raw.update({k: v for k, v in fields.items() if v is not None})
     return validate(raw, label)
+
+
+def dict_label(raw: Mapping[str, Any]) -> str:
+    """The file label of a scenario given as a dict: ``<name>.toml`` (its file, when built in)."""
+    return f"{raw.get('name') or 'scenario'}.toml"
 
 
 def _deepcopy(value: Any) -> Any:
@@ -278,8 +295,9 @@ def _deepcopy(value: Any) -> Any:
     return value
 
 
-def validate(raw: dict[str, Any], label: str = "<dict>") -> Scenario:
-    """Validate a parsed scenario dict and build the :class:`Scenario`."""
+def validate(raw: dict[str, Any], label: str | None = None) -> Scenario:
+    """Validate a parsed scenario dict and build the :class:`Scenario` (errors name ``label``)."""
+    label = label or dict_label(raw)
     def fail(key: str, problem: str) -> ScenarioError:
         return ScenarioError(f"{label}: {key}: {problem}")
 

@@ -41,6 +41,8 @@ def _check_images(paths, names):
             assert image.shape[0] > 100 and image.shape[1] > 100 and image.std() > 0  # not blank
             border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])[:, :3]
             assert np.all(border > 0.95), path.name  # a white margin all round: no legend or label cut off
+        elif path.suffix == ".pdf":
+            assert path.read_bytes().startswith(b"%PDF")  # the vector copy for papers
         else:
             text = path.read_text()
             assert text.lstrip().startswith("<?xml") and "<svg" in text

@@ -16,9 +16,15 @@ Each paper has a module ``analysis.reproduce.pNNN`` with these functions:
 from __future__ import annotations
 
 import importlib
+import logging
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from market.simulation.progress import progress_bar
+
+log = logging.getLogger(__name__)
 
 #: Paper ids and their short titles (their models: ``docs/models/``).
 PAPERS = {
@@ -86,7 +92,7 @@ class Report:
         return "\n".join(lines)
 
 
-def reproduce(paper_id: str, out_dir: Path | str) -> Report:
+def reproduce(paper_id: str, out_dir: Path | str, progress: bool = False) -> Report:
     """Run every check of one paper and write its figure analogues.
 
     Parameters
@@ -95,6 +101,9 @@ def reproduce(paper_id: str, out_dir: Path | str) -> Report:
         ``"000"`` ... ``"004"``.
     out_dir : path
         Directory for the PNG figures (created if missing).
+    progress : bool
+        Show a progress bar over the stages (checks, figures, tables) on a
+        terminal; each stage is also logged with its duration.
 
     Raises
     ------
@@ -113,5 +122,14 @@ def reproduce(paper_id: str, out_dir: Path | str) -> Report:
         raise
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tables = getattr(module, "tables", list)
-    return Report(paper_id, module.checks(), module.figures(out), tables())
+    stages = {"checks": module.checks, "figures": lambda: module.figures(out),
+              "tables": getattr(module, "tables", list)}
+    done = {}
+    with progress_bar(len(stages), "stage", desc=f"paper {paper_id}", enabled=progress) as bar:
+        for name, stage in stages.items():
+            bar.set_description(f"paper {paper_id}: {name}")
+            start = time.perf_counter()
+            done[name] = stage()
+            log.info("paper %s: %s done in %.1f s", paper_id, name, time.perf_counter() - start)
+            bar.update(1)
+    return Report(paper_id, done["checks"], done["figures"], done["tables"])

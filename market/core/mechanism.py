@@ -59,12 +59,18 @@ class ActionSpace:
     kind : {"levels", "continuous"}
         Whether the actions are a finite set or a discretised interval.
     labels : tuple of str, optional
-        Human names of the levels, used for column names in the output.
+        Short names of the levels, used for column names in the output
+        (``share_<label>``).
+    meanings : tuple of str, optional
+        What each level means, short, for legends and tables (``"shares nothing"``,
+        ``"paid 0.5/unit"``); default ``"level <label>"``.  :meth:`legend_labels`
+        puts label and meaning together.
     """
 
     values: np.ndarray
     kind: str = "levels"
     labels: tuple[str, ...] = ()
+    meanings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         values = np.asarray(self.values, dtype=float)
@@ -79,6 +85,15 @@ class ActionSpace:
             object.__setattr__(
                 self, "labels", tuple(_label(v) for v in values) if self.kind == "levels" else ()
             )
+        if not self.meanings:
+            object.__setattr__(self, "meanings", tuple(f"level {label}" for label in self.labels))
+        if len(self.meanings) != len(self.labels):
+            raise ValueError("an action space needs one meaning per level")
+
+    def legend_labels(self) -> tuple[str, ...]:
+        """``"<label>: <meaning>"`` of every level (just the label where the meaning adds nothing)."""
+        return tuple(label if meaning == f"level {label}" else f"{label}: {meaning}"
+                     for label, meaning in zip(self.labels, self.meanings))
 
     @property
     def size(self) -> int:

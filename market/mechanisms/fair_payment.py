@@ -185,7 +185,10 @@ class FairPayment(Mechanism):
     @property
     def action_space(self) -> ActionSpace:
         """Privacy levels ``0 .. L-1`` of the utility."""
-        return ActionSpace(np.arange(len(self.params.privacy_cost), dtype=float), kind="levels")
+        kappa = self.params.privacy_cost
+        meanings = tuple("shares nothing" if level == 0 and k == 0 else f"privacy cost {k:g} x s"
+                         for level, k in enumerate(kappa))  # level 0: a null player (docs/models/fair_value.md)
+        return ActionSpace(np.arange(len(kappa), dtype=float), kind="levels", meanings=meanings)
 
     # ---------------------------------------------------------------- fair values
     def _scale(self, ctx: RoundContext) -> float:

@@ -178,7 +178,10 @@ class PeerPrediction(Mechanism):
     @property
     def action_space(self) -> ActionSpace:
         """Pooling codes (if enabled) followed by the privacy-level grid."""
-        return ActionSpace(self._values, kind="levels", labels=tuple(self._labels))
+        meanings = {"abstain": "abstains", "always0": "always reports 0", "always1": "always reports 1"}
+        return ActionSpace(self._values, kind="levels", labels=tuple(self._labels),
+                           meanings=tuple(meanings.get(label, f"epsilon = {label}")
+                                          for label in self._labels))
 
     @property
     def outside_option(self) -> int | None:
