@@ -128,7 +128,7 @@ def test_posting_a_menu_sets_exactly_those_values(values):
 def test_bad_platform_values_name_the_key(key, value, message):
     with pytest.raises(ScenarioError) as info:
         load(market(**{key: value}))
-    assert str(info.value).startswith(f"<dict>: {message}"), str(info.value)
+    assert str(info.value).startswith(f"learning_platform.toml: {message}"), str(info.value)
 
 
 def test_invalid_grid_values_are_caught_by_the_mechanism():

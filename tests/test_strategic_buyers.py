@@ -63,7 +63,7 @@ def test_bad_strategy_names_the_key(override, message):
 
 def test_strategy_needs_a_mechanism_whose_buyers_choose(tiny):
     tiny["buyers"] = {"strategy": {"rule": "hedge", "spend": [0.0, 1.0]}}
-    with pytest.raises(ScenarioError, match="<dict>: buyers.strategy: the posted_price mechanism does not let "
+    with pytest.raises(ScenarioError, match="tiny.toml: buyers.strategy: the posted_price mechanism does not let "
                        "buyers choose their spend"):
         load(tiny)
 
