@@ -387,7 +387,8 @@ class DataMarket(mesa.Model):
         next_id = next(counter)
         Agent._ids[self] = itertools.count(next_id)
         fresh_mechanism = type(self.mechanism)(self.mechanism.params)
-        fresh_rule = type(self.rule)(self.rule.params, fresh_mechanism.action_space)
+        # the rule's own space: a learning platform's posted price changes the mechanism's level meanings
+        fresh_rule = type(self.rule)(self.rule.params, self.rule.space)
         mech_scalars, mech_arrays = checkpoint.object_state(self.mechanism, fresh_mechanism, "mechanism")
         rule_scalars, rule_arrays = checkpoint.object_state(self.rule, fresh_rule, "rule")
         learning_scalars, learning_arrays = self._platform_learning_state()
