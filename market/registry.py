@@ -40,6 +40,7 @@ from market.rules.platform.thompson import Thompson
 from market.rules.platform.ucb1 import UCB1
 from market.rules.platform.zeroth_order import ZerothOrder
 from market.rules.regret_matching import RegretMatching
+from market.rules.uniform_random import UniformRandom
 
 
 def _by_name(*classes):
@@ -74,6 +75,7 @@ RULES: dict[str, type[DecisionRule]] = _by_name(
     Exp3,            # exp3
     QLearning,       # q_learning
     Imitation,       # imitation
+    UniformRandom,   # random
 )
 
 #: A learning platform's bandit algorithms by name (``[platform] algorithm = ...``; :mod:`market.rules.platform`).
