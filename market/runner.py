@@ -37,6 +37,8 @@ import pyarrow.parquet as pq
 import tomli_w
 
 from analysis.emergence import summarize
+from analysis.first_best import first_best, price_of_not_knowing
+from analysis.platform_regret import fixed_parameter_utilities
 from analysis.regimes import EQUILIBRIUM_TOL, shift_summary
 from market.simulation import checkpoint, run_directory
 from market.simulation.metrics import check_finite
@@ -157,6 +159,8 @@ def run(scenario: Scenario | str | Path, *, seed: int | None = None, rounds: int
         if stage is not None:
             (stage / "scenario.toml").write_text(tomli_w.dumps(resolved.to_dict()))
         model = _build(resolved, recorder, collect=out_dir is None)
+        if resolved.platform and resolved.platform["regret"]:
+            model.platform.learning.set_benchmark(fixed_parameter_utilities(resolved))
         return _drive(model, resolved, recorder, out_dir, progress, stop)
     except Interrupted:
         raise
@@ -316,6 +320,8 @@ def _drive(model: DataMarket, resolved: Scenario, recorder: Recorder, out_dir: P
     summary["metrics"] = metrics
     if resolved.network["kind"] != "complete" and model.network is not None:
         summary["network"] = model.network.statistics()
+    if resolved.platform:
+        summary["platform"] = platform_summary(resolved, frames["model"])
     if details := model.mechanism.describe():
         summary["mechanism_details"] = details
     summary.update(shift_summary(frames["model"], model.mechanism))
@@ -329,6 +335,39 @@ def _drive(model: DataMarket, resolved: Scenario, recorder: Recorder, out_dir: P
         fault_point("cleanup")
         run_directory.publish(stage, out_dir)
     return RunResult(frames["model"], frames["owners"], frames["events"], summary, resolved, out_dir)
+
+
+def platform_summary(scenario: Scenario, model: pd.DataFrame) -> dict[str, Any]:
+    """A learning platform's run in figures (``summary.json``'s ``platform``).
+
+    The last quarter's mean utility and information rent and the final
+    parameters; with ``regret = true`` also regret/T, the best fixed candidate
+    and its last-quarter utility, and the first-best
+    (:func:`analysis.first_best.first_best`, 101 values per
+    dimension of a one-parameter range, 11 of a menu) with the price of not knowing.
+    """
+    table = scenario.platform
+    quarter = model.iloc[-max(len(model) // 4, 1):]
+    columns = [c for c in model.columns if c.startswith("platform_param_")]
+    out: dict[str, Any] = {
+        "algorithm": table["algorithm"], "learn": table["learn"], "update_every": table["update_every"],
+        "final_params": {c: float(model[c].iloc[-1]) for c in columns},
+        "last_quarter_utility": float(quarter["platform_utility"].mean()),
+        "last_quarter_information_rent": float(quarter["information_rent_total"].mean()),
+    }
+    if table["regret"]:
+        fixed = quarter["platform_utility"] + quarter["platform_regret_round"]
+        best = first_best(scenario, points=101 if len(columns) == 1 else 11)
+        out.update({
+            "regret_per_round": float(model["platform_regret"].iloc[-1] / len(model)),
+            "best_fixed_last_quarter_utility": float(fixed.mean()),
+            "first_best_params": dict(zip(best.keys, best.values.tolist())),
+            "first_best_utility": best.utility,
+            "first_best_grid_params": dict(zip(best.keys, best.grid_values.tolist())),
+            "first_best_grid_utility": best.grid_utility,
+            "price_of_not_knowing": price_of_not_knowing(best.utility, model["platform_utility"].to_numpy()),
+        })
+    return out
 
 
 def strict_json(summary: dict[str, Any]) -> dict[str, Any]:

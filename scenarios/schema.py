@@ -39,16 +39,22 @@ from market.core.population import (
     empirical_values,
 )
 from market.registry import MECHANISMS, RULES
+from market.registry import PLATFORM_LEARNERS as LEARNERS
 from market.rules.mixed import MixedRules
+from scenarios.platform import PLATFORM_KEYS, check_values
 
 BUILTIN_PACKAGE = "scenarios.builtin"
 REVISIONS = ("synchronous", "sequential", "asynchronous")
 TOP_KEYS = ("name", "description", "rounds", "seed", "population", "mechanism", "decision",
-            "buyers", "churn", "output", "network", "drift")
+            "buyers", "churn", "output", "network", "drift", "platform")
 DECISION_KEYS = {"rule": "best_response", "revision": "synchronous", "revisions_per_round": 1,
                  "clock_rate": 1.0, "inertia": 0.0}
 BUYER_KEYS = {"initial": 0, "arrival_rate": 0.0, "budget": 10.0, "valuation": 1.0,
-              "stay": {"dist": "exponential", "scale": 20.0}}
+              "stay": {"dist": "exponential", "scale": 20.0}, "strategy": {}}
+#: ``[buyers.strategy]`` keys besides the decision rule's parameters.
+STRATEGY_KEYS = ("rule", "spend", "initial_spend")
+#: Rules that need the owners' social graph, which buyers do not have.
+NETWORK_RULES = ("imitation",)
 CHURN_KEYS = {"leave_rate": 0.0, "join_rate": 0.0, "newcomers": []}
 #: Most rounds a scenario may ask for (a billion rounds of one owner already take days).
 MAX_ROUNDS = 10**9
@@ -86,6 +92,14 @@ class Scenario:
         The remaining tables with defaults filled in.
     source : str
         The file the scenario came from (for messages).
+    platform : dict
+        The resolved ``[platform]`` table of a learning platform (empty: the
+        platform posts fixed parameters; :mod:`scenarios.platform`).
+    platform_params : object or None
+        The learning algorithm's ``Params``.
+    buyer_rule_params : object or None
+        The strategic buyers' decision rule's ``Params`` (``[buyers.strategy]``;
+        :mod:`agents.buyer_strategy`).
     """
 
     name: str
@@ -103,6 +117,9 @@ class Scenario:
     raw_mechanism: dict[str, Any] = field(default_factory=dict)
     network: dict[str, Any] = field(default_factory=lambda: dict(NETWORK_KEYS))
     drift: dict[str, Any] = field(default_factory=lambda: dict(DRIFT_KEYS))
+    platform: dict[str, Any] = field(default_factory=dict)
+    platform_params: Any = None
+    buyer_rule_params: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved scenario as a TOML-ready dict (defaults included)."""
@@ -112,13 +129,26 @@ class Scenario:
         # a mixed population's rules come back from its types; [decision] keeps the default rule's parameters
         rule = self.rule.rules[0] if isinstance(self.rule, MixedRules) else self.rule
         decision.update(_plain(dataclasses.asdict(rule.params)))
-        return {
+        out = {
             "name": self.name, "description": self.description,
             "rounds": self.rounds, "seed": self.seed,
             "population": _plain(self.population), "mechanism": mech, "decision": decision,
-            "buyers": _plain(self.buyers), "churn": _plain(self.churn), "output": _plain(self.output),
+            "buyers": _plain(self._buyers()), "churn": _plain(self.churn), "output": _plain(self.output),
             "network": _plain(self.network), "drift": _plain(self.drift),
         }
+        if self.platform:
+            table = {k: v for k, v in self.platform.items() if v is not None}
+            table.update(_plain(dataclasses.asdict(self.platform_params)))
+            out["platform"] = _plain(table)
+        return out
+
+
+    def _buyers(self) -> dict[str, Any]:
+        """The buyers table; the strategy table only for strategic buyers, with its rule's parameters."""
+        out = {k: v for k, v in self.buyers.items() if k != "strategy"}
+        if self.buyers["strategy"]:
+            out["strategy"] = dict(self.buyers["strategy"]) | dataclasses.asdict(self.buyer_rule_params)
+        return out
 
 
 def _plain(value: Any) -> Any:
@@ -290,6 +320,7 @@ def validate(raw: dict[str, Any], label: str | None = None) -> Scenario:
     _number(buyers["arrival_rate"], "buyers.arrival_rate", fail, minimum=0)
     for key in ("budget", "valuation", "stay"):
         _spec(buyers[key], f"buyers.{key}", fail, nonnegative=True)
+    buyers["strategy"], buyer_rule_params = _strategy(buyers["strategy"], mechanism, fail)
     churn = _table(raw.get("churn", {}), CHURN_KEYS, "churn", fail)
     _number(churn["leave_rate"], "churn.leave_rate", fail, minimum=0, maximum=1)
     _number(churn["join_rate"], "churn.join_rate", fail, minimum=0)
@@ -304,6 +335,7 @@ def validate(raw: dict[str, Any], label: str | None = None) -> Scenario:
     rule = _mixed_rules(rule, population.get("types", []) + churn["newcomers"], mechanism)
     network = _network(raw.get("network", {}), fail)
     drift = _drift(raw.get("drift", {}), fail)
+    platform, platform_params = _platform(raw.get("platform", {}), mechanism, fail)
     output = _table(raw.get("output", {}), OUTPUT_KEYS, "output", fail)
     for key in OUTPUT_KEYS:
         _number(output[key], f"output.{key}", fail, integer=True, minimum=0)
@@ -313,8 +345,68 @@ def validate(raw: dict[str, Any], label: str | None = None) -> Scenario:
         name=name, description=str(raw.get("description", "")),
         rounds=int(rounds), seed=int(seed), population=population, mechanism=mechanism,
         rule=rule, decision=decision, buyers=buyers, churn=churn, output=output, source=label,
-        network=network, drift=drift,
+        network=network, drift=drift, platform=platform, platform_params=platform_params,
+        buyer_rule_params=buyer_rule_params,
     )
+
+
+def _strategy(given: Any, mechanism: Mechanism, fail) -> tuple[dict[str, Any], Any]:
+    """Validate ``[buyers.strategy]``, the strategic buyers' rule and spends (:mod:`agents.buyer_strategy`)."""
+    if not isinstance(given, dict):
+        raise fail("buyers.strategy", "must be a table")
+    if not given:
+        return {}, None
+    if not mechanism.strategic_buyers:
+        raise fail("buyers.strategy", f"the {mechanism.name} mechanism does not let buyers choose their spend")
+    rule = given.get("rule")
+    if rule not in RULES or rule in NETWORK_RULES:
+        known = ", ".join(sorted(r for r in RULES if r not in NETWORK_RULES))
+        raise fail("buyers.strategy.rule", f"unknown or unsuitable buyer rule {rule!r} (known: {known})")
+    spend = given.get("spend")
+    if not isinstance(spend, list) or len(spend) < 2:
+        raise fail("buyers.strategy.spend", f"expected a list of at least two spends, got {spend!r}")
+    for v in spend:
+        _number(v, "buyers.strategy.spend", fail, minimum=0)
+    if any(b <= a for a, b in zip(spend, spend[1:])):
+        raise fail("buyers.strategy.spend", "must be strictly increasing")
+    if "initial_spend" in given and given["initial_spend"] not in spend:
+        raise fail("buyers.strategy.initial_spend", f"must be one of the spends, got {given['initial_spend']!r}")
+    cls = RULES[rule]
+    own = {k: v for k, v in given.items() if k not in STRATEGY_KEYS}
+    params = _params(cls.Params, own, "buyers.strategy", fail)
+    if getattr(params, "information", "global") != "global":
+        raise fail("buyers.strategy.information", "buyers have no social graph: only \"global\"")
+    table = {k: given[k] for k in STRATEGY_KEYS if k in given}
+    table.setdefault("initial_spend", given["spend"][(len(given["spend"]) - 1) // 2])
+    return table, params
+
+
+def _platform(given: Any, mechanism: Mechanism, fail) -> tuple[dict[str, Any], Any]:
+    """Validate the ``[platform]`` table of a learning platform (:mod:`scenarios.platform`)."""
+    if not isinstance(given, dict):
+        raise fail("platform", "must be a table")
+    if not given:
+        return {}, None
+    algorithm = given.get("algorithm", PLATFORM_KEYS["algorithm"])
+    if algorithm not in LEARNERS:
+        raise fail("platform.algorithm", f"unknown algorithm {algorithm!r} (known: {', '.join(LEARNERS)})")
+    cls = LEARNERS[algorithm]
+    own = {f.name for f in dataclasses.fields(cls.Params)}
+    _known(given, list(PLATFORM_KEYS) + sorted(own), "platform.", fail)
+    table = dict(PLATFORM_KEYS)
+    table.update(given)
+    _number(table["update_every"], "platform.update_every", fail, integer=True, minimum=1)
+    _number(table["regret_points"], "platform.regret_points", fail, integer=True, minimum=2)
+    if not isinstance(table["regret"], bool):
+        raise fail("platform.regret", f"expected true or false, got {table['regret']!r}")
+    params = _params(cls.Params, {k: v for k, v in given.items() if k in own}, "platform", fail)
+    try:
+        cls(params)
+        check_values(table, mechanism)
+    except ValueError as exc:
+        key, _, problem = str(exc).partition(": ")
+        raise fail(f"platform.{key}", problem) from None
+    return {k: v for k, v in table.items() if k in PLATFORM_KEYS}, params
 
 
 #: A lower bound of the memory one owner needs (its arrays, its Mesa agent and the per-round candidate

@@ -135,6 +135,9 @@ class RoundContext:
     network : market.core.network.SocialNetwork or None
         The owners' social graph (rows = owner rows), for rules that use
         local information such as imitation; ``None`` outside a model.
+    buyer_spend : numpy.ndarray or None
+        Strategic buyers' chosen spend this round, one per active buyer
+        (:mod:`agents.buyer_strategy`); ``None``: the mechanism's own rule.
     """
 
     round: int
@@ -143,6 +146,7 @@ class RoundContext:
     buyer_budgets: np.ndarray = field(default_factory=lambda: np.zeros(0))
     buyer_valuations: np.ndarray = field(default_factory=lambda: np.zeros(0))
     network: Any = None
+    buyer_spend: np.ndarray | None = None
 
 
 @dataclass
@@ -170,6 +174,10 @@ class Outcome:
         :meth:`Mechanism.deviation_utilities` of the settled profile when the
         settlement computed them anyway, so that the per-round measures
         (:mod:`market.simulation.deviation_measures`) need not compute them again.
+    buyer_accuracy : numpy.ndarray or None
+        The quality in [0, 1] of what each active buyer received, which scales
+        its valuation in the buyer surplus; ``None``: every buyer gets the full
+        output (1).
     """
 
     payment: np.ndarray
@@ -178,6 +186,7 @@ class Outcome:
     platform_utility: float
     buyer_payments: np.ndarray = field(default_factory=lambda: np.zeros(0))
     metrics: dict[str, float] = field(default_factory=dict)
+    buyer_accuracy: np.ndarray | None = None
     deviation: np.ndarray | None = None
 
     @property
@@ -198,6 +207,8 @@ class Mechanism(ABC):
     name: ClassVar[str]
     description: ClassVar[str] = ""
     owner_attributes: ClassVar[dict[str, float]] = {}
+    #: Whether buyers may choose their per-round spend (:meth:`buyer_outcomes`).
+    strategic_buyers: ClassVar[bool] = False
     #: Index into ``action_space.values`` of the action that means not participating (the
     #: outside option), or ``None`` when not participating is no action of the mechanism
     #: (then :meth:`outside_utility` gives its value).
@@ -216,6 +227,29 @@ class Mechanism(ABC):
 
     def validate(self) -> None:
         """Check parameter values; raise ``ValueError("key: problem")``."""
+
+    def set_params(self, **changes: Any) -> None:
+        """Change parameters in place and re-run :meth:`validate` (which rebuilds the derived arrays).
+
+        The one way a running mechanism's parameters change, e.g. a learning
+        platform posting a new price (:mod:`market.rules.platform`).  State
+        the mechanism keeps across rounds and that :meth:`validate` does not
+        set (a payout share, a learnt curve) is kept.  On an invalid value the
+        previous parameters are restored and the ``ValueError`` re-raised.
+
+        Parameters
+        ----------
+        **changes
+            New values by parameter name (tuples for list parameters).
+        """
+        previous = self.params
+        self.params = dataclasses.replace(previous, **changes)
+        try:
+            self.validate()
+        except ValueError:
+            self.params = previous
+            self.validate()
+            raise
 
     @property
     @abstractmethod
@@ -259,6 +293,16 @@ class Mechanism(ABC):
         """
         util = self.deviation_utilities(action, owners, ctx)
         return self.action_space.values[np.argmax(util, axis=1)]
+
+    def buyer_outcomes(self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext,
+                       spend: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For strategic buyers: each active buyer's accuracy and payment had it spent ``spend[k]``.
+
+        Returns two arrays of shape ``(buyers, len(spend))``, the others'
+        spends and the owners' actions fixed.  Mechanisms whose buyers can
+        choose their spend set ``strategic_buyers = True`` and override this.
+        """
+        raise NotImplementedError(f"{self.name}: buyers cannot choose their spend")
 
     def outside_utility(self, deviation: np.ndarray, owners: OwnerArrays) -> np.ndarray:
         """Each owner's utility at its outside option, the others' actions fixed: :math:`u_i(o_i, a_{-i})`.

@@ -89,6 +89,7 @@ class FLMarket(Mechanism):
     outside_option = None
     description = "FL-Market: buyers auction owners' privacy budgets for an aggregated LDP gradient"
     owner_attributes = {"valuation": 0.0, "eps_bar": 1.0}
+    strategic_buyers = True
 
     @dataclass(frozen=True)
     class Params:
@@ -192,8 +193,13 @@ class FLMarket(Mechanism):
 
     # --------------------------------------------------------------- helpers
     def _budgets(self, ctx: RoundContext) -> np.ndarray:
-        """Each active buyer's budget for this round's auction (before commission)."""
-        return np.minimum(self.params.round_budget, np.maximum(ctx.buyer_budgets, 0.0))
+        """Each active buyer's budget for this round's auction (before commission).
+
+        ``min(B, remaining)`` with B the ``round_budget``, or the buyer's own
+        chosen spend when buyers are strategic (``ctx.buyer_spend``).
+        """
+        cap = self.params.round_budget if ctx.buyer_spend is None else ctx.buyer_spend
+        return np.minimum(cap, np.maximum(ctx.buyer_budgets, 0.0))
 
     def _bids(self, owners: OwnerArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         kind = owners.extra["valuation"].astype(np.int64)
@@ -225,7 +231,8 @@ class FLMarket(Mechanism):
         if n == 0 or not held.any():
             zeros = np.zeros(n)
             return Outcome(payment=zeros, cost=zeros, utility=zeros, platform_utility=0.0,
-                           buyer_payments=np.zeros(budgets.size), metrics=self._empty_metrics(held.any()))
+                           buyer_payments=np.zeros(budgets.size), metrics=self._empty_metrics(held.any()),
+                           buyer_accuracy=np.zeros(budgets.size))
         kind, rate, eps_bar = self._bids(owners)
         alloc = self._run(action, owners, budgets[held])
         eps = alloc.epsilon
@@ -253,7 +260,42 @@ class FLMarket(Mechanism):
         }
         return Outcome(payment=payment, cost=cost, utility=payment - cost,
                        platform_utility=float(buyer_payments.sum() - payment.sum()),
-                       buyer_payments=buyer_payments, metrics=metrics, deviation=dev)
+                       buyer_payments=buyer_payments, metrics=metrics, deviation=dev,
+                       buyer_accuracy=self._accuracy_of(err, held))
+
+    @staticmethod
+    def accuracy(err: np.ndarray) -> np.ndarray:
+        """A buyer's accuracy of an aggregate with error bound ERR: :math:`1 / (1 + \\mathrm{ERR})`.
+
+        Zero if nothing was bought (ERR infinite).
+
+        The buyer's value of a round is its ``valuation`` times this accuracy,
+        so a buyer trades its spend against the error bound (eq. P2.2), as
+        FL-Market's buyers choose their budget for a target accuracy
+        (``docs/models/fl_market.md``).
+        """
+        return 1.0 / (1.0 + np.asarray(err, dtype=float))
+
+    def _accuracy_of(self, err: np.ndarray, held: np.ndarray) -> np.ndarray:
+        out = np.zeros(held.size)
+        out[held] = self.accuracy(err)
+        return out
+
+    def buyer_outcomes(self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext,
+                       spend: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Accuracy and payment of each buyer's auction at every candidate spend (batched auctions)."""
+        remaining = np.maximum(ctx.buyer_budgets, 0.0)
+        budgets = np.minimum(spend[None, :], remaining[:, None])
+        accuracy, paid = np.zeros(budgets.shape), np.zeros(budgets.shape)
+        held = budgets > 0
+        if len(owners) == 0 or not held.any():
+            return accuracy, paid
+        alloc = self._run(action, owners, budgets[held])
+        sizes = None if np.all(owners.data_size == owners.data_size[0]) else owners.data_size
+        weights = aggregate(self.params.aggregation, alloc.epsilon, self.params.L, self._d_var, sizes)
+        accuracy[held] = self.accuracy(error_bound(weights, alloc.epsilon, self.params.L, self._d_var, sizes))
+        paid[held] = np.minimum(alloc.payment.sum(axis=1) / (1.0 - self.params.commission), budgets[held])
+        return accuracy, paid
 
     @staticmethod
     def _empty_metrics(held: bool) -> dict[str, float]:
