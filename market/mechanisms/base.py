@@ -223,6 +223,17 @@ class Mechanism(ABC):
         util = self.deviation_utilities(action, owners, ctx)
         return self.action_space.values[np.argmax(util, axis=1)]
 
+    def best_response_of(
+        self, rows: np.ndarray, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext
+    ) -> np.ndarray:
+        """The best responses of the owners in ``rows`` only (the revising owners of a round).
+
+        The default is :meth:`best_response` for everyone, restricted to
+        ``rows``; a mechanism under which an owner's utilities do not depend on
+        the others' actions overrides it to do only the rows' work.
+        """
+        return self.best_response(action, owners, ctx)[rows]
+
     def update(self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext) -> None:
         """Between-round adaptation of the platform (e.g. re-choosing a payout share).
 
