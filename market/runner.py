@@ -20,7 +20,7 @@ import platform as _platform
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,8 @@ class RunResult:
     model : pandas.DataFrame
         One row per round (``model.parquet``).
     owners : pandas.DataFrame
-        Owner state every k-th round (``owners.parquet``).
+        Owner state every k-th round (``owners.parquet``); a run that wrote
+        files reads it on first access (``recorded_owners`` holds it then).
     events : pandas.DataFrame
         Discrete events (``events.parquet``).
     summary : dict
@@ -62,11 +63,22 @@ class RunResult:
     """
 
     model: pd.DataFrame
-    owners: pd.DataFrame
+    recorded_owners: pd.DataFrame | None = field(repr=False)
     events: pd.DataFrame
     summary: dict[str, Any]
     scenario: Scenario
     out_dir: Path | None
+
+    @property
+    def owners(self) -> pd.DataFrame:
+        """Owner state every k-th round, read from ``owners.parquet`` on first use when the run wrote files.
+
+        A run with an output directory does not hold the (possibly very
+        large) owners table in memory until it is asked for.
+        """
+        if self.recorded_owners is None:
+            self.recorded_owners = pd.read_parquet(self.out_dir / "owners.parquet")
+        return self.recorded_owners
 
 
 class Interrupted(Exception):
@@ -197,7 +209,7 @@ def _drive(model: DataMarket, resolved: Scenario, recorder: Recorder, out_dir: P
         save_checkpoint(model, out_dir)
         raise Interrupted(out_dir, model.steps)
     recorder.close()
-    frames = recorder.frames()
+    frames = recorder.frames(("model", "events"))
     summary = {
         "scenario": resolved.name, "seed": resolved.seed, "rounds": resolved.rounds,
         "mechanism": resolved.mechanism.name, "decision_rule": resolved.rule.name,
@@ -213,15 +225,15 @@ def _drive(model: DataMarket, resolved: Scenario, recorder: Recorder, out_dir: P
         summary["network"] = model.network.statistics()
     if details := model.mechanism.describe():
         summary["mechanism_details"] = details
-    owners = frames["owners"] if not frames["owners"].empty else None
-    metrics = {**summarize(frames["model"], owners),
+    metrics = {**summarize(frames["model"], recorder.final_owners()),
                "final_free_riding_standalone": standalone_free_riding(model.mechanism, model.owners, model.context())}
     summary["metrics"] = {k: None if v != v else v for k, v in metrics.items()}  # NaN: null (strict JSON)
     summary.update(shift_summary(frames["model"], resolved.mechanism.name, resolved.mechanism.action_space))
     if out_dir is not None:
         (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         checkpoint.remove(out_dir)
-    return RunResult(frames["model"], frames["owners"], frames["events"], summary, resolved, out_dir)
+    owners = None if out_dir is not None else recorder.frames(("owners",))["owners"]
+    return RunResult(frames["model"], owners, frames["events"], summary, resolved, out_dir)
 
 
 def save_checkpoint(model: DataMarket, out_dir: Path) -> Path:

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from scipy.special import gammaln
 
 from agents import DataOwner, GradientBuyer, Platform
-from market import DataMarket
+from analysis.export import Recorder
+from market import DataMarket, run
 from market.auctions import menu_choice, menu_choice_by_shading, proportional_share, valuation
 from market.fair_value import _log_binom, shapley_by_type_stratified
 from market.mean_estimation import OwnerTypes
@@ -217,3 +218,20 @@ def test_owner_agents_are_views_made_on_demand(tiny):
     # ids are Mesa's: owners, buyers and the platform never share one
     others = {a.unique_id for a in model.agents}
     assert not others & set(model.owners.ids.tolist())
+
+
+def test_summary_reads_only_the_last_recorded_round_of_owners(tiny, tmp_path):
+    tiny["rounds"] = 60
+    tiny["population"]["owners"] = 400
+    tiny["output"] = {"owner_every": 1}
+    result = run(tiny, out=tmp_path / "r")
+    assert result.recorded_owners is None  # not read back by the run itself
+    full = result.owners
+    assert len(full) == 60 * 400
+    recorder = Recorder(tmp_path / "r")
+    recorder.closed = True
+    final = recorder.final_owners()
+    expected = full[full["round"] == 60].reset_index(drop=True)
+    assert final.reset_index(drop=True).equals(expected) and len(final) == 400
+    in_memory = run(tiny)
+    assert in_memory.summary["metrics"] == result.summary["metrics"]
