@@ -4,6 +4,7 @@ Run on demand (not part of the tests)::
 
     python benchmarks/bench_throughput.py            # full table, 10^3 .. 10^6 owners
     python benchmarks/bench_throughput.py --quick    # 10^3 .. 10^5
+    python benchmarks/bench_throughput.py --sizes 100000 1000000 --rounds 4 --no-baselines
 
 For each population size it measures owner-rounds per second of
 
@@ -16,7 +17,11 @@ For each population size it measures owner-rounds per second of
 * ``numpy``: the same round as bare numpy, the practical ceiling.
 
 and prints a Markdown table (paste it into ``benchmarks/README.md``) plus the
-fitted exponent of cost against owners.
+fitted exponent of cost against owners, then a second table: each mechanism's
+owner-rounds per second beside the posted-price round's and how many times
+slower it is, with the machine's load average at each size (other processes
+share the cores: the ratios, measured in the same process minutes apart, are
+the robust figure).
 """
 
 from __future__ import annotations
@@ -147,19 +152,34 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="only 10^3 .. 10^5 owners")
     parser.add_argument("--mechanisms", nargs="*", default=list(MECHANISM_SCENARIOS),
                         help="mechanism labels to measure (default: all)")
+    parser.add_argument("--sizes", type=int, nargs="*", help="population sizes (default: 10^3 .. 10^6)")
+    parser.add_argument("--rounds", type=int, help="rounds per measurement, one of them a warm-up (default: by size)")
+    parser.add_argument("--no-baselines", action="store_true", help="skip the numpy and per-agent Mesa columns")
     args = parser.parse_args()
-    sizes = [10**3, 10**4, 10**5] + ([] if args.quick else [10**6])
-    rows = []
+    sizes = args.sizes or [10**3, 10**4, 10**5] + ([] if args.quick else [10**6])
+    rows, loads = [], {}
     for n in sizes:
-        row = {"owners": n, "numpy": bench_numpy(n), "mesa per-agent": bench_mesa(n)}
+        loads[n] = os.getloadavg()[0]
+        row = {"owners": n} if args.no_baselines else {"owners": n, "numpy": bench_numpy(n),
+                                                       "mesa per-agent": bench_mesa(n)}
         for label in args.mechanisms:
-            row[label] = bench_simulator(n, *MECHANISM_SCENARIOS[label])
+            row[label] = bench_simulator(n, *MECHANISM_SCENARIOS[label], rounds=args.rounds)
         rows.append(row)
         print(f"{n:>9} owners: " + ", ".join(f"{k} {v:.3g}" for k, v in row.items() if k != "owners"),
               flush=True)
     print(f"\nmachine: {platform.machine()}, {platform.processor() or 'unknown CPU'}, {os.cpu_count()} cores, "
           f"python {platform.python_version()}, numpy {np.__version__}, mesa {mesa.__version__}\n")
     labels = [k for k in rows[0] if k != "owners"]
+    mechanisms = [k for k in args.mechanisms if k != "posted price"]
+    if "posted price" in labels and mechanisms:
+        print("| owners | load | posted price | " + " | ".join(f"{k} | x slower" for k in mechanisms) + " |")
+        print("|---" * (3 + 2 * len(mechanisms)) + "|")
+        for row in rows:
+            print(f"| {row['owners']:,} | {loads[row['owners']]:.1f} | {row['posted price']:.3g} | " + " | ".join(
+                f"{row[k]:.3g} | {row['posted price'] / row[k]:.1f}x" for k in mechanisms) + " |")
+        print()
+    if args.no_baselines:
+        return
     print("| owners | " + " | ".join(f"{k} (owner-rounds/s)" for k in labels)
           + " | posted price / numpy | posted price / per-agent Mesa |")
     print("|---" * (len(labels) + 3) + "|")

@@ -48,7 +48,7 @@ class RunResult:
         Owner state every k-th round (``owners.parquet``); a run that wrote
         files reads it on first access (``recorded_owners`` holds it then).
     events : pandas.DataFrame
-        Discrete events (``events.parquet``).
+        Discrete events (``events.parquet``), read on first access likewise.
     summary : dict
         What ``summary.json`` holds: the run's identity and versions, the
         final round, totals, graph statistics, the emergence ``metrics``
@@ -64,7 +64,7 @@ class RunResult:
 
     model: pd.DataFrame
     recorded_owners: pd.DataFrame | None = field(repr=False)
-    events: pd.DataFrame
+    recorded_events: pd.DataFrame | None = field(repr=False)
     summary: dict[str, Any]
     scenario: Scenario
     out_dir: Path | None
@@ -73,12 +73,19 @@ class RunResult:
     def owners(self) -> pd.DataFrame:
         """Owner state every k-th round, read from ``owners.parquet`` on first use when the run wrote files.
 
-        A run with an output directory does not hold the (possibly very
-        large) owners table in memory until it is asked for.
+        A run with an output directory does not hold its (possibly very
+        large) owners and events tables in memory until they are asked for.
         """
         if self.recorded_owners is None:
             self.recorded_owners = pd.read_parquet(self.out_dir / "owners.parquet")
         return self.recorded_owners
+
+    @property
+    def events(self) -> pd.DataFrame:
+        """Discrete events, read from ``events.parquet`` on first use when the run wrote files."""
+        if self.recorded_events is None:
+            self.recorded_events = pd.read_parquet(self.out_dir / "events.parquet")
+        return self.recorded_events
 
 
 class Interrupted(Exception):
@@ -209,7 +216,7 @@ def _drive(model: DataMarket, resolved: Scenario, recorder: Recorder, out_dir: P
         save_checkpoint(model, out_dir)
         raise Interrupted(out_dir, model.steps)
     recorder.close()
-    frames = recorder.frames(("model", "events"))
+    frames = recorder.frames(("model",))
     summary = {
         "scenario": resolved.name, "seed": resolved.seed, "rounds": resolved.rounds,
         "mechanism": resolved.mechanism.name, "decision_rule": resolved.rule.name,
@@ -232,8 +239,8 @@ def _drive(model: DataMarket, resolved: Scenario, recorder: Recorder, out_dir: P
     if out_dir is not None:
         (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         checkpoint.remove(out_dir)
-    owners = None if out_dir is not None else recorder.frames(("owners",))["owners"]
-    return RunResult(frames["model"], owners, frames["events"], summary, resolved, out_dir)
+    held = {} if out_dir is not None else recorder.frames(("owners", "events"))
+    return RunResult(frames["model"], held.get("owners"), held.get("events"), summary, resolved, out_dir)
 
 
 def save_checkpoint(model: DataMarket, out_dir: Path) -> Path:
