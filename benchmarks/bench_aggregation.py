@@ -9,7 +9,7 @@ For each n it draws random privacy profiles (exponential epsilons, a fifth of
 the owners selling nothing) and times, in the same process and one profile at a
 time (best of ``--repeat`` medians):
 
-* ``kkt``: :func:`market.aggregation.error_optimal_weights`, the exact KKT solve;
+* ``kkt``: :func:`market.theory.fl_market.aggregation.error_optimal_weights`, the exact KKT solve;
 * ``cvxpy same``: the same convex program (bias target :math:`w_i = 1/n` over all
   owners) written in cvxpy and solved by Clarabel, the thin general-solver route;
 * ``cvxpy FL-Market``: FL-Market's own formulation, the bias target renormalised
@@ -32,7 +32,7 @@ import time
 import cvxpy as cp
 import numpy as np
 
-from market.aggregation import error_bound, error_optimal_weights
+from market.theory.fl_market.aggregation import error_bound, error_optimal_weights
 
 
 def cvxpy_problem(n: int, L: float, d_var: int, renormalise: bool):

@@ -21,8 +21,8 @@ import gc
 import os
 import tracemalloc
 
-from analysis.export import Recorder
-from market import DataMarket
+from market.simulation.recorder import Recorder
+from market.simulation.model import DataMarket
 
 
 def rss() -> int:

@@ -2,7 +2,7 @@
 
 ``slsqp_error_optimal`` is the straightforward implementation (SLSQP over the
 weights and the bias slacks, from the better of BiasOpt and VarOpt), kept here
-only as the test reference for :func:`market.aggregation.error_optimal_weights`.
+only as the test reference for :func:`market.theory.fl_market.aggregation.error_optimal_weights`.
 """
 
 import numpy as np
@@ -11,7 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize
 
-from market.aggregation import bias_opt, error_bound, error_optimal_weights, raw_weights, var_opt
+from market.theory.fl_market.aggregation import (
+    bias_opt,
+    error_bound,
+    error_optimal_weights,
+    raw_weights,
+    var_opt,
+)
 
 
 def slsqp_error_optimal(eps: np.ndarray, L: float, d_var: int, data_size=None) -> np.ndarray:
