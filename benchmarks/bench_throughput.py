@@ -89,6 +89,38 @@ def bench_simulator(n: int, scenario, extra: list[str], rounds: int | None = Non
     return n * (rounds - 1) / (time.perf_counter() - start)
 
 
+def build(n: int, scenario, extra: list[str], rounds: int) -> DataMarket:
+    """A ``DataMarket`` of ``n`` owners for ``rounds`` rounds, its first round played (warm-up)."""
+    source = scenario(n) if callable(scenario) else scenario
+    overrides = [f"population.owners={n}", f"rounds={rounds + 1}", *BASE, *(e.format(n=n) for e in extra)]
+    model = DataMarket(source, overrides=overrides, recorder=Recorder(None, owner_every=0), collect=False)
+    model.simulator.run_until(1.0)
+    return model
+
+
+def round_seconds(model: DataMarket) -> float:
+    """Wall time of the model's next round."""
+    start = time.perf_counter()
+    model.simulator.run_until(float(model.steps + 1))
+    return time.perf_counter() - start
+
+
+def against_posted_price(n: int, label: str, rounds: int) -> tuple[float, float]:
+    """Owner-rounds per second of ``label`` and of the posted-price round, their rounds interleaved.
+
+    One round of the mechanism, then one posted-price round, ``rounds``
+    times; each gets its fastest round.  A change of machine load hits both
+    alike, so their ratio is robust on a shared machine.
+    """
+    mech = build(n, *MECHANISM_SCENARIOS[label], rounds)
+    posted = build(n, *MECHANISM_SCENARIOS["posted price"], rounds)
+    t_mech, t_posted = np.inf, np.inf
+    for _ in range(rounds):
+        t_mech = min(t_mech, round_seconds(mech))
+        t_posted = min(t_posted, round_seconds(posted))
+    return n / t_mech, n / t_posted
+
+
 class Owner(mesa.Agent):
     """A posted-price owner written the per-agent way."""
 
@@ -155,7 +187,14 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="*", help="population sizes (default: 10^3 .. 10^6)")
     parser.add_argument("--rounds", type=int, help="rounds per measurement, one of them a warm-up (default: by size)")
     parser.add_argument("--no-baselines", action="store_true", help="skip the numpy and per-agent Mesa columns")
+    parser.add_argument("--interleaved", action="store_true",
+                        help="only the mechanisms against the posted-price round, their rounds interleaved "
+                             "(--rounds timed rounds each, default 3)")
     args = parser.parse_args()
+    if args.interleaved:
+        interleaved_table(args.sizes or [10**5, 10**6], [k for k in args.mechanisms if k != "posted price"],
+                          args.rounds or 3)
+        return
     sizes = args.sizes or [10**3, 10**4, 10**5] + ([] if args.quick else [10**6])
     rows, loads = [], {}
     for n in sizes:
@@ -198,6 +237,20 @@ def main() -> None:
                             for r in rounds])
         print(f"fitted exponent of run time against rounds (posted price, 10^5 owners, 50..400 rounds): "
               f"{exponent(rounds - 1.0, seconds):.3f}")
+
+
+def interleaved_table(sizes: list[int], labels: list[str], rounds: int) -> None:
+    """Print each mechanism's owner-rounds/s beside the posted-price round's, measured interleaved."""
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}, "
+          f"numpy {np.__version__}, mesa {mesa.__version__}; fastest of {rounds} interleaved rounds\n")
+    print("| owners | mechanism | owner-rounds/s | posted price (owner-rounds/s) | x slower | load before, after |")
+    print("|---|---|---|---|---|---|")
+    for n in sizes:
+        for label in labels:
+            load = os.getloadavg()[0]
+            mech, posted = against_posted_price(n, label, rounds)
+            print(f"| {n:,} | {label} | {mech:.3g} | {posted:.3g} | {posted / mech:.1f}x | "
+                  f"{load:.1f}, {os.getloadavg()[0]:.1f} |", flush=True)
 
 
 if __name__ == "__main__":
