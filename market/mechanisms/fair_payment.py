@@ -188,31 +188,32 @@ class FairPayment(Mechanism):
         """Fair value (alpha = 1) of one owner of each type, and the largest standard error.
 
         The fair values are a function of the type composition: an estimate
-        draws its samples from a generator seeded by ``estimate_seed`` and the
+        draws its samples from a generator seeded by ``estimate_seed`` (drawn
+        from the round's generator before the first estimate) and the
         composition (common random numbers), so the same composition always
         gets the same values and they are memoised (:data:`FAIR_VALUE_MEMO`)
         while the composition stays the same, across rounds and across the
         deviation candidates of a round.
         """
-        if self.estimate_seed is None:
+        live = ~types.null & (types.count > 0)
+        exact = float(np.prod(types.count[live] + 1.0)) <= self.params.exact_limit
+        if not exact and self.estimate_seed is None:
             self.estimate_seed = int(ctx.rng.integers(2**63))
-        key = (repr(self.params), self.estimate_seed, types.level.tobytes(), types.count.tobytes(),
-               types.data_size.tobytes(), types.importance.tobytes())
+        key = (repr(self.params), None if exact else self.estimate_seed, types.level.tobytes(),
+               types.count.tobytes(), types.data_size.tobytes(), types.importance.tobytes())
         found = FAIR_VALUE_MEMO.get(key)
         if found is None:
-            found = self._estimate(types)
+            found = self._estimate(types, exact)
             FAIR_VALUE_MEMO[key] = found
             if len(FAIR_VALUE_MEMO) > MEMO_SIZE:
                 del FAIR_VALUE_MEMO[next(iter(FAIR_VALUE_MEMO))]
         return found
 
-    def _estimate(self, types: OwnerTypes) -> tuple[np.ndarray, float]:
+    def _estimate(self, types: OwnerTypes, exact: bool) -> tuple[np.ndarray, float]:
         """Fair values of ``types``: exact by type, or estimated with common random numbers."""
         utility = self.utility()
         G = lambda K: utility.coalition_utility(K, types)  # noqa: E731
-        live = ~types.null & (types.count > 0)
-        n_vectors = float(np.prod(types.count[live] + 1.0))
-        if n_vectors <= self.params.exact_limit:
+        if exact:
             return shapley_by_type(types.count, G, null=types.null), 0.0
         composition = np.concatenate([types.level, types.count, types.data_size.view(np.int64),
                                       types.importance.view(np.int64)])
