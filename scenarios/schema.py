@@ -15,13 +15,17 @@ names the file and the key, e.g.::
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
+import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from market.core.decision_rule import DecisionRule
 from market.core.mechanism import Mechanism
@@ -31,6 +35,7 @@ from market.core.population import (
     DISTRIBUTIONS,
     DRIFT_KEYS,
     OPTIONAL_DIST_PARAMS,
+    draw,
     empirical_values,
 )
 from market.registry import MECHANISMS, RULES
@@ -44,7 +49,13 @@ DECISION_KEYS = {"rule": "best_response", "revision": "synchronous", "revisions_
 BUYER_KEYS = {"initial": 0, "arrival_rate": 0.0, "budget": 10.0, "valuation": 1.0,
               "stay": {"dist": "exponential", "scale": 20.0}}
 CHURN_KEYS = {"leave_rate": 0.0, "join_rate": 0.0, "newcomers": []}
-OUTPUT_KEYS = {"owner_every": 1, "owner_sample": 0, "checkpoint_every": 0}
+#: Most rounds a scenario may ask for (a billion rounds of one owner already take days).
+MAX_ROUNDS = 10**9
+#: Largest product of the drift schedule's factors (sensitivities stay far from overflow).
+MAX_DRIFT = 1e100
+#: Draws of the overflow probe of every distribution (:func:`_probe`).
+PROBE_DRAWS = 4096
+OUTPUT_KEYS = {"owner_every": 1, "owner_sample": 0, "checkpoint_every": 0, "measures_every": 1}
 
 
 class ScenarioError(ValueError):
@@ -87,7 +98,7 @@ class Scenario:
     buyers: dict[str, Any]
     churn: dict[str, Any]
     output: dict[str, Any]
-    source: str = "<dict>"
+    source: str = "scenario.toml"
     raw_mechanism: dict[str, Any] = field(default_factory=dict)
     network: dict[str, Any] = field(default_factory=lambda: dict(NETWORK_KEYS))
     drift: dict[str, Any] = field(default_factory=lambda: dict(DRIFT_KEYS))
@@ -137,19 +148,32 @@ def read_raw(name_or_path: str | Path) -> tuple[dict[str, Any], str]:
     if path.suffix == ".toml" or path.exists():
         if not path.is_file():
             raise ScenarioError(f"{path}: no such scenario file")
-        text, label = path.read_text(), str(path)
+        label = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise ScenarioError(f"{label}: not valid UTF-8 (byte {exc.start})") from None
+        except OSError as exc:
+            raise ScenarioError(f"{label}: cannot read the scenario ({exc.strerror})") from None
     else:
         name = str(name_or_path)
         if name not in builtin_names():
-            raise ScenarioError(
-                f"{name}: unknown scenario (built-in: {', '.join(builtin_names())}; or give a .toml path)"
-            )
+            raise ScenarioError(unknown_scenario(name))
         text = resources.files(BUILTIN_PACKAGE).joinpath(f"{name}.toml").read_text()
         label = f"{name}.toml"
     try:
         return tomllib.loads(text), label
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{label}: not valid TOML ({exc})") from None
+
+
+def unknown_scenario(name: str) -> str:
+    """The message for a scenario name that is neither built in nor a file: the closest names, not all."""
+    names = builtin_names()
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+    hint = f"did you mean {' or '.join(close)}? " if close else ""
+    return (f"{name}: unknown scenario ({hint}`privmarket list` shows all {len(names)} built-in ones; "
+            "or give a .toml path)")
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str], label: str) -> dict[str, Any]:
@@ -170,6 +194,8 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str], label: str) -> di
         for i, part in enumerate(parts[:-1]):
             node = _child(node, part, ".".join(parts[: i + 1]), label, create=True)
         last = parts[-1]
+        if not isinstance(node, (dict, list)):
+            raise ScenarioError(f"{label}: {'.'.join(parts[:-1])}: is not a table (cannot set {key})")
         if isinstance(node, list):
             node[_index(node, last, key, label)] = value
         else:
@@ -194,7 +220,7 @@ def _child(node: Any, part: str, key: str, label: str, create: bool) -> Any:
 
 
 def load(name_or_path: str | Path | Mapping[str, Any], overrides: list[str] | None = None,
-         **fields: Any) -> Scenario:
+         *, label: str | None = None, **fields: Any) -> Scenario:
     """Load, override and validate a scenario.
 
     Parameters
@@ -203,6 +229,10 @@ def load(name_or_path: str | Path | Mapping[str, Any], overrides: list[str] | No
         A built-in scenario name, a ``.toml`` path, or an already-parsed dict.
     overrides : list of str, optional
         ``key.path=value`` strings, as given to ``--set``.
+    label : str, optional
+        The file named in error messages.  Default: the file read, or for a
+        dict the built-in file of its ``name`` (``quickstart.toml``); pass
+        :attr:`Scenario.source` when reloading a resolved scenario's dict.
     **fields
         Top-level values to override (``rounds=...``, ``seed=...``); ``None`` is ignored.
 
@@ -212,12 +242,19 @@ def load(name_or_path: str | Path | Mapping[str, Any], overrides: list[str] | No
         On any invalid key or value; the message names the file and key.
     """
     if isinstance(name_or_path, Mapping):
-        raw, label = _deepcopy(name_or_path), "<dict>"
+        raw = _deepcopy(name_or_path)
+        label = label or dict_label(raw)
     else:
-        raw, label = read_raw(name_or_path)
+        raw, read_label = read_raw(name_or_path)
+        label = label or read_label
     raw = apply_overrides(raw, overrides or [], label)
     raw.update({k: v for k, v in fields.items() if v is not None})
     return validate(raw, label)
+
+
+def dict_label(raw: Mapping[str, Any]) -> str:
+    """The file label of a scenario given as a dict: ``<name>.toml`` (its file, when built in)."""
+    return f"{raw.get('name') or 'scenario'}.toml"
 
 
 def _deepcopy(value: Any) -> Any:
@@ -228,8 +265,9 @@ def _deepcopy(value: Any) -> Any:
     return value
 
 
-def validate(raw: dict[str, Any], label: str = "<dict>") -> Scenario:
-    """Validate a parsed scenario dict and build the :class:`Scenario`."""
+def validate(raw: dict[str, Any], label: str | None = None) -> Scenario:
+    """Validate a parsed scenario dict and build the :class:`Scenario` (errors name ``label``)."""
+    label = label or dict_label(raw)
     def fail(key: str, problem: str) -> ScenarioError:
         return ScenarioError(f"{label}: {key}: {problem}")
 
@@ -237,8 +275,9 @@ def validate(raw: dict[str, Any], label: str = "<dict>") -> Scenario:
     for key in ("population", "mechanism"):
         if not isinstance(raw.get(key), dict):
             raise fail(key, "missing table")
-    rounds = _number(raw.get("rounds", 100), "rounds", fail, integer=True, minimum=1)
-    seed = _number(raw.get("seed", 0), "seed", fail, integer=True, minimum=0)
+    name = _name(raw.get("name", Path(label).stem), fail)
+    rounds = _number(raw.get("rounds", 100), "rounds", fail, integer=True, minimum=1, maximum=MAX_ROUNDS)
+    seed = _number(raw.get("seed", 0), "seed", fail, integer=True, minimum=0, maximum=2**63 - 1)
     mechanism = _build_mechanism(raw["mechanism"], fail)
     decision, rule = _build_rule(raw.get("decision", {}), mechanism, fail)
     population = _population(raw["population"], mechanism, fail)
@@ -254,6 +293,7 @@ def validate(raw: dict[str, Any], label: str = "<dict>") -> Scenario:
     if churn["newcomers"] != []:
         churn["newcomers"] = _types(churn["newcomers"], "churn.newcomers", mechanism, fail)
     n_owners = population.get("owners", sum(o["count"] for o in population.get("owner", [])))
+    _check_memory(int(n_owners), "population.owners" if "owners" in population else "population.owner", fail)
     try:
         mechanism.check_population(int(n_owners), churn["leave_rate"] > 0 or churn["join_rate"] > 0)
     except ValueError as exc:
@@ -263,12 +303,43 @@ def validate(raw: dict[str, Any], label: str = "<dict>") -> Scenario:
     output = _table(raw.get("output", {}), OUTPUT_KEYS, "output", fail)
     for key in OUTPUT_KEYS:
         _number(output[key], f"output.{key}", fail, integer=True, minimum=0)
+    if output["measures_every"] < 1:
+        raise fail("output.measures_every", "must be at least 1 (measure every k-th round)")
     return Scenario(
-        name=str(raw.get("name", Path(label).stem)), description=str(raw.get("description", "")),
+        name=name, description=str(raw.get("description", "")),
         rounds=int(rounds), seed=int(seed), population=population, mechanism=mechanism,
         rule=rule, decision=decision, buyers=buyers, churn=churn, output=output, source=label,
         network=network, drift=drift,
     )
+
+
+#: A lower bound of the memory one owner needs (its arrays and the per-round candidate utilities; owners
+#: have no per-owner Python object), in bytes: measured 89 B live and 163 B at the peak of a round per
+#: owner (quickstart, 10^6 owners, benchmarks/bench_memory.py).  A population that cannot fit even at
+#: this bound is refused before anything is allocated (a MemoryError would otherwise end in a traceback).
+BYTES_PER_OWNER = 128
+
+
+def _name(value: Any, fail) -> str:
+    """A scenario name: it names the default output directory ``runs/<name>-seed<seed>``,
+    so it may not hold a path separator or start with a dot (``../../x`` would escape ``runs/``)."""
+    if not isinstance(value, str) or not value.strip():
+        raise fail("name", f"expected a non-empty string, got {value!r}")
+    if any(c in value for c in "/\\\0") or value.startswith("."):
+        raise fail("name", f"must not contain a path separator or start with a dot, got {value!r}")
+    return value
+
+
+def _check_memory(n_owners: int, key: str, fail) -> None:
+    """Refuse a population whose owner arrays alone exceed this machine's memory."""
+    try:
+        available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return
+    need = n_owners * BYTES_PER_OWNER
+    if need > available:
+        raise fail(key, f"{n_owners} owners need at least {need / 2**30:.3g} GiB of memory; "
+                        f"this machine has {available / 2**30:.3g} GiB")
 
 
 def _network(given: Any, fail) -> dict[str, Any]:
@@ -300,6 +371,9 @@ def _drift(given: Any, fail) -> dict[str, Any]:
             raise fail(f"drift.schedule[{i}]", f"expected [round, factor], got {pair!r}")
         _number(pair[0], f"drift.schedule[{i}]", fail, integer=True, minimum=1)
         _number(pair[1], f"drift.schedule[{i}]", fail, minimum=0)
+    if not math.isfinite(math.prod(pair[1] for pair in schedule)) or \
+            math.prod(pair[1] for pair in schedule) > MAX_DRIFT:
+        raise fail("drift.schedule", f"the factors multiply to more than {MAX_DRIFT:g} (sensitivities would overflow)")
     return drift
 
 
@@ -342,7 +416,7 @@ def _spec(spec: Any, key: str, fail, nonnegative: bool = False) -> None:
             raise fail(key, f"must be non-negative, got {spec!r}")
         return
     name = spec.get("dist")
-    if name not in DISTRIBUTIONS:
+    if not isinstance(name, str) or name not in DISTRIBUTIONS:
         raise fail(f"{key}.dist", f"unknown distribution {name!r} (known: {', '.join(DISTRIBUTIONS)})")
     _, params = DISTRIBUTIONS[name]
     optional = OPTIONAL_DIST_PARAMS.get(name, ())
@@ -381,6 +455,19 @@ def _spec(spec: Any, key: str, fail, nonnegative: bool = False) -> None:
     if nonnegative and ((name == "uniform" and spec["low"] < 0) or name == "normal"
                         or (name == "constant" and spec["value"] < 0)):
         raise fail(key, "can be negative; this attribute must be non-negative")
+    _probe(spec, key, fail)
+
+
+def _probe(spec: Mapping[str, Any], key: str, fail) -> None:
+    """Draw a sample with a fixed seed: a distribution that overflows (``lognormal`` with
+    ``mean = 800``, ``exponential`` with ``scale = 1e308``) is refused here, where it enters."""
+    with np.errstate(all="ignore"):
+        try:
+            sample = draw(spec, PROBE_DRAWS, np.random.default_rng(0))
+        except (ValueError, OverflowError) as exc:
+            raise fail(key, f"invalid parameters for the {spec['dist']} distribution ({exc})") from None
+    if not np.all(np.isfinite(sample)):
+        raise fail(key, f"the {spec['dist']} distribution draws non-finite values (overflow)")
 
 
 def _probabilities(p: Any, n: int, key: str, fail) -> None:
@@ -394,7 +481,7 @@ def _probabilities(p: Any, n: int, key: str, fail) -> None:
 
 def _build_mechanism(table: dict[str, Any], fail) -> Mechanism:
     name = table.get("name")
-    if name not in MECHANISMS:
+    if not isinstance(name, str) or name not in MECHANISMS:
         raise fail("mechanism.name", f"unknown mechanism {name!r} (known: {', '.join(sorted(MECHANISMS))})")
     cls = MECHANISMS[name]
     params = _params(cls.Params, {k: v for k, v in table.items() if k != "name"}, "mechanism", fail)
@@ -408,7 +495,7 @@ def _build_rule(table: Any, mechanism: Mechanism, fail) -> tuple[dict[str, Any],
     if not isinstance(table, dict):
         raise fail("decision", "must be a table")
     rule_name = table.get("rule", DECISION_KEYS["rule"])
-    if rule_name not in RULES:
+    if not isinstance(rule_name, str) or rule_name not in RULES:
         raise fail("decision.rule", f"unknown decision rule {rule_name!r} (known: {', '.join(sorted(RULES))})")
     cls = RULES[rule_name]
     common = {k: table.get(k, v) for k, v in DECISION_KEYS.items()}
@@ -474,6 +561,7 @@ def _population(table: dict[str, Any], mechanism: Mechanism, fail) -> dict[str, 
     _known(table, ("owners", "types", "owner", "initial_action"), "population.", fail)
     out: dict[str, Any] = {"initial_action": table.get("initial_action", mechanism.initial_action)}
     _spec(out["initial_action"], "population.initial_action", fail)
+    _check_actions(out["initial_action"], mechanism, "population.initial_action", fail)
     if "owner" in table:
         if "types" in table or "owners" in table:
             raise fail("population.owner", "give either an explicit owner list or owners + types, not both")
@@ -523,6 +611,50 @@ def _types(types: Any, name: str, mechanism: Mechanism, fail) -> list[dict[str, 
     _probabilities(shares, len(types), f"{name}.share", fail)
     return [_defaults(t, mechanism) | {"share": t.get("share", 1.0)}
             | ({"correlation": t["correlation"]} if "correlation" in t else {}) for t in types]
+
+
+#: Distributions whose support is unbounded above (or below): never inside a bounded action set.
+UNBOUNDED = ("normal", "lognormal", "exponential", "pareto")
+
+
+def _check_actions(spec: Any, mechanism: Mechanism, key: str, fail) -> None:
+    """Check an action-valued setting against the mechanism's action space.
+
+    A level set (``kind = "levels"``) accepts only its levels: a number equal to a level, or a
+    ``constant`` / ``choice`` / ``empirical`` of levels (a negative or fractional level would index
+    the wrong price).  A continuous set accepts values in ``[lowest, highest]`` of its grid, so a
+    distribution must be bounded (``uniform``, ``beta``, ``constant``, ``choice``, ``empirical``).
+    """
+    space = mechanism.action_space
+    low, high = float(space.values[0]), float(space.values[-1])
+    levels = space.kind == "levels"
+    allowed = (f"one of the levels {', '.join(space.labels)}" if levels
+               else f"in [{low:g}, {high:g}]")
+
+    def check(values: Any, what: str) -> None:
+        arr = np.atleast_1d(np.asarray(values, dtype=float))
+        bad = ~np.isin(arr, space.values) if levels else (arr < low) | (arr > high)
+        if bad.any():
+            raise fail(key, f"{what} {arr[bad][0]:g} is not an action of mechanism "
+                            f"{mechanism.name!r} (must be {allowed})")
+
+    if not isinstance(spec, Mapping):
+        check(spec, "action")
+        return
+    name = spec["dist"]
+    if name == "constant":
+        check(spec["value"], "action")
+    elif name == "choice":
+        check(spec["values"], "action")
+    elif name == "empirical":
+        check(empirical_values(spec["file"], spec["column"]), f"column {spec['column']!r} holds action")
+    elif levels or name in UNBOUNDED:
+        raise fail(key, f"a {name} distribution can draw actions outside mechanism {mechanism.name!r}'s "
+                        f"action set (must be {allowed}); use constant or choice")
+    elif name == "uniform":
+        check([spec["low"], spec["high"]], "bound")
+    elif name == "beta":
+        check([0.0, 1.0], "bound")
 
 
 def _attribute(spec: Any, attr: str, key: str, fail, allow_dist: bool) -> None:

@@ -22,7 +22,8 @@ def test_all_p001_scenarios_are_listed_and_run():
         model.run()
         row = model.model_frame().iloc[-1]
         for column in ("total_data", "free_riders", "free_rider_share", "under_contributor_share",
-                       "surplus_over_standalone", "information_rent", "seeded_data"):
+                       "surplus_over_standalone", "information_rent_total", "information_rent_mean",
+                       "nash_conv", "exploitability", "free_riding_share", "seeded_data"):
             assert np.isfinite(row[column])
 
 
@@ -77,11 +78,13 @@ def test_hidden_costs_pay_information_rent_to_low_types_only():
     high = costs == 0.02
     assert rent[high] == pytest.approx(np.zeros(high.sum()), abs=1e-6)
     assert np.all(rent[~high] > 0)
-    assert frame["information_rent"].iloc[-1] == pytest.approx(rent[~high].sum(), rel=1e-9)
+    assert frame["low_type_rent"].iloc[-1] == pytest.approx(rent[~high].sum(), rel=1e-9)
+    # the standard column: every owner's utility above training alone (high types' rent is 0)
+    assert frame["information_rent_total"].iloc[-1] == pytest.approx(rent.sum(), rel=1e-9)
 
 
 def _tied(rounds, *decision):
-    """Two owners with the same cost 0.01 under naive FL, starting at 0 (spec G9), run by DataMarket."""
+    """Two owners with the same cost 0.01 under naive FL, starting at 0 (docs/models/data_contribution.md#g9), run by DataMarket."""
     model = DataMarket("p001_naive_free_riding", rounds=rounds, overrides=[
         "population.owners=2", "population.types.0.sensitivity=0.01", "population.initial_action=0.0",
         *decision])
@@ -118,7 +121,7 @@ def test_fairness_scenarios_free_ride_at_p_zero_and_collect_more_with_p():
 
 
 @pytest.mark.parametrize("name, value, total", [
-    ("p001_fig4", make_value("erm_bound", 0.95, 1.0), 91972.0),   # spec Sec. 3.4, n = 10^4, c = 0.1, k = 1
+    ("p001_fig4", make_value("erm_bound", 0.95, 1.0), 91972.0),   # docs/models/data_contribution.md#fig4, n = 10^4, c = 0.1, k = 1
     ("p001_fig7", make_value("erm_bound", 0.95, 1.0), None),
 ])
 def test_fig4_fig7_scenarios_settle_on_the_largest_equilibrium(name, value, total):

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from market.runner import Interrupted, resume, run
+from market.simulation.run_directory import staging
 from market.simulation.model import DataMarket
 from market.simulation.recorder import Recorder
 from scenarios.schema import load
@@ -36,7 +37,7 @@ def _kill_midway(out, sig):
     proc = subprocess.Popen(_cli("run", *ARGS, "--out", str(out)), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
-    while not (out / "checkpoint" / "state.json").exists():  # wait for a first checkpoint
+    while not (staging(out) / "checkpoint" / "sha256.json").exists():  # wait for a first checkpoint
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline
         time.sleep(0.02)
@@ -58,7 +59,7 @@ def test_resume_after_kill_gives_identical_files(reference, tmp_path, sig):
     assert done.returncode == 0, done.stderr
     for name in TABLES:
         assert (out / name).read_bytes() == (reference / name).read_bytes(), name
-    assert not (out / "checkpoint").exists() and not (out / "chunks").exists()
+    assert not (out / "checkpoint").exists() and not (out / "chunks").exists() and not staging(out).exists()
 
 
 def test_stop_and_resume_in_process(tmp_path, tiny):
@@ -86,7 +87,7 @@ def test_resume_without_checkpoint_is_a_user_error(tmp_path, capsys):
     from market.cli import main
 
     assert main(["resume", str(tmp_path)]) == 2
-    assert "not a run directory" in capsys.readouterr().err
+    assert "no interrupted run to resume" in capsys.readouterr().err
 
 
 def _peak_memory(tmp_path, rounds):

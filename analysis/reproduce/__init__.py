@@ -3,7 +3,7 @@
 Each paper has a module ``analysis.reproduce.pNNN`` with these functions:
 
 ``checks() -> list[Check]``
-    every checked quantity: the paper's (or spec's) value beside the
+    every checked quantity: the paper's (or its model page's) value beside the
     simulator's, computed through the public API;
 ``figures(out_dir: pathlib.Path) -> list[pathlib.Path]``
     the figure analogues, written as PNG files into ``out_dir``;
@@ -16,11 +16,17 @@ Each paper has a module ``analysis.reproduce.pNNN`` with these functions:
 from __future__ import annotations
 
 import importlib
+import logging
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-#: Paper ids and their short titles (see ``shared/seeds/README.md``).
+from market.simulation.progress import progress_bar
+
+log = logging.getLogger(__name__)
+
+#: Paper ids and their short titles (their models: ``docs/models/``).
 PAPERS = {
     "000": "Fair value of data under heterogeneous privacy constraints (Kang et al.)",
     "001": "Mechanisms that incentivize data sharing in FL (accuracy / value shaping)",
@@ -39,13 +45,13 @@ class Check:
     name : str
         What is checked, in the paper's words (e.g. ``"c_th (Thm 3)"``).
     paper : float
-        The paper's or the spec's value.
+        The paper's value, or the model page's golden number.
     simulated : float
         The simulator's value.
     tolerance : float
         Absolute tolerance of the comparison.
     source : str
-        Where the value is stated (``"paper eq. 9"``, ``"spec G3"``).
+        Where the value is stated (``"paper eq. 9"``, ``"docs/models/fl_market.md#g3"``).
     """
 
     name: str
@@ -86,7 +92,7 @@ class Report:
         return "\n".join(lines)
 
 
-def reproduce(paper_id: str, out_dir: Path | str) -> Report:
+def reproduce(paper_id: str, out_dir: Path | str, progress: bool = False) -> Report:
     """Run every check of one paper and write its figure analogues.
 
     Parameters
@@ -95,6 +101,9 @@ def reproduce(paper_id: str, out_dir: Path | str) -> Report:
         ``"000"`` ... ``"004"``.
     out_dir : path
         Directory for the PNG figures (created if missing).
+    progress : bool
+        Show a progress bar over the stages (checks, figures, tables) on a
+        terminal; each stage is also logged with its duration.
 
     Raises
     ------
@@ -113,5 +122,14 @@ def reproduce(paper_id: str, out_dir: Path | str) -> Report:
         raise
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tables = getattr(module, "tables", list)
-    return Report(paper_id, module.checks(), module.figures(out), tables())
+    stages = {"checks": module.checks, "figures": lambda: module.figures(out),
+              "tables": getattr(module, "tables", list)}
+    done = {}
+    with progress_bar(len(stages), "stage", desc=f"paper {paper_id}", enabled=progress) as bar:
+        for name, stage in stages.items():
+            bar.set_description(f"paper {paper_id}: {name}")
+            start = time.perf_counter()
+            done[name] = stage()
+            log.info("paper %s: %s done in %.1f s", paper_id, name, time.perf_counter() - start)
+            bar.update(1)
+    return Report(paper_id, done["checks"], done["figures"], done["tables"])

@@ -16,7 +16,15 @@ Every mechanism provides
   while the others keep their actions.  Every decision rule is built on this
   matrix, which is why every rule works with every mechanism;
 * optionally :meth:`Mechanism.best_response`, an exact best response where a
-  closed form or a scalar solver beats the candidate grid.
+  closed form or a scalar solver beats the candidate grid;
+* the owner's **outside option** (``outside_option``, :meth:`Mechanism.outside_utility`):
+  what not participating is worth, the participation constraint that the
+  information rent is measured against (``docs/measures.md#information-rent``);
+* ``shared_good``: whether owners share a good whose value grows with the
+  others' contributions, the only markets where free-riding is measured
+  (``docs/measures.md#free-riding``);
+* optionally :meth:`Mechanism.regime_classes`, the qualitative regimes the
+  theory of the mechanism names (``docs/measures.md#regimes``).
 
 New mechanisms subclass :class:`Mechanism` in one module of
 :mod:`market.mechanisms` (file name = registered name), declare their
@@ -29,6 +37,7 @@ from __future__ import annotations
 import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -50,12 +59,18 @@ class ActionSpace:
     kind : {"levels", "continuous"}
         Whether the actions are a finite set or a discretised interval.
     labels : tuple of str, optional
-        Human names of the levels, used for column names in the output.
+        Short names of the levels, used for column names in the output
+        (``share_<label>``).
+    meanings : tuple of str, optional
+        What each level means, short, for legends and tables (``"shares nothing"``,
+        ``"paid 0.5/unit"``); default ``"level <label>"``.  :meth:`legend_labels`
+        puts label and meaning together.
     """
 
     values: np.ndarray
     kind: str = "levels"
     labels: tuple[str, ...] = ()
+    meanings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         values = np.asarray(self.values, dtype=float)
@@ -70,6 +85,15 @@ class ActionSpace:
             object.__setattr__(
                 self, "labels", tuple(_label(v) for v in values) if self.kind == "levels" else ()
             )
+        if not self.meanings:
+            object.__setattr__(self, "meanings", tuple(f"level {label}" for label in self.labels))
+        if len(self.meanings) != len(self.labels):
+            raise ValueError("an action space needs one meaning per level")
+
+    def legend_labels(self) -> tuple[str, ...]:
+        """``"<label>: <meaning>"`` of every level (just the label where the meaning adds nothing)."""
+        return tuple(label if meaning == f"level {label}" else f"{label}: {meaning}"
+                     for label, meaning in zip(self.labels, self.meanings))
 
     @property
     def size(self) -> int:
@@ -141,7 +165,11 @@ class Outcome:
         ``RoundContext.buyer_budgets``; never more than its budget).
     metrics : dict of str to float
         Mechanism-specific per-round metrics; each key becomes a column of
-        ``model.parquet``.
+        ``model.parquet`` (a standard column's name is not allowed).
+    deviation : numpy.ndarray, optional
+        :meth:`Mechanism.deviation_utilities` of the settled profile when the
+        settlement computed them anyway, so that the per-round measures
+        (:mod:`market.simulation.deviation_measures`) need not compute them again.
     """
 
     payment: np.ndarray
@@ -150,6 +178,7 @@ class Outcome:
     platform_utility: float
     buyer_payments: np.ndarray = field(default_factory=lambda: np.zeros(0))
     metrics: dict[str, float] = field(default_factory=dict)
+    deviation: np.ndarray | None = None
 
     @property
     def buyer_spend(self) -> float:
@@ -169,6 +198,13 @@ class Mechanism(ABC):
     name: ClassVar[str]
     description: ClassVar[str] = ""
     owner_attributes: ClassVar[dict[str, float]] = {}
+    #: Index into ``action_space.values`` of the action that means not participating (the
+    #: outside option), or ``None`` when not participating is no action of the mechanism
+    #: (then :meth:`outside_utility` gives its value).
+    outside_option: ClassVar[int | None] = 0
+    #: Whether the owners share a good (a jointly trained model, a common estimate) whose value
+    #: to each grows with the others' contributions: only then is free-riding defined.
+    shared_good: ClassVar[bool] = False
 
     @dataclass(frozen=True)
     class Params:
@@ -234,6 +270,41 @@ class Mechanism(ABC):
         the others' actions overrides it to do only the rows' work.
         """
         return self.best_response(action, owners, ctx)[rows]
+
+    def outside_utility(self, deviation: np.ndarray, owners: OwnerArrays) -> np.ndarray:
+        """Each owner's utility at its outside option, the others' actions fixed: :math:`u_i(o_i, a_{-i})`.
+
+        Parameters
+        ----------
+        deviation : numpy.ndarray
+            :meth:`deviation_utilities` of the current profile, shape ``(n, K)``.
+        owners : OwnerArrays
+            The owners.
+
+        The default reads column ``outside_option`` of ``deviation``; a
+        mechanism whose outside option is not one of its actions
+        (``outside_option = None``) overrides this with its value.
+        """
+        if self.outside_option is None:
+            raise NotImplementedError(f"{self.name}: outside_option is None but outside_utility is not defined")
+        return deviation[:, self.outside_option]
+
+    def regime_classes(self, table: Mapping[str, np.ndarray]) -> np.ndarray | None:
+        """The theory's regime class of every round, or ``None`` where the theory names none.
+
+        Parameters
+        ----------
+        table : mapping of str to numpy.ndarray
+            Columns of ``model.parquet`` (one entry per round).
+
+        Returns
+        -------
+        numpy.ndarray of str or None
+            One class name per round; ``""`` marks a round in no regime (e.g.
+            still moving).  ``None`` (the default): regimes are stationary
+            levels of the headline series (:mod:`analysis.regimes`).
+        """
+        return None
 
     def update(self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext) -> None:
         """Between-round adaptation of the platform (e.g. re-choosing a payout share).

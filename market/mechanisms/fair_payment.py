@@ -45,8 +45,15 @@ assumption, §2.3) -- by solving eq. 19/21 with the equilibrium ``selection``:
 Per-round metrics: ``alpha``, ``utility_U`` (:math:`U(\\rho)`),
 ``platform_share`` (share of :math:`U` the platform keeps),
 ``negative_fair_values`` (owners with :math:`\\phi_i < 0`: the federated
-utility is not monotone, spec §3.4; payments are never clipped) and
+utility is not monotone, docs/models/fair_value.md#fl-structure; payments are never clipped) and
 ``fair_value_se``.
+
+The outside option is the most private level (level 0, :math:`\\kappa_0 = 0`).
+Under the ``federated_mean`` utility the owners share the federated estimate
+(a shared good), so ``free_riding_share`` is recorded there.  Regime classes
+(:meth:`FairPayment.regime_classes`) are Theorem 3's: ``no incentives``
+(everyone at the most private level), ``mixed``, ``all low-privacy``
+(everyone at the least private level).
 """
 
 from __future__ import annotations
@@ -70,6 +77,8 @@ from market.theory.fair_value.privacy_game import OwnerClasses, PrivacyGame, SEL
 ESTIMATORS = ("stratified", "permutation")
 #: Coalition-size strata of the stratified estimator.
 STRATA = 16
+#: Regime names of Theorem 3, from most to least private.
+REGIMES = ("no incentives", "mixed", "all low-privacy")
 
 
 class FairPayment(Mechanism):
@@ -108,7 +117,7 @@ class FairPayment(Mechanism):
         tie_margin : float
             Added to the solved alpha (capped at 1) so that owners who are exactly
             indifferent at the platform's chosen boundary break the tie towards
-            its equilibrium (spec §7.4; decision rules break ties to the lowest level).
+            its equilibrium (docs/models/fair_value.md#simulator-choices; decision rules break ties to the lowest level).
         sensitivity_growth : float
             Relative growth of every owner's privacy cost per round (>= 0).
         exact_limit : int
@@ -178,7 +187,10 @@ class FairPayment(Mechanism):
     @property
     def action_space(self) -> ActionSpace:
         """Privacy levels ``0 .. L-1`` of the utility."""
-        return ActionSpace(np.arange(len(self.params.privacy_cost), dtype=float), kind="levels")
+        kappa = self.params.privacy_cost
+        meanings = tuple("shares nothing" if level == 0 and k == 0 else f"privacy cost {k:g} x s"
+                         for level, k in enumerate(kappa))  # level 0: a null player (docs/models/fair_value.md)
+        return ActionSpace(np.arange(len(kappa), dtype=float), kind="levels", meanings=meanings)
 
     # ---------------------------------------------------------------- fair values
     def _scale(self, ctx: RoundContext) -> float:
@@ -256,6 +268,17 @@ class FairPayment(Mechanism):
         return {"alpha": self.alpha, "utility_U": U, "platform_share": share,
                 "negative_fair_values": float(np.count_nonzero(phi < 0)), "fair_value_se": se,
                 "efficiency_residual": paid - owed}
+
+    @property
+    def shared_good(self) -> bool:
+        """The federated estimate is shared by the owners (``utility = "federated_mean"``)."""
+        return self.params.utility == "federated_mean"
+
+    def regime_classes(self, table):
+        """Theorem 3's regimes from the shares of the most and the least private level (exactly 1: everyone)."""
+        labels = self.action_space.labels
+        private, public = np.asarray(table[f"share_{labels[0]}"]), np.asarray(table[f"share_{labels[-1]}"])
+        return np.where(private >= 1, REGIMES[0], np.where(public >= 1, REGIMES[2], REGIMES[1]))
 
     def deviation_utilities(self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext) -> np.ndarray:
         """``alpha * phi(level k | others) - s_i g(t) kappa_k``, one fair-value computation per (type, k)."""

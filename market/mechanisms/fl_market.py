@@ -10,7 +10,7 @@ the broker keeps a ``commission`` share, so the owners' auction runs with
 :math:`(1 - c)B_k` and the buyer pays :math:`\\sum_i p_i / (1 - c) \\le B_k`.
 Auctions of different buyers are independent, each with the owners' per-round
 privacy budgets :math:`\\bar\\varepsilon_i` (the paper's per-auction reading;
-composition across auctions is not modelled, spec section 4 item 10).
+composition across auctions is not modelled, docs/models/fl_market.md#simulator-choices).
 
 **Owners.**  Owner i's true valuation is :math:`v_i(\\varepsilon) = \\alpha_i
 v^{f_i}(\\varepsilon)` with the rate :math:`\\alpha_i` = the owner's
@@ -22,7 +22,7 @@ into :data:`market.theory.fl_market.auctions.VALUATIONS`: 0 linear, 1 quadratic,
 truthfully.  Her utility is :math:`\\sum_k p_{ik} - v_i(\\varepsilon_{ik})` over the
 round's auctions, and her ``cost`` is the true valuation of what she sold.
 Learning rules over the shading grid can therefore discover All-in's
-profitable under-reports (spec G8).
+profitable under-reports (docs/models/fl_market.md#g8).
 
 **Auctions.** ``all_in`` (Algorithm 4 on :math:`V_i = v_i(\\bar\\varepsilon_i)`,
 not truthful), ``proportional_share`` (truthful in the valuation,
@@ -36,7 +36,7 @@ fixed number of owners, the one it was trained for.
 **Error measure.** ``error_measure = "per_coordinate"`` is the paper's
 :math:`\\mathrm{VAR} + \\mathrm{BIAS}^2`; ``"vector_mse"`` is
 :math:`d\\,\\mathrm{VAR} + \\mathrm{BIAS}^2` for gradients of dimension ``d``
-(spec section 5).
+(docs/models/fl_market.md#err-measure).
 
 Per-round metrics (columns of ``model.parquet``):
 
@@ -52,8 +52,10 @@ Per-round metrics (columns of ``model.parquet``):
 ``truthfulness_gap``    mean over owners of (utility at the current shading -
                         utility had she reported truthfully), the others fixed
 
-The owners' total rent (payments above true valuations) is the standard
-``information_rent`` column.
+An owner's outside option is selling nothing (no payment, no privacy lost:
+utility 0), so the standard ``information_rent_*`` columns are the payments
+above the true valuations of what was sold
+(``docs/measures.md#information-rent``).
 """
 
 from __future__ import annotations
@@ -84,6 +86,7 @@ class FLMarket(Mechanism):
     """Gradient buyers' procurement auctions of privacy parameters with LDP aggregation (paper 002)."""
 
     name = "fl_market"
+    outside_option = None
     description = "FL-Market: buyers auction owners' privacy budgets for an aggregated LDP gradient"
     owner_attributes = {"valuation": 0.0, "eps_bar": 1.0}
 
@@ -250,13 +253,17 @@ class FLMarket(Mechanism):
         }
         return Outcome(payment=payment, cost=cost, utility=payment - cost,
                        platform_utility=float(buyer_payments.sum() - payment.sum()),
-                       buyer_payments=buyer_payments, metrics=metrics)
+                       buyer_payments=buyer_payments, metrics=metrics, deviation=dev)
 
     @staticmethod
     def _empty_metrics(held: bool) -> dict[str, float]:
         return {"auctions": 0.0, "winners": 0.0, "mean_epsilon": 0.0,
                 "error_bound": np.inf if held else np.nan, "no_winner_share": 1.0 if held else np.nan,
                 "budget_used": 0.0 if held else np.nan, "regret_share": 0.0, "truthfulness_gap": 0.0}
+
+    def outside_utility(self, deviation: np.ndarray, owners: OwnerArrays) -> np.ndarray:
+        """Selling nothing: utility 0."""
+        return np.zeros(len(owners))
 
     def best_response(
         self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext

@@ -70,7 +70,9 @@ class PostedPrice(Mechanism):
         self._price = np.asarray(p.price, dtype=float)
         self._privacy_cost = np.asarray(p.privacy_cost, dtype=float)
         self._value = np.asarray(p.value, dtype=float)
-        self._space = ActionSpace(np.arange(n_levels, dtype=float), kind="levels")
+        self._space = ActionSpace(np.arange(n_levels, dtype=float), kind="levels", meanings=tuple(
+            "shares nothing" if level == 0 else f"paid {price:g}/unit"
+            for level, price in enumerate(p.price)))
 
     @property
     def action_space(self) -> ActionSpace:

@@ -37,6 +37,7 @@ from market.core.mechanism import RoundContext
 from market.core.network import SocialNetwork
 from market.core.population import ARRAY_COLUMNS, CORE_ATTRIBUTES, OwnerArrays, draw, drift, sample_owners
 from market.simulation import checkpoint
+from market.simulation.deviation_measures import DEVIATION_COLUMNS, deviation_measures
 from market.simulation.metrics import round_metrics
 from market.simulation.recorder import Recorder
 from scenarios.schema import Scenario, load
@@ -307,7 +308,7 @@ class DataMarket(mesa.Model):
             self.owners.action[rows] = self.rule.choose(rows, self.mechanism, self.owners, ctx, rng)
         outcome = self.platform.settle(ctx)
         self.rule.observe(self.mechanism, self.owners, ctx)
-        self._record(outcome)
+        self._record(outcome, ctx)
         for buyer, paid in zip(list(self.buyers), outcome.buyer_payments):
             buyer.pay(float(paid))
             if buyer.budget <= 1e-12:
@@ -319,9 +320,22 @@ class DataMarket(mesa.Model):
         else:
             self.running = False
 
-    def _record(self, outcome) -> None:
+    def measures(self, outcome, ctx: RoundContext) -> dict[str, float]:
+        """The deviation-based columns of this round (:mod:`market.simulation.deviation_measures`).
+
+        Computed every ``output.measures_every`` rounds (and always in the
+        last round); NaN in the rounds between.
+        """
+        every = int(self.scenario.output["measures_every"])
+        if self.steps % every == 0 or self.steps == self.rounds:
+            return deviation_measures(self.mechanism, self.owners, ctx, outcome.utility, outcome.deviation)
+        names = DEVIATION_COLUMNS + (("free_riding_share",) if self.mechanism.shared_good else ())
+        return dict.fromkeys(names, float("nan"))
+
+    def _record(self, outcome, ctx: RoundContext) -> None:
         self.row = round_metrics(self.steps, self.simulator.time, self.owners.action, outcome,
-                                 self.mechanism.action_space, len(self.buyers), self.mechanism.state())
+                                 self.mechanism.action_space, len(self.buyers), self.mechanism.state(),
+                                 self.measures(outcome, ctx))
         if self.collect:
             if self.datacollector is None:
                 self.datacollector = mesa.DataCollector(

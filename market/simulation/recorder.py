@@ -15,8 +15,8 @@ With an output directory, rows are buffered and written every
 ``chunk_rounds`` rounds (and at every checkpoint) as one small Parquet file
 per table and chunk under ``DIR/chunks/``, named by the first round the
 chunk covers.  A complete file is never rewritten, so memory stays flat with
-the horizon and a killed run keeps every completed chunk.  When the run ends,
-:meth:`Recorder.close` merges the chunks into ``model.parquet``,
+the horizon and a killed run keeps every completed chunk (each is written under a
+temporary name and renamed).  When the run ends, :meth:`Recorder.close` merges the chunks into ``model.parquet``,
 ``owners.parquet`` and ``events.parquet`` with a fixed row-group size, so the
 merged files do not depend on where the chunks were cut (a resumed run writes
 the same bytes as an uninterrupted one).  Without an output directory the
@@ -26,6 +26,7 @@ DataFrames.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -35,9 +36,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from market.simulation.run_directory import fault_point, replace_durably
+from market.simulation.metrics import STANDARD_COLUMNS
+
 OWNER_COLUMNS = ("owner_id", "round", "sensitivity", "data_size", "action", "payment", "cost", "utility")
 EVENT_COLUMNS = ("time", "kind", "agent_id")
 TABLES = ("model", "owners", "events")
+#: Parquet key-value metadata of ``model.parquet``: the definitions of its standard columns.
+MODEL_METADATA = {"privmarket.standard_columns": json.dumps([c._asdict() for c in STANDARD_COLUMNS])}
 #: Rows per row group of the merged files.
 ROW_GROUP_ROWS = 1 << 20
 SCHEMAS = {
@@ -139,7 +145,11 @@ class Recorder:
             if self.out_dir is None:
                 table.kept.append(data)
             else:
-                pq.write_table(data, self.chunk_path(table.name, self.chunk_start))
+                path = self.chunk_path(table.name, self.chunk_start)
+                tmp = path.with_name(f".{path.name}.tmp")
+                pq.write_table(data, tmp)
+                fault_point("chunk")
+                replace_durably(tmp, path)
         self.chunk_start = self.last_round + 1
 
     def chunk_path(self, table: str, first_round: int) -> Path:
@@ -148,6 +158,8 @@ class Recorder:
 
     def discard_after(self, round_: int) -> None:
         """Delete chunk files covering rounds after ``round_`` (before resuming there)."""
+        for path in (self.out_dir / "chunks").glob(".*.tmp"):
+            path.unlink()
         for path in (self.out_dir / "chunks").glob("*.parquet"):
             if int(path.stem.rsplit("-", 1)[1]) > round_:
                 path.unlink()
@@ -155,15 +167,27 @@ class Recorder:
         self.last_round = round_
 
     def close(self) -> None:
-        """Flush, and merge the chunk files into the final Parquet files."""
+        """Flush, and merge the chunk files into the final Parquet files.
+
+        Each merged file is written under a temporary name, flushed to disk and renamed; the
+        chunks stay until :meth:`remove_chunks` (called once the run's summary is on disk too),
+        so a kill during the merge leaves everything a resume needs.
+        """
         self.flush()
         self.closed = True
         if self.out_dir is None:
             return
         for name, table in self.tables.items():
             chunks = sorted((self.out_dir / "chunks").glob(f"{name}-*.parquet"))
-            _merge(chunks, self.out_dir / f"{name}.parquet", table.schema)
-        shutil.rmtree(self.out_dir / "chunks")
+            dest = self.out_dir / f"{name}.parquet"
+            tmp = dest.with_name(f".{dest.name}.tmp")
+            _merge(chunks, tmp, table.schema, MODEL_METADATA if name == "model" else None)
+            replace_durably(tmp, dest)
+            fault_point("merge")
+
+    def remove_chunks(self) -> None:
+        """Delete the chunk files (once the merged files and the summary are durable)."""
+        shutil.rmtree(self.out_dir / "chunks", ignore_errors=True)
 
     # ---------------------------------------------------------------- reading
     def frames(self, names: tuple[str, ...] = TABLES) -> dict[str, pd.DataFrame]:
@@ -222,12 +246,15 @@ def in_sample(owner_id: np.ndarray, share: float) -> np.ndarray:
     return hashed < np.uint64(share * (1 << 32))
 
 
-def _merge(chunks: list[Path], dest: Path, schema: pa.Schema | None) -> None:
-    """Concatenate chunk files into ``dest`` in row groups of exactly ``ROW_GROUP_ROWS`` rows."""
+def _merge(chunks: list[Path], dest: Path, schema: pa.Schema | None, metadata: dict[str, str] | None = None) -> None:
+    """Concatenate chunk files into ``dest`` in row groups of exactly ``ROW_GROUP_ROWS`` rows, with ``metadata``."""
     if not chunks:
-        pq.write_table(schema.empty_table() if schema is not None else pa.table({}), dest)
+        empty = schema.empty_table() if schema is not None else pa.table({})
+        pq.write_table(empty.replace_schema_metadata(metadata) if metadata else empty, dest)
         return
     schema = pq.read_schema(chunks[0])
+    if metadata:
+        schema = schema.with_metadata(metadata)
     pending: list[pa.Table] = []
     count = 0
     with pq.ParquetWriter(dest, schema) as writer:

@@ -14,7 +14,7 @@ networks with tanh hidden layers,
   sub-bid, in expectation;
 * the **payment network**, whose output is a softmax over the n owners,
   :math:`\\bar p_i \\in (0, 1)`, :math:`\\sum_i \\bar p_i = 1`, and
-  :math:`p_i = \\bar p_i B`: **budget feasible by construction** (spec G10),
+  :math:`p_i = \\bar p_i B`: **budget feasible by construction** (docs/models/fl_market.md#g10),
   with every owner paid something.
 
 The privacy parameter is the expected grid value (step 3),
@@ -28,7 +28,7 @@ This module is the trained mechanism: numpy only, no PyTorch.  A trained
 network is a :class:`MURBAModel`; it is an auction with the signature of
 :data:`market.theory.fl_market.auctions.AUCTIONS`, ``model(kind, rate, eps_bar, budget)``.
 
-**Input scaling** (not in the paper, spec section 5 item 5): every input is
+**Input scaling** (not in the paper, docs/models/fl_market.md#murba-open): every input is
 mapped to :math:`\\log(1 + x)` and standardised with the mean and standard
 deviation of the training sample, which the weights file stores.
 
@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import functools
 import json
+import zipfile
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -242,11 +243,14 @@ def _load(path: str, mtime_ns: int, size: int) -> MURBAModel:
         model = MURBAModel(n=int(arch["n"]), M=int(arch["M"]), feature_mean=arrays["feature_mean"],
                            feature_scale=arrays["feature_scale"], allocation=layers["allocation"],
                            payment=layers["payment"], info=arch.get("info", {}))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
         raise ValueError(f"weights: {path} is not a MURBA weights file ({exc})") from None
     for array in (model.feature_mean, model.feature_scale, *(a for layer in model.allocation + model.payment
                                                              for a in layer)):
         array.setflags(write=False)
+    if not all(np.all(np.isfinite(a)) for a in (model.feature_mean, model.feature_scale,
+                                                *(a for layer in model.allocation + model.payment for a in layer))):
+        raise ValueError(f"weights: {path}: the network holds non-finite weights (NaN or infinity)")
     shapes = [(model.feature_mean.shape, (model.n_inputs,)), (model.feature_scale.shape, (model.n_inputs,)),
               (model.allocation[0][0].shape[1], model.n_inputs), (model.payment[0][0].shape[1], model.n_inputs),
               (model.allocation[-1][0].shape[0], model.n * (model.M + 1)), (model.payment[-1][0].shape[0], model.n)]
