@@ -21,8 +21,8 @@ import gc
 import os
 import tracemalloc
 
-from market.simulation.recorder import Recorder
 from market.simulation.model import DataMarket
+from market.simulation.recorder import Recorder
 
 
 def rss() -> int:

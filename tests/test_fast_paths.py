@@ -14,22 +14,17 @@ from hypothesis import strategies as st
 from scipy.special import gammaln
 
 from agents import DataOwner, GradientBuyer, Platform
-from market.simulation.recorder import Recorder
+from market.core.mechanism import RoundContext
+from market.core.population import OwnerArrays
+from market.mechanisms import fair_payment as fair_payment_module
+from market.registry import MECHANISMS
 from market.runner import run
 from market.simulation.model import DataMarket
-from market.theory.fl_market.auctions import (
-    menu_choice,
-    menu_choice_by_shading,
-    proportional_share,
-    valuation,
-)
+from market.simulation.recorder import Recorder
+from market.theory.data_contribution.value_functions import on_unique
 from market.theory.fair_value.fair_values import _log_binom, shapley_by_type_stratified
 from market.theory.fair_value.mean_estimation import OwnerTypes
-from market.core.mechanism import RoundContext
-from market.registry import MECHANISMS
-from market.mechanisms import fair_payment as fair_payment_module
-from market.core.population import OwnerArrays
-from market.theory.data_contribution.value_functions import on_unique
+from market.theory.fl_market.auctions import menu_choice, menu_choice_by_shading, proportional_share, valuation
 
 
 def reference_types(level, data_size, importance):

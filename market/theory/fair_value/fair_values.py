@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-
 from functools import lru_cache
 
 import numpy as np
@@ -73,7 +72,7 @@ def _log_binom(n: np.ndarray | float, k: np.ndarray | float) -> np.ndarray:
 
 
 #: Largest integer argument served from the log-gamma table (above it, gammaln is called directly).
-LGAMMA_TABLE_LIMIT = 1 << 25
+LGAMMA_TABLE_LIMIT = 1 << 22
 
 
 @lru_cache(maxsize=8)
