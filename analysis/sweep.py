@@ -22,7 +22,8 @@ Output directory::
                                 run, with ``cell, replicate, seed`` and the grid keys first); absent
                                 with ``owner_every = 0``
     DIR/parts/cell=K/replicate=R.parquet
-                                the summary row of each task
+                                the summary row of each task (``cell`` is the partition, as in
+                                ``rounds/``: ``pandas.read_parquet(DIR / "parts")`` reads them all)
     DIR/summary.parquet, DIR/summary.csv
                                 one row per cell and replicate: the grid keys,
                                 :func:`analysis.emergence.summarize` of the run (owner measures from the
@@ -78,6 +79,8 @@ from market.simulation.model import DataMarket
 from market.simulation.recorder import OWNER_COLUMNS, Recorder
 from market.simulation.progress import progress_bar
 from scenarios.schema import ScenarioError, load
+
+from market.simulation.provenance import table_with_provenance
 
 #: Columns identifying a task, first in every table.
 KEY_COLUMNS = ("cell", "replicate", "seed")
@@ -256,12 +259,15 @@ def _compute_task(task: _Task) -> tuple[dict[str, Any], pd.DataFrame | None]:
     if task.out is None:
         return row, table
     out = Path(task.out)
-    _write(pd.DataFrame([row]), _part_path(out, "parts", task.cell, task.replicate))
+    resolved = scenario.to_dict()
+    _write(pd.DataFrame([row]).drop(columns="cell"), _part_path(out, "parts", task.cell, task.replicate),
+           resolved, seed)
     if task.owner_every:
         owners = frames["owners"]
         _write(pd.concat([pd.DataFrame({**keys, **params}, index=owners.index), owners], axis=1)
-               .drop(columns="cell"), _part_path(out, "owners", task.cell, task.replicate))
-    _write(table.drop(columns="cell"), _part_path(out, "rounds", task.cell, task.replicate))  # last: "done"
+               .drop(columns="cell"), _part_path(out, "owners", task.cell, task.replicate), resolved, seed)
+    _write(table.drop(columns="cell"), _part_path(out, "rounds", task.cell, task.replicate), resolved,
+           seed)  # last: "done"
     return row, None
 
 
@@ -269,10 +275,12 @@ def _part_path(out: Path, table: str, cell: int, replicate: int) -> Path:
     return out / table / f"cell={cell}" / f"replicate={replicate}.parquet"
 
 
-def _write(frame: pd.DataFrame, path: Path) -> None:
+def _write(frame: pd.DataFrame, path: Path, scenario: dict[str, Any] | None = None,
+           seed: int | None = None) -> None:
+    """Write ``frame`` atomically (temporary name, then rename), with provenance metadata."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp)
+    pq.write_table(table_with_provenance(pa.Table.from_pandas(frame, preserve_index=False), scenario, seed), tmp)
     os.replace(tmp, path)
 
 
@@ -423,7 +431,8 @@ def sweep(scenario: str | Path | Mapping[str, Any], grid: Mapping[str, Sequence[
         _write_failure(out_dir, failure)
     failures = _collect_failures(out_dir)
     summary = _load_summary(out_dir)
-    summary.to_parquet(out_dir / "summary.parquet", index=False)
+    pq.write_table(table_with_provenance(pa.Table.from_pandas(summary, preserve_index=False), base_dict),
+                   out_dir / "summary.parquet")
     summary.to_csv(out_dir / "summary.csv", index=False)
     return SweepResult(summary, grid, cells, computed, out_dir, failures)
 
@@ -487,10 +496,13 @@ def describe_failures(failures: pd.DataFrame, limit: int = 3) -> str:
 
 
 def _load_summary(out_dir: Path) -> pd.DataFrame:
-    parts = [pd.read_parquet(p) for p in sorted((out_dir / "parts").glob("cell=*/replicate=*.parquet"))]
-    if not parts:
+    """Every summary row of ``DIR/parts`` (one ``read_parquet`` of the partitioned folder), ``cell`` first."""
+    if not any((out_dir / "parts").glob("cell=*/replicate=*.parquet")):
         return pd.DataFrame(columns=list(KEY_COLUMNS))
-    return pd.concat(parts).sort_values(["cell", "replicate"]).reset_index(drop=True)
+    parts = pd.read_parquet(out_dir / "parts")
+    parts["cell"] = parts["cell"].astype(np.int64)
+    parts = parts[["cell", *(c for c in parts.columns if c != "cell")]]
+    return parts.sort_values(["cell", "replicate"]).reset_index(drop=True)
 
 
 def _gather(client: Any, tasks: list[_Task], progress: bool) -> tuple[list[dict], list[pd.DataFrame]]:

@@ -12,6 +12,12 @@ Commands::
     privmarket sweep SCENARIO|FILE --grid KEY=V1,V2,... [--grid ...] [--replicates R] [--out DIR]
                  [--rounds N] [--seed S] [--owner-every K] [--set KEY=VALUE ...] [--workers W] [--threads]
                  [--scheduler ADDRESS]
+    privmarket sweep SCENARIO|FILE --design lhs|sobol|morris --param KEY=LOW:HIGH|KEY=A,B,C [--param ...]
+                 --samples N [--design-seed S] [--out DIR] [...as above]
+    privmarket sensitivity DIR --metric NAME [--out DIR]
+    privmarket tournament --out DIR [--rules R1,R2,...] [--mechanisms M1,...] [--scenarios S1,...]
+                 [--replicates R] [--rounds N] [--owners N] [--mixed] [--rank-by OUTCOME] [--test t|wilcoxon]
+                 [--set KEY=VALUE ...] [--workers W] [--threads] [--scheduler ADDRESS]
     privmarket plot DIR [--out FIGDIR]
     privmarket report DIR [--out FILE]
     privmarket app [SCENARIO|FILE] [--port P]
@@ -43,10 +49,14 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+from analysis.design import designed_sweep, parse_params
+from analysis.distributed import dask_client
 from analysis.plots import plot
 from analysis.report import report
 from analysis.reproduce import PAPERS, reproduce
+from analysis.sensitivity import sensitivity
 from analysis.sweep import describe_failures, parse_grid, sweep
+from analysis.tournament import tournament
 from market.runner import Interrupted, resume, run
 from market.simulation.checkpoint import CheckpointError
 from market.simulation.run_directory import RunDirectoryError, require_complete, staging
@@ -161,10 +171,18 @@ def build_parser() -> argparse.ArgumentParser:
     tra.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a scenario value (repeatable)")
 
-    swp = command("sweep", help="run a grid of scenario values times replicate seeds on Dask")
+    swp = command("sweep", help="run a grid or a sampling design of scenario values times replicate seeds "
+                  "on Dask")
     swp.add_argument("scenario", help="built-in scenario name or path to a .toml file")
-    swp.add_argument("--grid", action="append", required=True, metavar="KEY=V1,V2,...",
+    swp.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
                      help="a swept key and its values, or KEY=START:STOP:NUM (repeatable: Cartesian product)")
+    swp.add_argument("--design", choices=("grid", "lhs", "sobol", "morris"), default="grid",
+                     help="sampling design over the --param ranges (SALib); grid: the --grid product (default)")
+    swp.add_argument("--param", action="append", default=[], metavar="KEY=LOW:HIGH",
+                     help="a design parameter: a range LOW:HIGH or a categorical set A,B,C (repeatable)")
+    swp.add_argument("--samples", type=int, metavar="N",
+                     help="design size: LHS points; Sobol base sample N (N(2D+2) runs); Morris trajectories")
+    swp.add_argument("--design-seed", type=int, default=0, metavar="S", help="seed of the design (default 0)")
     swp.add_argument("--replicates", type=int, default=1, metavar="R",
                      help="seeds per cell, replicate r with seed S + r (default 1)")
     add_run_options(swp, "sweep")
@@ -174,6 +192,33 @@ def build_parser() -> argparse.ArgumentParser:
     swp.add_argument("--scheduler", metavar="ADDRESS", help="address of an existing Dask scheduler")
     swp.add_argument("--workers", type=int, help="LocalCluster workers (default: number of cores)")
     swp.add_argument("--threads", action="store_true", help="LocalCluster workers as threads, not processes")
+
+    sen = command("sensitivity", help="sensitivity indices of a designed sweep (Sobol or Morris, SALib)")
+    sen.add_argument("dir", type=Path, help="a sweep directory written with --design sobol or morris")
+    sen.add_argument("--metric", required=True, help="a column of DIR/summary.parquet, e.g. share_2")
+    sen.add_argument("--out", type=Path, help="output directory (default: DIR/sensitivity)")
+
+    tou = command("tournament", help="every decision rule in every market, replicated, ranked, with "
+                         "significance (on Dask)")
+    tou.add_argument("--out", type=Path, required=True, help="output directory (rerun to resume)")
+    tou.add_argument("--rules", metavar="R1,R2,...", help="decision rules (default: all)")
+    tou.add_argument("--mechanisms", metavar="M1,M2,...",
+                     help="mechanisms: their default scenarios, or a filter of --scenarios")
+    tou.add_argument("--scenarios", metavar="S1,S2,...", help="population scenarios (names or .toml paths)")
+    tou.add_argument("--replicates", type=int, default=5, metavar="R", help="seeds per cell (default 5)")
+    tou.add_argument("--rounds", type=int, help="rounds of every run (overrides the scenarios)")
+    tou.add_argument("--owners", type=int, help="owners of every population drawn from types")
+    tou.add_argument("--mixed", action="store_true",
+                     help="all rules in one market, ranked by their own owners' payoff")
+    tou.add_argument("--rank-by", metavar="OUTCOME", help="ranking outcome (default owner_welfare; mixed: "
+                     "owner_payoff)")
+    tou.add_argument("--test", choices=("t", "wilcoxon"), default="t", help="paired test over seeds (default t)")
+    tou.add_argument("--alpha", type=float, default=0.05, help="significance level after Holm (default 0.05)")
+    tou.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="an override for every scenario (repeatable)")
+    tou.add_argument("--scheduler", metavar="ADDRESS", help="address of an existing Dask scheduler")
+    tou.add_argument("--workers", type=int, help="LocalCluster workers (default: number of cores)")
+    tou.add_argument("--threads", action="store_true", help="LocalCluster workers as threads, not processes")
 
     plo = command("plot", help="write the standard figures of a run or sweep directory (PNG and SVG)")
     plo.add_argument("dir", type=Path, help="a run (privmarket run --out) or sweep directory")
@@ -343,6 +388,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         print(f"\n{table}\n")
     for path in report.figures:
         print(f"figure: {path}")
+    print(f"checks: {out / 'checks.json'}, {out / 'checks.csv'}")
     passed = sum(c.ok for c in report.checks)
     print(f"{passed} of {len(report.checks)} checks match")
     return 0 if report.ok else 1
@@ -379,12 +425,18 @@ def cmd_train_auction(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    """Run a sweep and print where its tables are."""
+    """Run a sweep (a grid, or a sampling design) and print where its tables are."""
     if args.rounds is not None and args.rounds < 1:
         raise UserError("--rounds: must be at least 1")
     if args.workers is not None and args.workers < 1:
         raise UserError("--workers: must be at least 1")
     _non_negative(args, "owner_every")
+    if args.design != "grid":
+        return _designed_sweep(args)
+    if args.param or args.samples is not None:
+        raise UserError("--param/--samples: need --design lhs, sobol or morris")
+    if not args.grid:
+        raise UserError("--grid: give at least one KEY=V1,V2,... (or --design with --param)")
     try:
         grid = parse_grid(args.grid)
         base = load(args.scenario, args.overrides, seed=args.seed, rounds=args.rounds)
@@ -416,6 +468,81 @@ def _require_finished(directory: Path) -> None:
         require_complete(directory)
     except RunDirectoryError as exc:
         raise UserError(str(exc)) from None
+
+
+def _designed_sweep(args: argparse.Namespace) -> int:
+    """``privmarket sweep --design lhs|sobol|morris``: sample the design, run it, print what it was."""
+    if args.grid:
+        raise UserError("--grid: not with --design (give the ranges with --param)")
+    if args.samples is None or args.samples < 1:
+        raise UserError("--samples: a design needs a sample size of at least 1")
+    try:
+        base = load(args.scenario, args.overrides, seed=args.seed, rounds=args.rounds)
+        out = args.out or default_out("sweep", base.name, base.seed)
+        params = parse_params(args.param)
+        result = designed_sweep(args.scenario, args.design, params, args.samples, seed=args.design_seed,
+                                replicates=args.replicates, out=out, rounds=args.rounds,
+                                overrides=args.overrides, scheduler=args.scheduler, n_workers=args.workers,
+                                processes=not args.threads, progress=True, announce=print)
+    except (ScenarioError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+    design = result.design
+    print(f"design {design.kind} over {len(design.params)} parameters, seed {design.seed}, sample size "
+          f"{design.samples}: {len(design.points)} points x {args.replicates} replicates; "
+          f"{result.computed} run now, {len(design.points) * args.replicates - result.computed - len(result.failures)}"
+          f" already done")
+    print(f"summary {out / 'summary.parquet'} (and .csv), design {out / 'design.json'}")
+    return _report_failures(result.failures)
+
+
+def _report_failures(failures) -> int:
+    """Name every failed task on standard error; exit status 1 if there is one."""
+    for failure in failures:
+        print(f"privmarket: failed: {failure.key}: {failure.reason}", file=sys.stderr)
+    if failures:
+        print(f"privmarket: {len(failures)} runs failed (rerun the command to retry them)", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def cmd_sensitivity(args: argparse.Namespace) -> int:
+    """Compute and write the sensitivity indices of a designed sweep, and print them."""
+    if not args.dir.is_dir():
+        raise UserError(f"{args.dir}: no such directory")
+    try:
+        result = sensitivity(args.dir, args.metric, args.out)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    print(f"{result.method} indices of {args.metric} ({result.runs} runs, design seed {result.design_seed}):")
+    print(result.table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    for path in result.paths:
+        print(f"wrote: {path}")
+    return 0
+
+
+def cmd_tournament(args: argparse.Namespace) -> int:
+    """Run a tournament, print the rule ranking and the significance statements; exit 1 naming failed runs."""
+    for flag in ("replicates", "rounds", "owners", "workers"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            raise UserError(f"--{flag}: must be at least 1")
+    if not 0 < args.alpha < 1:
+        raise UserError("--alpha: must be between 0 and 1")
+    split = lambda text: [v.strip() for v in text.split(",") if v.strip()] if text else None  # noqa: E731
+    try:
+        result = tournament(args.out, rules=split(args.rules), scenarios=split(args.scenarios),
+                            mechanisms=split(args.mechanisms), replicates=args.replicates, rounds=args.rounds,
+                            owners=args.owners, overrides=args.overrides, mixed=args.mixed, rank_by=args.rank_by,
+                            test=args.test, alpha=args.alpha, scheduler=args.scheduler, n_workers=args.workers,
+                            processes=not args.threads, progress=True, announce=print)
+    except (ScenarioError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+    if not result.rules.empty:
+        print(result.rules.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+        print("\n".join(result.statements))
+        print(f"{len(result.results)} result rows ({result.computed} runs now); ranked table "
+              f"{args.out / 'ranking.parquet'} (.csv), page {args.out / 'tournament.html'}, "
+              f"heatmaps in {args.out / 'figures'}/")
+    return _report_failures(result.failures)
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
@@ -503,7 +630,8 @@ def _serve(proc) -> int:
 
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "resume": cmd_resume, "reproduce": cmd_reproduce,
-            "train-auction": cmd_train_auction, "sweep": cmd_sweep, "plot": cmd_plot, "report": cmd_report,
+            "train-auction": cmd_train_auction, "sweep": cmd_sweep, "sensitivity": cmd_sensitivity,
+            "tournament": cmd_tournament, "plot": cmd_plot, "report": cmd_report,
             "app": cmd_app}
 
 

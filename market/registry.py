@@ -32,6 +32,7 @@ from market.rules.imitation import Imitation
 from market.rules.logit import Logit
 from market.rules.q_learning import QLearning
 from market.rules.regret_matching import RegretMatching
+from market.rules.uniform_random import UniformRandom
 
 
 def _by_name(*classes):
@@ -66,6 +67,7 @@ RULES: dict[str, type[DecisionRule]] = _by_name(
     Exp3,            # exp3
     QLearning,       # q_learning
     Imitation,       # imitation
+    UniformRandom,   # random
 )
 
 __all__ = ["MECHANISMS", "PAYOFFS", "RULES", "VALUE_FUNCTIONS", "make_payoff", "make_value"]

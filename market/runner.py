@@ -286,7 +286,7 @@ def _recorder(scenario: Scenario, out_dir: Path | None) -> Recorder:
     n_owners = pop["owners"] if "owners" in pop else sum(o["count"] for o in pop["owner"])
     sample = int(scenario.output["owner_sample"]) or None
     return Recorder(out_dir, owner_every=int(scenario.output["owner_every"]),
-                    owner_sample=sample, n_owners=n_owners)
+                    owner_sample=sample, n_owners=n_owners, scenario=scenario.to_dict(), seed=scenario.seed)
 
 
 def _drive(model: DataMarket, resolved: Scenario, recorder: Recorder, out_dir: Path | None,

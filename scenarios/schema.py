@@ -39,6 +39,7 @@ from market.core.population import (
     empirical_values,
 )
 from market.registry import MECHANISMS, RULES
+from market.rules.mixed import MixedRules
 
 BUILTIN_PACKAGE = "scenarios.builtin"
 REVISIONS = ("synchronous", "sequential", "asynchronous")
@@ -108,7 +109,9 @@ class Scenario:
         mech = {"name": self.mechanism.name}
         mech.update(_plain(dataclasses.asdict(self.mechanism.params)))
         decision = dict(self.decision)
-        decision.update(_plain(dataclasses.asdict(self.rule.params)))
+        # a mixed population's rules come back from its types; [decision] keeps the default rule's parameters
+        rule = self.rule.rules[0] if isinstance(self.rule, MixedRules) else self.rule
+        decision.update(_plain(dataclasses.asdict(rule.params)))
         return {
             "name": self.name, "description": self.description,
             "rounds": self.rounds, "seed": self.seed,
@@ -298,6 +301,7 @@ def validate(raw: dict[str, Any], label: str | None = None) -> Scenario:
         mechanism.check_population(int(n_owners), churn["leave_rate"] > 0 or churn["join_rate"] > 0)
     except ValueError as exc:
         raise fail("mechanism", str(exc)) from None
+    rule = _mixed_rules(rule, population.get("types", []) + churn["newcomers"], mechanism)
     network = _network(raw.get("network", {}), fail)
     drift = _drift(raw.get("drift", {}), fail)
     output = _table(raw.get("output", {}), OUTPUT_KEYS, "output", fail)
@@ -513,6 +517,23 @@ def _build_rule(table: Any, mechanism: Mechanism, fail) -> tuple[dict[str, Any],
     return common, rule
 
 
+def _mixed_rules(rule: DecisionRule, types: list[dict[str, Any]], mechanism: Mechanism) -> DecisionRule:
+    """``rule`` alone, or a :class:`~market.rules.mixed.MixedRules` when owner types name their own rules.
+
+    Group 0 is ``[decision] rule`` (with its parameters); every other rule a
+    type names is a further group, in order of first appearance, with its
+    default parameters.
+    """
+    names = [rule.name]
+    for spec in types:
+        if "rule" in spec and spec["rule"] not in names:
+            names.append(spec["rule"])
+    if len(names) == 1:
+        return rule
+    members = ((type(rule), rule.params),) + tuple((RULES[n], RULES[n].Params()) for n in names[1:])
+    return MixedRules(MixedRules.Params(rules=members), mechanism.action_space)
+
+
 def _params(params_cls: type, given: dict[str, Any], prefix: str, fail) -> Any:
     """Build a frozen ``Params`` dataclass from a table, checking names and types."""
     fields = {f.name: f for f in dataclasses.fields(params_cls)}
@@ -599,7 +620,9 @@ def _types(types: Any, name: str, mechanism: Mechanism, fail) -> list[dict[str, 
         key = f"{name}[{i}]"
         if not isinstance(spec, dict):
             raise fail(key, "must be a table")
-        _known(spec, attributes + ("share", "correlation"), f"{key}.", fail)
+        _known(spec, attributes + ("share", "correlation", "rule"), f"{key}.", fail)
+        if "rule" in spec and (not isinstance(spec["rule"], str) or spec["rule"] not in RULES):
+            raise fail(f"{key}.rule", f"unknown decision rule {spec['rule']!r} (known: {', '.join(sorted(RULES))})")
         if "share" not in spec and len(types) > 1:
             raise fail(f"{key}.share", "missing (every type of a mixture needs a share)")
         for attr in attributes:
@@ -610,7 +633,8 @@ def _types(types: Any, name: str, mechanism: Mechanism, fail) -> list[dict[str, 
     shares = [t.get("share", 1.0) for t in types]
     _probabilities(shares, len(types), f"{name}.share", fail)
     return [_defaults(t, mechanism) | {"share": t.get("share", 1.0)}
-            | ({"correlation": t["correlation"]} if "correlation" in t else {}) for t in types]
+            | ({"correlation": t["correlation"]} if "correlation" in t else {})
+            | ({"rule": t["rule"]} if "rule" in t else {}) for t in types]
 
 
 #: Distributions whose support is unbounded above (or below): never inside a bounded action set.

@@ -72,15 +72,15 @@ def test_errors_name_the_scenario_file_never_a_dict(tmp_path, capsys):
         load(load("quickstart").to_dict(), ["population.owners=-3"])
     assert main(["sweep", str(path), "--grid", "population.owners=10,-1", "--out", str(tmp_path / "s")]) == 2
     err = capsys.readouterr().err
-    assert f"error: {path}: population" in err and "<dict>" not in err
+    assert f"{path}: population" in err and "<dict>" not in err   # a failed cell, recorded and named
 
 
 def test_end_of_run_line_lists_shares_in_level_order_without_negative_zero():
     final = {"round": 9, "share_0": 0.25, "share_1": 0.0, "share_2": 0.75, "mean_action": -1e-12,
-             "total_payments": -0.0004, "information_rent": 12.3456, "platform_utility": -3.0,
+             "total_payments": -0.0004, "information_rent_total": 12.3456, "platform_utility": -3.0,
              "buyer_spend": 7.0}
     assert summary_line(final) == ("final round: share_0 0.250, share_1 0.000, share_2 0.750, mean_action 0.000, "
-                                   "total_payments 0.00, information_rent 12.35, platform_utility -3.00, "
+                                   "total_payments 0.00, information_rent_total 12.35, platform_utility -3.00, "
                                    "buyer_spend 7.00")
     assert "-0" not in summary_line({**final, "platform_utility": -0.001})
 

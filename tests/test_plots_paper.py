@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.collections import LineCollection
 import pytest
 
 from analysis.plots import MONEY_UNIT, describe_key, run_figure_objects, run_figures, sweep_figure_objects
@@ -65,20 +66,23 @@ def test_money_axes_carry_their_unit_and_legends_explain_every_line(figures):
     assert payments.get_ylabel() == f"amount per round ({MONEY_UNIT})"
     assert figures["welfare"].axes[0].get_ylabel() == f"welfare ({MONEY_UNIT})"
     labels = _legend(payments)
-    assert labels == ["payments to owners", "owners' privacy cost", "information rent (payments - cost)",
+    assert labels == ["payments to owners", "owners' privacy cost", "information rent (utility above the outside option)",
                       "platform utility", "zero (grey line)"]
     drawn = [line for line in payments.get_lines() if len(line.get_xdata())]
     assert len(drawn) == len(labels)  # one entry per drawn line, and one line per entry
 
 
-def test_regime_legend_lists_only_the_regimes_drawn_and_the_dashed_lines(figures):
-    ax = figures["regimes"].axes[0]
-    regime_legend, share_legend = _legends(figures["regimes"])
-    bands = {tuple(np.round(p.get_facecolor(), 3)) for p in ax.patches}
-    assert len(regime_legend) == len(bands) >= 1  # one entry per regime coloured in, no more
-    dashed = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
-    assert ("change point of the mean action" in share_legend) == bool(dashed)
-    assert share_legend[:3] == ["0: shares nothing", "1: paid 0.5/unit", "2: paid 1/unit"]
+def test_regime_legend_lists_only_the_regimes_drawn_and_the_shifts(figures):
+    top, bottom = figures["regimes"].axes
+    legend = _legend(top)
+    bars = [c for c in top.collections if isinstance(c, LineCollection)]   # one level bar per regime
+    assert len([t for t in legend if t.startswith("regime ")]) == len({tuple(np.round(b.get_color()[0], 3))
+                                                                      for b in bars}) >= 1
+    assert legend[0] == "mean_action" and sum(t.startswith("transient") for t in legend) <= 1
+    shifts = [line for line in top.get_lines() if line.get_color() == "tab:red"]
+    notes = [t for t in top.texts if t.get_text().startswith("shift at")]
+    assert len(shifts) == len(notes)                 # only shifts are drawn, each where it is
+    assert bottom.get_ylabel() == "exploitability" and bottom.get_xlabel() == "round"
 
 
 def test_welfare_is_dense_and_sparse_owner_measures_are_not_joined(figures):

@@ -36,6 +36,7 @@ from agents.platform import Platform
 from market.core.mechanism import RoundContext
 from market.core.network import SocialNetwork
 from market.core.population import ARRAY_COLUMNS, CORE_ATTRIBUTES, OwnerArrays, draw, drift, sample_owners
+from market.rules.mixed import GROUP_ATTRIBUTE, MixedRules
 from market.simulation import checkpoint
 from market.simulation.deviation_measures import DEVIATION_COLUMNS, deviation_measures
 from market.simulation.metrics import round_metrics
@@ -104,8 +105,8 @@ class DataMarket(mesa.Model):
         self.rule = type(scenario.rule)(scenario.rule.params, mechanism.action_space)
         self.recorder = recorder if recorder is not None else Recorder(
             owner_every=int(scenario.output["owner_every"]))
-        self.owners = OwnerArrays.empty(tuple(mechanism.owner_attributes))
         self.platform = Platform(self, mechanism)
+        self.owners = OwnerArrays.empty(self._attribute_names()[len(CORE_ATTRIBUTES):])
         self.buyers: list[GradientBuyer] = []
         # DataOwner views, created on demand (owner(), agents_by_type) and kept while their owner stays
         self._owner_views: dict[int, DataOwner] = {}
@@ -133,15 +134,29 @@ class DataMarket(mesa.Model):
         """The platform's mechanism."""
         return self.platform.mechanism
 
+    def _attribute_names(self) -> tuple[str, ...]:
+        """Owner attributes: the core ones, the mechanism's, and the rule group of a mixed population."""
+        mixed = (GROUP_ATTRIBUTE,) if isinstance(self.rule, MixedRules) else ()
+        return CORE_ATTRIBUTES + tuple(self.mechanism.owner_attributes) + mixed
+
+    def _sample(self, types: list[dict[str, Any]], n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """``n`` owners drawn from a mixture of types; in a mixed population each gets its type's rule group."""
+        attrs, type_index = sample_owners(types, n, rng, self._attribute_names())
+        if isinstance(self.rule, MixedRules):
+            names = self.rule.names
+            group_of_type = np.array([names.index(t.get("rule", names[0])) for t in types], dtype=float)
+            attrs[GROUP_ATTRIBUTE] = group_of_type[type_index]
+        return attrs
+
     def _add_initial_owners(self) -> None:
         pop = self.scenario.population
-        names = CORE_ATTRIBUTES + tuple(self.mechanism.owner_attributes)
+        names = self._attribute_names()
         rng = self.streams["owners"]
         if "owner" in pop:
             counts = np.array([o["count"] for o in pop["owner"]])
-            attrs = {k: np.repeat([float(o[k]) for o in pop["owner"]], counts) for k in names}
+            attrs = {k: np.repeat([float(o.get(k, 0.0)) for o in pop["owner"]], counts) for k in names}
         else:
-            attrs, _ = sample_owners(pop["types"], pop["owners"], rng, names)
+            attrs = self._sample(pop["types"], pop["owners"], rng)
         self.add_owners(attrs, draw(pop["initial_action"], attrs["sensitivity"].size, rng))
 
     def add_owners(self, attributes: dict[str, np.ndarray], action: np.ndarray) -> np.ndarray:
@@ -218,8 +233,7 @@ class DataMarket(mesa.Model):
             n_new = int(rng.poisson(churn["join_rate"]))
             types = churn.get("newcomers") or self.scenario.population.get("types")
             if n_new and types:
-                names = CORE_ATTRIBUTES + tuple(self.mechanism.owner_attributes)
-                attrs, _ = sample_owners(types, n_new, rng, names)
+                attrs = self._sample(types, n_new, rng)
                 action = draw(self.scenario.population["initial_action"], n_new, rng)
                 self.recorder.events(self.simulator.time, "owner_join", self.add_owners(attrs, action))
 
@@ -382,7 +396,7 @@ class DataMarket(mesa.Model):
         fresh_mechanism = type(self.mechanism)(self.mechanism.params)
         fresh_rule = type(self.rule)(self.rule.params, fresh_mechanism.action_space)
         mech_scalars, mech_arrays = checkpoint.object_state(self.mechanism, fresh_mechanism, "mechanism")
-        rule_scalars, rule_arrays = checkpoint.object_state(self.rule, fresh_rule, "rule")
+        rule_scalars, rule_arrays = _rule_state(self.rule, fresh_rule)
         arrival = self._next_arrival
         state = {
             "round": self.steps, "time": float(self.simulator.time), "running": self.running,
@@ -427,12 +441,32 @@ class DataMarket(mesa.Model):
             self._next_arrival = self.simulator.schedule_event_absolute(
                 self._buyer_arrival, state["next_arrival"])
         checkpoint.restore_object(self.mechanism, "mechanism", state["mechanism"], arrays)
-        checkpoint.restore_object(self.rule, "rule", state["rule"], arrays)
+        _restore_rule(self.rule, state["rule"], arrays)
         self.network = SocialNetwork.from_arrays(
             {k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith("network.")})
         self.row = state["row"]
         if self.running:
             self.simulator.schedule_event_absolute(self.step, float(self.steps + 1), priority=Priority.HIGH)
+
+
+def _rule_state(rule: Any, fresh: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The decision rule's checkpoint state; a mixed population saves each group's rule as ``rule.<g>``."""
+    if not isinstance(rule, MixedRules):
+        return checkpoint.object_state(rule, fresh, "rule")
+    scalars, arrays = {}, {}
+    for g, (member, blank) in enumerate(zip(rule.rules, fresh.rules)):
+        scalars[str(g)], member_arrays = checkpoint.object_state(member, blank, f"rule.{g}")
+        arrays.update(member_arrays)
+    return scalars, arrays
+
+
+def _restore_rule(rule: Any, scalars: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    """Restore what :func:`_rule_state` saved onto a fresh rule."""
+    if not isinstance(rule, MixedRules):
+        checkpoint.restore_object(rule, "rule", scalars, arrays)
+        return
+    for g, member in enumerate(rule.rules):
+        checkpoint.restore_object(member, f"rule.{g}", scalars[str(g)], arrays)
 
 
 def _row_value(model: DataMarket, key: str) -> float:

@@ -36,14 +36,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from market.simulation.provenance import with_provenance
 from market.simulation.run_directory import fault_point, replace_durably
-from market.simulation.metrics import STANDARD_COLUMNS
 
 OWNER_COLUMNS = ("owner_id", "round", "sensitivity", "data_size", "action", "payment", "cost", "utility")
 EVENT_COLUMNS = ("time", "kind", "agent_id")
 TABLES = ("model", "owners", "events")
-#: Parquet key-value metadata of ``model.parquet``: the definitions of its standard columns.
-MODEL_METADATA = {"privmarket.standard_columns": json.dumps([c._asdict() for c in STANDARD_COLUMNS])}
 #: Rows per row group of the merged files.
 ROW_GROUP_ROWS = 1 << 20
 SCHEMAS = {
@@ -97,11 +95,17 @@ class Recorder:
         The initial population size, which ``owner_sample`` is a share of.
     chunk_rounds : int
         Rounds per chunk file.
+    scenario : mapping, optional
+        The resolved scenario, whose hash the merged files carry (:mod:`market.simulation.provenance`).
+    seed : int, optional
+        The run's seed, recorded likewise.
     """
 
     def __init__(self, out_dir: Path | str | None = None, owner_every: int = 1,
-                 owner_sample: int | None = None, n_owners: int = 0, chunk_rounds: int = 100) -> None:
+                 owner_sample: int | None = None, n_owners: int = 0, chunk_rounds: int = 100,
+                 scenario: dict | None = None, seed: int | None = None) -> None:
         self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.provenance = {"scenario": scenario, "seed": seed}
         if self.out_dir is not None:
             (self.out_dir / "chunks").mkdir(parents=True, exist_ok=True)
         self.owner_every = owner_every
@@ -181,7 +185,7 @@ class Recorder:
             chunks = sorted((self.out_dir / "chunks").glob(f"{name}-*.parquet"))
             dest = self.out_dir / f"{name}.parquet"
             tmp = dest.with_name(f".{dest.name}.tmp")
-            _merge(chunks, tmp, table.schema, MODEL_METADATA if name == "model" else None)
+            _merge(chunks, tmp, table.schema, self.provenance)
             replace_durably(tmp, dest)
             fault_point("merge")
 
@@ -246,21 +250,22 @@ def in_sample(owner_id: np.ndarray, share: float) -> np.ndarray:
     return hashed < np.uint64(share * (1 << 32))
 
 
-def _merge(chunks: list[Path], dest: Path, schema: pa.Schema | None, metadata: dict[str, str] | None = None) -> None:
-    """Concatenate chunk files into ``dest`` in row groups of exactly ``ROW_GROUP_ROWS`` rows, with ``metadata``."""
+def _merge(chunks: list[Path], dest: Path, schema: pa.Schema | None, provenance: dict) -> None:
+    """Concatenate chunk files into ``dest`` in row groups of exactly ``ROW_GROUP_ROWS`` rows.
+
+    The file's schema carries the run's provenance (:func:`market.simulation.provenance.with_provenance`).
+    """
     if not chunks:
         empty = schema.empty_table() if schema is not None else pa.table({})
-        pq.write_table(empty.replace_schema_metadata(metadata) if metadata else empty, dest)
+        pq.write_table(empty.cast(with_provenance(empty.schema, **provenance)), dest)
         return
-    schema = pq.read_schema(chunks[0])
-    if metadata:
-        schema = schema.with_metadata(metadata)
+    schema = with_provenance(pq.read_schema(chunks[0]), **provenance)
     pending: list[pa.Table] = []
     count = 0
     with pq.ParquetWriter(dest, schema) as writer:
         for path in chunks:
             part = pq.read_table(path)
-            if part.schema != schema:
+            if not part.schema.equals(schema, check_metadata=False):
                 raise RuntimeError(f"{path.name}: columns changed during the run")
             pending.append(part)
             count += part.num_rows
