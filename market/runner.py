@@ -26,7 +26,7 @@ import platform as _platform
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -58,9 +58,10 @@ class RunResult:
     model : pandas.DataFrame
         One row per round (``model.parquet``).
     owners : pandas.DataFrame
-        Owner state every k-th round (``owners.parquet``).
+        Owner state every k-th round (``owners.parquet``); a run that wrote
+        files reads it on first access (``recorded_owners`` holds it then).
     events : pandas.DataFrame
-        Discrete events (``events.parquet``).
+        Discrete events (``events.parquet``), read on first access likewise.
     summary : dict
         What ``summary.json`` holds (``docs/measures.md#summaryjson``): the
         run's identity and versions, ``final`` (the last round's row),
@@ -79,11 +80,29 @@ class RunResult:
     """
 
     model: pd.DataFrame
-    owners: pd.DataFrame
-    events: pd.DataFrame
+    recorded_owners: pd.DataFrame | None = field(repr=False)
+    recorded_events: pd.DataFrame | None = field(repr=False)
     summary: dict[str, Any]
     scenario: Scenario
     out_dir: Path | None
+
+    @property
+    def owners(self) -> pd.DataFrame:
+        """Owner state every k-th round, read from ``owners.parquet`` on first use when the run wrote files.
+
+        A run with an output directory does not hold its (possibly very
+        large) owners and events tables in memory until they are asked for.
+        """
+        if self.recorded_owners is None:
+            self.recorded_owners = pd.read_parquet(self.out_dir / "owners.parquet")
+        return self.recorded_owners
+
+    @property
+    def events(self) -> pd.DataFrame:
+        """Discrete events, read from ``events.parquet`` on first use when the run wrote files."""
+        if self.recorded_events is None:
+            self.recorded_events = pd.read_parquet(self.out_dir / "events.parquet")
+        return self.recorded_events
 
 
 class Interrupted(Exception):
@@ -306,9 +325,8 @@ def _drive(model: DataMarket, resolved: Scenario, recorder: Recorder, out_dir: P
         save_checkpoint(model, stage)
         raise Interrupted(out_dir, model.steps)
     recorder.close()
-    frames = recorder.frames()
-    owners = frames["owners"] if not frames["owners"].empty else None
-    metrics = summarize(frames["model"], owners, equilibrium_tol=EQUILIBRIUM_TOL)
+    frames = recorder.frames(("model",))
+    metrics = summarize(frames["model"], recorder.final_owners(), equilibrium_tol=EQUILIBRIUM_TOL)
     summary: dict[str, Any] = {
         "scenario": resolved.name, "seed": resolved.seed, "rounds": resolved.rounds,
         "mechanism": resolved.mechanism.name, "decision_rule": resolved.rule.name,
@@ -334,7 +352,8 @@ def _drive(model: DataMarket, resolved: Scenario, recorder: Recorder, out_dir: P
         recorder.remove_chunks()
         fault_point("cleanup")
         run_directory.publish(stage, out_dir)
-    return RunResult(frames["model"], frames["owners"], frames["events"], summary, resolved, out_dir)
+    held = {} if out_dir is not None else recorder.frames(("owners", "events"))
+    return RunResult(frames["model"], held.get("owners"), held.get("events"), summary, resolved, out_dir)
 
 
 def platform_summary(scenario: Scenario, model: pd.DataFrame) -> dict[str, Any]:

@@ -409,11 +409,11 @@ def _platform(given: Any, mechanism: Mechanism, fail) -> tuple[dict[str, Any], A
     return {k: v for k, v in table.items() if k in PLATFORM_KEYS}, params
 
 
-#: A lower bound of the memory one owner needs (its arrays, its Mesa agent and the per-round candidate
-#: utilities), in bytes: measured about 600 B per owner (quickstart, 20,000 and 80,000 owners, peak over
-#: building the model and two rounds).  A population that cannot fit even at this bound is refused before
-#: anything is allocated (a MemoryError would otherwise end in a traceback).
-BYTES_PER_OWNER = 512
+#: A lower bound of the memory one owner needs (its arrays and the per-round candidate utilities; owners
+#: have no per-owner Python object), in bytes: measured 89 B live and 163 B at the peak of a round per
+#: owner (quickstart, 10^6 owners, benchmarks/bench_memory.py).  A population that cannot fit even at
+#: this bound is refused before anything is allocated (a MemoryError would otherwise end in a traceback).
+BYTES_PER_OWNER = 128
 
 
 def _name(value: Any, fail) -> str:

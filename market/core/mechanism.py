@@ -303,6 +303,16 @@ class Mechanism(ABC):
         choose their spend set ``strategic_buyers = True`` and override this.
         """
         raise NotImplementedError(f"{self.name}: buyers cannot choose their spend")
+    def best_response_of(
+        self, rows: np.ndarray, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext
+    ) -> np.ndarray:
+        """The best responses of the owners in ``rows`` only (the revising owners of a round).
+
+        The default is :meth:`best_response` for everyone, restricted to
+        ``rows``; a mechanism under which an owner's utilities do not depend on
+        the others' actions overrides it to do only the rows' work.
+        """
+        return self.best_response(action, owners, ctx)[rows]
 
     def outside_utility(self, deviation: np.ndarray, owners: OwnerArrays) -> np.ndarray:
         """Each owner's utility at its outside option, the others' actions fixed: :math:`u_i(o_i, a_{-i})`.

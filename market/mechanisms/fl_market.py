@@ -71,7 +71,7 @@ from market.theory.fl_market.aggregation import AGGREGATIONS, aggregate, error_b
 from market.theory.fl_market.auctions import (
     AUCTIONS,
     Allocation,
-    menu_choice,
+    menu_choice_by_shading,
     unilateral_utilities,
     valuation,
 )
@@ -246,7 +246,7 @@ class FLMarket(Mechanism):
         buyer_payments = np.zeros(budgets.size)
         buyer_payments[held] = np.minimum(owner_pay / (1.0 - self.params.commission), budgets[held])
         bought = (eps > 0).any(axis=1)
-        dev = self.deviation_utilities(action, owners, ctx)
+        dev = self.deviation_utilities(action, owners, ctx, alloc)
         current = dev[np.arange(n), self._space.index_of(action)]
         metrics = {
             "auctions": float(held.sum()),
@@ -317,14 +317,16 @@ class FLMarket(Mechanism):
         return self._space.values[np.where(truthful_best, self._truthful, best)]
 
     def deviation_utilities(
-        self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext
+        self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext, alloc: Allocation | None = None
     ) -> np.ndarray:
         """True utility of owner i, summed over the round's auctions, if she alone reported shading ``s_k``.
 
         For the proportional share each owner's menu (price and cap) does not
         depend on her own report, so her deviations are closed forms over
-        ``(buyers, owners, candidates)``; for All-in and MURBA each deviation
-        re-runs the auction, batched over ``(buyers, owners, candidates)``.
+        ``(buyers, owners, candidates)`` (:func:`~market.theory.fl_market.auctions.menu_choice_by_shading`;
+        ``alloc``, the round's allocation at ``action`` if already run, saves
+        re-running the auction); for All-in and MURBA each deviation re-runs
+        the auction, batched over ``(buyers, owners, candidates)``.
         """
         n, cand = len(owners), self._space.values
         budgets = self._budgets(ctx)
@@ -333,17 +335,14 @@ class FLMarket(Mechanism):
             return np.zeros((n, cand.size))
         kind, rate, eps_bar = self._bids(owners)
         if self.params.auction == "proportional_share":
-            alloc = self._run(action, owners, budgets)
+            alloc = self._run(action, owners, budgets) if alloc is None else alloc
             # blocks of owners keep the (buyers, owners, candidates, menu) arrays small at any n
             block = max(1, DEVIATION_BLOCK // (budgets.size * cand.size * (int(self.params.M) + 1)))
             out = np.empty((n, cand.size))
             for lo in range(0, n, block):
                 i = slice(lo, lo + block)
-                shape = (budgets.size, min(n, lo + block) - lo, cand.size)
-                e = menu_choice(np.broadcast_to(kind[i, None], shape), rate[i, None] * cand,
-                                np.broadcast_to(alloc.price[:, i, None], shape),
-                                np.broadcast_to(alloc.cap[:, i, None], shape),
-                                np.broadcast_to(eps_bar[i, None], shape), int(self.params.M))
+                e = menu_choice_by_shading(kind[i], rate[i], cand, alloc.price[:, i], alloc.cap[:, i], eps_bar[i],
+                                           int(self.params.M))
                 util = alloc.price[:, i, None] * e - valuation(kind[i, None], rate[i, None], e)
                 out[i] = util.sum(axis=0)
             return out

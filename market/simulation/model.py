@@ -27,6 +27,7 @@ from typing import Any
 import mesa
 import numpy as np
 from mesa import Agent
+from mesa.agent import AgentSet
 from mesa.experimental.devs import DEVSimulator, Priority
 
 from agents.buyer import GradientBuyer
@@ -118,7 +119,8 @@ class DataMarket(mesa.Model):
         self.buyer_rule = (RULES[strategy["rule"]](scenario.buyer_rule_params, self.buyer_game.action_space)
                            if strategy else None)
         self.buyer_state = empty_buyers()
-        self._owner_agents: dict[int, DataOwner] = {}
+        # DataOwner views, created on demand (owner(), agents_by_type) and kept while their owner stays
+        self._owner_views: dict[int, DataOwner] = {}
         self.row: dict[str, float] = {}
         self.collect = collect
         self.datacollector: mesa.DataCollector | None = None
@@ -169,7 +171,12 @@ class DataMarket(mesa.Model):
         self.add_owners(attrs, draw(pop["initial_action"], attrs["sensitivity"].size, rng))
 
     def add_owners(self, attributes: dict[str, np.ndarray], action: np.ndarray) -> np.ndarray:
-        """Create owners (Mesa agents and array rows); return their unique ids.
+        """Create owners (array rows with fresh Mesa ``unique_id`` values); return their ids.
+
+        The ids come from the model's Mesa id counter, as an ``Agent`` would
+        take them, but no per-owner Python object is made: the
+        :class:`~agents.DataOwner` agents are views created on demand
+        (:meth:`owner`, ``agents_by_type[DataOwner]``).
 
         Raises
         ------
@@ -180,9 +187,12 @@ class DataMarket(mesa.Model):
             values = attributes[name]
             if not np.all(np.isfinite(values)) or np.any(values < 0):
                 raise ValueError(f"{name}: drawn values must be finite and non-negative")
-        agents = [DataOwner(self) for _ in range(attributes["sensitivity"].size)]
-        ids = np.fromiter((a.unique_id for a in agents), dtype=np.int64, count=len(agents))
-        self._owner_agents.update(zip(ids.tolist(), agents))
+        n_new = attributes["sensitivity"].size
+        ids = np.zeros(0, dtype=np.int64)
+        if n_new:
+            first = next(Agent._ids[self])
+            ids = np.arange(first, first + n_new, dtype=np.int64)
+            Agent._ids[self] = itertools.count(first + n_new)
         self.owners.append(ids, attributes, action, joined=self.steps)
         self.rule.on_join(ids.size)
         if self.network is not None:
@@ -198,12 +208,31 @@ class DataMarket(mesa.Model):
         if self.network is not None:
             self.network.remove(keep)
         for uid in gone.tolist():
-            self._owner_agents.pop(uid).remove()
+            self._owner_views.pop(uid, None)
         return gone
 
     def owner(self, unique_id: int) -> DataOwner:
-        """The ``DataOwner`` agent with this id."""
-        return self._owner_agents[unique_id]
+        """The ``DataOwner`` agent (a view of its row in :attr:`owners`) with this id.
+
+        Raises
+        ------
+        KeyError
+            If no active owner has this id.
+        """
+        view = self._owner_views.get(unique_id)
+        if view is None:
+            row_of = self.owners.row_of
+            if not 0 <= unique_id < row_of.size or row_of[unique_id] < 0:
+                raise KeyError(unique_id)
+            view = self._owner_views[unique_id] = DataOwner.view(self, int(unique_id))
+        return view
+
+    @property
+    def agents_by_type(self) -> dict[type[Agent], AgentSet]:
+        """Mesa's agents by type, with ``DataOwner`` views of every active owner built on demand."""
+        groups = dict(super().agents_by_type)
+        groups[DataOwner] = AgentSet([self.owner(uid) for uid in self.owners.ids.tolist()], random=self.random)
+        return groups
 
     def _churn(self) -> None:
         rng = self.streams["churn"]
@@ -461,10 +490,6 @@ class DataMarket(mesa.Model):
         extra = {k: cols[k] for k in self.owners.extra}
         core = {k: cols[k] for k in ARRAY_COLUMNS}
         self.owners = OwnerArrays(**core, extra=extra, row_of=cols["row_of"].copy())
-        for uid in self.owners.ids.tolist():
-            agent = DataOwner(self)
-            agent.unique_id = uid
-            self._owner_agents[uid] = agent
         self.platform.unique_id = int(state["platform_id"])
         for key, value in state["platform"].items():
             setattr(self.platform, key, value)
