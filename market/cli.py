@@ -15,7 +15,7 @@ Commands::
     privmarket sweep SCENARIO|FILE --design lhs|sobol|morris --param KEY=LOW:HIGH|KEY=A,B,C [--param ...]
                  --samples N [--design-seed S] [--out DIR] [...as above]
     privmarket sensitivity DIR --metric NAME [--out DIR]
-    privmarket tournament --out DIR [--rules R1,R2,...] [--mechanisms M1,...] [--scenarios S1,...]
+    privmarket tournament [--out DIR] [--rules R1,R2,...] [--mechanisms M1,...] [--scenarios S1,...]
                  [--replicates R] [--rounds N] [--owners N] [--mixed] [--rank-by OUTCOME] [--test t|wilcoxon]
                  [--set KEY=VALUE ...] [--workers W] [--threads] [--scheduler ADDRESS]
     privmarket first-best SCENARIO|FILE [--points N] [--set KEY=VALUE ...]
@@ -208,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     tou = command("tournament", help="every decision rule in every market, replicated, ranked, with "
                          "significance (on Dask)")
-    tou.add_argument("--out", type=Path, required=True, help="output directory (rerun to resume)")
+    add_run_options(tou, "tournament", seed=False, owner_every=False)
     tou.add_argument("--rules", metavar="R1,R2,...", help="decision rules (default: all)")
     tou.add_argument("--mechanisms", metavar="M1,M2,...",
                      help="mechanisms: their default scenarios, or a filter of --scenarios")
@@ -558,7 +558,8 @@ def cmd_tournament(args: argparse.Namespace) -> int:
         raise UserError("--alpha: must be between 0 and 1")
     split = lambda text: [v.strip() for v in text.split(",") if v.strip()] if text else None  # noqa: E731
     try:
-        result = tournament(args.out, rules=split(args.rules), scenarios=split(args.scenarios),
+        out = args.out or default_out("tournament", "mixed" if args.mixed else "rules")
+        result = tournament(out, rules=split(args.rules), scenarios=split(args.scenarios),
                             mechanisms=split(args.mechanisms), replicates=args.replicates, rounds=args.rounds,
                             owners=args.owners, overrides=args.overrides, mixed=args.mixed, rank_by=args.rank_by,
                             test=args.test, alpha=args.alpha, scheduler=args.scheduler, n_workers=args.workers,
@@ -569,8 +570,8 @@ def cmd_tournament(args: argparse.Namespace) -> int:
         print(result.rules.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
         print("\n".join(result.statements))
         print(f"{len(result.results)} result rows ({result.computed} runs now); ranked table "
-              f"{args.out / 'ranking.parquet'} (.csv), page {args.out / 'tournament.html'}, "
-              f"heatmaps in {args.out / 'figures'}/")
+              f"{out / 'ranking.parquet'} (.csv), page {out / 'tournament.html'}, "
+              f"heatmaps in {out / 'figures'}/")
     return _report_failures(result.failures)
 
 
