@@ -203,10 +203,10 @@ def designed_sweep(scenario: str | Path | Mapping[str, Any], kind: str, params: 
     base_dict = base.to_dict()
     points = design.points
     for point in points:  # fail fast on a bad value, before any worker starts
-        load(base_dict, [f"{k}={_toml_value(v)}" for k, v in point.items()])
+        load(base_dict, [f"{k}={_toml_value(v)}" for k, v in point.items()], label=base.source)
     out_dir = Path(out)
     _manifest(out_dir, design, base_dict, replicates)
-    tasks = [_Task(base_dict, c, r, point, None, str(out_dir), tol)
+    tasks = [_Task(base_dict, c, r, point, None, str(out_dir), tol, 0, base.source)
              for c, point in enumerate(points) for r in range(replicates)]
     todo = [t for t in tasks if not _part_path(out_dir, "rounds", t.cell, t.replicate).exists()]
     keys = [f"cell={t.cell}__replicate={t.replicate}" for t in todo]

@@ -12,6 +12,9 @@ Of a run directory (``privmarket run --out DIR``):
                     level as a coloured bar and each regime shift as a vertical line where it
                     is (only shifts, not change points), above ``exploitability`` over time
                     (``docs/measures.md``)
+``two_sided``       with a learning platform or strategic buyers: the posted parameters,
+                    the action shares, the information rent and platform utility (with the
+                    regret per round so far), and the buyers' mean spend and surplus
 
 Of a sweep directory (``privmarket sweep --out DIR``):
 
@@ -225,6 +228,8 @@ def run_figure_objects(run_dir: Path) -> dict[str, plt.Figure]:
     figures["welfare"] = fig
 
     figures["regimes"] = _regime_figure(model, scenario, title)
+    if any(c.startswith("platform_param_") for c in model) or "buyer_mean_spend" in model:
+        figures["two_sided"] = _two_sided(model, shares, space, title)
     return figures
 
 
@@ -264,6 +269,65 @@ def _regime_figure(model: pd.DataFrame, scenario, title: str) -> plt.Figure:
     bottom.set(title="Distance from equilibrium: exploitability (mean gain from the best deviation)",
                xlabel="round", ylabel="exploitability")
     _round_axis(bottom)
+    return fig
+
+
+def _two_sided(model: pd.DataFrame, shares: list[str], space, title: str) -> plt.Figure:
+    """The ``two_sided`` figure: what the platform posts and the buyers spend, and what it does to the market."""
+    window = max(len(model) // 50, 1)
+    smooth = model.rolling(window, min_periods=1).mean(numeric_only=True)
+    params = [c for c in model if c.startswith("platform_param_")]
+    fig, axes = plt.subplots(2, 2, figsize=(12, 7), sharex=True)
+    ax = axes[0, 0]
+    if params:
+        for col in params:
+            name = col.removeprefix("platform_param_")
+            ax.plot(model["round"], model[col], lw=0.4, alpha=0.35)
+            ax.plot(model["round"], smooth[col], lw=1.5, label=f"{name} (mean of {window} rounds)")
+        ax.legend(loc="best", fontsize=8)
+        ax.set(title="Posted parameter (learning platform)", ylabel="posted value")
+    else:
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, "the platform posts fixed parameters", ha="center", va="center")
+    ax = axes[0, 1]
+    if space.kind == "levels":
+        for col in shares:
+            ax.plot(model["round"], smooth[col], label=col.removeprefix("share_"))
+        ax.legend(title=_action_title(space), loc="best", fontsize=8)
+        ax.set(title=f"Share of owners at each action (mean of {window} rounds)", ylabel="share",
+               ylim=(-0.02, 1.02))
+    else:
+        ax.plot(model["round"], smooth["mean_action"], label="mean owner action")
+        ax.legend(loc="best", fontsize=8)
+        ax.set(title=f"Mean owner action (mean of {window} rounds)", ylabel=_action_title(space))
+    ax = axes[1, 0]
+    for col, label in (("information_rent_total", "information rent"), ("platform_utility", "platform utility")):
+        ax.plot(model["round"], smooth[col], label=label)
+    if "platform_regret" in model:
+        ax.plot(model["round"], model["platform_regret"] / model["round"], ls="--",
+                label="regret / t (against the best fixed parameter)")
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.legend(loc="best", fontsize=8)
+    ax.set(title=f"Rent, platform utility (mean of {window} rounds) and regret per round", xlabel="round",
+           ylabel=f"amount per round ({MONEY_UNIT})")
+    ax = axes[1, 1]
+    if "buyer_mean_spend" in model:
+        ax.plot(model["round"], smooth["buyer_mean_spend"], label="mean chosen spend per buyer")
+        ax.plot(model["round"], smooth["buyer_surplus"], label="buyer surplus (all buyers)")
+        ax.legend(loc="best", fontsize=8)
+        ax.set(title=f"Strategic buyers (mean of {window} rounds)", xlabel="round",
+               ylabel=f"amount per round ({MONEY_UNIT})")
+    elif model["n_buyers"].any():
+        ax.plot(model["round"], smooth["buyer_surplus"], label="buyer surplus")
+        ax.legend(loc="best", fontsize=8)
+        ax.set(title=f"Buyer surplus (mean of {window} rounds)", xlabel="round",
+               ylabel=f"amount per round ({MONEY_UNIT})")
+    else:
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, "no buyers in this market", ha="center", va="center")
+    for ax in axes.flat:
+        _round_axis(ax)
+    fig.suptitle(f"Two-sided dynamics: {title}")
     return fig
 
 

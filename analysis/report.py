@@ -73,6 +73,12 @@ def _run_sections(directory: Path) -> tuple[str, list[tuple[str, str]]]:
                  f"shifts): {', '.join(map(str, cps)) if cps else 'none'}.</p>")
     title = f"Run of {scenario.name} ({scenario.mechanism.name}, seed {scenario.seed}, {scenario.rounds} rounds)"
     sections = [("Summary metrics", _table(metrics)), ("Transient and regime shifts", "\n".join(parts))]
+    summary_path = directory / "summary.json"
+    learning = json.loads(summary_path.read_text()).get("platform") if summary_path.exists() else None
+    if learning:
+        flat = {k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in learning.items()}
+        sections.append(("Learning platform (regret, first-best, price of not knowing)",
+                         _table(pd.DataFrame({"quantity": list(flat), "value": [str(v) for v in flat.values()]}))))
     if owners is not None and not owners.empty:
         last = owners[owners["round"] == owners["round"].max()]
         deciles = rent_by_decile(last["payment"], last["cost"], last["sensitivity"])

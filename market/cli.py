@@ -15,9 +15,10 @@ Commands::
     privmarket sweep SCENARIO|FILE --design lhs|sobol|morris --param KEY=LOW:HIGH|KEY=A,B,C [--param ...]
                  --samples N [--design-seed S] [--out DIR] [...as above]
     privmarket sensitivity DIR --metric NAME [--out DIR]
-    privmarket tournament --out DIR [--rules R1,R2,...] [--mechanisms M1,...] [--scenarios S1,...]
+    privmarket tournament [--out DIR] [--rules R1,R2,...] [--mechanisms M1,...] [--scenarios S1,...]
                  [--replicates R] [--rounds N] [--owners N] [--mixed] [--rank-by OUTCOME] [--test t|wilcoxon]
                  [--set KEY=VALUE ...] [--workers W] [--threads] [--scheduler ADDRESS]
+    privmarket first-best SCENARIO|FILE [--points N] [--set KEY=VALUE ...]
     privmarket plot DIR [--out FIGDIR]
     privmarket report DIR [--out FILE]
     privmarket app [SCENARIO|FILE] [--port P]
@@ -51,6 +52,7 @@ from pathlib import Path
 
 from analysis.design import designed_sweep, parse_params
 from analysis.distributed import dask_client
+from analysis.first_best import first_best
 from analysis.plots import plot
 from analysis.report import report
 from analysis.reproduce import PAPERS, reproduce
@@ -193,6 +195,12 @@ def build_parser() -> argparse.ArgumentParser:
     swp.add_argument("--workers", type=int, help="LocalCluster workers (default: number of cores)")
     swp.add_argument("--threads", action="store_true", help="LocalCluster workers as threads, not processes")
 
+    fb = command("first-best", help="the learning platform's best parameter if it knew every owner's cost")
+    fb.add_argument("scenario", help="a scenario with a [platform] table: built-in name or .toml path")
+    fb.add_argument("--points", type=int, default=101, help="values per dimension of the range (default 101)")
+    fb.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a scenario value (repeatable)")
+
     sen = command("sensitivity", help="sensitivity indices of a designed sweep (Sobol or Morris, SALib)")
     sen.add_argument("dir", type=Path, help="a sweep directory written with --design sobol or morris")
     sen.add_argument("--metric", required=True, help="a column of DIR/summary.parquet, e.g. share_2")
@@ -200,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     tou = command("tournament", help="every decision rule in every market, replicated, ranked, with "
                          "significance (on Dask)")
-    tou.add_argument("--out", type=Path, required=True, help="output directory (rerun to resume)")
+    add_run_options(tou, "tournament", seed=False, owner_every=False)
     tou.add_argument("--rules", metavar="R1,R2,...", help="decision rules (default: all)")
     tou.add_argument("--mechanisms", metavar="M1,M2,...",
                      help="mechanisms: their default scenarios, or a filter of --scenarios")
@@ -457,6 +465,27 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_first_best(args: argparse.Namespace) -> int:
+    """Print the first-best parameters of a learning-platform scenario, over its grid and its range."""
+    try:
+        scenario = load(args.scenario, args.overrides)
+    except ScenarioError as exc:
+        raise UserError(str(exc)) from None
+    if not scenario.platform:
+        raise UserError(f"{scenario.source}: platform: no [platform] table (nothing is learnt)")
+    if args.points < 2:
+        raise UserError(f"--points: must be >= 2, got {args.points}")
+    best = first_best(scenario, points=args.points)
+    shown = ", ".join(f"{k} = {v:.6g}" for k, v in zip(best.keys, best.values))
+    on_grid = ", ".join(f"{k} = {v:.6g}" for k, v in zip(best.keys, best.grid_values))
+    print(f"{scenario.name}: first-best over the range {shown}: platform utility {best.utility:.6g}")
+    print(f"best of the learner's candidates {on_grid}: platform utility {best.grid_utility:.6g}")
+    unsettled = int((~best.table["settled"]).sum())
+    if unsettled:
+        log.warning("best response did not settle at %d of %d candidates", unsettled, len(best.table))
+    return 0
+
+
 def _require_finished(directory: Path) -> None:
     """Refuse an incomplete run directory (a sweep directory is checked by its own reader)."""
     if (directory / "sweep.json").exists():
@@ -529,7 +558,8 @@ def cmd_tournament(args: argparse.Namespace) -> int:
         raise UserError("--alpha: must be between 0 and 1")
     split = lambda text: [v.strip() for v in text.split(",") if v.strip()] if text else None  # noqa: E731
     try:
-        result = tournament(args.out, rules=split(args.rules), scenarios=split(args.scenarios),
+        out = args.out or default_out("tournament", "mixed" if args.mixed else "rules")
+        result = tournament(out, rules=split(args.rules), scenarios=split(args.scenarios),
                             mechanisms=split(args.mechanisms), replicates=args.replicates, rounds=args.rounds,
                             owners=args.owners, overrides=args.overrides, mixed=args.mixed, rank_by=args.rank_by,
                             test=args.test, alpha=args.alpha, scheduler=args.scheduler, n_workers=args.workers,
@@ -540,8 +570,8 @@ def cmd_tournament(args: argparse.Namespace) -> int:
         print(result.rules.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
         print("\n".join(result.statements))
         print(f"{len(result.results)} result rows ({result.computed} runs now); ranked table "
-              f"{args.out / 'ranking.parquet'} (.csv), page {args.out / 'tournament.html'}, "
-              f"heatmaps in {args.out / 'figures'}/")
+              f"{out / 'ranking.parquet'} (.csv), page {out / 'tournament.html'}, "
+              f"heatmaps in {out / 'figures'}/")
     return _report_failures(result.failures)
 
 
@@ -630,8 +660,8 @@ def _serve(proc) -> int:
 
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "resume": cmd_resume, "reproduce": cmd_reproduce,
-            "train-auction": cmd_train_auction, "sweep": cmd_sweep, "sensitivity": cmd_sensitivity,
-            "tournament": cmd_tournament, "plot": cmd_plot, "report": cmd_report,
+            "train-auction": cmd_train_auction, "sweep": cmd_sweep, "first-best": cmd_first_best,
+            "sensitivity": cmd_sensitivity, "tournament": cmd_tournament, "plot": cmd_plot, "report": cmd_report,
             "app": cmd_app}
 
 

@@ -26,7 +26,7 @@ import platform as _platform
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,8 @@ import pyarrow.parquet as pq
 import tomli_w
 
 from analysis.emergence import summarize
+from analysis.first_best import first_best, price_of_not_knowing
+from analysis.platform_regret import fixed_parameter_utilities
 from analysis.regimes import EQUILIBRIUM_TOL, shift_summary
 from market.simulation import checkpoint, run_directory
 from market.simulation.metrics import check_finite
@@ -56,9 +58,10 @@ class RunResult:
     model : pandas.DataFrame
         One row per round (``model.parquet``).
     owners : pandas.DataFrame
-        Owner state every k-th round (``owners.parquet``).
+        Owner state every k-th round (``owners.parquet``); a run that wrote
+        files reads it on first access (``recorded_owners`` holds it then).
     events : pandas.DataFrame
-        Discrete events (``events.parquet``).
+        Discrete events (``events.parquet``), read on first access likewise.
     summary : dict
         What ``summary.json`` holds (``docs/measures.md#summaryjson``): the
         run's identity and versions, ``final`` (the last round's row),
@@ -77,11 +80,29 @@ class RunResult:
     """
 
     model: pd.DataFrame
-    owners: pd.DataFrame
-    events: pd.DataFrame
+    recorded_owners: pd.DataFrame | None = field(repr=False)
+    recorded_events: pd.DataFrame | None = field(repr=False)
     summary: dict[str, Any]
     scenario: Scenario
     out_dir: Path | None
+
+    @property
+    def owners(self) -> pd.DataFrame:
+        """Owner state every k-th round, read from ``owners.parquet`` on first use when the run wrote files.
+
+        A run with an output directory does not hold its (possibly very
+        large) owners and events tables in memory until they are asked for.
+        """
+        if self.recorded_owners is None:
+            self.recorded_owners = pd.read_parquet(self.out_dir / "owners.parquet")
+        return self.recorded_owners
+
+    @property
+    def events(self) -> pd.DataFrame:
+        """Discrete events, read from ``events.parquet`` on first use when the run wrote files."""
+        if self.recorded_events is None:
+            self.recorded_events = pd.read_parquet(self.out_dir / "events.parquet")
+        return self.recorded_events
 
 
 class Interrupted(Exception):
@@ -157,6 +178,8 @@ def run(scenario: Scenario | str | Path, *, seed: int | None = None, rounds: int
         if stage is not None:
             (stage / "scenario.toml").write_text(tomli_w.dumps(resolved.to_dict()))
         model = _build(resolved, recorder, collect=out_dir is None)
+        if resolved.platform and resolved.platform["regret"]:
+            model.platform.learning.set_benchmark(fixed_parameter_utilities(resolved))
         return _drive(model, resolved, recorder, out_dir, progress, stop)
     except Interrupted:
         raise
@@ -300,9 +323,8 @@ def _drive(model: DataMarket, resolved: Scenario, recorder: Recorder, out_dir: P
         save_checkpoint(model, stage)
         raise Interrupted(out_dir, model.steps)
     recorder.close()
-    frames = recorder.frames()
-    owners = frames["owners"] if not frames["owners"].empty else None
-    metrics = summarize(frames["model"], owners, equilibrium_tol=EQUILIBRIUM_TOL)
+    frames = recorder.frames(("model",))
+    metrics = summarize(frames["model"], recorder.final_owners(), equilibrium_tol=EQUILIBRIUM_TOL)
     summary: dict[str, Any] = {
         "scenario": resolved.name, "seed": resolved.seed, "rounds": resolved.rounds,
         "mechanism": resolved.mechanism.name, "decision_rule": resolved.decision.rule,
@@ -314,6 +336,8 @@ def _drive(model: DataMarket, resolved: Scenario, recorder: Recorder, out_dir: P
     summary["metrics"] = metrics
     if resolved.network.kind != "complete" and model.network is not None:
         summary["network"] = model.network.statistics()
+    if resolved.platform:
+        summary["platform"] = platform_summary(resolved, frames["model"])
     if details := model.mechanism.describe():
         summary["mechanism_details"] = details
     summary.update(shift_summary(frames["model"], model.mechanism))
@@ -326,7 +350,41 @@ def _drive(model: DataMarket, resolved: Scenario, recorder: Recorder, out_dir: P
         recorder.remove_chunks()
         fault_point("cleanup")
         run_directory.publish(stage, out_dir)
-    return RunResult(frames["model"], frames["owners"], frames["events"], summary, resolved, out_dir)
+    held = {} if out_dir is not None else recorder.frames(("owners", "events"))
+    return RunResult(frames["model"], held.get("owners"), held.get("events"), summary, resolved, out_dir)
+
+
+def platform_summary(scenario: Scenario, model: pd.DataFrame) -> dict[str, Any]:
+    """A learning platform's run in figures (``summary.json``'s ``platform``).
+
+    The last quarter's mean utility and information rent and the final
+    parameters; with ``regret = true`` also regret/T, the best fixed candidate
+    and its last-quarter utility, and the first-best
+    (:func:`analysis.first_best.first_best`, 101 values per
+    dimension of a one-parameter range, 11 of a menu) with the price of not knowing.
+    """
+    table = scenario.platform
+    quarter = model.iloc[-max(len(model) // 4, 1):]
+    columns = [c for c in model.columns if c.startswith("platform_param_")]
+    out: dict[str, Any] = {
+        "algorithm": table["algorithm"], "learn": table["learn"], "update_every": table["update_every"],
+        "final_params": {c: float(model[c].iloc[-1]) for c in columns},
+        "last_quarter_utility": float(quarter["platform_utility"].mean()),
+        "last_quarter_information_rent": float(quarter["information_rent_total"].mean()),
+    }
+    if table["regret"]:
+        fixed = quarter["platform_utility"] + quarter["platform_regret_round"]
+        best = first_best(scenario, points=101 if len(columns) == 1 else 11)
+        out.update({
+            "regret_per_round": float(model["platform_regret"].iloc[-1] / len(model)),
+            "best_fixed_last_quarter_utility": float(fixed.mean()),
+            "first_best_params": dict(zip(best.keys, best.values.tolist())),
+            "first_best_utility": best.utility,
+            "first_best_grid_params": dict(zip(best.keys, best.grid_values.tolist())),
+            "first_best_grid_utility": best.grid_utility,
+            "price_of_not_knowing": price_of_not_knowing(best.utility, model["platform_utility"].to_numpy()),
+        })
+    return out
 
 
 def strict_json(summary: dict[str, Any]) -> dict[str, Any]:

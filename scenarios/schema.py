@@ -44,11 +44,17 @@ from market.core.population import (
     empirical_values,
 )
 from market.registry import MECHANISMS, RULES
+from market.registry import PLATFORM_LEARNERS as LEARNERS
+from scenarios.platform import PLATFORM_KEYS, check_values
 
 BUILTIN_PACKAGE = "scenarios.builtin"
 REVISIONS = ("synchronous", "sequential", "asynchronous")
 TOP_KEYS = ("name", "description", "rounds", "seed", "population", "mechanism", "decision",
-            "buyers", "churn", "output", "network", "drift")
+            "buyers", "churn", "output", "network", "drift", "platform")
+#: ``[buyers.strategy]`` keys besides the decision rule's parameters.
+STRATEGY_KEYS = ("rule", "spend", "initial_spend")
+#: Rules that need the owners' social graph, which buyers do not have.
+NETWORK_RULES = ("imitation",)
 #: Most rounds a scenario may ask for (a billion rounds of one owner already take days).
 MAX_ROUNDS = 10**9
 #: Largest product of the drift schedule's factors (sensitivities stay far from overflow).
@@ -141,6 +147,7 @@ class Buyers:
     budget: Any = 10.0
     valuation: Any = 1.0
     stay: Any = field(default_factory=lambda: MappingProxyType({"dist": "exponential", "scale": 20.0}))
+    strategy: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)
@@ -220,6 +227,14 @@ class Scenario:
         The tables, with defaults filled in.
     source : str
         The file the scenario came from (for messages).
+    platform : dict
+        The resolved ``[platform]`` table of a learning platform (empty: the
+        platform posts fixed parameters; :mod:`scenarios.platform`).
+    platform_params : object or None
+        The learning algorithm's ``Params``.
+    buyer_rule_params : object or None
+        The strategic buyers' decision rule's ``Params`` (``[buyers.strategy]``;
+        :mod:`agents.buyer_strategy`).
     """
 
     name: str
@@ -235,6 +250,9 @@ class Scenario:
     network: Network = Network()
     drift: Drift = Drift()
     source: str = "scenario.toml"
+    platform: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    platform_params: Any = None
+    buyer_rule_params: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved scenario as a TOML-ready dict (defaults included)."""
@@ -245,15 +263,23 @@ class Scenario:
         population = {k: v for k, v in population.items()
                       if not (k == "initial_action" and v is None) and v not in ((), [])
                       and not (k == "owners" and not self.population.types)}
-        return {
+        buyers = table(self.buyers, "strategy")
+        if self.buyers.strategy:  # strategic buyers: the strategy table with its rule's parameters
+            buyers["strategy"] = _plain(dict(self.buyers.strategy)) | _plain(dataclasses.asdict(self.buyer_rule_params))
+        out = {
             "name": self.name, "description": self.description,
             "rounds": self.rounds, "seed": self.seed,
             "population": population,
             "mechanism": {"name": self.mechanism.name, **_plain(dataclasses.asdict(self.mechanism.params))},
             "decision": {**table(self.decision, "params"), **_plain(dataclasses.asdict(self.decision.params))},
-            "buyers": table(self.buyers), "churn": table(self.churn), "output": table(self.output),
+            "buyers": buyers, "churn": table(self.churn), "output": table(self.output),
             "network": table(self.network), "drift": table(self.drift),
         }
+        if self.platform:  # a learning platform: its table with the algorithm's parameters
+            learning = {k: v for k, v in self.platform.items() if v is not None}
+            learning.update(_plain(dataclasses.asdict(self.platform_params)))
+            out["platform"] = _plain(learning)
+        return out
 
 
 def _plain(value: Any) -> Any:
@@ -425,6 +451,7 @@ def validate(raw: dict[str, Any], label: str | None = None) -> Scenario:
     _number(buyers["arrival_rate"], "buyers.arrival_rate", fail, minimum=0)
     for key in ("budget", "valuation", "stay"):
         _spec(buyers[key], f"buyers.{key}", fail, nonnegative=True)
+    buyers["strategy"], buyer_rule_params = _strategy(buyers["strategy"], mechanism.cls, fail)
     churn = _table(raw.get("churn", {}), CHURN_KEYS, "churn", fail)
     _number(churn["leave_rate"], "churn.leave_rate", fail, minimum=0, maximum=1)
     _number(churn["join_rate"], "churn.join_rate", fail, minimum=0)
@@ -438,6 +465,7 @@ def validate(raw: dict[str, Any], label: str | None = None) -> Scenario:
         raise fail("mechanism", str(exc)) from None
     network = _network(raw.get("network", {}), fail)
     drift = _drift(raw.get("drift", {}), fail)
+    platform, platform_params = _platform(raw.get("platform", {}), mechanism, fail)
     output = _table(raw.get("output", {}), OUTPUT_KEYS, "output", fail)
     for key in OUTPUT_KEYS:
         _number(output[key], f"output.{key}", fail, integer=True, minimum=0)
@@ -448,15 +476,79 @@ def validate(raw: dict[str, Any], label: str | None = None) -> Scenario:
         rounds=int(rounds), seed=int(seed), population=population, mechanism=mechanism,
         decision=decision, buyers=Buyers(**_frozen(buyers)), churn=churn,
         output=Output(**{k: int(v) for k, v in output.items()}), source=label,
-        network=Network(**network), drift=Drift(**_frozen(drift)),
+        network=Network(**network), drift=Drift(**_frozen(drift)), platform=_frozen(platform),
+        platform_params=platform_params, buyer_rule_params=buyer_rule_params,
     )
 
 
-#: A lower bound of the memory one owner needs (its arrays, its Mesa agent and the per-round candidate
-#: utilities), in bytes: measured about 600 B per owner (quickstart, 20,000 and 80,000 owners, peak over
-#: building the model and two rounds).  A population that cannot fit even at this bound is refused before
-#: anything is allocated (a MemoryError would otherwise end in a traceback).
-BYTES_PER_OWNER = 512
+def _strategy(given: Any, mechanism: type[Mechanism], fail) -> tuple[dict[str, Any], Any]:
+    """Validate ``[buyers.strategy]``, the strategic buyers' rule and spends (:mod:`agents.buyer_strategy`)."""
+    if not isinstance(given, Mapping):
+        raise fail("buyers.strategy", "must be a table")
+    if not given:
+        return {}, None
+    if not mechanism.strategic_buyers:
+        raise fail("buyers.strategy", f"the {mechanism.name} mechanism does not let buyers choose their spend")
+    rule = given.get("rule")
+    if rule not in RULES or rule in NETWORK_RULES:
+        known = ", ".join(sorted(r for r in RULES if r not in NETWORK_RULES))
+        raise fail("buyers.strategy.rule", f"unknown or unsuitable buyer rule {rule!r} (known: {known})")
+    spend = given.get("spend")
+    if not isinstance(spend, list) or len(spend) < 2:
+        raise fail("buyers.strategy.spend", f"expected a list of at least two spends, got {spend!r}")
+    for v in spend:
+        _number(v, "buyers.strategy.spend", fail, minimum=0)
+    if any(b <= a for a, b in zip(spend, spend[1:])):
+        raise fail("buyers.strategy.spend", "must be strictly increasing")
+    if "initial_spend" in given and given["initial_spend"] not in spend:
+        raise fail("buyers.strategy.initial_spend", f"must be one of the spends, got {given['initial_spend']!r}")
+    cls = RULES[rule]
+    own = {k: v for k, v in given.items() if k not in STRATEGY_KEYS}
+    params = _params(cls.Params, own, "buyers.strategy", fail)
+    if getattr(params, "information", "global") != "global":
+        raise fail("buyers.strategy.information", "buyers have no social graph: only \"global\"")
+    table = {k: given[k] for k in STRATEGY_KEYS if k in given}
+    table.setdefault("initial_spend", given["spend"][(len(given["spend"]) - 1) // 2])
+    return table, params
+
+
+def _platform(given: Any, mechanism: MechanismSpec, fail) -> tuple[dict[str, Any], Any]:
+    """Validate the ``[platform]`` table of a learning platform (:mod:`scenarios.platform`).
+
+    The learned parameters are checked against a built mechanism (:func:`scenarios.platform.check_values`
+    probes its values), so a scenario with a learning platform builds one here; no other validation does.
+    """
+    if not isinstance(given, dict):
+        raise fail("platform", "must be a table")
+    if not given:
+        return {}, None
+    algorithm = given.get("algorithm", PLATFORM_KEYS["algorithm"])
+    if algorithm not in LEARNERS:
+        raise fail("platform.algorithm", f"unknown algorithm {algorithm!r} (known: {', '.join(LEARNERS)})")
+    cls = LEARNERS[algorithm]
+    own = {f.name for f in dataclasses.fields(cls.Params)}
+    _known(given, list(PLATFORM_KEYS) + sorted(own), "platform.", fail)
+    table = dict(PLATFORM_KEYS)
+    table.update(given)
+    _number(table["update_every"], "platform.update_every", fail, integer=True, minimum=1)
+    _number(table["regret_points"], "platform.regret_points", fail, integer=True, minimum=2)
+    if not isinstance(table["regret"], bool):
+        raise fail("platform.regret", f"expected true or false, got {table['regret']!r}")
+    params = _params(cls.Params, {k: v for k, v in given.items() if k in own}, "platform", fail)
+    try:
+        cls(params)
+        check_values(table, mechanism.cls(mechanism.params))
+    except ValueError as exc:
+        key, _, problem = str(exc).partition(": ")
+        raise fail(f"platform.{key}", problem) from None
+    return {k: v for k, v in table.items() if k in PLATFORM_KEYS}, params
+
+
+#: A lower bound of the memory one owner needs (its arrays and the per-round candidate utilities; owners
+#: have no per-owner Python object), in bytes: measured 89 B live and 163 B at the peak of a round per
+#: owner (quickstart, 10^6 owners, benchmarks/bench_memory.py).  A population that cannot fit even at
+#: this bound is refused before anything is allocated (a MemoryError would otherwise end in a traceback).
+BYTES_PER_OWNER = 128
 
 
 def _name(value: Any, fail) -> str:

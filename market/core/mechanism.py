@@ -137,6 +137,9 @@ class RoundContext:
     network : market.core.network.SocialNetwork or None
         The owners' social graph (rows = owner rows), for rules that use
         local information such as imitation; ``None`` outside a model.
+    buyer_spend : numpy.ndarray or None
+        Strategic buyers' chosen spend this round, one per active buyer
+        (:mod:`agents.buyer_strategy`); ``None``: the mechanism's own rule.
     """
 
     round: int
@@ -145,6 +148,7 @@ class RoundContext:
     buyer_budgets: np.ndarray = field(default_factory=lambda: np.zeros(0))
     buyer_valuations: np.ndarray = field(default_factory=lambda: np.zeros(0))
     network: Any = None
+    buyer_spend: np.ndarray | None = None
 
 
 @dataclass
@@ -172,6 +176,10 @@ class Outcome:
         :meth:`Mechanism.deviation_utilities` of the settled profile when the
         settlement computed them anyway, so that the per-round measures
         (:mod:`market.simulation.deviation_measures`) need not compute them again.
+    buyer_accuracy : numpy.ndarray or None
+        The quality in [0, 1] of what each active buyer received, which scales
+        its valuation in the buyer surplus; ``None``: every buyer gets the full
+        output (1).
     """
 
     payment: np.ndarray
@@ -180,6 +188,7 @@ class Outcome:
     platform_utility: float
     buyer_payments: np.ndarray = field(default_factory=lambda: np.zeros(0))
     metrics: dict[str, float] = field(default_factory=dict)
+    buyer_accuracy: np.ndarray | None = None
     deviation: np.ndarray | None = None
 
     @property
@@ -200,6 +209,8 @@ class Mechanism(ABC):
     name: ClassVar[str]
     description: ClassVar[str] = ""
     owner_attributes: ClassVar[dict[str, float]] = {}
+    #: Whether buyers may choose their per-round spend (:meth:`buyer_outcomes`).
+    strategic_buyers: ClassVar[bool] = False
     #: Index into ``action_space.values`` of the action that means not participating (the
     #: outside option), or ``None`` when not participating is no action of the mechanism
     #: (then :meth:`outside_utility` gives its value).
@@ -257,6 +268,29 @@ class Mechanism(ABC):
         unbuilt.params = params
         return unbuilt
 
+    def set_params(self, **changes: Any) -> None:
+        """Change parameters in place and re-run :meth:`validate` (which rebuilds the derived arrays).
+
+        The one way a running mechanism's parameters change, e.g. a learning
+        platform posting a new price (:mod:`market.rules.platform`).  State
+        the mechanism keeps across rounds and that :meth:`validate` does not
+        set (a payout share, a learnt curve) is kept.  On an invalid value the
+        previous parameters are restored and the ``ValueError`` re-raised.
+
+        Parameters
+        ----------
+        **changes
+            New values by parameter name (tuples for list parameters).
+        """
+        previous = self.params
+        self.params = dataclasses.replace(previous, **changes)
+        try:
+            self.validate()
+        except ValueError:
+            self.params = previous
+            self.validate()
+            raise
+
     @property
     @abstractmethod
     def action_space(self) -> ActionSpace:
@@ -301,8 +335,32 @@ class Mechanism(ABC):
         util = self.deviation_utilities(action, owners, ctx)
         return self.action_space.values[np.argmax(util, axis=1)]
 
+    def buyer_outcomes(self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext,
+                       spend: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For strategic buyers: each active buyer's accuracy and payment had it spent ``spend[k]``.
+
+        Returns two arrays of shape ``(buyers, len(spend))``, the others'
+        spends and the owners' actions fixed.  Mechanisms whose buyers can
+        choose their spend set ``strategic_buyers = True`` and override this.
+        """
+        raise NotImplementedError(f"{self.name}: buyers cannot choose their spend")
+    def best_response_of(
+        self, rows: np.ndarray, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext
+    ) -> np.ndarray:
+        """The best responses of the owners in ``rows`` only (the revising owners of a round).
+
+        The default is :meth:`best_response` for everyone, restricted to
+        ``rows``; a mechanism under which an owner's utilities do not depend on
+        the others' actions overrides it to do only the rows' work.
+        """
+        return self.best_response(action, owners, ctx)[rows]
+
     def outside_utility(self, deviation: np.ndarray, owners: OwnerArrays) -> np.ndarray:
         """Each owner's utility at its outside option, the others' actions fixed: :math:`u_i(o_i, a_{-i})`.
+
+        The default reads column ``outside_option`` of ``deviation``; a
+        mechanism whose outside option is not one of its actions
+        (``outside_option = None``) overrides this with its value.
 
         Parameters
         ----------
@@ -310,10 +368,6 @@ class Mechanism(ABC):
             :meth:`deviation_utilities` of the current profile, shape ``(n, K)``.
         owners : OwnerArrays
             The owners.
-
-        The default reads column ``outside_option`` of ``deviation``; a
-        mechanism whose outside option is not one of its actions
-        (``outside_option = None``) overrides this with its value.
         """
         if self.outside_option is None:
             raise NotImplementedError(f"{self.name}: outside_option is None but outside_utility is not defined")

@@ -174,6 +174,8 @@ class FairPayment(Mechanism):
     def setup(self) -> None:
         self.alpha = float(self.params.alpha)
         self.cost_scale = 1.0
+        #: Seed of the fair-value estimates, drawn from the round's generator at first use.
+        self.estimate_seed: int | None = None
 
     def utility(self):
         """The platform utility object (rebuilt from the parameters)."""
@@ -197,19 +199,45 @@ class FairPayment(Mechanism):
         return 1.0 + self.params.sensitivity_growth * (ctx.round - 1)
 
     def _values(self, types: OwnerTypes, ctx: RoundContext) -> tuple[np.ndarray, float]:
-        """Fair value (alpha = 1) of one owner of each type, and the largest standard error."""
+        """Fair value (alpha = 1) of one owner of each type, and the largest standard error.
+
+        The fair values are a function of the type composition: an estimate
+        draws its samples from a generator seeded by ``estimate_seed`` (drawn
+        from the round's generator before the first estimate) and the
+        composition (common random numbers), so the same composition always
+        gets the same values and they are memoised (:data:`FAIR_VALUE_MEMO`)
+        while the composition stays the same, across rounds and across the
+        deviation candidates of a round.
+        """
+        live = ~types.null & (types.count > 0)
+        exact = float(np.prod(types.count[live] + 1.0)) <= self.params.exact_limit
+        if not exact and self.estimate_seed is None:
+            self.estimate_seed = int(ctx.rng.integers(2**63))
+        key = (repr(self.params), None if exact else self.estimate_seed, types.level.tobytes(),
+               types.count.tobytes(), types.data_size.tobytes(), types.importance.tobytes())
+        found = FAIR_VALUE_MEMO.get(key)
+        if found is None:
+            found = self._estimate(types, exact)
+            FAIR_VALUE_MEMO[key] = found
+            if len(FAIR_VALUE_MEMO) > MEMO_SIZE:
+                del FAIR_VALUE_MEMO[next(iter(FAIR_VALUE_MEMO))]
+        return found
+
+    def _estimate(self, types: OwnerTypes, exact: bool) -> tuple[np.ndarray, float]:
+        """Fair values of ``types``: exact by type, or estimated with common random numbers."""
         utility = self.utility()
         G = lambda K: utility.coalition_utility(K, types)  # noqa: E731
-        live = ~types.null & (types.count > 0)
-        n_vectors = float(np.prod(types.count[live] + 1.0))
-        if n_vectors <= self.params.exact_limit:
+        if exact:
             return shapley_by_type(types.count, G, null=types.null), 0.0
+        composition = np.concatenate([types.level, types.count, types.data_size.view(np.int64),
+                                      types.importance.view(np.int64)])
+        rng = np.random.default_rng([self.estimate_seed, *(composition & (2**63 - 1)).tolist()])
         if self.params.estimator == "stratified":
             phi, se = shapley_by_type_stratified(
-                types.count, G, ctx.rng, null=types.null, n_samples=self.params.mc_samples,
+                types.count, G, rng, null=types.null, n_samples=self.params.mc_samples,
                 exact_rows=min(self.params.exact_limit, 4000), n_bins=STRATA, groups=types.level)
         else:
-            phi, se = shapley_by_type_monte_carlo(types.count, G, ctx.rng, null=types.null,
+            phi, se = shapley_by_type_monte_carlo(types.count, G, rng, null=types.null,
                                                   n_samples=self.params.mc_samples)
         return phi, float(se.max(initial=0.0))
 
@@ -313,6 +341,12 @@ class FairPayment(Mechanism):
     def state(self) -> dict[str, float]:
         """The privacy-cost scale :math:`g(t)` of the last settled round."""
         return {"cost_scale": self.cost_scale}
+
+
+#: Memo of fair values by (parameters, estimate seed, type composition): a pure function's cache,
+#: bounded to the ``MEMO_SIZE`` most recent compositions (oldest dropped first).
+FAIR_VALUE_MEMO: dict[tuple, tuple[np.ndarray, float]] = {}
+MEMO_SIZE = 4096
 
 
 def _move_one(types: OwnerTypes, t: int, k: int) -> tuple[OwnerTypes, int]:

@@ -103,6 +103,21 @@ class PostedPrice(Mechanism):
             buyer_payments=buyer_payments,
         )
 
+    def best_response_of(
+        self, rows: np.ndarray, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext
+    ) -> np.ndarray:
+        """The argmax over levels of ``price[k] * n_i - c_i * privacy_cost[k]`` for the owners in ``rows``.
+
+        Posted prices make each owner's utilities independent of the others'
+        actions, so only the revising owners' rows are computed (unless a
+        subclass changes :meth:`deviation_utilities`: then it is used as is).
+        """
+        if type(self).deviation_utilities is not PostedPrice.deviation_utilities:
+            return super().best_response_of(rows, action, owners, ctx)
+        util = np.multiply.outer(owners.data_size[rows], self._price)
+        util -= np.multiply.outer(owners.sensitivity[rows], self._privacy_cost)
+        return self.action_space.values[np.argmax(util, axis=1)]
+
     def deviation_utilities(
         self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext
     ) -> np.ndarray:

@@ -28,9 +28,11 @@ from typing import Any
 import mesa
 import numpy as np
 from mesa import Agent
+from mesa.agent import AgentSet
 from mesa.experimental.devs import DEVSimulator, Priority
 
 from agents.buyer import GradientBuyer
+from agents.buyer_strategy import BuyerGame, empty_buyers, surplus
 from agents.owner import DataOwner
 from agents.platform import Platform
 from market.core.decision_rule import DecisionRule
@@ -43,9 +45,11 @@ from market.simulation import checkpoint
 from market.simulation.deviation_measures import DEVIATION_COLUMNS, deviation_measures
 from market.simulation.metrics import round_metrics
 from market.simulation.recorder import Recorder
+from scenarios import platform as platform_spec
 from scenarios.schema import Scenario, load
 
-STREAMS = ("owners", "decision", "mechanism", "buyers", "churn", "network", "drift")
+STREAMS = ("owners", "decision", "mechanism", "buyers", "churn", "network", "drift", "platform",
+           "buyer_decision")
 
 
 def build_mechanism(scenario: Scenario) -> Mechanism:
@@ -136,10 +140,18 @@ class DataMarket(mesa.Model):
         self.streams = {name: np.random.default_rng(s) for name, s in zip(STREAMS, streams)}
         mechanism, self.rule = build(scenario)
         self.recorder = recorder if recorder is not None else Recorder(owner_every=scenario.output.owner_every)
-        self.platform = Platform(self, mechanism)
+        learner, learning = (platform_spec.build(dict(scenario.platform), scenario.platform_params, mechanism)
+                             if scenario.platform else (None, None))
+        self.platform = Platform(self, mechanism, learner, learning)
         self.owners = OwnerArrays.empty(self._attribute_names()[len(CORE_ATTRIBUTES):])
         self.buyers: list[GradientBuyer] = []
-        self._owner_agents: dict[int, DataOwner] = {}
+        strategy = scenario.buyers.strategy
+        self.buyer_game = BuyerGame(strategy["spend"], mechanism) if strategy else None
+        self.buyer_rule = (RULES[strategy["rule"]](scenario.buyer_rule_params, self.buyer_game.action_space)
+                           if strategy else None)
+        self.buyer_state = empty_buyers()
+        # DataOwner views, created on demand (owner(), agents_by_type) and kept while their owner stays
+        self._owner_views: dict[int, DataOwner] = {}
         self.row: dict[str, float] = {}
         self.collect = collect
         self.datacollector: mesa.DataCollector | None = None
@@ -196,7 +208,12 @@ class DataMarket(mesa.Model):
         return self.mechanism.initial_action if given is None else given
 
     def add_owners(self, attributes: dict[str, np.ndarray], action: np.ndarray) -> np.ndarray:
-        """Create owners (Mesa agents and array rows); return their unique ids.
+        """Create owners (array rows with fresh Mesa ``unique_id`` values); return their ids.
+
+        The ids come from the model's Mesa id counter, as an ``Agent`` would
+        take them, but no per-owner Python object is made: the
+        :class:`~agents.DataOwner` agents are views created on demand
+        (:meth:`owner`, ``agents_by_type[DataOwner]``).
 
         Raises
         ------
@@ -207,9 +224,12 @@ class DataMarket(mesa.Model):
             values = attributes[name]
             if not np.all(np.isfinite(values)) or np.any(values < 0):
                 raise ValueError(f"{name}: drawn values must be finite and non-negative")
-        agents = [DataOwner(self) for _ in range(attributes["sensitivity"].size)]
-        ids = np.fromiter((a.unique_id for a in agents), dtype=np.int64, count=len(agents))
-        self._owner_agents.update(zip(ids.tolist(), agents))
+        n_new = attributes["sensitivity"].size
+        ids = np.zeros(0, dtype=np.int64)
+        if n_new:
+            first = next(Agent._ids[self])
+            ids = np.arange(first, first + n_new, dtype=np.int64)
+            Agent._ids[self] = itertools.count(first + n_new)
         self.owners.append(ids, attributes, action, joined=self.steps)
         self.rule.on_join(ids.size)
         if self.network is not None:
@@ -225,12 +245,31 @@ class DataMarket(mesa.Model):
         if self.network is not None:
             self.network.remove(keep)
         for uid in gone.tolist():
-            self._owner_agents.pop(uid).remove()
+            self._owner_views.pop(uid, None)
         return gone
 
     def owner(self, unique_id: int) -> DataOwner:
-        """The ``DataOwner`` agent with this id."""
-        return self._owner_agents[unique_id]
+        """The ``DataOwner`` agent (a view of its row in :attr:`owners`) with this id.
+
+        Raises
+        ------
+        KeyError
+            If no active owner has this id.
+        """
+        view = self._owner_views.get(unique_id)
+        if view is None:
+            row_of = self.owners.row_of
+            if not 0 <= unique_id < row_of.size or row_of[unique_id] < 0:
+                raise KeyError(unique_id)
+            view = self._owner_views[unique_id] = DataOwner.view(self, int(unique_id))
+        return view
+
+    @property
+    def agents_by_type(self) -> dict[type[Agent], AgentSet]:
+        """Mesa's agents by type, with ``DataOwner`` views of every active owner built on demand."""
+        groups = dict(super().agents_by_type)
+        groups[DataOwner] = AgentSet([self.owner(uid) for uid in self.owners.ids.tolist()], random=self.random)
+        return groups
 
     def _churn(self) -> None:
         rng = self.streams["churn"]
@@ -268,6 +307,11 @@ class DataMarket(mesa.Model):
     def _add_buyer(self, **attributes: float) -> GradientBuyer:
         buyer = GradientBuyer(self, **attributes)
         self.buyers.append(buyer)
+        if self.buyer_rule is not None:
+            self.buyer_state.append(np.array([buyer.unique_id]), {
+                "sensitivity": np.zeros(1), "data_size": np.ones(1), "valuation": np.array([buyer.valuation])},
+                np.array([self.scenario.buyers.strategy["initial_spend"]], dtype=float), joined=self.steps)
+            self.buyer_rule.on_join(1)
         buyer.departure_event = self.simulator.schedule_event_absolute(
             self._buyer_departure, buyer.departure, function_args=[buyer])
         return buyer
@@ -275,6 +319,10 @@ class DataMarket(mesa.Model):
     def _buyer_departure(self, buyer: GradientBuyer, kind: str = "buyer_departure") -> None:
         if buyer in self.buyers:
             self.buyers.remove(buyer)
+            if self.buyer_rule is not None:
+                keep = self.buyer_state.ids != buyer.unique_id
+                self.buyer_state.remove(np.flatnonzero(~keep))
+                self.buyer_rule.on_leave(keep)
             buyer.remove()
             self.recorder.events(self.simulator.time, kind, [buyer.unique_id])
 
@@ -328,11 +376,23 @@ class DataMarket(mesa.Model):
         self._churn()
         self._drift()
         ctx = self.context()
+        self.platform.post(self.streams["platform"])
         rng = self.streams["decision"]
         for rows in self.revising_rows(rng):
             self.owners.action[rows] = self.rule.choose(rows, self.mechanism, self.owners, ctx, rng)
+        if self.buyer_rule is not None and self.buyers:
+            self.buyer_game.bind(self.owners)
+            every = np.arange(len(self.buyer_state))
+            self.buyer_state.action[:] = self.buyer_rule.choose(
+                every, self.buyer_game, self.buyer_state, ctx, self.streams["buyer_decision"])
+            ctx.buyer_spend = self.buyer_state.action.copy()
         outcome = self.platform.settle(ctx)
         self.rule.observe(self.mechanism, self.owners, ctx)
+        if self.buyer_rule is not None and self.buyers:
+            self.buyer_state.payment[:] = outcome.buyer_payments
+            self.buyer_state.utility[:] = surplus(ctx.buyer_valuations, outcome.buyer_accuracy,
+                                                  outcome.buyer_payments)
+            self.buyer_rule.observe(self.buyer_game, self.buyer_state, ctx)
         self._record(outcome, ctx)
         for buyer, paid in zip(list(self.buyers), outcome.buyer_payments):
             buyer.pay(float(paid))
@@ -359,8 +419,12 @@ class DataMarket(mesa.Model):
 
     def _record(self, outcome, ctx: RoundContext) -> None:
         self.row = round_metrics(self.steps, self.simulator.time, self.owners.action, outcome,
-                                 self.mechanism.action_space, len(self.buyers), self.mechanism.state(),
+                                 self.mechanism.action_space, len(self.buyers), self.platform.state(),
                                  self.measures(outcome, ctx))
+        self.row["buyer_surplus"] = float(np.sum(surplus(ctx.buyer_valuations, outcome.buyer_accuracy,
+                                                         outcome.buyer_payments)))
+        if self.buyer_rule is not None:
+            self.row["buyer_mean_spend"] = float(ctx.buyer_spend.mean()) if ctx.buyer_spend is not None else 0.0
         if self.collect:
             if self.datacollector is None:
                 self.datacollector = mesa.DataCollector(
@@ -404,9 +468,18 @@ class DataMarket(mesa.Model):
         counter = Agent._ids[self]
         next_id = next(counter)
         Agent._ids[self] = itertools.count(next_id)
-        fresh_mechanism, fresh_rule = build(self.scenario)
+        fresh_mechanism = build_mechanism(self.scenario)
+        # the rule's own space: a learning platform's posted price changes the mechanism's level meanings
+        fresh_rule = type(self.rule)(self.rule.params, self.rule.space)
         mech_scalars, mech_arrays = checkpoint.object_state(self.mechanism, fresh_mechanism, "mechanism")
         rule_scalars, rule_arrays = _rule_state(self.rule, fresh_rule)
+        learning_scalars, learning_arrays = self._platform_learning_state()
+        buyer_scalars, buyer_arrays = {}, {}
+        if self.buyer_rule is not None:
+            fresh_buyer_rule = type(self.buyer_rule)(self.buyer_rule.params, self.buyer_game.action_space)
+            buyer_scalars, buyer_arrays = checkpoint.object_state(self.buyer_rule, fresh_buyer_rule, "buyer_rule")
+            buyer_arrays.update({f"buyer_state.{k}": v for k, v in self.buyer_state.columns().items()})
+            buyer_arrays["buyer_state.row_of"] = self.buyer_state.row_of
         arrival = self._next_arrival
         state = {
             "round": self.steps, "time": float(self.simulator.time), "running": self.running,
@@ -419,13 +492,29 @@ class DataMarket(mesa.Model):
                        for b in self.buyers],
             "next_arrival": None if arrival is None or arrival.CANCELED else arrival.time,
             "mechanism": mech_scalars, "rule": rule_scalars, "row": self.row,
+            "platform_learning": learning_scalars, "buyer_rule": buyer_scalars,
         }
         arrays = {f"owners.{k}": v for k, v in self.owners.columns().items()}
         arrays["owners.row_of"] = self.owners.row_of
         arrays.update(mech_arrays)
         arrays.update(rule_arrays)
+        arrays.update(learning_arrays)
+        arrays.update(buyer_arrays)
         arrays.update({f"network.{k}": v for k, v in self.network.arrays().items()})
         return state, arrays
+
+    def _platform_learning_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The learning platform's learner and controller state (empty for a fixed platform)."""
+        if self.platform.learning is None:
+            return {}, {}
+        learner, learning = platform_spec.build(dict(self.scenario.platform), self.scenario.platform_params,
+                                                build_mechanism(self.scenario))
+        scalars, arrays = {}, {}
+        for name, obj, fresh in (("learner", self.platform.learner, learner),
+                                 ("learning", self.platform.learning, learning)):
+            scalars[name], more = checkpoint.object_state(obj, fresh, f"platform_{name}")
+            arrays.update(more)
+        return scalars, arrays
 
     def _restore(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.steps = int(state["round"])
@@ -440,10 +529,6 @@ class DataMarket(mesa.Model):
         extra = {k: cols[k] for k in self.owners.extra}
         core = {k: cols[k] for k in ARRAY_COLUMNS}
         self.owners = OwnerArrays(**core, extra=extra, row_of=cols["row_of"].copy())
-        for uid in self.owners.ids.tolist():
-            agent = DataOwner(self)
-            agent.unique_id = uid
-            self._owner_agents[uid] = agent
         self.platform.unique_id = int(state["platform_id"])
         for key, value in state["platform"].items():
             setattr(self.platform, key, value)
@@ -454,8 +539,20 @@ class DataMarket(mesa.Model):
         if state["next_arrival"] is not None:
             self._next_arrival = self.simulator.schedule_event_absolute(
                 self._buyer_arrival, state["next_arrival"])
+        if self.platform.learning is not None:
+            for name in ("learner", "learning"):
+                checkpoint.restore_object(getattr(self.platform, name), f"platform_{name}",
+                                          state["platform_learning"][name], arrays)
+            self.platform.learning.repost(self.mechanism)
         checkpoint.restore_object(self.mechanism, "mechanism", state["mechanism"], arrays)
         _restore_rule(self.rule, state["rule"], arrays)
+        if self.buyer_rule is not None:
+            cols = {k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith("buyer_state.")}
+            core = {k: cols[k] for k in ("ids", "sensitivity", "data_size", "action", "payment", "cost",
+                                         "utility", "joined")}
+            self.buyer_state = OwnerArrays(**core, extra={"valuation": cols["valuation"]},
+                                           row_of=cols["row_of"].copy())
+            checkpoint.restore_object(self.buyer_rule, "buyer_rule", state["buyer_rule"], arrays)
         self.network = SocialNetwork.from_arrays(
             {k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith("network.")})
         self.row = state["row"]

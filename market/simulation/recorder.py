@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from market.simulation.provenance import with_provenance
@@ -193,10 +194,11 @@ class Recorder:
         shutil.rmtree(self.out_dir / "chunks", ignore_errors=True)
 
     # ---------------------------------------------------------------- reading
-    def frames(self) -> dict[str, pd.DataFrame]:
-        """The three tables as DataFrames (``model``, ``owners``, ``events``)."""
+    def frames(self, names: tuple[str, ...] = TABLES) -> dict[str, pd.DataFrame]:
+        """Tables as DataFrames (by default all three: ``model``, ``owners``, ``events``)."""
         out = {}
-        for name, table in self.tables.items():
+        for name in names:
+            table = self.tables[name]
             if self.out_dir is not None:
                 if not self.closed:
                     raise RuntimeError("the run is still writing its tables; close the recorder first")
@@ -207,6 +209,34 @@ class Recorder:
                     table.kept.append(pending)
                 out[name] = (pa.concat_tables(table.kept) if table.kept else table.empty()).to_pandas()
         return out
+
+
+    def final_owners(self) -> pd.DataFrame | None:
+        """The owner rows of the last recorded round (``None`` if no owner was recorded).
+
+        Reads only what that round needs: from the files, the row groups whose
+        ``round`` statistics can hold it (pyarrow's filter pushdown), so the
+        memory it takes does not grow with the horizon or the recorded rows.
+        """
+        table = self.tables["owners"]
+        if self.out_dir is not None:
+            if not self.closed:
+                raise RuntimeError("the run is still writing its tables; close the recorder first")
+            path = self.out_dir / "owners.parquet"
+            meta = pq.ParquetFile(path).metadata
+            column = meta.schema.to_arrow_schema().get_field_index("round")
+            if meta.num_rows == 0 or column < 0:
+                return None
+            last = max(meta.row_group(g).column(column).statistics.max for g in range(meta.num_row_groups))
+            return pq.read_table(path, filters=[("round", "==", last)]).to_pandas()
+        pending = table.take()
+        if pending is not None:
+            table.kept.append(pending)
+        if not table.kept or sum(t.num_rows for t in table.kept) == 0:
+            return None
+        last = max(pc.max(t["round"]).as_py() for t in table.kept if t.num_rows)
+        rows = [t.filter(pc.equal(t["round"], last)) for t in table.kept if t.num_rows]
+        return pa.concat_tables(rows).to_pandas()
 
 
 def in_sample(owner_id: np.ndarray, share: float) -> np.ndarray:
