@@ -474,9 +474,10 @@ def validate(raw: dict[str, Any], label: str | None = None) -> Scenario:
     return Scenario(
         name=name, description=str(raw.get("description", "")),
         rounds=int(rounds), seed=int(seed), population=population, mechanism=mechanism,
-        decision=decision, buyers=Buyers(**_frozen(buyers)), churn=churn,
+        decision=decision, buyers=Buyers(**_frozen({k: v for k, v in buyers.items() if k != "strategy"}),
+                                          strategy=MappingProxyType(dict(buyers["strategy"]))), churn=churn,
         output=Output(**{k: int(v) for k, v in output.items()}), source=label,
-        network=Network(**network), drift=Drift(**_frozen(drift)), platform=_frozen(platform),
+        network=Network(**network), drift=Drift(**_frozen(drift)), platform=MappingProxyType(dict(platform)),
         platform_params=platform_params, buyer_rule_params=buyer_rule_params,
     )
 

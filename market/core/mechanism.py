@@ -269,12 +269,12 @@ class Mechanism(ABC):
         return unbuilt
 
     def set_params(self, **changes: Any) -> None:
-        """Change parameters in place and re-run :meth:`validate` (which rebuilds the derived arrays).
+        """Change parameters in place: re-run :meth:`validate`, then :meth:`setup` (which rebuilds the derived arrays).
 
         The one way a running mechanism's parameters change, e.g. a learning
         platform posting a new price (:mod:`market.rules.platform`).  State
-        the mechanism keeps across rounds and that :meth:`validate` does not
-        set (a payout share, a learnt curve) is kept.  On an invalid value the
+        the mechanism keeps across rounds and that :meth:`setup` does not
+        set is kept.  On an invalid value the
         previous parameters are restored and the ``ValueError`` re-raised.
 
         Parameters
@@ -288,8 +288,8 @@ class Mechanism(ABC):
             self.validate()
         except ValueError:
             self.params = previous
-            self.validate()
             raise
+        self.setup()
 
     @property
     @abstractmethod

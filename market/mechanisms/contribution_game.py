@@ -138,7 +138,9 @@ class ContributionGameMechanism(Mechanism):
         batch: float = 10.0
         boost: float = 4.0
 
-    def setup(self) -> None:
+    def __init__(self, params: Any) -> None:
+        super().__init__(params)
+        # The platform's run state, kept when a learning platform changes the parameters (set_params).
         #: Owner ids the platform's state below refers to (``None`` before the first round).
         self.ids: np.ndarray | None = None
         #: MWFed shares for the next round (``None``: uniform).

@@ -468,8 +468,9 @@ class DataMarket(mesa.Model):
         counter = Agent._ids[self]
         next_id = next(counter)
         Agent._ids[self] = itertools.count(next_id)
-        fresh_mechanism = build_mechanism(self.scenario)
-        # the rule's own space: a learning platform's posted price changes the mechanism's level meanings
+        # the checkpoint's reference objects, built from the CURRENT parameters (a learning platform changes
+        # them) and the rule's own space (a posted price changes the mechanism's level meanings)
+        fresh_mechanism = type(self.mechanism)(self.mechanism.params)
         fresh_rule = type(self.rule)(self.rule.params, self.rule.space)
         mech_scalars, mech_arrays = checkpoint.object_state(self.mechanism, fresh_mechanism, "mechanism")
         rule_scalars, rule_arrays = _rule_state(self.rule, fresh_rule)
