@@ -78,6 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
     tra.add_argument("--out", type=Path, required=True, help="weights file to write (.npz)")
     tra.add_argument("--steps", type=int, help="training iterations (default 1000)")
     tra.add_argument("--seed", type=int, help="random seed (default: the scenario's)")
+    tra.add_argument("--budget-range", metavar="LOW:HIGH",
+                     help="train over auction budgets drawn from U[LOW, HIGH], so one network serves them all "
+                          "(default: the scenario's budget only)")
+    tra.add_argument("--dummy-payment", action="store_true",
+                     help="payment softmax with an 'unspent' node: the budget need not be spent")
+    tra.add_argument("--raw-inputs", action="store_true",
+                     help="feed log(1 + x) inputs without standardising them")
     tra.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a scenario value (repeatable)")
 
@@ -218,15 +225,22 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 def cmd_train_auction(args: argparse.Namespace) -> int:
     """Train MURBA for a scenario, save its weights and print its regret and IR violation on held-out profiles."""
     from market.murba import save_model
-    from market.murba_training import TorchMissing, require_torch, train, training_scenario
+    from market.murba_training import TorchMissing, TrainingConfig, require_torch, train, training_scenario
     from scenarios.schema import ScenarioError
 
     if args.steps is not None and args.steps < 1:
         raise UserError("--steps: must be at least 1")
     try:
+        budget_range = () if args.budget_range is None else tuple(float(x) for x in args.budget_range.split(":"))
+        config = TrainingConfig(budget_range=budget_range, dummy_payment=args.dummy_payment,
+                                normalise=not args.raw_inputs)
+    except ValueError:
+        raise UserError(f"--budget-range: expected LOW:HIGH with 0 < LOW <= HIGH, got {args.budget_range!r}") \
+            from None
+    try:
         require_torch()
         scenario = training_scenario(args.scenario, args.overrides)
-        result = train(scenario, steps=args.steps, seed=args.seed, progress=True)
+        result = train(scenario, steps=args.steps, seed=args.seed, config=config, progress=True)
     except (TorchMissing, ScenarioError, ValueError) as exc:
         raise UserError(str(exc)) from None
     try:
@@ -234,7 +248,9 @@ def cmd_train_auction(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UserError(f"{args.out}: cannot write the weights ({exc.strerror})") from None
     info = result.model.info
-    print(f"MURBA for {info['scenario']}: {info['n']} owners, M = {info['M']}, B = {info['budget']:g}, "
+    low, high = info["budget_range"]
+    budget = f"B = {low:g}" if low == high else f"B in [{low:g}, {high:g}]"
+    print(f"MURBA for {info['scenario']}: {info['n']} owners, M = {info['M']}, {budget}, "
           f"{info['aggregation']}; {info['config']['steps']} steps in {result.seconds:.1f} s (seed {info['seed']})")
     rows = [("error bound, mean", "error_bound"),
             ("regret (eq. 3), mean over owners", "regret_mean"), ("regret (eq. 3), max over owners", "regret_max"),
