@@ -84,7 +84,7 @@ from typing import Any
 
 import numpy as np
 
-from market.aggregation import aggregate, error_bound
+from market.aggregation import aggregate, error_bound, error_optimal_weights
 from market.auctions import (
     EXP,
     LINEAR,
@@ -98,8 +98,8 @@ from market.auctions import (
 from market.murba import TORCH_HINT, MURBAModel
 from market.population import sample_owners
 
-#: Aggregation rules MURBA can be trained for (differentiable in epsilon).
-TRAINABLE_AGGREGATIONS = ("var_opt", "bias_opt", "data_size")
+#: Aggregation rules MURBA can be trained for (their error bound is differentiable in epsilon).
+TRAINABLE_AGGREGATIONS = ("var_opt", "bias_opt", "data_size", "error_opt")
 #: Smallest reported privacy budget a misreport may take.
 MIN_REPORTED_BUDGET = 1e-3
 
@@ -432,11 +432,28 @@ def _valuation_t(torch: Any, kind: Any, rate: Any, eps: Any) -> Any:
 
 
 def error_bound_torch(eps: Any, aggregation: str, L: float, d_var: int) -> Any:
-    """:math:`d_{var}\\mathrm{VAR} + \\mathrm{BIAS}^2` of ``aggregation`` for all-positive ``eps`` (equal sizes)."""
+    """:math:`d_{var}\\mathrm{VAR} + \\mathrm{BIAS}^2` of ``aggregation`` for all-positive ``eps`` (equal sizes).
+
+    For ``"error_opt"`` the weights :math:`\\lambda^*(\\varepsilon)` minimise the bound
+    itself (:func:`market.aggregation.error_optimal_weights`) and its gradient is that
+    of the optimal value.  Implicit differentiation of the KKT system gives it in
+    closed form: with :math:`f(\\lambda, \\varepsilon)` the bound and constraints
+    (:math:`\\sum_j\\lambda_j = 1`, :math:`\\lambda \\ge 0`) that do not involve
+    :math:`\\varepsilon`, the term :math:`\\nabla_\\lambda \\mathcal L \\cdot
+    \\partial\\lambda^*/\\partial\\varepsilon` vanishes by stationarity and
+    complementary slackness, so :math:`d f^*/d\\varepsilon = \\partial f/\\partial\\varepsilon
+    (\\lambda^*, \\varepsilon)` (the envelope theorem; :math:`\\lambda^*` is unique since
+    the variance term is strictly convex).  The solver's weights therefore enter as
+    constants and autograd differentiates the bound at them -- exact, not a surrogate
+    (a test checks it against finite differences of the optimal value).
+    """
     torch = require_torch()
     n = eps.shape[-1]
     if aggregation == "var_opt":
         lam = eps**2 / (eps**2).sum(dim=-1, keepdim=True)
+    elif aggregation == "error_opt":
+        lam = torch.as_tensor(error_optimal_weights(eps.detach().double().cpu().numpy(), L, d_var),
+                              dtype=eps.dtype)
     elif aggregation in ("bias_opt", "data_size"):
         lam = torch.full_like(eps, 1.0 / n)  # every owner wins: uniform weights, no spare weight
     else:

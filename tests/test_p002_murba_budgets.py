@@ -10,6 +10,7 @@ import copy
 import numpy as np
 import pytest
 
+from market.aggregation import aggregate, error_bound, error_optimal_weights
 from market.cli import main
 from market.murba import load_model, save_model
 
@@ -19,6 +20,7 @@ from market.murba_training import (  # noqa: E402  (after the skip: the module n
     TrainingConfig,
     TrainingMarket,
     _build_network,
+    error_bound_torch,
     evaluate_budgets,
     export_model,
     train,
@@ -109,3 +111,43 @@ def test_train_auction_budget_range_flags(tmp_path, capsys):
     assert load_model(tmp_path / "w.npz").dummy_payment
     assert main(["train-auction", str(path), "--out", str(tmp_path / "x.npz"), "--budget-range", "5:1"]) == 2
     assert "--budget-range: expected LOW:HIGH" in capsys.readouterr().err
+
+
+def test_error_optimal_bound_gradient_is_the_optimal_value_gradient():
+    # the envelope theorem (implicit differentiation of the KKT system): d ERR*/d eps equals the
+    # partial derivative at the optimal weights; checked against central differences of the optimum
+    def optimum(e: np.ndarray) -> float:
+        return float(error_bound(error_optimal_weights(e, 1.0, 3), e, 1.0, 3))
+
+    rng = np.random.default_rng(2)
+    for _ in range(5):
+        e = rng.uniform(0.2, 3.0, 6)
+        x = torch.tensor(e, dtype=torch.float64, requires_grad=True)
+        value = error_bound_torch(x, "error_opt", 1.0, 3)
+        (grad,) = torch.autograd.grad(value, x)
+        assert float(value) == pytest.approx(optimum(e), rel=1e-9)
+        h = 1e-5
+        numeric = [(optimum(e + h * np.eye(6)[j]) - optimum(e - h * np.eye(6)[j])) / (2 * h) for j in range(6)]
+        np.testing.assert_allclose(grad.numpy(), numeric, rtol=1e-4, atol=1e-7)
+        # the error-optimal bound is no worse than VarOpt's
+        assert float(value) <= float(error_bound_torch(x, "var_opt", 1.0, 3)) + 1e-12
+
+
+def test_murba_trains_against_error_optimal_aggregation():
+    raw = copy.deepcopy(SCENARIO)
+    raw["mechanism"]["aggregation"] = "error_opt"
+    scenario = training_scenario(raw)
+    config = TrainingConfig(steps=30, **SMALL)
+    result = train(scenario, seed=2, config=config)
+    assert result.model.info["aggregation"] == "error_opt"
+    assert result.trained.budget_excess <= 1e-12
+    history = result.history["error_bound"]
+    assert np.all(np.isfinite(history))
+    # measured: the error-optimal bound of the trained network is below VarOpt's on the same profiles
+    market = TrainingMarket.from_scenario(scenario)
+    rng = np.random.default_rng(0)
+    kind, rate, eps_bar = market.sample(rng, 200)
+    eps = result.model(kind, rate, eps_bar, market.budget).epsilon
+    opt = error_bound(aggregate("error_opt", eps), eps)
+    var = error_bound(aggregate("var_opt", eps), eps)
+    assert np.all(opt <= var + 1e-9) and np.mean(opt) < np.mean(var)
