@@ -125,12 +125,12 @@ def test_error_optimal_bound_gradient_is_the_optimal_value_gradient():
         x = torch.tensor(e, dtype=torch.float64, requires_grad=True)
         value = error_bound_torch(x, "error_opt", 1.0, 3)
         (grad,) = torch.autograd.grad(value, x)
-        assert float(value) == pytest.approx(optimum(e), rel=1e-9)
+        assert value.item() == pytest.approx(optimum(e), rel=1e-9)
         h = 1e-5
         numeric = [(optimum(e + h * np.eye(6)[j]) - optimum(e - h * np.eye(6)[j])) / (2 * h) for j in range(6)]
         np.testing.assert_allclose(grad.numpy(), numeric, rtol=1e-4, atol=1e-7)
         # the error-optimal bound is no worse than VarOpt's
-        assert float(value) <= float(error_bound_torch(x, "var_opt", 1.0, 3)) + 1e-12
+        assert value.item() <= error_bound_torch(x, "var_opt", 1.0, 3).item() + 1e-12
 
 
 def test_murba_trains_against_error_optimal_aggregation():
