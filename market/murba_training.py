@@ -354,7 +354,8 @@ class Training:
     Attributes
     ----------
     model : MURBAModel
-        The trained network (its ``info`` records the training).
+        The trained network (its ``info`` records the training, with the training
+        curve: ``info["curve"]``, about 100 evenly spaced iterations of ``history``).
     trained, untrained : Evaluation
         The trained and the initial network on the same held-out profiles.
     seconds : float
@@ -633,6 +634,9 @@ def train(
             "budget_range": list(config.budget_range) or [market.budget] * 2,
             "aggregation": market.aggregation, "L": market.L, "d_var": market.d_var, "seed": seed,
             "seconds": round(seconds, 1), "torch": str(torch.__version__), "config": dataclasses.asdict(config)}
+    every = max(1, config.steps // 100)
+    info["curve"] = {"step": list(range(0, config.steps, every)),
+                     **{key: [round(float(v), 6) for v in history[key][::every]] for key in history}}
     model = export_model(net, template, info)
     trained = evaluate(model, market, *test, config=config, seed=seed, budget=test_budget)
     model = dataclasses.replace(model, info=info | {"test": dataclasses.asdict(trained)})
