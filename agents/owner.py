@@ -1,7 +1,7 @@
 """The data owner: a Mesa agent whose state is a row of the model's arrays.
 
 Per-round work never loops over ``DataOwner`` objects: the model updates the
-arrays in :class:`market.population.OwnerArrays` directly.  A ``DataOwner`` is
+arrays in :class:`market.core.population.OwnerArrays` directly.  A ``DataOwner`` is
 the agent-level view of one row, for users who inspect or change individual
 owners (``model.agents_by_type[DataOwner]``); reads and writes go straight to
 the arrays, so the two can never disagree.

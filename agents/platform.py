@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import mesa
 
-from market.mechanisms.base import Mechanism, Outcome, RoundContext
+from market.core.mechanism import Mechanism, Outcome, RoundContext
 
 
 class Platform(mesa.Agent):

@@ -4,7 +4,7 @@ Serve it with ``privmarket app [SCENARIO]``, or equivalently::
 
     PRIVMARKET_APP_SCENARIO=quickstart solara run analysis/app.py
 
-The page is a view of :class:`market.model.DataMarket` and nothing else: its
+The page is a view of :class:`market.simulation.model.DataMarket` and nothing else: its
 sliders and selectors are ``--set`` overrides of the scenario (the same
 ``key.path=value`` strings the command line takes, built into a scenario by
 :func:`scenarios.schema.load`), its Step and Play buttons advance the model's
@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import networkx as nx
 import numpy as np
 import solara
 from matplotlib.figure import Figure
@@ -33,9 +34,8 @@ from mesa.experimental.devs import DEVSimulator
 from mesa.visualization import Slider, SolaraViz
 from mesa.visualization.utils import update_counter
 
-from agents.rules import RULES
-from market.mechanisms import MECHANISMS
-from market.model import DataMarket
+from market.registry import MECHANISMS, RULES
+from market.simulation.model import DataMarket
 from scenarios.schema import DECISION_KEYS, REVISIONS, Scenario, ScenarioError, load, read_raw
 
 matplotlib.use("Agg")
@@ -334,8 +334,6 @@ def NetworkView(model: DataMarket):
     rows ``0 .. NETWORK_NODES-1``; under churn the rows, and so the drawn
     owners, change while the positions stay.
     """
-    import networkx as nx
-
     update_counter.get()
     network = model.network
     k = min(network.n, NETWORK_NODES)

@@ -33,8 +33,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.welfare_measures import welfare_row
-from market.mechanisms.base import Mechanism, RoundContext
-from market.population import OwnerArrays
+from market.core.mechanism import Mechanism, RoundContext
+from market.core.population import OwnerArrays
 
 #: Columns of :func:`owner_round_table` besides ``round``.
 OWNER_ROUND_COLUMNS = ("free_riding", "top1_share", "top10_share", "information_rent",
@@ -304,3 +304,16 @@ def summarize(model: pd.DataFrame, owners: pd.DataFrame | None = None, *, series
         row = owner_round_table(final).iloc[0]
         out.update({f"final_{k}": float(row[k]) for k in OWNER_ROUND_COLUMNS})
     return out
+
+
+def run_metrics(model: pd.DataFrame, owners: pd.DataFrame | None, mechanism: Mechanism,
+                final_owners: OwnerArrays, ctx: RoundContext) -> dict[str, float]:
+    """The emergence measures of one finished run: ``summary.json``'s ``metrics`` and a sweep row's.
+
+    :func:`summarize` of the model table (and of ``owners``, the recorded owner states or a final
+    snapshot) plus ``final_free_riding_standalone``, the :func:`standalone_free_riding` of the final
+    owners under ``mechanism`` in the round context ``ctx``.
+    """
+    return {**summarize(model, owners),
+            "final_free_riding_standalone": standalone_free_riding(mechanism, final_owners, ctx)}
+

@@ -36,6 +36,7 @@ import seaborn as sns  # noqa: E402
 
 from analysis.regimes import change_points, classify_rounds, regime_order, regime_spans  # noqa: E402
 from analysis.welfare_measures import welfare_table  # noqa: E402
+from scenarios.schema import load
 
 
 def _save(fig: plt.Figure, out: Path, name: str) -> list[Path]:
@@ -80,8 +81,6 @@ def run_figures(run_dir: Path, out: Path | None = None) -> list[Path]:
     ValueError
         If ``run_dir`` lacks ``model.parquet`` or ``scenario.toml``.
     """
-    from scenarios.schema import load
-
     run_dir = Path(run_dir)
     for name in ("model.parquet", "scenario.toml"):
         if not (run_dir / name).exists():
@@ -169,8 +168,6 @@ def sweep_figures(sweep_dir: Path, out: Path | None = None) -> list[Path]:
     ValueError
         If ``sweep_dir`` lacks ``sweep.json`` or ``summary.parquet``.
     """
-    from scenarios.schema import load
-
     sweep_dir = Path(sweep_dir)
     for name in ("sweep.json", "summary.parquet", "scenario.toml"):
         if not (sweep_dir / name).exists():

@@ -38,7 +38,9 @@ import pandas as pd
 import ruptures
 from ruptures.base import BaseCost
 
-from market.mechanisms.base import ActionSpace
+from market.core.mechanism import ActionSpace
+from market.simulation.model import DataMarket
+from scenarios.schema import load
 
 #: Regime names of the fair-payment game (Theorem 3 of paper 000), from most to least private.
 FAIR_PAYMENT_REGIMES = ("no incentives", "mixed", "all low-privacy")
@@ -344,9 +346,6 @@ def hysteresis(scenario: str | Path | dict, key: str, values: Sequence[float], *
     pandas.DataFrame
         One row per value: ``value, up, down, differs``.
     """
-    from market.model import DataMarket
-    from scenarios.schema import load
-
     vals = [float(v) for v in values]
     if len(vals) < 2 or np.any(np.diff(vals) <= 0):
         raise ValueError("values: need at least two strictly increasing values")

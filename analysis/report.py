@@ -22,6 +22,7 @@ import pandas as pd
 from analysis.emergence import rent_by_decile, summarize
 from analysis.plots import plot
 from analysis.regimes import classify_rounds, regime_shifts
+from scenarios.schema import load
 
 STYLE = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;font-size:0.9em}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
@@ -44,8 +45,6 @@ def _figures(paths: list[Path]) -> str:
 
 
 def _run_sections(directory: Path) -> tuple[str, list[tuple[str, str]]]:
-    from scenarios.schema import load
-
     model = pd.read_parquet(directory / "model.parquet")
     owners_path = directory / "owners.parquet"
     owners = pd.read_parquet(owners_path) if owners_path.exists() else None

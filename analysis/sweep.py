@@ -48,6 +48,7 @@ import itertools
 import json
 import os
 import sys
+import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import tomli_w
+from tqdm import tqdm
+
+from analysis.emergence import rent_by_decile, run_metrics
+from analysis.regimes import classify_rounds, regime_spans
+from market.simulation.model import DataMarket
+from market.simulation.recorder import OWNER_COLUMNS, Recorder
+from scenarios.schema import load
 
 #: Columns identifying a task, first in every table.
 KEY_COLUMNS = ("cell", "replicate", "seed")
@@ -75,8 +83,6 @@ def parse_grid(specs: Sequence[str]) -> dict[str, list[Any]]:
     ValueError
         ``"grid: ..."`` for a malformed entry or a repeated key.
     """
-    import tomllib
-
     grid: dict[str, list[Any]] = {}
     for spec in specs:
         key, sep, text = spec.partition("=")
@@ -157,12 +163,6 @@ class _Task:
 
 def _run_task(task: _Task) -> tuple[dict[str, Any], pd.DataFrame | None]:
     """Run one cell and replicate; write (or return) its rounds and summary row."""
-    from analysis.emergence import rent_by_decile, standalone_free_riding, summarize
-    from analysis.export import Recorder
-    from analysis.regimes import classify_rounds, regime_spans
-    from market.model import DataMarket
-    from scenarios.schema import load
-
     seed = int(task.scenario.get("seed", 0)) + task.replicate
     overrides = [f"{k}={_toml_value(v)}" for k, v in task.params.items()]
     scenario = load(task.scenario, overrides, seed=seed, rounds=task.rounds)
@@ -172,14 +172,12 @@ def _run_task(task: _Task) -> tuple[dict[str, Any], pd.DataFrame | None]:
     recorder.close()
     frame = recorder.frames()["model"]
     o = model.owners
-    final = pd.DataFrame({"round": model.steps, "action": o.action, "payment": o.payment, "cost": o.cost,
-                          "utility": o.utility, "sensitivity": o.sensitivity, "data_size": o.data_size})
+    final = pd.DataFrame({"round": model.steps, **{c: getattr(o, c) for c in OWNER_COLUMNS[2:]}})
     regimes = classify_rounds(frame, scenario.mechanism.name, scenario.mechanism.action_space, task.tol)
     keys = {"cell": task.cell, "replicate": task.replicate, "seed": seed}
     params = {k: _column_value(v) for k, v in task.params.items()}
     deciles = rent_by_decile(o.payment, o.cost, o.sensitivity)
-    row = {**keys, **params, **summarize(frame, final),
-           "final_free_riding_standalone": standalone_free_riding(model.mechanism, o, model.context()),
+    row = {**keys, **params, **run_metrics(frame, final, model.mechanism, o, model.context()),
            "regime": regimes.iloc[-1],
            "regime_switches": len(regime_spans(frame["round"], regimes)) - 1,
            **{f"rent_decile_{d}": float(v) for d, v in zip(deciles["decile"], deciles["mean_rent"])}}
@@ -238,7 +236,7 @@ class SweepResult:
 
 
 def _client(scheduler: str | None, n_workers: int | None, processes: bool):
-    from dask.distributed import Client, LocalCluster
+    from dask.distributed import Client, LocalCluster  # lazy: heavy, sweeps only
 
     if scheduler is not None:
         return Client(scheduler), None
@@ -287,8 +285,6 @@ def sweep(scenario: str | Path | Mapping[str, Any], grid: Mapping[str, Sequence[
     scenarios.schema.ScenarioError
         If the scenario or a grid value is invalid (checked on every cell before anything runs).
     """
-    from scenarios.schema import load
-
     if replicates < 1:
         raise ValueError("replicates: must be at least 1")
     if not grid:
@@ -336,8 +332,7 @@ def _load_summary(out_dir: Path) -> pd.DataFrame:
 
 
 def _gather(client: Any, tasks: list[_Task], progress: bool) -> tuple[list[dict], list[pd.DataFrame]]:
-    from dask.distributed import as_completed
-    from tqdm import tqdm
+    from dask.distributed import as_completed  # lazy: heavy, sweeps only
 
     futures = client.map(_run_task, tasks, pure=False)
     rows, frames = [], []
@@ -422,6 +417,4 @@ def batch_run(scenario: str | Path | Mapping[str, Any], parameters: Mapping[str,
 
 
 def _base_seed(scenario: str | Path | Mapping[str, Any]) -> int:
-    from scenarios.schema import load
-
     return load(scenario).seed

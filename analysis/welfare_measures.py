@@ -28,6 +28,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from market.theory.contribution_game.welfare import power_mean
+
 
 def _utilities(u: np.ndarray) -> np.ndarray:
     u = np.asarray(u, dtype=float)
@@ -46,6 +48,9 @@ def utilitarian(u: np.ndarray) -> float:
 def p_mean(u: np.ndarray, p: float) -> float:
     """Power (Hölder) mean :math:`M_p = (\\frac1n \\sum_i u_i^p)^{1/p}`.
 
+    Computed by :func:`market.theory.contribution_game.welfare.power_mean` (normalised), on this
+    module's domain: every ``p``, utilities non-negative, and positive for ``p <= 0``.
+
     Parameters
     ----------
     u : array_like
@@ -63,12 +68,9 @@ def p_mean(u: np.ndarray, p: float) -> float:
     if np.isneginf(p):
         if np.any(u < 0):
             raise ValueError("u: the p-mean needs non-negative utilities")
-        return float(u.min())
-    if np.any(u < 0) or (p <= 0 and np.any(u == 0)):
+    elif np.any(u < 0) or (p <= 0 and np.any(u == 0)):
         raise ValueError("u: the p-mean needs non-negative utilities (positive when p <= 0)")
-    if p == 0:
-        return float(np.exp(np.mean(np.log(u))))
-    return float(np.mean(u ** p) ** (1.0 / p))
+    return float(power_mean(u, p, normalized=True))
 
 
 def nash_welfare(u: np.ndarray) -> float:

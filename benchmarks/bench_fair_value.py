@@ -6,7 +6,7 @@ On demand, not part of the test run::
 
 The population alternates levels 1 and 2 over data sizes 10..1000 and importances 1, 2
 (``federated_mean``, s2 = 100, r2 = 1).  For the stratified estimator
-(:func:`market.fair_value.shapley_by_type_stratified`, groups = levels) and the permutation
+(:func:`market.theory.fair_value.fair_values.shapley_by_type_stratified`, groups = levels) and the permutation
 estimator it prints the median wall time, the largest standard error relative to the mean
 absolute fair value, and the efficiency residual against alpha U with its standard error.
 """
@@ -18,8 +18,12 @@ import time
 
 import numpy as np
 
-from market.fair_value import efficiency_residual, shapley_by_type_monte_carlo, shapley_by_type_stratified
-from market.mean_estimation import FederatedMeanEstimation, OwnerTypes
+from market.theory.fair_value.fair_values import (
+    efficiency_residual,
+    shapley_by_type_monte_carlo,
+    shapley_by_type_stratified,
+)
+from market.theory.fair_value.mean_estimation import FederatedMeanEstimation, OwnerTypes
 
 
 def population(owners: int, n_types: int) -> OwnerTypes:

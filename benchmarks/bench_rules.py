@@ -16,13 +16,13 @@ from __future__ import annotations
 import argparse
 import time
 
-from agents.rules import RULES
-from market import DataMarket
+from market.registry import RULES
+from market.simulation.model import DataMarket
 
 PARAMS = {"exp3": {"exploration": 0.1}, "q_learning": {"epsilon": 0.1}}
 
 
-#: Rules that can learn from local information (``information = "local"``, agents/rules/local.py).
+#: Rules that can learn from local information (``information = "local"``, market/rules/local.py).
 LOCAL = ("best_response", "logit", "fictitious_play", "regret_matching", "hedge")
 
 

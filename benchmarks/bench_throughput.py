@@ -29,8 +29,8 @@ import time
 import mesa
 import numpy as np
 
-from analysis.export import Recorder
-from market import DataMarket
+from market.simulation.model import DataMarket
+from market.simulation.recorder import Recorder
 
 PRICE = np.array([0.0, 0.5, 1.0])
 COST = np.array([0.0, 0.4, 1.0])

@@ -1,21 +1,16 @@
-"""privmarket's market: the model, the mechanisms, and value/privacy math.
+"""privmarket's market: paper theory, the simulator core, mechanisms, rules and the simulation.
 
-The public entry points::
+Layers, each importing only from those below it (checked by import-linter, see ``pyproject.toml``)::
 
-    from market import DataMarket, run
+    market.cli, market.runner        the command line and the one-call API (nothing imports them)
+    market.simulation                DataMarket, recorder, round metrics, checkpoint
+    market.registry                  every name a scenario may use -> its class
+    market.mechanisms, market.rules  payment rules and owners' decision rules
+    market.core                      owner arrays, population, network, interfaces, value/payoff families
+    market.theory                    the papers' mathematics (pure numpy/scipy)
 
-They are imported lazily, so that the pure modules (mechanisms, value and
-privacy math) load without the model and its agents.
+The entry points::
+
+    from market.runner import run
+    from market.simulation import DataMarket
 """
-
-from importlib import import_module
-
-_EXPORTS = {"DataMarket": "market.model", "RunResult": "market.runner", "run": "market.runner"}
-
-__all__ = list(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'market' has no attribute {name!r}")

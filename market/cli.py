@@ -24,11 +24,22 @@ and prints how to resume (exit status 130).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import signal
+import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
+
+from analysis.plots import plot
+from analysis.report import report
+from analysis.reproduce import PAPERS, reproduce
+from analysis.sweep import parse_grid, sweep
+from market.runner import Interrupted, resume, run
+from market.theory.fl_market.murba import save_model
+from market.training.murba import TorchMissing, TrainingConfig, require_torch, train, training_scenario
+from scenarios.schema import ScenarioError, builtin_descriptions, load
 
 EXIT_USAGE = 2
 
@@ -118,8 +129,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_list(args: argparse.Namespace) -> int:
     """Print the built-in scenarios with their descriptions."""
-    from scenarios.schema import builtin_descriptions
-
     descriptions = builtin_descriptions()
     width = max(len(n) for n in descriptions)
     for name, text in descriptions.items():
@@ -149,9 +158,6 @@ class _StopFlag:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run a scenario, write the five outputs and print a short summary."""
-    from market.runner import Interrupted, run
-    from scenarios.schema import ScenarioError, load
-
     stop = _StopFlag()
     try:
         scenario = load(args.scenario, args.overrides, seed=args.seed, rounds=args.rounds)
@@ -173,8 +179,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     """Continue an interrupted run and print its summary."""
-    from market.runner import Interrupted, resume
-
     stop = _StopFlag()
     stop.install()
     try:
@@ -202,8 +206,6 @@ def _print_summary(result, out: Path) -> None:
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
     """Print a paper's checks beside the simulator's values and write its figures."""
-    from analysis.reproduce import PAPERS, reproduce
-
     if args.paper not in PAPERS:
         raise UserError(f"unknown paper id {args.paper!r} (known: {', '.join(PAPERS)})")
     out = args.out or Path("reproduce-out") / args.paper
@@ -224,10 +226,6 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 def cmd_train_auction(args: argparse.Namespace) -> int:
     """Train MURBA for a scenario, save its weights and print its regret and IR violation on held-out profiles."""
-    from market.murba import save_model
-    from market.murba_training import TorchMissing, TrainingConfig, require_torch, train, training_scenario
-    from scenarios.schema import ScenarioError
-
     if args.steps is not None and args.steps < 1:
         raise UserError("--steps: must be at least 1")
     try:
@@ -267,9 +265,6 @@ def cmd_train_auction(args: argparse.Namespace) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run a sweep and print where its tables are."""
-    from analysis.sweep import parse_grid, sweep
-    from scenarios.schema import ScenarioError
-
     if args.rounds is not None and args.rounds < 1:
         raise UserError("--rounds: must be at least 1")
     if args.workers is not None and args.workers < 1:
@@ -290,8 +285,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_plot(args: argparse.Namespace) -> int:
     """Write the standard figures of a run or sweep and print their paths."""
-    from analysis.plots import plot
-
     if not args.dir.is_dir():
         raise UserError(f"{args.dir}: no such directory")
     try:
@@ -305,8 +298,6 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write the HTML report of a run or sweep and print its path."""
-    from analysis.report import report
-
     if not args.dir.is_dir():
         raise UserError(f"{args.dir}: no such directory")
     try:
@@ -319,11 +310,6 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_app(args: argparse.Namespace) -> int:
     """Serve ``analysis/app.py`` with ``solara run`` on 127.0.0.1 and print its URL."""
-    import importlib.util
-    import os
-    import subprocess
-
-    from scenarios.schema import ScenarioError, load
 
     try:
         load(args.scenario)

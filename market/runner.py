@@ -2,14 +2,14 @@
 
 :func:`run` is what ``privmarket run`` calls, and the one-call Python API::
 
-    from market import run
+    from market.runner import run
     result = run("quickstart", seed=3, out="runs/q")
     result.model.tail()
 
 With an output directory, ``scenario.toml`` is written first, tables are
-streamed in chunks (:mod:`analysis.export`), and with
+streamed in chunks (:mod:`market.simulation.recorder`), and with
 ``output.checkpoint_every = K`` the full model state is saved every K rounds
-(:mod:`market.checkpoint`).  :func:`resume` continues an interrupted run from
+(:mod:`market.simulation.checkpoint`).  :func:`resume` continues an interrupted run from
 its last checkpoint and writes the same files as an uninterrupted run.
 """
 
@@ -27,12 +27,13 @@ from typing import Any
 
 import pandas as pd
 import tomli_w
+from tqdm import tqdm
 
-from analysis.emergence import standalone_free_riding, summarize
-from analysis.export import Recorder
+from analysis.emergence import run_metrics
 from analysis.regimes import shift_summary
-from market import checkpoint
-from market.model import DataMarket
+from market.simulation import checkpoint
+from market.simulation.model import DataMarket
+from market.simulation.recorder import Recorder
 from scenarios.schema import Scenario, ScenarioError, load
 
 
@@ -51,8 +52,7 @@ class RunResult:
     summary : dict
         What ``summary.json`` holds: the run's identity and versions, the
         final round, totals, graph statistics, the emergence ``metrics``
-        (:func:`analysis.emergence.summarize` and
-        :func:`analysis.emergence.standalone_free_riding` of the final round), the initial and final regime
+        (:func:`analysis.emergence.run_metrics`), the initial and final regime
         and the ``regime_shifts`` with their rounds
         (:func:`analysis.regimes.shift_summary`).
     scenario : Scenario
@@ -214,8 +214,7 @@ def _drive(model: DataMarket, resolved: Scenario, recorder: Recorder, out_dir: P
     if details := model.mechanism.describe():
         summary["mechanism_details"] = details
     owners = frames["owners"] if not frames["owners"].empty else None
-    metrics = {**summarize(frames["model"], owners),
-               "final_free_riding_standalone": standalone_free_riding(model.mechanism, model.owners, model.context())}
+    metrics = run_metrics(frames["model"], owners, model.mechanism, model.owners, model.context())
     summary["metrics"] = {k: None if v != v else v for k, v in metrics.items()}  # NaN: null (strict JSON)
     summary.update(shift_summary(frames["model"], resolved.mechanism.name, resolved.mechanism.action_space))
     if out_dir is not None:
@@ -232,7 +231,5 @@ def save_checkpoint(model: DataMarket, out_dir: Path) -> Path:
 
 
 def _progress_bar(total: int, done: int):
-    from tqdm import tqdm
-
     return tqdm(total=total, initial=done, unit="round", file=sys.stderr, leave=False,
                 disable=not sys.stderr.isatty())

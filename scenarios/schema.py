@@ -23,17 +23,17 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from agents.rules import RULES, DecisionRule
-from market.mechanisms import MECHANISMS, Mechanism
-from market.network import KINDS as NETWORK_KINDS
-from market.network import NETWORK_KEYS
-from market.population import (
+from market.core.decision_rule import DecisionRule
+from market.core.mechanism import Mechanism
+from market.core.network import KINDS as NETWORK_KINDS, NETWORK_KEYS
+from market.core.population import (
     CORE_ATTRIBUTES,
     DISTRIBUTIONS,
     DRIFT_KEYS,
     OPTIONAL_DIST_PARAMS,
     empirical_values,
 )
+from market.registry import MECHANISMS, RULES
 
 BUILTIN_PACKAGE = "scenarios.builtin"
 REVISIONS = ("synchronous", "sequential", "asynchronous")
@@ -272,7 +272,7 @@ def validate(raw: dict[str, Any], label: str = "<dict>") -> Scenario:
 
 
 def _network(given: Any, fail) -> dict[str, Any]:
-    """Validate the ``[network]`` table (social graph; see :mod:`market.network`)."""
+    """Validate the ``[network]`` table (social graph; see :mod:`market.core.network`)."""
     net = _table(given, NETWORK_KEYS, "network", fail)
     if net["kind"] not in NETWORK_KINDS:
         raise fail("network.kind", f"unknown kind {net['kind']!r} (known: {', '.join(NETWORK_KINDS)})")
@@ -289,7 +289,7 @@ def _network(given: Any, fail) -> dict[str, Any]:
 
 
 def _drift(given: Any, fail) -> dict[str, Any]:
-    """Validate the ``[drift]`` table (sensitivity drift; see :func:`market.population.drift`)."""
+    """Validate the ``[drift]`` table (sensitivity drift; see :func:`market.core.population.drift`)."""
     drift = _table(given, DRIFT_KEYS, "drift", fail)
     _number(drift["random_walk_sd"], "drift.random_walk_sd", fail, minimum=0)
     schedule = drift["schedule"]
@@ -502,7 +502,7 @@ def _types(types: Any, name: str, mechanism: Mechanism, fail) -> list[dict[str, 
 
     A type may set ``correlation`` in [-1, 1], the Gaussian-copula
     correlation of its sensitivity and data size
-    (:func:`market.population.couple`).
+    (:func:`market.core.population.couple`).
     """
     attributes = CORE_ATTRIBUTES + tuple(mechanism.owner_attributes)
     if not isinstance(types, list) or not types:

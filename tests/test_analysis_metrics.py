@@ -6,13 +6,25 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.emergence import (cycle_period, free_riding_share, information_rent, oscillation_amplitude,
-                                owner_round_table, payout_share, rent_by_decile, settling_time,
-                                standalone_free_riding, standalone_optimum, summarize, top_share)
+from analysis.emergence import (
+    cycle_period,
+    free_riding_share,
+    information_rent,
+    oscillation_amplitude,
+    owner_round_table,
+    payout_share,
+    rent_by_decile,
+    settling_time,
+    standalone_free_riding,
+    standalone_optimum,
+    summarize,
+    top_share,
+)
 from analysis.welfare_measures import gini, nash_welfare, p_mean, utilitarian, welfare_table
-from market.mechanisms import MECHANISMS, RoundContext
-from market.population import OwnerArrays
-from market.value import standalone_optimum as paper_standalone
+from market.core.mechanism import RoundContext
+from market.core.population import OwnerArrays
+from market.registry import MECHANISMS
+from market.theory.data_contribution.value_functions import standalone_optimum as paper_standalone
 
 
 def test_welfare_measures_hand_values():

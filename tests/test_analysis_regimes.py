@@ -1,16 +1,21 @@
 """Regime classification, change points on synthetic series with known shifts, and hysteresis."""
 
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
-
-import time
-
 import ruptures
 
-from analysis.regimes import (CumulativeL2, change_points, classify_rounds, hysteresis, regime_shifts,
-                              regime_spans)
-from market.mechanisms.base import ActionSpace
+from analysis.regimes import (
+    CumulativeL2,
+    change_points,
+    classify_rounds,
+    hysteresis,
+    regime_shifts,
+    regime_spans,
+)
+from market.core.mechanism import ActionSpace
 
 SPACE = ActionSpace(np.array([0.0, 1.0]))
 

@@ -56,7 +56,7 @@ def test_defaults_of_the_controls_reproduce_the_scenario():
 def test_page_model_is_the_command_line_model():
     """Controls are ``--set`` overrides; Step advances the model's own event simulator by one round."""
     from analysis.app import MarketApp
-    from market.model import DataMarket
+    from market.simulation.model import DataMarket
 
     controls = {"population.owners": 200, "population.types.0.sensitivity.high": 1.2,
                 "mechanism.sale_price": 1.5, "decision.inertia": 0.2, "seed": 3}

@@ -1,12 +1,11 @@
 """Best response against posted prices equals a brute-force argmax (ties to the lowest level)."""
 
 import numpy as np
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
-from agents.rules import RULES
-from market.mechanisms import MECHANISMS, RoundContext
-from market.population import OwnerArrays
+from market.core.mechanism import RoundContext
+from market.core.population import OwnerArrays
+from market.registry import MECHANISMS, RULES
 
 levels = st.integers(min_value=2, max_value=5)
 value = st.floats(min_value=0.0, max_value=3.0, allow_nan=False)

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.export import Recorder
-from market import DataMarket
+from market.simulation.model import DataMarket
+from market.simulation.recorder import Recorder
 from scenarios.schema import builtin_names, load
 
 CUT, TOTAL = 3, 6

@@ -1,13 +1,13 @@
-"""The real learning task behind the market (market.learning_task, fl_market_task)."""
+"""The real learning task behind the market (market.theory.learning.task, fl_market_task)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from market import run
-from market.aggregation import data_size_weights, var_opt, variance_bound
-from market.learning_task import (
+from market.runner import run
+from market.theory.fl_market.aggregation import data_size_weights, var_opt, variance_bound
+from market.theory.learning.task import (
     FederatedTask,
     LocalData,
     fit_centralized,

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from agents import DataOwner, GradientBuyer, Platform
-from market import DataMarket, run
+from market.runner import run
+from market.simulation.model import DataMarket
 
 
 def test_same_seed_identical_parquet_different_seed_differs(tiny, tmp_path):

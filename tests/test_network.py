@@ -4,9 +4,9 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from market import DataMarket
-from market.network import SocialNetwork, random_other
+from market.core.network import SocialNetwork, random_other
 from market.runner import Interrupted, resume, run
+from market.simulation.model import DataMarket
 from scenarios.schema import ScenarioError, load
 
 

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
-from market.fair_value import (
+from market.theory.fair_value.fair_values import (
     fair_values_with_platform,
     shapley_by_type,
     shapley_by_type_monte_carlo,
     shapley_exact,
     shapley_monte_carlo,
 )
-from market.mean_estimation import DPMeanEstimation, FederatedMeanEstimation, OwnerTypes
+from market.theory.fair_value.mean_estimation import DPMeanEstimation, FederatedMeanEstimation, OwnerTypes
 
 DP = DPMeanEstimation()  # eps' = inf: U = [[0, 2/3], [2/3, 1]]
 

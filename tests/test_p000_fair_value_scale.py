@@ -11,15 +11,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from market.fair_value import (
+from market.core.mechanism import RoundContext
+from market.core.population import OwnerArrays
+from market.registry import MECHANISMS
+from market.theory.fair_value.fair_values import (
     efficiency_residual,
     shapley_by_type,
     shapley_by_type_monte_carlo,
     shapley_by_type_stratified,
 )
-from market.mean_estimation import DPMeanEstimation, FederatedMeanEstimation, OwnerTypes
-from market.mechanisms import MECHANISMS, RoundContext
-from market.population import OwnerArrays
+from market.theory.fair_value.mean_estimation import DPMeanEstimation, FederatedMeanEstimation, OwnerTypes
 
 # (levels, counts, data sizes, s2, r2): exact by type is feasible (<= 31^4 count vectors)
 CASES = [

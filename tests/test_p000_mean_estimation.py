@@ -5,16 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from market.fair_value import fair_values_with_platform, shapley_by_type, shapley_exact
-from market.mean_estimation import (
-    UTILITIES,
+from market.theory.fair_value.fair_values import fair_values_with_platform, shapley_by_type, shapley_exact
+from market.theory.fair_value.mean_estimation import (
     DPMeanEstimation,
     FederatedMeanEstimation,
     OwnerTypes,
+    UTILITIES,
     UnanimityUtility,
     make_utility,
 )
-from market.privacy_game import SymmetricBinaryGame
+from market.theory.fair_value.privacy_game import SymmetricBinaryGame
 
 # Fig. 5 configuration (spec golden test 10): 4 direct, 5 federating, 1 out
 FIG5_RHO = np.array([2, 2, 2, 2, 1, 1, 1, 1, 1, 0])

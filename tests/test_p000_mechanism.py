@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from market.fair_value import shapley_exact
-from market.mean_estimation import FederatedMeanEstimation
-from market.mechanisms import MECHANISMS, RoundContext
-from market.model import DataMarket
-from market.population import OwnerArrays
-from market.privacy_game import OwnerClasses, PrivacyGame
+from market.core.mechanism import RoundContext
+from market.core.population import OwnerArrays
+from market.registry import MECHANISMS
+from market.simulation.model import DataMarket
+from market.theory.fair_value.fair_values import shapley_exact
+from market.theory.fair_value.mean_estimation import FederatedMeanEstimation
+from market.theory.fair_value.privacy_game import OwnerClasses, PrivacyGame
 
 FIG5_RHO = np.array([2, 2, 2, 2, 1, 1, 1, 1, 1, 0], dtype=float)
 FIG5_N = np.array([100, 100, 10, 10, 100, 100, 10, 10, 10, 10.0])

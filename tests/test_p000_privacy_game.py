@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from market.mean_estimation import DPMeanEstimation, FederatedMeanEstimation
-from market.privacy_game import (
+from market.theory.fair_value.mean_estimation import DPMeanEstimation, FederatedMeanEstimation
+from market.theory.fair_value.privacy_game import (
     OwnerClasses,
     PrivacyGame,
     SymmetricBinaryGame,

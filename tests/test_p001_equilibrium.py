@@ -2,17 +2,17 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
-from market.equilibrium import (
+from market.core.families import make_value
+from market.theory.data_contribution.equilibrium import (
     max_contribution,
     minimum_viable_n,
     naive_equilibrium,
     value_shaping_equilibrium,
     value_shaping_totals,
 )
-from market.value import make_value, standalone_optimum, standalone_utility
+from market.theory.data_contribution.value_functions import standalone_optimum, standalone_utility
 
 REL = 1e-4
 V = make_value("sqrt", a=0.95, k=1.0)

@@ -2,10 +2,13 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
-from market.equilibrium import (
+from market.core.families import make_value
+from market.core.mechanism import RoundContext
+from market.core.population import OwnerArrays
+from market.registry import MECHANISMS
+from market.theory.data_contribution.equilibrium import (
     deviation_gain,
     is_nash,
     max_contribution,
@@ -14,10 +17,8 @@ from market.equilibrium import (
     value_shaping_equilibrium,
     value_shaping_totals,
 )
-from market.mechanisms import MECHANISMS, RoundContext
-from market.mechanisms.value_shaping import mean_field_shapley, symmetric_deviation_utility
-from market.population import OwnerArrays
-from market.value import make_value, standalone_optimum, standalone_utility
+from market.theory.data_contribution.fairness import mean_field_shapley, symmetric_deviation_utility
+from market.theory.data_contribution.value_functions import standalone_optimum, standalone_utility
 
 V = make_value("sqrt", 0.95, 1.0)
 COSTS = np.array([0.01, 0.02, 0.05])

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from analysis.reproduce import p001
-from market.equilibrium import value_shaping_equilibrium
-from market.value import make_value
+from market.core.families import make_value
+from market.theory.data_contribution.equilibrium import value_shaping_equilibrium
 
 
 def test_every_p001_check_passes():

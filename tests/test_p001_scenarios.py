@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from market.equilibrium import naive_equilibrium, value_shaping_equilibrium
-from market.model import DataMarket
-from market.value import make_value, standalone_utility
+from market.core.families import make_value
+from market.simulation.model import DataMarket
+from market.theory.data_contribution.equilibrium import naive_equilibrium, value_shaping_equilibrium
+from market.theory.data_contribution.value_functions import standalone_utility
 from scenarios.schema import builtin_names
 
 V = make_value("sqrt", 0.95, 1.0)

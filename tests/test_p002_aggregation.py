@@ -2,11 +2,10 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from scipy.optimize import minimize
 
-from market.aggregation import (
+from market.theory.fl_market.aggregation import (
     AGGREGATIONS,
     aggregate,
     bias_bound,
@@ -16,8 +15,8 @@ from market.aggregation import (
     var_opt,
     variance_bound,
 )
-from market.auctions import all_in_multi_minded, synthetic_bids
-from market.privacy import (
+from market.theory.fl_market.auctions import all_in_multi_minded, synthetic_bids
+from market.theory.fl_market.ldp import (
     clip_gradient,
     gaussian_mechanism,
     gaussian_sigma,

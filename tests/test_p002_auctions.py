@@ -2,10 +2,9 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
-from market.auctions import (
+from market.theory.fl_market.auctions import (
     AUCTIONS,
     COMBINATIONS,
     EXP,

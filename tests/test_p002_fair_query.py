@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from market.auctions import AUCTIONS, STEP, all_in, fair_query, synthetic_bids, valuation
-from market.mechanisms import MECHANISMS, RoundContext
-from market.population import OwnerArrays
+from market.theory.fl_market.auctions import AUCTIONS, STEP, all_in, fair_query, synthetic_bids, valuation
+from market.core.mechanism import RoundContext
+from market.registry import MECHANISMS
+from market.core.population import OwnerArrays
 
 
 def fair_query_scan(value, eps_bar, budget):

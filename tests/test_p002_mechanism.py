@@ -4,12 +4,12 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
-from market.auctions import STEP, synthetic_bids
-from market.mechanisms import MECHANISMS, RoundContext
-from market.population import OwnerArrays
+from market.core.mechanism import RoundContext
+from market.core.population import OwnerArrays
+from market.registry import MECHANISMS
+from market.theory.fl_market.auctions import STEP, synthetic_bids
 
 FLMarket = MECHANISMS["fl_market"]
 

@@ -8,11 +8,18 @@ import sys
 import numpy as np
 import pytest
 
-from market import DataMarket
-from market.aggregation import aggregate, error_bound
-from market.auctions import LINEAR, QUADRATIC, SQRT, bid_transformation, empirical_regret, valuation
 from market.cli import main
-from market.murba import TORCH_HINT, MURBAModel, load_model, save_model
+from market.simulation.model import DataMarket
+from market.theory.fl_market.aggregation import aggregate, error_bound
+from market.theory.fl_market.auctions import (
+    LINEAR,
+    QUADRATIC,
+    SQRT,
+    bid_transformation,
+    empirical_regret,
+    valuation,
+)
+from market.theory.fl_market.murba import MURBAModel, TORCH_HINT, load_model, save_model
 from scenarios.schema import ScenarioError, load
 
 TORCH_ERROR = 'privmarket: error: MURBA needs PyTorch: pip install "privmarket[learned]"\n'
@@ -198,7 +205,7 @@ def test_train_auction_without_torch_through_the_command_line(tmp_path):
 @pytest.fixture(scope="module")
 def trained():
     pytest.importorskip("torch", reason="MURBA training needs PyTorch (pip install \"privmarket[learned]\")")
-    from market.murba_training import TrainingConfig, train, training_scenario
+    from market.training.murba import TrainingConfig, train, training_scenario
 
     config = TrainingConfig(steps=600, batch=64, profiles=1280, misreport_steps=5, hidden=(32, 32),
                             test_profiles=300, test_misreport_steps=25)
@@ -225,7 +232,7 @@ def test_training_lowers_regret_and_keeps_budget_and_ir(trained):
 def test_trained_weights_round_trip_and_match_torch(trained, tmp_path):
     import torch
 
-    from market.murba_training import forward, torch_network
+    from market.training.murba import forward, torch_network
 
     model = trained.model
     assert model.info["n"] == 4 and model.info["test"]["regret_mean"] == trained.trained.regret_mean
@@ -248,7 +255,7 @@ def test_torch_error_bound_matches_numpy():
     pytest.importorskip("torch", reason="MURBA training needs PyTorch (pip install \"privmarket[learned]\")")
     import torch
 
-    from market.murba_training import error_bound_torch
+    from market.training.murba import error_bound_torch
 
     eps = np.random.default_rng(7).uniform(0.05, 3.0, (100, 5))
     for rule in ("var_opt", "bias_opt", "data_size"):
@@ -264,7 +271,7 @@ def test_torch_valuations_match_numpy():
     pytest.importorskip("torch", reason="MURBA training needs PyTorch (pip install \"privmarket[learned]\")")
     import torch
 
-    from market.murba_training import _valuation_t
+    from market.training.murba import _valuation_t
 
     rng = np.random.default_rng(8)
     kind, rate, eps = rng.integers(0, 5, 200), rng.uniform(0.5, 1.5, 200), rng.uniform(0.01, 5.0, 200)

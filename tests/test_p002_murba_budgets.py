@@ -10,13 +10,13 @@ import copy
 import numpy as np
 import pytest
 
-from market.aggregation import aggregate, error_bound, error_optimal_weights
+from market.theory.fl_market.aggregation import aggregate, error_bound, error_optimal_weights
 from market.cli import main
-from market.murba import load_model, save_model
+from market.theory.fl_market.murba import load_model, save_model
 
 torch = pytest.importorskip("torch", reason="MURBA training needs PyTorch (pip install \"privmarket[learned]\")")
 
-from market.murba_training import (  # noqa: E402  (after the skip: the module needs torch to train)
+
     TrainingConfig,
     TrainingMarket,
     _build_network,

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from market.model import DataMarket
+from market.simulation.model import DataMarket
 from scenarios.schema import builtin_names, load
 
 P002 = [name for name in builtin_names() if name.startswith("p002_")]

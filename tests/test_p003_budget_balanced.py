@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
-from market.contribution_game import (
+from market.theory.contribution_game.game import (
     ContributionGame,
     best_response_dynamics,
     budget_balanced_payments,
@@ -18,8 +17,8 @@ from market.contribution_game import (
     optimal_beta,
     welfare_maximum,
 )
-from market.payoffs import ConvexCost, Logarithmic, PowerLaw
-from market.welfare import p_mean_welfare
+from market.theory.contribution_game.payoffs import ConvexCost, Logarithmic, PowerLaw
+from market.theory.contribution_game.welfare import p_mean_welfare
 
 costs = st.lists(st.floats(min_value=1e-3, max_value=1e3), min_size=2, max_size=40)
 

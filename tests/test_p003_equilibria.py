@@ -8,7 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from market.contribution_game import (
+from market.core.families import PAYOFFS, make_payoff
+from market.theory.contribution_game.game import (
     ContributionGame,
     Theorem32,
     best_response_dynamics,
@@ -17,8 +18,7 @@ from market.contribution_game import (
     measured_theorem_3_2,
     observed_rate,
 )
-from market.payoffs import (
-    PAYOFFS,
+from market.theory.contribution_game.payoffs import (
     CallablePayoff,
     ConvexCost,
     ExponentialSaturation,
@@ -28,9 +28,8 @@ from market.payoffs import (
     PowerLaw,
     RampCycle,
     RandomCoverage,
-    make_payoff,
 )
-from market.welfare import p_mean_welfare
+from market.theory.contribution_game.welfare import p_mean_welfare
 
 
 def example1() -> ContributionGame:

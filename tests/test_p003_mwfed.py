@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from market.contribution_game import ContributionGame, mwfed, mwfed_shares, stability_slack
-from market.mechanisms import MECHANISMS
-from market.model import DataMarket
-from market.payoffs import ConvexCost, PowerLaw, RandomCoverage
+from market.registry import MECHANISMS
+from market.simulation.model import DataMarket
+from market.theory.contribution_game.game import ContributionGame, mwfed, mwfed_shares, stability_slack
+from market.theory.contribution_game.payoffs import ConvexCost, PowerLaw, RandomCoverage
 
 
 def noniid() -> ContributionGame:

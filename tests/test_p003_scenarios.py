@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from market.mechanisms import MECHANISMS, RoundContext
-from market.model import DataMarket
-from market.population import OwnerArrays
-from market.welfare import p_mean_welfare
+from market.core.mechanism import RoundContext
+from market.core.population import OwnerArrays
+from market.registry import MECHANISMS
+from market.simulation.model import DataMarket
+from market.theory.contribution_game.welfare import p_mean_welfare
 from scenarios.schema import ScenarioError, builtin_names, load
 
 P003 = ["p003_example1", "p003_homogeneous", "p003_heterogeneous", "p003_section5_n10",

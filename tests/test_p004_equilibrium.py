@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from market.privacy_value import (
+from market.theory.value_of_privacy.peer_prediction import (
     CostFunction,
     equilibrium_check,
     equilibrium_payment,
@@ -19,7 +19,7 @@ from market.privacy_value import (
     strategy_payment,
     symmetric_best_response,
 )
-from market.randomized_response import ABSTAIN, Strategy
+from market.theory.value_of_privacy.randomized_response import ABSTAIN, Strategy
 
 THETA, PRIOR1 = 0.8, 0.7
 LINEAR = CostFunction("linear")
@@ -84,7 +84,7 @@ def test_profile_tables_equal_the_leave_one_out_sums():
     """The prefix/suffix convolutions give every owner the table of conditional_payments over the others,
     for mixed profiles of abstainers, constant reporters and several eps-levels (and with random abstention)."""
     from market.mechanisms.peer_prediction import action_strategies
-    from market.privacy_value import conditional_payments
+    from market.theory.value_of_privacy.peer_prediction import conditional_payments
 
     rng = np.random.default_rng(5)
     profiles = [action_strategies(rng.choice([-3.0, -2.0, -1.0, 0.5, 1.0, 1.3, 2.0], size=n)) for n in (2, 5, 17, 40)]

@@ -5,11 +5,12 @@ import math
 import numpy as np
 import pytest
 
-from market.mechanisms import MECHANISMS, RoundContext
+from market.core.mechanism import RoundContext
+from market.core.population import OwnerArrays
 from market.mechanisms.peer_prediction import ABSTAIN, ALWAYS_ONE, ALWAYS_ZERO, action_strategies
-from market.model import DataMarket
-from market.population import OwnerArrays
-from market.privacy_value import (
+from market.registry import MECHANISMS
+from market.simulation.model import DataMarket
+from market.theory.value_of_privacy.peer_prediction import (
     CostFunction,
     chernoff_information,
     equilibrium_check,
@@ -18,7 +19,7 @@ from market.privacy_value import (
     payment_scale,
     value_lower_bound,
 )
-from market.randomized_response import Strategy, map_error_iid
+from market.theory.value_of_privacy.randomized_response import Strategy, map_error_iid
 from scenarios.schema import ScenarioError, builtin_names, load
 
 THETA, PRIOR1 = 0.8, 0.7

@@ -4,11 +4,10 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
-from market.privacy_value import chernoff_information, error_bound
-from market.randomized_response import (
+from market.theory.value_of_privacy.peer_prediction import chernoff_information, error_bound
+from market.theory.value_of_privacy.randomized_response import (
     ABSTAIN,
     Strategy,
     map_error,

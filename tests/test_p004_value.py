@@ -7,10 +7,9 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
-from market.privacy_value import (
+from market.theory.value_of_privacy.peer_prediction import (
     CostFunction,
     best_deviation,
     best_homogeneous_payment,
@@ -35,8 +34,15 @@ from market.privacy_value import (
     theorem2_upper_bound,
     value_lower_bound,
 )
-from market.randomized_response import ABSTAIN, Strategy, map_error_iid, report_quality, sample_reports, \
-    sample_signals, sample_state
+from market.theory.value_of_privacy.randomized_response import (
+    ABSTAIN,
+    Strategy,
+    map_error_iid,
+    report_quality,
+    sample_reports,
+    sample_signals,
+    sample_state,
+)
 
 THETA, PRIOR1 = 0.8, 0.7
 LINEAR = CostFunction("linear")

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from market import DataMarket
-from market.population import couple, draw, drift, sample_owners
+from market.core.population import couple, draw, drift, sample_owners
+from market.simulation.model import DataMarket
 from scenarios.schema import ScenarioError, load
 
 

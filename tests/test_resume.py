@@ -9,9 +9,9 @@ import tracemalloc
 import pandas as pd
 import pytest
 
-from analysis.export import Recorder
-from market import DataMarket
 from market.runner import Interrupted, resume, run
+from market.simulation.model import DataMarket
+from market.simulation.recorder import Recorder
 from scenarios.schema import load
 
 TABLES = ("model.parquet", "owners.parquet", "events.parquet", "scenario.toml")

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from agents.rules import RULES
-from market import DataMarket
+from market.registry import RULES
+from market.simulation.model import DataMarket
 
 PRICE, COST = np.array([0.0, 0.5, 1.0]), np.array([0.0, 0.4, 1.0])
 

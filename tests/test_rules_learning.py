@@ -12,9 +12,9 @@ import nashpy
 import numpy as np
 import pytest
 
-from agents.rules import RULES
-from market.mechanisms import MECHANISMS, ActionSpace, Mechanism, Outcome, RoundContext
-from market.population import OwnerArrays
+from market.core.mechanism import ActionSpace, Mechanism, Outcome, RoundContext
+from market.core.population import OwnerArrays
+from market.registry import MECHANISMS, RULES
 
 
 def owners_with(n, action, sensitivity=None, data_size=None):

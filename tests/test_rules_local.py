@@ -4,12 +4,12 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from agents.rules import RULES
-from agents.rules.local import logit_observed, neighbourhood_payoffs
-from market import DataMarket
-from market.mechanisms import MECHANISMS, RoundContext
-from market.network import SocialNetwork
-from market.population import OwnerArrays
+from market.core.mechanism import RoundContext
+from market.core.network import SocialNetwork
+from market.core.population import OwnerArrays
+from market.registry import MECHANISMS, RULES
+from market.rules.local import logit_observed, neighbourhood_payoffs
+from market.simulation.model import DataMarket
 from scenarios.schema import ScenarioError, load
 
 LOCAL = ("best_response", "logit", "fictitious_play", "regret_matching", "hedge")

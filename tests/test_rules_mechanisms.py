@@ -12,16 +12,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from agents.rules import RULES
-from agents.rules.learning import LearningRule
-from market import DataMarket
-from market.mechanisms import MECHANISMS, RoundContext
-from market.population import OwnerArrays
+from market.core.mechanism import RoundContext
+from market.core.population import OwnerArrays
+from market.registry import MECHANISMS, RULES
+from market.rules.learning import LearningRule
+from market.simulation.model import DataMarket
 
-#: The model.parquet columns every mechanism fills (analysis/metrics.py).
+#: The model.parquet columns every mechanism fills (market/simulation/metrics.py).
 STANDARD = ("n_owners", "mean_action", "total_payments", "total_cost", "mean_utility", "information_rent",
             "platform_utility", "buyer_spend")
-#: Rules that can also learn from local information (agents/rules/local.py).
+#: Rules that can also learn from local information (market/rules/local.py).
 LOCAL = ("best_response", "logit", "fictitious_play", "regret_matching", "hedge")
 VARIANTS = [(rule, "global") for rule in sorted(RULES)] + [(rule, "local") for rule in LOCAL]
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from agents.rules import RULES
-from market import DataMarket
+from market.registry import RULES
 from market.runner import run
+from market.simulation.model import DataMarket
 from scenarios.schema import builtin_names, load
 
 RULE_SCENARIOS = [n for n in builtin_names() if n.startswith("rules_")]

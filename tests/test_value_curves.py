@@ -1,13 +1,13 @@
-"""Empirical value curves (market.value_curves) and the FedBR / FedBR-BG scenarios on measured payoffs."""
+"""Empirical value curves (market.theory.learning.value_curves) and the FedBR / FedBR-BG scenarios on measured payoffs."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from market import run
-from market.value import make_value
-from market.value_curves import (
+from market.core.families import make_value
+from market.runner import run
+from market.theory.learning.value_curves import (
     EmpiricalValue,
     ValueCurve,
     _MEMO,

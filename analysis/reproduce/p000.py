@@ -6,11 +6,11 @@ equilibrium at :math:`(c_1, c_2) = (0.275, 0.3)` (spec §4.5), the
 structural facts of the federated utility (spec §3.4: lone federator,
 non-monotonicity, negative fair values) and the Fig. 5b shares of the starred
 owner.  Every simulated number goes through the public API of
-:mod:`market.fair_value`, :mod:`market.mean_estimation` and
-:mod:`market.privacy_game`.
+:mod:`market.theory.fair_value.fair_values`, :mod:`market.theory.fair_value.mean_estimation` and
+:mod:`market.theory.fair_value.privacy_game`.
 
 :func:`figures` writes analogues of Figs. 5-9 and the regime-shift time
-series of a :class:`~market.model.DataMarket` run.  Figs. 5-7 are
+series of a :class:`~market.simulation.model.DataMarket` run.  Figs. 5-7 are
 qualitative: the paper omits the small data sizes, the sensitivity functions
 and :math:`\\alpha` (spec §7.7); the choices here are those of spec §3.5
 (config B) and of the ``p000_fig6`` scenario (five sensitivity types with
@@ -25,9 +25,15 @@ from pathlib import Path
 import numpy as np
 
 from analysis.reproduce import Check
-from market.fair_value import fair_values_with_platform, shapley_exact
-from market.mean_estimation import DPMeanEstimation, FederatedMeanEstimation
-from market.privacy_game import OwnerClasses, PrivacyGame, SymmetricBinaryGame, two_group_optimal_alpha
+from market.simulation.model import DataMarket
+from market.theory.fair_value.fair_values import fair_values_with_platform, shapley_exact
+from market.theory.fair_value.mean_estimation import DPMeanEstimation, FederatedMeanEstimation
+from market.theory.fair_value.privacy_game import (
+    OwnerClasses,
+    PrivacyGame,
+    SymmetricBinaryGame,
+    two_group_optimal_alpha,
+)
 
 #: Fig. 5 configuration B of spec §3.5: 4 direct, 5 federating, 1 out.
 FIG5_RHO = np.array([2, 2, 2, 2, 1, 1, 1, 1, 1, 0])
@@ -174,7 +180,7 @@ def checks() -> list[Check]:
 
 def figures(out_dir: Path) -> list[Path]:
     """Analogues of Figs. 5-9 and the regime-shift run, as PNG files in ``out_dir``."""
-    import matplotlib
+    import matplotlib  # lazy: heavy, figures only
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -214,7 +220,7 @@ def _fig5(out_dir: Path, plt) -> Path:
 
 def sns_palette(n: int):
     """Colour list for n bars."""
-    import seaborn as sns
+    import seaborn as sns  # lazy: heavy, figures only
 
     return sns.color_palette("deep", n)
 
@@ -313,8 +319,6 @@ def _fig9(out_dir: Path, plt) -> Path:
 
 
 def _regime_shift(out_dir: Path, plt) -> Path:
-    from market.model import DataMarket
-
     model = DataMarket("p000_regime_shift", overrides=["mechanism.alpha_grid=201"])
     model.run()
     f = model.model_frame()

@@ -2,7 +2,7 @@
 
 :func:`checks` compares every golden number of the spec (Sec. 6, G1-G4, G6,
 G7, G9, G10, and the Fig. 4 analogue of Sec. 3.4) with the simulator's value,
-computed through :mod:`market.value`, :mod:`market.equilibrium` and the
+computed through :mod:`market.theory.data_contribution.value_functions`, :mod:`market.theory.data_contribution.equilibrium` and the
 mechanisms of :mod:`market.mechanisms.value_shaping`.  :func:`figures` writes
 the analogues of Fig. 2, Fig. 4 and Fig. 7 (with the ERM-bound value, the
 spec's plausible default, ``a_opt = 0.95``) and a dynamics figure of the
@@ -34,7 +34,11 @@ from pathlib import Path
 import numpy as np
 
 from analysis.reproduce import Check
-from market.equilibrium import (
+from market.core.families import make_value
+from market.core.mechanism import RoundContext
+from market.core.population import OwnerArrays
+from market.registry import MECHANISMS
+from market.theory.data_contribution.equilibrium import (
     max_contribution,
     minimum_viable_n,
     naive_equilibrium,
@@ -42,10 +46,13 @@ from market.equilibrium import (
     value_shaping_equilibrium,
     value_shaping_totals,
 )
-from market.mechanisms import MECHANISMS, RoundContext
-from market.mechanisms.value_shaping import mean_field_shapley, symmetric_deviation_utility
-from market.population import OwnerArrays
-from market.value import ValueFunction, bisect, make_value, standalone_optimum, standalone_utility
+from market.theory.data_contribution.fairness import mean_field_shapley, symmetric_deviation_utility
+from market.theory.data_contribution.value_functions import (
+    ValueFunction,
+    bisect,
+    standalone_optimum,
+    standalone_utility,
+)
 
 SQRT = make_value("sqrt", 0.95, 1.0)
 COSTS = np.array([0.01, 0.02, 0.05])
@@ -209,7 +216,7 @@ def fairness_max_data(rule: str, p: float, value: ValueFunction = FIG6_VALUE, n:
     """Maximum-data symmetric equilibrium of a fairness baseline (eqs. 12-14; Fig. 6).
 
     Scans ``levels`` symmetric levels ``d`` on ``(0, v_max/c]`` with
-    :func:`market.equilibrium.symmetric_equilibria` (global deviation check
+    :func:`market.theory.data_contribution.equilibrium.symmetric_equilibria` (global deviation check
     on ``candidates`` points over ``[0, 2 v_max/c]`` plus the levels
     themselves), keeps the levels that are equilibria and individually
     rational (utility at least the stand-alone ``u*``), and refines the
@@ -299,7 +306,7 @@ def pd_two_type_max_data(value: ValueFunction, n_low: int, n_high: int, c_low: f
 
 def figures(out_dir: Path) -> list[Path]:
     """Fig. 2, Fig. 4 and Fig. 7 analogues plus the simulator's dynamics, as PNG."""
-    import matplotlib
+    import matplotlib  # lazy: heavy, figures only
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -6,9 +6,9 @@ Proposition 5.1, and the spec's own Monte Carlo numbers for All-in on the
 paper's synthetic owners (section 3.5, section 4 item 6).  G10 (MURBA's
 softmax payments exhaust the budget) and MURBA's incentive measures of Table 1
 are checked on the network that ships with the ``p002_murba_low`` scenario
-(:mod:`market.murba`, numpy), and G10 once more on the same network run by
+(:mod:`market.theory.fl_market.murba`, numpy), and G10 once more on the same network run by
 PyTorch when PyTorch is installed.  The training-free
-:func:`market.auctions.proportional_share` is checked for exact truthfulness
+:func:`market.theory.fl_market.auctions.proportional_share` is checked for exact truthfulness
 and budget feasibility.
 
 :func:`figures` writes the analogues of Fig. 5 (error bound vs the financial
@@ -41,8 +41,15 @@ import numpy as np
 import pandas as pd
 
 from analysis.reproduce import Check
-from market.aggregation import aggregate, bias_bound, bias_opt, error_bound, var_opt, variance_bound
-from market.auctions import (
+from market.theory.fl_market.aggregation import (
+    aggregate,
+    bias_bound,
+    bias_opt,
+    error_bound,
+    var_opt,
+    variance_bound,
+)
+from market.theory.fl_market.auctions import (
     AUCTIONS,
     EXP,
     LINEAR,
@@ -58,8 +65,9 @@ from market.auctions import (
     trade,
     valuation,
 )
-from market.murba import load_model
-from market.privacy import laplace_mechanism
+from market.theory.fl_market.ldp import laplace_mechanism
+from market.theory.fl_market.murba import load_model
+from market.training.murba import forward, torch_network
 
 #: Valuation misreport factors of the regret grid (spec section 2.4: factors in 0.01-3).
 FACTORS = np.array([0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95,
@@ -279,10 +287,9 @@ def _murba() -> list[Check]:
               "Table 1 (same order)"),
     ]
     try:
-        import torch
+        import torch  # lazy: PyTorch is optional (extra "learned")
     except ImportError:
         return out
-    from market.murba_training import forward, torch_network
 
     _, values = bid_transformation(kind, rate, eps_bar, model.M)
     _, share = forward(torch_network(model, torch.float64), torch.as_tensor(model.features(values, eps_bar, budget)),
@@ -347,11 +354,10 @@ RULE_LABELS = {"bias_opt": "BiasOpt", "var_opt": "VarOpt"}
 
 def figures(out_dir: Path) -> list[Path]:
     """Fig. 5 and Fig. 7 analogues (PNG): error bound vs budget B and vs the number of sub-bids M."""
-    import matplotlib
+    import matplotlib  # lazy: heavy, figures only
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import pandas as pd
     import seaborn as sns
 
     out_dir = Path(out_dir)

@@ -11,7 +11,7 @@ G9, and the Table 1 analogue: p-mean welfare for
 (CIFAR-sized) setting with :math:`c_i = 0.005`, :math:`\\tau_i = 100` and
 accuracy curve :math:`1 - S^{-1/2}`, checked for the paper's ordering
 FedBR-BG > FedBR > FedAvg, and MWFed (Blum et al. 2021,
-:func:`market.contribution_game.mwfed`) against its closed form.
+:func:`market.theory.contribution_game.game.mwfed`) against its closed form.
 :func:`tables` prints the Table 1 analogue.
 
 MWFed needs an accuracy target that paper 003 does not state; here every
@@ -49,7 +49,8 @@ from pathlib import Path
 import numpy as np
 
 from analysis.reproduce import Check
-from market.contribution_game import (
+from market.simulation.model import DataMarket
+from market.theory.contribution_game.game import (
     ContributionGame,
     Theorem32,
     best_response_dynamics,
@@ -62,8 +63,14 @@ from market.contribution_game import (
     optimal_beta,
     welfare_maximum,
 )
-from market.payoffs import ConvexCost, ExponentialSaturation, Logarithmic, PowerLaw, RampCycle
-from market.welfare import p_mean_welfare
+from market.theory.contribution_game.payoffs import (
+    ConvexCost,
+    ExponentialSaturation,
+    Logarithmic,
+    PowerLaw,
+    RampCycle,
+)
+from market.theory.contribution_game.welfare import p_mean_welfare
 
 #: Welfare exponents of Table 1.
 TABLE1_P = (0.2, 0.4, 0.6, 0.8, 1.0)
@@ -316,13 +323,12 @@ def tables() -> list[str]:
 
 def figures(out_dir: Path) -> list[Path]:
     """Welfare over rounds (DataMarket, three protocols, n = 10 and 100) and the Theorem 3.2 rate bound."""
-    import matplotlib
+    import matplotlib  # lazy: heavy, figures only
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    from market.model import DataMarket
 
     out_dir = Path(out_dir)
     sns.set_theme(style="whitegrid")

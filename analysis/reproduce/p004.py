@@ -41,7 +41,8 @@ from pathlib import Path
 import numpy as np
 
 from analysis.reproduce import Check
-from market.privacy_value import (
+from market.simulation.model import DataMarket
+from market.theory.value_of_privacy.peer_prediction import (
     CostFunction,
     best_deviation,
     best_homogeneous_payment,
@@ -66,7 +67,7 @@ from market.privacy_value import (
     symmetric_best_response,
     value_lower_bound,
 )
-from market.randomized_response import Strategy, map_error_iid
+from market.theory.value_of_privacy.randomized_response import Strategy, map_error_iid
 
 THETA, PRIOR1 = 0.8, 0.7
 LINEAR = CostFunction("linear")
@@ -228,7 +229,6 @@ def checks() -> list[Check]:
             ok = all(label == "rr" for label, _ in path)
             add(Check(f"N = {n} from {start}: final xi (stays informative)", 1.0,
                       path[-1][1] if ok else math.nan, 1e-3, "spec GT10"))
-    from market.model import DataMarket
 
     for scenario, note, overrides, pooled in (("p004_pooling_collapse", "N = 11", [], 1.0),
                                               ("p004_pooling_stable", "N = 50", [], 0.0),
@@ -244,13 +244,12 @@ def checks() -> list[Check]:
 
 def figures(out_dir: Path) -> list[Path]:
     """Figure 2 analogue, the value-of-privacy curves, and the pooling collapse over rounds."""
-    import matplotlib
+    import matplotlib  # lazy: heavy, figures only
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    from market.model import DataMarket
 
     out_dir = Path(out_dir)
     sns.set_theme(style="whitegrid")

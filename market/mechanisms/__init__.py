@@ -1,23 +1,6 @@
-"""Payment and allocation rules, one module per family.
+"""Mechanisms: one module per registered mechanism (file name = registered name), each adapting a paper's
+theory (:mod:`market.theory`) to :class:`market.core.mechanism.Mechanism`.
 
-Importing this package registers every built-in mechanism in
-:data:`MECHANISMS` (name -> class); a scenario selects one by name.
+The registry of names is :data:`market.registry.MECHANISMS`; adding a mechanism is one module here plus one
+line there.  :mod:`market.mechanisms.data_contribution` is the shared base of paper 001's four mechanisms.
 """
-
-from market.mechanisms.base import (
-    MECHANISMS,
-    ActionSpace,
-    Mechanism,
-    Outcome,
-    RoundContext,
-    register,
-)
-from market.mechanisms import posted_price  # noqa: F401  (registers)
-from market.mechanisms import fair_payment  # noqa: F401  (registers)
-from market.mechanisms import value_shaping  # noqa: F401  (registers)
-from market.mechanisms import budget_balanced  # noqa: F401  (registers)
-from market.mechanisms import auction  # noqa: F401  (registers)
-from market.mechanisms import peer_prediction  # noqa: F401  (registers)
-from market.mechanisms import learning_market  # noqa: F401  (registers)
-
-__all__ = ["MECHANISMS", "ActionSpace", "Mechanism", "Outcome", "RoundContext", "register"]

@@ -1,7 +1,7 @@
 """Fair payments under heterogeneous privacy levels (paper 000): the ``fair_payment`` mechanism.
 
 Owners choose a privacy level; the platform extracts :math:`U(\\rho)` from
-what it receives (a utility of :mod:`market.mean_estimation`, chosen by
+what it receives (a utility of :mod:`market.theory.fair_value.mean_estimation`, chosen by
 name) and pays each owner a fair share of it (Theorem 2, eq. 7):
 
 .. math::  t_i = \\alpha\\, \\phi_i(\\rho), \\qquad
@@ -19,12 +19,12 @@ Fair values are computed over owner types (equal level, data size and
 importance): exactly by counting coalitions by type while the number of
 count vectors stays below ``exact_limit``, otherwise by the ``estimator``
 with ``mc_samples`` samples per type: ``"stratified"`` (default,
-:func:`~market.fair_value.shapley_by_type_stratified`: strata by coalition
+:func:`~market.theory.fair_value.fair_values.shapley_by_type_stratified`: strata by coalition
 size, exact ends, control variates for the level groups; for 10,000 owners
 in 20 types with 200-400 samples per type, 0.13-0.26 s on a loaded 2-core
 machine and a largest relative standard error of 0.02-0.03%,
 ``benchmarks/bench_fair_value.py``) or
-``"permutation"`` (:func:`~market.fair_value.shapley_by_type_monte_carlo`).
+``"permutation"`` (:func:`~market.theory.fair_value.fair_values.shapley_by_type_monte_carlo`).
 The largest standard error is reported as ``fair_value_se``; estimated
 values are not rescaled, so payments sum to :math:`\\alpha U` only up to
 the metric ``efficiency_residual`` (:math:`\\sum_i t_i - \\alpha U`, zero
@@ -55,11 +55,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from market.fair_value import shapley_by_type, shapley_by_type_monte_carlo, shapley_by_type_stratified
-from market.mean_estimation import OwnerTypes, make_utility
-from market.mechanisms.base import ActionSpace, Mechanism, Outcome, RoundContext, register
-from market.population import OwnerArrays
-from market.privacy_game import SELECTIONS, OwnerClasses, PrivacyGame, SymmetricBinaryGame
+from market.core.mechanism import ActionSpace, Mechanism, Outcome, RoundContext
+from market.core.population import OwnerArrays
+from market.theory.fair_value.fair_values import (
+    shapley_by_type,
+    shapley_by_type_monte_carlo,
+    shapley_by_type_stratified,
+)
+from market.theory.fair_value.mean_estimation import OwnerTypes, make_utility
+from market.theory.fair_value.privacy_game import OwnerClasses, PrivacyGame, SELECTIONS, SymmetricBinaryGame
 
 
 #: Estimators of the fair values beyond ``exact_limit``.
@@ -68,7 +72,6 @@ ESTIMATORS = ("stratified", "permutation")
 STRATA = 16
 
 
-@register
 class FairPayment(Mechanism):
     """Fair (Shapley) payments with payout share alpha, re-chosen by the platform."""
 
@@ -258,7 +261,7 @@ class FairPayment(Mechanism):
     def choose_alpha(self, owners: OwnerArrays, scale: float):
         """The platform's design problem (eqs. 19, 21) for the current owners and cost scale.
 
-        Returns the :class:`~market.privacy_game.AlphaChoice`.
+        Returns the :class:`~market.theory.fair_value.privacy_game.AlphaChoice`.
 
         Raises
         ------

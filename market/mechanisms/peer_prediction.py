@@ -2,9 +2,9 @@
 
 Each round a state :math:`W \\sim P_W` is drawn; every owner receives a
 private signal of quality :math:`\\theta` and reports it through its chosen
-strategy (:mod:`market.randomized_response`).  The collector, untrusted with
+strategy (:mod:`market.theory.value_of_privacy.randomized_response`).  The collector, untrusted with
 raw data, pays only from the reports by the mechanism
-:math:`R^{(N,\\varepsilon)}` of Section 4.2.1 (:func:`market.privacy_value.mechanism_payments`):
+:math:`R^{(N,\\varepsilon)}` of Section 4.2.1 (:func:`market.theory.value_of_privacy.peer_prediction.mechanism_payments`):
 an owner is paid :math:`\\kappa_i(\\varepsilon) A_{X_i, M_{-i}}` when its report agrees
 with the strict majority of the other participants, with
 :math:`\\kappa_i = g_i'(\\varepsilon)(e^\\varepsilon+1)^2/(2e^\\varepsilon)` from its own cost
@@ -22,9 +22,9 @@ By Lemma 1 these cover every candidate equilibrium strategy.
 
 Owner *i*'s privacy cost is :math:`g_i(\\zeta) = s_i\\, g(\\zeta)` with
 :math:`s_i` = its ``sensitivity`` and :math:`g` the named form of
-:class:`market.privacy_value.CostFunction`.  The deviation utilities use the
+:class:`market.theory.value_of_privacy.peer_prediction.CostFunction`.  The deviation utilities use the
 exact expected payment against the others' current strategies (binomial sums
-over the other participants' reports, :func:`market.privacy_value.conditional_payments`).
+over the other participants' reports, :func:`market.theory.value_of_privacy.peer_prediction.conditional_payments`).
 
 Repeated rounds, a fresh *W* per round and best-response dynamics are
 [INFERENCE] (spec section 5 item 1): the paper studies a one-shot game.
@@ -37,9 +37,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit
 
-from market.mechanisms.base import ActionSpace, Mechanism, Outcome, RoundContext, register
-from market.population import OwnerArrays
-from market.privacy_value import (
+from market.core.mechanism import ActionSpace, Mechanism, Outcome, RoundContext
+from market.core.population import OwnerArrays
+from market.theory.value_of_privacy.peer_prediction import (
     COST_FORMS,
     CostFunction,
     chernoff_information,
@@ -50,7 +50,8 @@ from market.privacy_value import (
     strategy_payment,
     value_lower_bound,
 )
-from market.randomized_response import (
+from market.theory.value_of_privacy.randomized_response import (
+    ABSTAIN as REPORT_ABSTAIN,
     Strategy,
     map_error,
     map_estimate,
@@ -58,7 +59,6 @@ from market.randomized_response import (
     sample_signals,
     sample_state,
 )
-from market.randomized_response import ABSTAIN as REPORT_ABSTAIN
 
 #: Action code: never participate.
 ABSTAIN = -3.0
@@ -67,7 +67,7 @@ ALWAYS_ZERO = -2.0
 #: Action code: always report 1 (pooling).
 ALWAYS_ONE = -1.0
 #: Largest support of the total log-likelihood ratio for which the expected error is
-#: summed exactly (:func:`market.randomized_response.map_error`); more mixed profiles
+#: summed exactly (:func:`market.theory.value_of_privacy.randomized_response.map_error`); more mixed profiles
 #: (e.g. during learning) use Monte Carlo.
 ERROR_SUPPORT = 100_000
 #: Draws of the Monte Carlo fallback for the expected error of very mixed profiles.
@@ -86,7 +86,6 @@ def action_strategies(action: np.ndarray) -> Strategy:
     return Strategy(p1=p1, p0=np.where(informative, 1.0 - keep, p1), q1=q1, q0=np.where(informative, keep, q1))
 
 
-@register
 class PeerPrediction(Mechanism):
     """R(N, epsilon): pay randomized-response reports that agree with the peer majority."""
 
@@ -216,7 +215,7 @@ class PeerPrediction(Mechanism):
     def expected_error(self, action: np.ndarray, rng: np.random.Generator) -> float:
         """Exact error of the collector's estimate for the profile (kept for the last profile seen).
 
-        Profiles too mixed for the exact sum (:func:`market.randomized_response.map_error`
+        Profiles too mixed for the exact sum (:func:`market.theory.value_of_privacy.randomized_response.map_error`
         with :data:`ERROR_SUPPORT`) get a Monte Carlo estimate from :data:`ERROR_DRAWS` draws.
         """
         if not np.array_equal(action, self._error_key):

@@ -24,11 +24,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from market.mechanisms.base import ActionSpace, Mechanism, Outcome, RoundContext, register
-from market.population import OwnerArrays
+from market.core.mechanism import ActionSpace, Mechanism, Outcome, RoundContext
+from market.core.population import OwnerArrays
 
 
-@register
 class PostedPrice(Mechanism):
     """Posted per-unit price for each privacy level (no interaction between owners)."""
 

@@ -1,0 +1,1 @@
+"""Paper 001: value functions of pooled data, equilibria, value shaping and the fairness baselines."""

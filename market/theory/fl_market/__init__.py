@@ -1,0 +1,1 @@
+"""Paper 002 (FL-Market): auctions, gradient aggregation, local differential privacy, MURBA inference."""

@@ -1,0 +1,1 @@
+"""Paper 004: randomized response, the value of privacy and the peer-prediction payments."""

@@ -1,0 +1,1 @@
+"""Training of learned mechanisms for a scenario's market (MURBA, paper 002); needs PyTorch at run time."""
