@@ -410,7 +410,7 @@ def figures(out_dir: Path) -> list[Path]:
 
 def _comparison_figure(out_dir: Path) -> Path:
     """Error bound against the budget: MURBA, All-in and FairQuery with each aggregation rule (n = 8)."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: heavy, figures only
     import seaborn as sns
 
     grid = sns.relplot(data=comparison(), x="B", y="error", hue="auction", style="auction", col="aggregation",
@@ -427,7 +427,7 @@ def _comparison_figure(out_dir: Path) -> Path:
 
 def _training_curve_figure(out_dir: Path) -> Path:
     """MURBA's training curve (n = 8, VarOpt): regret, IR violation and error bound per iteration."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: heavy, figures only
 
     curve = load_model(MURBA_SIZES[8]).info["curve"]
     fig, axes = plt.subplots(1, 3, figsize=(11, 3), constrained_layout=True)
