@@ -5,7 +5,7 @@ Three tools:
 * **classification** -- every round gets the name of the regime its action
   shares are in (:func:`classify_rounds`).  A mechanism may register its own
   regimes in :data:`CLASSIFIERS`; the fair-payment game of paper 000 has the
-  three regimes of its Theorem 3 (spec section 4.3):
+  three regimes of its Theorem 3 (docs/models/fair_value.md#eq-24):
 
   - ``no incentives``: everyone at the most private level :math:`\\rho'_1`
     (Theorem 3, case 1: :math:`c > \\gamma_{max}`, :math:`\\alpha^* = 0`);

@@ -1,7 +1,7 @@
 """Paper 000, Theorem 3: a sweep over the sensitivity c reproduces the three regimes as a phase band.
 
-The worked example of spec section 4.4 (N = 2, noiseless DP mean, U = [[0, 2/3], [2/3, 1]],
-binary privacy): gamma_min = 1/2, gamma_max = 2/3 and c_th = 1/3 (spec 4.3, item 5), so the platform
+The worked example of docs/models/fair_value.md#example-n2 (N = 2, noiseless DP mean, U = [[0, 2/3], [2/3, 1]],
+binary privacy): gamma_min = 1/2, gamma_max = 2/3 and c_th = 1/3 (docs/models/fair_value.md#eq-24), so the platform
 buys everyone's data (alpha* = 2c) for c < 1/3, gets a mixed profile for 1/3 < c < 2/3 and offers
 nothing (alpha* = 0) for c > 2/3.
 """
@@ -11,7 +11,7 @@ import numpy as np
 from analysis.plots import plot
 from analysis.sweep import sweep
 
-THEOREM3 = "p000_theorem3"  # the built-in scenario of spec section 4.4
+THEOREM3 = "p000_theorem3"  # the built-in scenario of docs/models/fair_value.md#example-n2
 C = [round(0.005 + 0.02 * k, 3) for k in range(50)]          # 50 values, none on a threshold
 
 

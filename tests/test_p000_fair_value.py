@@ -1,4 +1,4 @@
-"""Paper 000, fair values (Theorems 1-2): spec golden tests 2-3, axioms, exact vs by-type vs Monte Carlo."""
+"""Paper 000, fair values (Theorems 1-2): docs/models/fair_value.md#g2 and #g3, axioms, exact vs by-type vs Monte Carlo."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Paper 000, utilities: spec golden tests 1, 9, 10 and the structural facts of spec section 3.4."""
+"""Paper 000, utilities: docs/models/fair_value.md#g1, #g9, #g10 and the structural facts of docs/models/fair_value.md#fl-structure."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from market.theory.fair_value.mean_estimation import (
 )
 from market.theory.fair_value.privacy_game import SymmetricBinaryGame
 
-# Fig. 5 configuration (spec golden test 10): 4 direct, 5 federating, 1 out
+# Fig. 5 configuration (docs/models/fair_value.md#g10): 4 direct, 5 federating, 1 out
 FIG5_RHO = np.array([2, 2, 2, 2, 1, 1, 1, 1, 1, 0])
 FIG5_N = np.array([100, 100, 10, 10, 100, 100, 10, 10, 10, 10.0])
 
@@ -80,7 +80,7 @@ def test_closed_form_weights_equal_qp_optimum():
 
 
 def test_emse_matches_monte_carlo():
-    """Eq. 56 against a simulation with Gaussian theta and uniform sigma^2 (spec golden 9b)."""
+    """Eq. 56 against a simulation with Gaussian theta and uniform sigma^2 (docs/models/fair_value.md#g9)."""
     s2, r2 = 2.0, 3.0
     n = np.array([5.0, 20.0, 8.0, 12.0, 3.0])
     rho = np.array([2, 1, 1, 2, 0])
@@ -124,7 +124,7 @@ def test_lone_federator_and_zero_profile():
 
 
 def test_federated_utility_not_monotone_and_negative_fair_values():
-    """Spec 3.4: a second federating owner lowers U; a starred federating owner makes others' values negative."""
+    """docs/models/fair_value.md#fl-structure: a second federating owner lowers U; a starred federating owner makes others' values negative."""
     fl = FederatedMeanEstimation(100.0, 1.0)
     n = FIG5_N
     assert fl(np.array([1, 1] + [0] * 8), n) == pytest.approx(5.123, abs=1e-3)

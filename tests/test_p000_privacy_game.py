@@ -1,4 +1,4 @@
-"""Paper 000, the game and the platform's design problem: spec golden tests 4-8, Theorem 3, Figs. 6-8."""
+"""Paper 000, the game and the platform's design problem: docs/models/fair_value.md#g4 to #g8, Theorem 3, Figs. 6-8."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def test_gamma_and_expected_utility():
 
 
 def test_assumption_2_depends_on_epsilon():
-    """gamma is increasing only for eps' > 2 sqrt(3) (spec 4.4); eq. 88 then does not apply."""
+    """gamma is increasing only for eps' > 2 sqrt(3) (docs/models/fair_value.md#example-n2); eq. 88 then does not apply."""
     assert SymmetricBinaryGame(DPMeanEstimation(4.0), 2).satisfies_assumption_2()
     weak = SymmetricBinaryGame(DPMeanEstimation(2.0), 2)
     np.testing.assert_allclose(weak.gamma(np.array([0.0, 1.0])), [2 / 7, 2 / 7 - 4 / 63], atol=1e-12)
@@ -141,7 +141,7 @@ def test_two_group_mixed_equilibria_do_not_change_golden_cells():
 
 
 def test_two_group_knife_edge_mixed_equilibrium_beats_pure():
-    """Spec 4.5: at (c1, c2) = (0.275, 0.3) the mixed NE pays the platform up to 0.4091 as alpha -> 2 c1.
+    """docs/models/fair_value.md#two-groups: at (c1, c2) = (0.275, 0.3) the mixed NE pays the platform up to 0.4091 as alpha -> 2 c1.
 
     With user 2 sharing, user 1 mixes at p = 3 c2 / c1 - 3 = 3/11 and the platform keeps
     (1 - 2 c1)(1 - p/3) = 0.40909, above the best pure NE (both share at alpha = 0.6: 0.4).  The

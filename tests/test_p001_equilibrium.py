@@ -1,4 +1,4 @@
-"""Paper 001: value functions, stand-alone optimum and equilibrium solvers (spec G1-G4, G6)."""
+"""Paper 001: value functions, stand-alone optimum and equilibrium solvers (docs/models/data_contribution.md#g1 to #g4, G6)."""
 
 import numpy as np
 import pytest
@@ -120,7 +120,7 @@ def test_g6_gpt3_minimum_viable_n():
 
 
 def test_erm_bound_fig4_numbers():
-    """Spec Sec. 3.4 (the third-party ERM form): Fig. 4 analogue totals and n_min."""
+    """docs/models/data_contribution.md#fig4 (the third-party ERM form): Fig. 4 analogue totals and n_min."""
     for k, m_1e4, n_min in [(1, 91972, 47.1), (10, 88655, 175.5), (100, 78735, 1083.3)]:
         v = make_value("erm_bound", 0.95, k)
         assert standalone_optimum(v, 0.1) == 0.0
@@ -176,7 +176,7 @@ def test_max_contribution_tangency_and_entry_threshold():
     # c = 0.2 (m* = 0): an owner joins only once the others hold D* = (T^-1/2 + cT - a)/c, T = b'^-1(c)
     t = (1 / 0.4) ** (2 / 3)
     d_star = (t**-0.5 + 0.2 * t - 0.95) / 0.2
-    assert d_star == pytest.approx(0.776, abs=1e-3)                               # spec Sec. 4.5: "about 0.78"
+    assert d_star == pytest.approx(0.776, abs=1e-3)                               # docs/models/data_contribution.md#g10: "about 0.78"
     c = np.full(2, 0.2)
     below, above = max_contribution(V, c, np.zeros(2), np.array([d_star * (1 - 1e-6), d_star * (1 + 1e-6)]))
     assert below == 0.0 and above == pytest.approx(t - d_star, rel=1e-2)

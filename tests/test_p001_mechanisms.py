@@ -1,4 +1,4 @@
-"""Paper 001 mechanisms and best-response dynamics (spec G2, G4, G7, G9, G10; Theorems III-VIII)."""
+"""Paper 001 mechanisms and best-response dynamics (docs/models/data_contribution.md#g2, #g4, G7, G9, G10; Theorems III-VIII)."""
 
 import numpy as np
 import pytest
@@ -183,7 +183,7 @@ def test_g7_pd_many_symmetric_equilibria():
     assert list(is_eq) == [True, False, True, True]
     assert util == pytest.approx([0.664990, util[1], 0.706390, 0.761012], rel=1e-4)
     assert util[0] >= float(standalone_utility(V, c))                       # IR at m*/n
-    assert util[3] > util[0]       # the paper's "m*/n has maximum utility" is false (spec Sec. 2.3)
+    assert util[3] > util[0]       # the paper's "m*/n has maximum utility" is false (docs/models/data_contribution.md#fairness-baselines)
     assert n * levels[0] == pytest.approx(13.572, rel=1e-4)
     # the same through the mechanism's own deviation utilities
     m, o = mech("fairness_baseline", rule="pd", p=p), owners(np.full(n, c))
@@ -237,7 +237,7 @@ def test_two_type_rent_and_incentive_compatibility():
 
 
 def test_two_type_direct_maximisation_beats_paper_eq21():
-    """Spec Sec. 2.4: eq. (21) is not the maximiser of (22); the default maximises (22) directly."""
+    """docs/models/data_contribution.md#corr-eq-21: eq. (21) is not the maximiser of (22); the default maximises (22) directly."""
     others = np.array([20.0])
     best_gain = 0.0
     for p_low in np.linspace(0.05, 0.45, 9):
@@ -253,7 +253,7 @@ def test_two_type_direct_maximisation_beats_paper_eq21():
 
 
 def test_two_type_m_down_meets_corrected_first_order_condition():
-    """Spec Sec. 2.4: the maximiser of (22) solves v'(m_down + D) = c_lo - p/(1-p) (c_hi - c_lo)."""
+    """docs/models/data_contribution.md#corr-eq-21: the maximiser of (22) solves v'(m_down + D) = c_lo - p/(1-p) (c_hi - c_lo)."""
     c_lo, c_hi = 0.01, 0.02
     m = mech("two_type", c_low=c_lo, c_high=c_hi)
     for others, p_low in ((2.0, 0.1), (2.0, 0.2), (2.0, 0.3), (20.0, 0.45)):    # interior optima

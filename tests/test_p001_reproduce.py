@@ -16,7 +16,7 @@ def test_every_p001_check_passes():
 
 
 def test_fig6_rules_across_p():
-    """Spec Sec. 5.11: PD rises with p to the value-shaping total; PV collects nothing (m* = 0, v(d) = 0)."""
+    """docs/models/data_contribution.md#fig6: PD rises with p to the value-shaping total; PV collects nothing (m* = 0, v(d) = 0)."""
     pd = [p001.fairness_max_data("pd", p)[0] for p in (0.0, 0.5, 1.0)]
     assert pd == pytest.approx([0.0, 45300, 91900], abs=100)
     assert p001.fairness_max_data("pv", 0.5)[0] == 0.0

@@ -81,7 +81,7 @@ def test_hidden_costs_pay_information_rent_to_low_types_only():
 
 
 def _tied(rounds, *decision):
-    """Two owners with the same cost 0.01 under naive FL, starting at 0 (spec G9), run by DataMarket."""
+    """Two owners with the same cost 0.01 under naive FL, starting at 0 (docs/models/data_contribution.md#g9), run by DataMarket."""
     model = DataMarket("p001_naive_free_riding", rounds=rounds, overrides=[
         "population.owners=2", "population.types.0.sensitivity=0.01", "population.initial_action=0.0",
         *decision])
@@ -118,7 +118,7 @@ def test_fairness_scenarios_free_ride_at_p_zero_and_collect_more_with_p():
 
 
 @pytest.mark.parametrize("name, value, total", [
-    ("p001_fig4", make_value("erm_bound", 0.95, 1.0), 91972.0),   # spec Sec. 3.4, n = 10^4, c = 0.1, k = 1
+    ("p001_fig4", make_value("erm_bound", 0.95, 1.0), 91972.0),   # docs/models/data_contribution.md#fig4, n = 10^4, c = 0.1, k = 1
     ("p001_fig7", make_value("erm_bound", 0.95, 1.0), None),
 ])
 def test_fig4_fig7_scenarios_settle_on_the_largest_equilibrium(name, value, total):

@@ -1,4 +1,4 @@
-"""FL-Market (paper 002): Laplace mechanism, error bound and aggregation rules (spec G1-G5)."""
+"""FL-Market (paper 002): Laplace mechanism, error bound and aggregation rules (docs/models/fl_market.md#g1 to #g5)."""
 
 import numpy as np
 import pytest
@@ -151,18 +151,18 @@ def test_error_optimal_with_unequal_data_sizes():
 
 
 def test_var_opt_beats_bias_opt_only_in_the_d_scaled_reading():
-    # spec section 3.5 / section 5: All-in, E = 5, B = 40, 1000 synthetic profiles
+    # docs/models/fl_market.md#allin-sanity / #err-measure: All-in, E = 5, B = 40, 1000 synthetic profiles
     rng = np.random.default_rng(5)
     kind, rate, eps_bar = synthetic_bids(10, 5.0, rng, (1000,))
     eps = all_in_multi_minded(kind, rate, eps_bar, 40.0).epsilon
     assert (eps > 0).any(axis=1).all()
     mean = {(rule, d): error_bound(aggregate(rule, eps), eps, d_var=d).mean()
             for rule in ("bias_opt", "var_opt") for d in (1, 10)}
-    # paper reading (d = 1): BiasOpt is better (spec: 1.00 vs 1.40)
+    # paper reading (d = 1): BiasOpt is better (docs/models/fl_market.md#allin-sanity: 1.00 vs 1.40)
     assert mean["bias_opt", 1] < mean["var_opt", 1]
     assert mean["bias_opt", 1] == pytest.approx(1.00, abs=0.1)
     assert mean["var_opt", 1] == pytest.approx(1.40, abs=0.1)
-    # d-scaled reading (d = 10): VarOpt is better (spec: 3.12 vs 4.27)
+    # d-scaled reading (d = 10): VarOpt is better (docs/models/fl_market.md#allin-sanity: 3.12 vs 4.27)
     assert mean["var_opt", 10] < mean["bias_opt", 10]
     assert mean["var_opt", 10] == pytest.approx(3.12, rel=0.1)
     assert mean["bias_opt", 10] == pytest.approx(4.27, rel=0.1)

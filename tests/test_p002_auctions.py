@@ -1,4 +1,4 @@
-"""FL-Market (paper 002): All-in, the proportional-share mechanism and empirical regret (spec G6-G12)."""
+"""FL-Market (paper 002): All-in, the proportional-share mechanism and empirical regret (docs/models/fl_market.md#g6 to #g12)."""
 
 import numpy as np
 import pytest
@@ -51,7 +51,7 @@ def test_g7_all_in_edge_cases():
 
 
 def test_g8_all_in_is_not_truthful_regression():
-    # Proposition 5.1 claims truthfulness; spec G8 gives a counterexample (both loop readings)
+    # Proposition 5.1 claims truthfulness; docs/models/fl_market.md#g8 gives a counterexample (both loop readings)
     for loop in ("skip", "prefix"):
         truthful = all_in([6.0, 3.2], [2.0, 1.0], 8.0, loop=loop)
         np.testing.assert_allclose(truthful.payment, [8, 0])
@@ -66,8 +66,8 @@ def test_g8_all_in_is_not_truthful_regression():
 
 
 def test_all_in_regret_on_the_paper_distribution():
-    # spec section 2.4: 2.8-10.7 % of (profile, owner) pairs have a profitable V-misreport,
-    # largest gain about 3.2; IR and BF hold in every profile (spec G8: 0 violations in 1,500)
+    # docs/models/fl_market.md#alg-4: 2.8-10.7 % of (profile, owner) pairs have a profitable V-misreport,
+    # largest gain about 3.2; IR and BF hold in every profile (docs/models/fl_market.md#g8: 0 violations in 1,500)
     rng = np.random.default_rng(11)
     kind, rate, eps_bar = synthetic_bids(10, 5.0, rng, (300,))
     regret = empirical_regret("all_in", kind, rate, eps_bar, 10.0, factors=FACTORS)

@@ -62,7 +62,7 @@ def _random_model(n=4, M=5, hidden=8, seed=0):
 
 # --------------------------------------------------------------------- numpy network, no PyTorch
 def test_softmax_payments_exhaust_the_budget_exactly_g10():
-    # spec G10: p = softmax(s) B, so sum p = B and every owner is paid something
+    # docs/models/fl_market.md#g10: p = softmax(s) B, so sum p = B and every owner is paid something
     model = _random_model()
     rng = np.random.default_rng(1)
     kind = rng.integers(0, 4, (500, 4))

@@ -17,7 +17,7 @@ def test_every_p002_scenario_loads():
 
 
 def test_learning_bidder_discovers_the_all_in_misreport():
-    # spec G8 inside the market: Hedge owner C learns to under-report V and earns 4.8 per auction
+    # docs/models/fl_market.md#g8 inside the market: Hedge owner C learns to under-report V and earns 4.8 per auction
     model = DataMarket("p002_allin_counterexample", rounds=60)
     model.run()
     frame = model.model_frame()

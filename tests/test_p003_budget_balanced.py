@@ -1,4 +1,4 @@
-"""Paper 003: the budget-balanced mechanism M_beta, beta*, Theorem 4.1 and Table 1 (spec G2-G4, G8-G10)."""
+"""Paper 003: the budget-balanced mechanism M_beta, beta*, Theorem 4.1 and Table 1 (docs/models/contribution_game.md#g2 to #g4, G8-G10)."""
 
 from __future__ import annotations
 
@@ -114,9 +114,9 @@ def test_theorem_4_1_identical_costs_ne_maximises_every_p_mean() -> None:
         assert at_ne >= best * (1 - 1e-9)
 
 
-# ---------------------------------------------------------------- Theorem 4.1 known limit (G10, spec 5.3)
+# ---------------------------------------------------------------- Theorem 4.1 known limit (G10, docs/models/contribution_game.md#corr-thm-4-1)
 def test_theorem_4_1_fails_for_heterogeneous_costs_known_limit() -> None:
-    """Spec section 5.3: the paper's Theorem 4.1 does NOT hold for heterogeneous costs.
+    """docs/models/contribution_game.md#corr-thm-4-1: the paper's Theorem 4.1 does NOT hold for heterogeneous costs.
 
     c = w = (1, 2, 3): the all-positive NE of M_beta* has W_1 = 16.8774 while
     s -> (5, 0+, 0+) attains 20.7506; the same gap appears for p = 0.5, 0, -1.

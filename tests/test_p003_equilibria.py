@@ -1,4 +1,4 @@
-"""Paper 003: payoffs, welfare, Nash equilibria and best-response dynamics (spec G1, G5, G6, G8)."""
+"""Paper 003: payoffs, welfare, Nash equilibria and best-response dynamics (docs/models/contribution_game.md#g1, #g5, G6, G8)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Paper 004: the epsilon-strategy profile is a NE of R(N, eps) (Theorem 2, spec GT4); pooling equilibria and
-the collapse of repeated best response at N = 11 but not at N = 50 (spec section 4.2, GT10)."""
+"""Paper 004: the epsilon-strategy profile is a NE of R(N, eps) (Theorem 2, docs/models/value_of_privacy.md#gt4); pooling equilibria and
+the collapse of repeated best response at N = 11 but not at N = 50 (docs/models/value_of_privacy.md#gt10)."""
 
 import math
 

@@ -228,7 +228,7 @@ def test_market_error_rate_follows_the_chernoff_rate():
 
 def test_ml_estimator_is_the_majority_vote():
     """estimator = "ml": the likelihood-ratio test without the prior; at N = 11, eps = 1 its error is the
-    majority-vote error 0.168597 of spec 3.2, above the MAP error 0.150038."""
+    majority-vote error 0.168597 of docs/models/value_of_privacy.md#gt9, above the MAP error 0.150038."""
     n = 11
     out = make(estimator="ml").settle(np.full(n, 1.0), owners(n), ctx())
     assert out.metrics["expected_error"] == pytest.approx(0.168597, abs=1e-6)

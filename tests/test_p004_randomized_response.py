@@ -42,7 +42,7 @@ def test_privacy_level_conventions():
         assert not Strategy.constant(report).is_informative()
     # truthful reporting: x/0 = infinity
     assert Strategy(p1=1.0, p0=0.0, q1=0.0, q0=1.0).privacy_level() == math.inf
-    # floating-point residue of the abstention probability must not give infinity (spec section 5 item 3)
+    # floating-point residue of the abstention probability must not give infinity (docs/models/value_of_privacy.md#def-1)
     keep = 0.7310585786300049
     s = Strategy(p1=keep, p0=1 - keep, q1=1 - keep + 1e-17, q0=keep - 1e-17)
     assert s.privacy_level() == pytest.approx(math.log(keep / (1 - keep)), rel=1e-9)
@@ -83,7 +83,7 @@ def test_sampled_reports_follow_the_strategy():
 
 
 def test_gt9_exact_map_error_and_bound_21():
-    """spec GT9: exact MAP error <= exp(-N D(eps))."""
+    """docs/models/value_of_privacy.md#gt9: exact MAP error <= exp(-N D(eps))."""
     assert map_error_iid(11, 1.0, THETA, PRIOR1) == pytest.approx(0.150038, abs=1e-6)
     assert map_error_iid(50, 1.0, THETA, PRIOR1) == pytest.approx(0.020255, abs=1e-6)
     assert error_bound(np.full(11, 1.0), THETA) == pytest.approx(0.644055, abs=1e-6)
@@ -94,7 +94,7 @@ def test_gt9_exact_map_error_and_bound_21():
 
 def test_ml_estimate_is_the_majority_vote_and_errs_more_than_map():
     """decision_prior = 0.5 drops the prior from the test: for i.i.d. eps-reports it is the majority vote
-    (spec 3.2: 0.168597 at N = 11, eps = 1, against the MAP error 0.150038)."""
+    (docs/models/value_of_privacy.md#gt9: 0.168597 at N = 11, eps = 1, against the MAP error 0.150038)."""
     assert map_error_iid(11, 1.0, THETA, PRIOR1, decision_prior=0.5) == pytest.approx(0.168597, abs=1e-6)
     profile = Strategy.randomized_response(np.full(11, 1.0))
     assert map_error(profile, THETA, PRIOR1, decision_prior=0.5) == pytest.approx(0.168597, abs=1e-6)

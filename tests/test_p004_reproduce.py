@@ -1,4 +1,4 @@
-"""`privmarket reproduce 004`: every spec 004 golden check passes and the figures are written."""
+"""`privmarket reproduce 004`: every docs/models/value_of_privacy.md golden check passes and the figures are written."""
 
 from analysis.reproduce import reproduce
 

@@ -1,6 +1,6 @@
 """Paper 004: V_LB (Theorem 1), the genie mechanism, R(N, eps) (Theorem 2) and payment vs accuracy (Theorem 3).
 
-Golden numbers from spec section 6 (theta = 0.8, P_W(1) = 0.7, g(eps) = eps unless stated).
+Golden numbers from docs/models/value_of_privacy.md#golden (theta = 0.8, P_W(1) = 0.7, g(eps) = eps unless stated).
 """
 
 import math
@@ -162,7 +162,7 @@ def test_gt3_payment_at_n100_and_limits():
     par = mechanism_parameters(4000, 1.0, THETA, PRIOR1)
     assert float(par.a11) == pytest.approx(1 / (0.6 * 0.7), rel=1e-9)
     assert float(par.a00) == pytest.approx(1 / (0.6 * 0.3), rel=1e-9)
-    # prior dependence at finite N (spec 3.2): even N symmetric in the prior, odd N not
+    # prior dependence at finite N (docs/models/value_of_privacy.md#gt3): even N symmetric in the prior, odd N not
     assert float(equilibrium_payment(20, 1.0, THETA, 0.3, LINEAR)) == pytest.approx(6.9384, abs=1e-4)
     assert float(equilibrium_payment(20, 1.0, THETA, 0.5, LINEAR)) == pytest.approx(6.5510, abs=1e-4)
     assert float(equilibrium_payment(11, 1.0, THETA, 0.3, LINEAR)) == pytest.approx(7.9657, abs=1e-4)
@@ -361,7 +361,7 @@ def test_gt7_theorem3_bounds(tau, n, lower, upper, total):
 
 
 def test_gt8_lemma4_best_homogeneous_profile():
-    """spec GT8 gives 87.853 at eps ~ 1.797 from a grid search; the exact infimum is 87.8157 at 1.7962."""
+    """docs/models/value_of_privacy.md#gt8 gives 87.853 at eps ~ 1.797 from a grid search; the exact infimum is 87.8157 at 1.7962."""
     total, eps, n = best_homogeneous_payment(0.4, THETA, LINEAR)
     assert n == 9
     assert eps == pytest.approx(1.797, abs=1e-3)

@@ -3,7 +3,7 @@
 Each paper has a module ``analysis.reproduce.pNNN`` with these functions:
 
 ``checks() -> list[Check]``
-    every checked quantity: the paper's (or spec's) value beside the
+    every checked quantity: the paper's (or its model page's) value beside the
     simulator's, computed through the public API;
 ``figures(out_dir: pathlib.Path) -> list[pathlib.Path]``
     the figure analogues, written as PNG files into ``out_dir``;
@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-#: Paper ids and their short titles (see ``shared/seeds/README.md``).
+#: Paper ids and their short titles (their models: ``docs/models/``).
 PAPERS = {
     "000": "Fair value of data under heterogeneous privacy constraints (Kang et al.)",
     "001": "Mechanisms that incentivize data sharing in FL (accuracy / value shaping)",
@@ -39,13 +39,13 @@ class Check:
     name : str
         What is checked, in the paper's words (e.g. ``"c_th (Thm 3)"``).
     paper : float
-        The paper's or the spec's value.
+        The paper's value, or the model page's golden number.
     simulated : float
         The simulator's value.
     tolerance : float
         Absolute tolerance of the comparison.
     source : str
-        Where the value is stated (``"paper eq. 9"``, ``"spec G3"``).
+        Where the value is stated (``"paper eq. 9"``, ``"docs/models/fl_market.md#g3"``).
     """
 
     name: str

@@ -1,9 +1,9 @@
 """Reproduction of paper 000 (Kang, Pedarsani & Ramchandran, the fair value of data under heterogeneous privacy).
 
-:func:`checks` covers every golden test of spec 000 section 8 (G1-G10), the
+:func:`checks` covers every golden test of docs/models/fair_value.md#golden (G1-G10), the
 equilibrium-selection comparison at :math:`c = 0.45` and the knife-edge mixed
-equilibrium at :math:`(c_1, c_2) = (0.275, 0.3)` (spec §4.5), the
-structural facts of the federated utility (spec §3.4: lone federator,
+equilibrium at :math:`(c_1, c_2) = (0.275, 0.3)` (docs/models/fair_value.md#two-groups), the
+structural facts of the federated utility (docs/models/fair_value.md#fl-structure: lone federator,
 non-monotonicity, negative fair values) and the Fig. 5b shares of the starred
 owner.  Every simulated number goes through the public API of
 :mod:`market.theory.fair_value.fair_values`, :mod:`market.theory.fair_value.mean_estimation` and
@@ -12,10 +12,10 @@ owner.  Every simulated number goes through the public API of
 :func:`figures` writes analogues of Figs. 5-9 and the regime-shift time
 series of a :class:`~market.simulation.model.DataMarket` run.  Figs. 5-7 are
 qualitative: the paper omits the small data sizes, the sensitivity functions
-and :math:`\\alpha` (spec §7.7); the choices here are those of spec §3.5
+and :math:`\\alpha` (docs/models/fair_value.md#nr-fig5-7); the choices here are those of docs/models/fair_value.md#nr-fig5-7
 (config B) and of the ``p000_fig6`` scenario (five sensitivity types with
 :math:`c_i(\\rho) = s_i\\,[0, 0.08, 1]_\\rho`, :math:`\\alpha = 0.5`).
-Fig. 8 is exact; Fig. 9 uses the platform's favourite pure NE (spec §4.5).
+Fig. 8 is exact; Fig. 9 uses the platform's favourite pure NE (docs/models/fair_value.md#two-groups).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from market.theory.fair_value.privacy_game import (
     two_group_optimal_alpha,
 )
 
-#: Fig. 5 configuration B of spec §3.5: 4 direct, 5 federating, 1 out.
+#: Fig. 5 configuration B of docs/models/fair_value.md#nr-fig5-7: 4 direct, 5 federating, 1 out.
 FIG5_RHO = np.array([2, 2, 2, 2, 1, 1, 1, 1, 1, 0])
 FIG5_N = np.array([100, 100, 10, 10, 100, 100, 10, 10, 10, 10.0])
 #: Owner groups of Fig. 5a: (rho = 2, n = 100), (2, 10), (1, 100), (1, 10), rho = 0.
@@ -58,69 +58,69 @@ def _fig5_values(s2: float, r2: float, importance: np.ndarray | None = None) -> 
 
 def _dp_checks() -> list[Check]:
     dp = DPMeanEstimation()
-    out = [Check(f"r({k} sharers) (eqs. 28, 32, 36)", v, float(dp.risk(k)), 1e-9, "spec G1")
+    out = [Check(f"r({k} sharers) (eqs. 28, 32, 36)", v, float(dp.risk(k)), 1e-9, "docs/models/fair_value.md#g1")
            for k, v in ((0, 1 / 12), (1, 1 / 18), (2, 1 / 24))]
-    out += [Check("U([inf, 0]) (eq. 10)", 2 / 3, float(dp(np.array([1, 0]))), 1e-9, "spec G1"),
-            Check("U([inf, inf]) (eq. 10)", 1.0, float(dp(np.array([1, 1]))), 1e-9, "spec G1")]
+    out += [Check("U([inf, 0]) (eq. 10)", 2 / 3, float(dp(np.array([1, 0]))), 1e-9, "docs/models/fair_value.md#g1"),
+            Check("U([inf, inf]) (eq. 10)", 1.0, float(dp(np.array([1, 1]))), 1e-9, "docs/models/fair_value.md#g1")]
     for eps, one, two in ((1.0, 2 / 27, 1 / 4), (2.0, 2 / 9, 4 / 7), (2 * np.sqrt(3), 2 / 5, 4 / 5)):
         d = DPMeanEstimation(eps)
-        out += [Check(f"U([eps',0]), eps'={eps:.4g} (eq. 37)", one, float(d.utility_of_count(1)), 1e-9, "spec G1"),
+        out += [Check(f"U([eps',0]), eps'={eps:.4g} (eq. 37)", one, float(d.utility_of_count(1)), 1e-9, "docs/models/fair_value.md#g1"),
                 Check(f"U([eps',eps']), eps'={eps:.4g} (eq. 37)", two, float(d.utility_of_count(2)), 1e-9,
-                      "spec G1"),
+                      "docs/models/fair_value.md#g1"),
                 Check(f"w* one sharer, eps'={eps:.4g} (eq. 31)", eps**2 / (3 * (eps**2 + 8)),
-                      float(d.weight(1)), 1e-12, "spec G1"),
+                      float(d.weight(1)), 1e-12, "docs/models/fair_value.md#g1"),
                 Check(f"w* two sharers, eps'={eps:.4g} (eq. 35)", eps**2 / (4 * (eps**2 + 3)),
-                      float(d.weight(2)), 1e-12, "spec G1")]
+                      float(d.weight(2)), 1e-12, "docs/models/fair_value.md#g1")]
     pp, phi = fair_values_with_platform(np.array([1, 1]), dp)
-    out += [Check("Thm 1 phi_p(inf, inf) (eq. 11)", 5 / 9, pp, 1e-9, "spec G2"),
-            Check("Thm 1 phi_i(inf, inf) (eq. 11)", 2 / 9, float(phi[0]), 1e-9, "spec G2")]
+    out += [Check("Thm 1 phi_p(inf, inf) (eq. 11)", 5 / 9, pp, 1e-9, "docs/models/fair_value.md#g2"),
+            Check("Thm 1 phi_i(inf, inf) (eq. 11)", 2 / 9, float(phi[0]), 1e-9, "docs/models/fair_value.md#g2")]
     pp, phi = fair_values_with_platform(np.array([1, 0]), dp)
-    out += [Check("Thm 1 phi_p(inf, 0)", 1 / 3, pp, 1e-9, "spec G2"),
-            Check("Thm 1 phi_1(inf, 0) (corrected eq. 11)", 1 / 3, float(phi[0]), 1e-9, "spec G2"),
-            Check("Thm 1 phi_2(inf, 0) (null player)", 0.0, float(phi[1]), 1e-9, "spec G2")]
+    out += [Check("Thm 1 phi_p(inf, 0)", 1 / 3, pp, 1e-9, "docs/models/fair_value.md#g2"),
+            Check("Thm 1 phi_1(inf, 0) (corrected eq. 11)", 1 / 3, float(phi[0]), 1e-9, "docs/models/fair_value.md#g2"),
+            Check("Thm 1 phi_2(inf, 0) (null player)", 0.0, float(phi[1]), 1e-9, "docs/models/fair_value.md#g2")]
     pp, phi = fair_values_with_platform(np.array([1, 1]), DPMeanEstimation(2.0))
-    out += [Check("Thm 1 phi_p, eps'=2", 50 / 189, pp, 1e-9, "spec G2"),
-            Check("Thm 1 phi_i, eps'=2", 29 / 189, float(phi[0]), 1e-9, "spec G2"),
+    out += [Check("Thm 1 phi_p, eps'=2", 50 / 189, pp, 1e-9, "docs/models/fair_value.md#g2"),
+            Check("Thm 1 phi_i, eps'=2", 29 / 189, float(phi[0]), 1e-9, "docs/models/fair_value.md#g2"),
             Check("Thm 2 phi_1(inf, 0)/alpha (corrected eq. 12)", 2 / 3,
-                  float(shapley_exact(np.array([1, 0]), dp)[0]), 1e-9, "spec G3"),
+                  float(shapley_exact(np.array([1, 0]), dp)[0]), 1e-9, "docs/models/fair_value.md#g3"),
             Check("Thm 2 phi_1(inf, inf)/alpha (eq. 12)", 0.5,
-                  float(shapley_exact(np.array([1, 1]), dp)[0]), 1e-9, "spec G3"),
+                  float(shapley_exact(np.array([1, 1]), dp)[0]), 1e-9, "docs/models/fair_value.md#g3"),
             Check("Thm 2 phi_1(0, inf) (null player)", 0.0,
-                  float(shapley_exact(np.array([0, 1]), dp)[0]), 1e-12, "spec G3")]
+                  float(shapley_exact(np.array([0, 1]), dp)[0]), 1e-12, "docs/models/fair_value.md#g3")]
     return out
 
 
 def _theorem3_checks() -> list[Check]:
     game = SymmetricBinaryGame(DPMeanEstimation(), 2)
-    out = [Check("gamma_min = gamma(0) (eq. 94)", 0.5, game.gamma_min, 1e-9, "spec G4"),
-           Check("gamma_max = gamma(1) (eq. 94, Thm 3)", 2 / 3, game.gamma_max, 1e-9, "spec G4/G6"),
-           Check("U(p=0.5) (eq. 93)", 7 / 12, float(game.expected_utility(0.5)), 1e-9, "spec G4")]
+    out = [Check("gamma_min = gamma(0) (eq. 94)", 0.5, game.gamma_min, 1e-9, "docs/models/fair_value.md#g4"),
+           Check("gamma_max = gamma(1) (eq. 94, Thm 3)", 2 / 3, game.gamma_max, 1e-9, "docs/models/fair_value.md#g4/#g6"),
+           Check("U(p=0.5) (eq. 93)", 7 / 12, float(game.expected_utility(0.5)), 1e-9, "docs/models/fair_value.md#g4")]
     for c, alpha, p in ((0.3, 0.3, 1.0), (0.3, 0.5, 0.6), (0.3, 0.55, 3 / 11), (0.3, 0.61, 0.0),
                         (0.5, 0.8, 0.75), (0.5, 0.9, 1 / 3)):
-        out.append(Check(f"p*(alpha={alpha}), c={c} (eq. 95)", p, float(game.p_star(alpha, c)), 1e-9, "spec G5"))
+        out.append(Check(f"p*(alpha={alpha}), c={c} (eq. 95)", p, float(game.p_star(alpha, c)), 1e-9, "docs/models/fair_value.md#g5"))
     table = ((0.1, 0.2, 0.8, 1.0, 0.0), (0.3, 0.6, 0.4, 1.0, 0.0), (0.4, 0.75, 0.213333, 0.853333, 0.2),
              (0.5, 6 / 7, 1 / 12, 7 / 12, 0.5), (0.6, 18 / 19, 0.013333, 0.253333, 0.8),
              (0.7, 0.0, 0.0, 0.0, 1.0), (0.9, 0.0, 0.0, 0.0, 1.0), (1.0, 0.0, 0.0, 0.0, 1.0))
     for c, alpha, payoff, U, p in table:
         r = game.optimal_alpha(c, "symmetric_mixed")
-        out += [Check(f"alpha*(c={c}) (eq. 97)", alpha, r.alpha, 1e-5, "spec G6"),
-                Check(f"platform payoff (c={c})", payoff, r.platform_payoff, 1e-5, "spec G6"),
-                Check(f"U(p*) (c={c})", U, r.utility, 1e-5, "spec G6"),
-                Check(f"p* (c={c})", p, float(r.strategy), 1e-5, "spec G6")]
-    out.append(Check("c_th via eq. 24 scan (Thm 3)", 1 / 3, game.sensitivity_threshold(1e-3), 1e-3, "spec G7"))
+        out += [Check(f"alpha*(c={c}) (eq. 97)", alpha, r.alpha, 1e-5, "docs/models/fair_value.md#g6"),
+                Check(f"platform payoff (c={c})", payoff, r.platform_payoff, 1e-5, "docs/models/fair_value.md#g6"),
+                Check(f"U(p*) (c={c})", U, r.utility, 1e-5, "docs/models/fair_value.md#g6"),
+                Check(f"p* (c={c})", p, float(r.strategy), 1e-5, "docs/models/fair_value.md#g6")]
+    out.append(Check("c_th via eq. 24 scan (Thm 3)", 1 / 3, game.sensitivity_threshold(1e-3), 1e-3, "docs/models/fair_value.md#g7"))
     out += [Check("c=0.45 platform payoff, symmetric mixed NE", 0.1408,
-                  game.optimal_alpha(0.45, "symmetric_mixed").platform_payoff, 1e-4, "spec 4.5"),
+                  game.optimal_alpha(0.45, "symmetric_mixed").platform_payoff, 1e-4, "docs/models/fair_value.md#two-groups"),
             Check("c=0.45 platform payoff, favourite pure NE", 0.2167,
-                  game.optimal_alpha(0.45, "platform_favourite").platform_payoff, 1e-4, "spec 4.5")]
+                  game.optimal_alpha(0.45, "platform_favourite").platform_payoff, 1e-4, "docs/models/fair_value.md#two-groups")]
     for cs, alpha, payoff in (((0.1, 0.1), 0.2, 0.8), ((0.3, 0.3), 0.6, 0.4), ((0.2, 0.05), 0.075, 0.616667),
                               ((0.5, 0.4), 0.6, 0.266667), ((0.4, 0.5), 0.6, 0.266667), ((0.7, 0.7), 0.0, 0.0)):
         r = two_group_optimal_alpha(DPMeanEstimation(), cs, include_mixed=False)
-        out += [Check(f"two groups c={cs}: alpha* (eq. 26 corrected)", alpha, r.alpha, 1e-6, "spec G8"),
-                Check(f"two groups c={cs}: platform payoff", payoff, r.platform_payoff, 1e-6, "spec G8")]
+        out += [Check(f"two groups c={cs}: alpha* (eq. 26 corrected)", alpha, r.alpha, 1e-6, "docs/models/fair_value.md#g8"),
+                Check(f"two groups c={cs}: platform payoff", payoff, r.platform_payoff, 1e-6, "docs/models/fair_value.md#g8")]
     knife = two_group_optimal_alpha(DPMeanEstimation(), (0.275, 0.3))
     out += [Check("two groups c=(0.275, 0.3), mixed NE: platform payoff", 0.4091, knife.platform_payoff, 1e-4,
-                  "spec 4.5"),
-            Check("two groups c=(0.275, 0.3), mixed NE: alpha* = 2 c1", 0.55, knife.alpha, 1e-6, "spec 4.5")]
+                  "docs/models/fair_value.md#two-groups"),
+            Check("two groups c=(0.275, 0.3), mixed NE: alpha* = 2 c1", 0.55, knife.alpha, 1e-6, "docs/models/fair_value.md#two-groups")]
     return out
 
 
@@ -139,34 +139,34 @@ def _federated_checks() -> list[Check]:
     single[0] = 2
     lone = single.copy()
     lone[0] = 1
-    out = [Check("Prop. 5 weights minus QP optimum (max abs)", 0.0, worst, 1e-12, "spec G9a"),
-           Check("single sharer U (eq. 15 + 59)", 9.95291, float(fl(single, np.full(10, 100.0))), 1e-5, "spec G9c"),
+    out = [Check("Prop. 5 weights minus QP optimum (max abs)", 0.0, worst, 1e-12, "docs/models/fair_value.md#g9"),
+           Check("single sharer U (eq. 15 + 59)", 9.95291, float(fl(single, np.full(10, 100.0))), 1e-5, "docs/models/fair_value.md#g9"),
            Check("lone federator: U(1,0..) - U(2,0..) (App. D)", 0.0,
-                 float(fl(lone, FIG5_N) - fl(single, FIG5_N)), 1e-12, "spec G9d"),
-           Check("U(0) (eq. 15)", 0.0, float(fl(np.zeros(10, dtype=int), FIG5_N)), 1e-12, "spec G9e"),
+                 float(fl(lone, FIG5_N) - fl(single, FIG5_N)), 1e-12, "docs/models/fair_value.md#g9"),
+           Check("U(0) (eq. 15)", 0.0, float(fl(np.zeros(10, dtype=int), FIG5_N)), 1e-12, "docs/models/fair_value.md#g9"),
            Check("U(1,1,0,..) (not monotone)", 5.123, float(fl(np.array([1, 1] + [0] * 8), FIG5_N)), 1e-3,
-                 "spec 3.4")]
+                 "docs/models/fair_value.md#fl-structure")]
     a = np.ones(10)
     a[4] = 100.0
     phi, U = _fig5_values(100.0, 1.0, a)
-    out += [Check("star a=100 at rho=1: U", 131.4, U, 0.05, "spec 3.4"),
-            Check("star a=100 at rho=1: star's value", 247.4, float(phi[4]), 0.05, "spec 3.4"),
-            Check("star a=100 at rho=1: other rho=1 value (negative)", -42.0, float(phi[5]), 0.05, "spec 3.4")]
+    out += [Check("star a=100 at rho=1: U", 131.4, U, 0.05, "docs/models/fair_value.md#fl-structure"),
+            Check("star a=100 at rho=1: star's value", 247.4, float(phi[4]), 0.05, "docs/models/fair_value.md#fl-structure"),
+            Check("star a=100 at rho=1: other rho=1 value (negative)", -42.0, float(phi[5]), 0.05, "docs/models/fair_value.md#fl-structure")]
     expected = {(100.0, 1.0): ([5.95, 3.65, -2.69, -3.27, -4.02], 40.23),
                 (1.0, 10.0): ([2.48, -0.13, 0.53, -0.88, -3.12], 31.18),
                 (0.1, 100.0): ([6.09, -1.88, 2.73, -2.82, -5.44], 54.36)}
     for (s2, r2), (devs, U_ref) in expected.items():
         phi, U = _fig5_values(s2, r2)
-        out.append(Check(f"Fig. 5a U (s2={s2}, r2={r2})", U_ref, U, 0.01, "spec 3.5 / G10"))
+        out.append(Check(f"Fig. 5a U (s2={s2}, r2={r2})", U_ref, U, 0.01, "docs/models/fair_value.md#nr-fig5-7 / #g10"))
         for (label, idx), dev in zip(FIG5_GROUPS.items(), devs):
             out.append(Check(f"Fig. 5a phi - U/N, {label} (s2={s2})", dev, float(phi[idx].mean() - U / 10),
-                             0.01, "spec 3.5 / G10"))
+                             0.01, "docs/models/fair_value.md#nr-fig5-7 / #g10"))
     for s2, r2, share in ((100.0, 1.0, 0.93), (0.1, 100.0, 0.23)):
         a = np.ones(10)
         a[0] = 100.0
         phi, U = _fig5_values(s2, r2, a)
         out.append(Check(f"Fig. 5b starred (rho=2, n=100) share of U (s2={s2})", share, float(phi[0] / U), 0.01,
-                         "spec 3.5"))
+                         "docs/models/fair_value.md#nr-fig5-7"))
     game = PrivacyGame(fl, FIG6_CLASSES)
     out.append(Check("Fig. 6 configuration is a NE (1 = yes)", 1.0,
                      float(game.is_equilibrium(FIG6_PROFILE, FIG6_ALPHA)), 0.0, "paper Fig. 6"))
@@ -174,7 +174,7 @@ def _federated_checks() -> list[Check]:
 
 
 def checks() -> list[Check]:
-    """Every golden quantity of spec 000 (G1-G10 and sections 3.4, 3.5, 4.5)."""
+    """Every golden quantity of docs/models/fair_value.md (G1-G10 and sections 3.4, 3.5, 4.5)."""
     return _dp_checks() + _theorem3_checks() + _federated_checks()
 
 

@@ -1,11 +1,11 @@
 """Reproduction of paper 001 (free-riding and value shaping, Karimireddy, Guo & Jordan 2022).
 
-:func:`checks` compares every golden number of the spec (Sec. 6, G1-G4, G6,
-G7, G9, G10, and the Fig. 4 analogue of Sec. 3.4) with the simulator's value,
+:func:`checks` compares every golden number of docs/models/data_contribution.md#golden (G1-G4,
+G6, G7, G9, G10, and the Fig. 4 analogue, #fig4) with the simulator's value,
 computed through :mod:`market.theory.data_contribution.value_functions`, :mod:`market.theory.data_contribution.equilibrium` and the
 mechanisms of :mod:`market.mechanisms.value_shaping`.  :func:`figures` writes
 the analogues of Fig. 2, Fig. 4 and Fig. 7 (with the ERM-bound value, the
-spec's plausible default, ``a_opt = 0.95``) and a dynamics figure of the
+plausible default of docs/models/data_contribution.md#value-functions, ``a_opt = 0.95``) and a dynamics figure of the
 simulator itself.
 
 Fig. 7's proportional-data panels use the *maximum-data* type-symmetric PD
@@ -21,8 +21,8 @@ other Fig. 7 claim is reproduced: under PD the high-cost agents opt out
 The Fig. 6 comparison of PD / PV / PS across ``p`` (identical agents with
 ``m* = 0``, ERM-bound value, ``c = 0.1``, ``n = 10^4``) uses the maximum-data
 symmetric equilibrium of :func:`fairness_max_data`; PD is checked against the
-spec's totals (Sec. 5.11) and :func:`tables` prints all three rules beside
-value shaping.  As the spec found, PD's total *rises* with ``p`` up to the
+totals of docs/models/data_contribution.md#fig6 and :func:`tables` prints all three rules beside
+value shaping.  As docs/models/data_contribution.md#nr-fig6 records, PD's total *rises* with ``p`` up to the
 value-shaping total at ``p = 1``, where the agents' utility is 0 (IR binds),
 rather than peaking inside ``(0, 1)`` as the paper's Fig. 6 shows.
 """
@@ -56,7 +56,7 @@ from market.theory.data_contribution.value_functions import (
 
 SQRT = make_value("sqrt", 0.95, 1.0)
 COSTS = np.array([0.01, 0.02, 0.05])
-#: Fig. 6 setting: identical agents with m* = 0 (spec Sec. 5.11).
+#: Fig. 6 setting: identical agents with m* = 0 (docs/models/data_contribution.md#fig6).
 FIG6_VALUE, FIG6_N, FIG6_COST = make_value("erm_bound", 0.95, 1.0), 10000, 0.1
 
 
@@ -83,32 +83,32 @@ def _dynamics(name: str, costs: np.ndarray, start: np.ndarray, rounds: int,
 
 
 def checks() -> list[Check]:
-    """Every golden number of spec Sec. 6 that applies, beside the simulator's value."""
+    """Every golden number of docs/models/data_contribution.md#golden that applies, beside the simulator's value."""
     out: list[Check] = []
     add = lambda name, paper, sim, tol, src: out.append(Check(name, paper, float(sim), tol, src))  # noqa: E731
     # G1
-    add("m*(c=0.01)", 13.572088, standalone_optimum(SQRT, 0.01), 1e-4 * 13.57, "spec G1 / eq. 4")
-    add("u*(c=0.01)", 0.542837, standalone_utility(SQRT, 0.01), 1e-5, "spec G1")
-    add("m*(c=0.1)", 2.924018, standalone_optimum(SQRT, 0.1), 1e-4 * 2.92, "spec G1")
-    add("u*(c=0.1)", 0.072795, standalone_utility(SQRT, 0.1), 1e-5, "spec G1")
-    add("m*(c=0.13)", 0.0, standalone_optimum(SQRT, 0.13), 1e-12, "spec G1")
+    add("m*(c=0.01)", 13.572088, standalone_optimum(SQRT, 0.01), 1e-4 * 13.57, "docs/models/data_contribution.md#g1 / eq. 4")
+    add("u*(c=0.01)", 0.542837, standalone_utility(SQRT, 0.01), 1e-5, "docs/models/data_contribution.md#g1")
+    add("m*(c=0.1)", 2.924018, standalone_optimum(SQRT, 0.1), 1e-4 * 2.92, "docs/models/data_contribution.md#g1")
+    add("u*(c=0.1)", 0.072795, standalone_utility(SQRT, 0.1), 1e-5, "docs/models/data_contribution.md#g1")
+    add("m*(c=0.13)", 0.0, standalone_optimum(SQRT, 0.13), 1e-12, "docs/models/data_contribution.md#g1")
     c = np.geomspace(1e-3, 0.1, 5)
     slope = np.polyfit(np.log(c), np.log(standalone_optimum(SQRT, c)), 1)[0]
-    add("d log m*/d log c", -2 / 3, slope, 1e-6, "spec G1 / paper L103")
+    add("d log m*/d log c", -2 / 3, slope, 1e-6, "docs/models/data_contribution.md#g1 / paper L103")
     c_max = bisect(lambda c_: np.where(standalone_optimum(SQRT, c_) > 0, 1.0, -1.0), np.array(0.1), np.array(0.2))
-    add("viability cutoff c_max = a^3/(6.75k)", 0.1270185, c_max, 1e-4 * 0.127, "spec G1 / Sec. 3.3")
+    add("viability cutoff c_max = a^3/(6.75k)", 0.1270185, c_max, 1e-4 * 0.127, "docs/models/data_contribution.md#g1")
     add("m* just below c_max = 2.25k/a^2", 2.493075, standalone_optimum(SQRT, c_max * (1 - 1e-9)), 1e-3,
-        "spec Sec. 3.3 (jump to 0 above)")
+        "docs/models/data_contribution.md#g1 (jump to 0 above)")
     c = np.linspace(0.001, 0.3, 300)
     add("m*, u* non-increasing in c (1=yes)", 1.0, float(np.all(np.diff(standalone_optimum(SQRT, c)) <= 0)
                                                           and np.all(np.diff(standalone_utility(SQRT, c)) <= 1e-15)),
-        0.0, "spec G1 / Thm I")
+        0.0, "docs/models/data_contribution.md#g1 / Thm I")
     # G2
     eq = naive_equilibrium(SQRT, COSTS)
-    add("naive eq. m_1 (Thm III)", 13.572088, eq[0], 1e-3, "spec G2 / eq. 9")
-    add("naive eq. m_2 + m_3 (free-riders)", 0.0, eq[1:].sum(), 1e-12, "spec G2 / eq. 9")
-    add("naive eq. total", 13.572088, eq.sum(), 1e-3, "spec G2")
-    add("stand-alone sum", 26.763557, standalone_optimum(SQRT, COSTS).sum(), 1e-3, "spec G2")
+    add("naive eq. m_1 (Thm III)", 13.572088, eq[0], 1e-3, "docs/models/data_contribution.md#g2 / eq. 9")
+    add("naive eq. m_2 + m_3 (free-riders)", 0.0, eq[1:].sum(), 1e-12, "docs/models/data_contribution.md#g2 / eq. 9")
+    add("naive eq. total", 13.572088, eq.sum(), 1e-3, "docs/models/data_contribution.md#g2")
+    add("stand-alone sum", 26.763557, standalone_optimum(SQRT, COSTS).sum(), 1e-3, "docs/models/data_contribution.md#g2")
     seq = _owners(COSTS)
     mech = MECHANISMS["naive_fl"](MECHANISMS["naive_fl"].Params())
     a = np.full(3, 20.0)
@@ -116,97 +116,97 @@ def checks() -> list[Check]:
     for _ in range(4):
         for i in range(3):
             a[i] = mech.best_response(a, seq, ctx)[i]
-    add("sequential BR total, 4 sweeps", 13.572088, a.sum(), 1e-3, "spec G2")
-    add("Remark 1: 5 agents c=0.2", 0.0, naive_equilibrium(SQRT, np.full(5, 0.2)).sum(), 1e-12, "spec G2")
+    add("sequential BR total, 4 sweeps", 13.572088, a.sum(), 1e-3, "docs/models/data_contribution.md#g2")
+    add("Remark 1: 5 agents c=0.2", 0.0, naive_equilibrium(SQRT, np.full(5, 0.2)).sum(), 1e-12, "docs/models/data_contribution.md#g2")
     # G3
-    add("M(n=1, c=0.2)", 0.0, value_shaping_totals(SQRT, np.full(1, 0.2))[-1], 1e-12, "spec G3")
-    add("M(n=2, c=0.2)", 5.050104, value_shaping_totals(SQRT, np.full(2, 0.2))[-1], 5e-4, "spec G3")
+    add("M(n=1, c=0.2)", 0.0, value_shaping_totals(SQRT, np.full(1, 0.2))[-1], 1e-12, "docs/models/data_contribution.md#g3")
+    add("M(n=2, c=0.2)", 5.050104, value_shaping_totals(SQRT, np.full(2, 0.2))[-1], 5e-4, "docs/models/data_contribution.md#g3")
     roots = value_shaping_totals(SQRT, np.full(10, 0.2))
-    add("M(n=10, c=0.2)", 39.549397, roots[-1], 4e-3, "spec G3 / Remark 3")
-    add("unstable root (n=10)", 1.16442, roots[1], 1e-4, "spec G3")
-    add("n_min = ceil(6.75ck/a^3)", 2.0, np.ceil(minimum_viable_n(SQRT, 0.2)), 0.0, "spec G3")
+    add("M(n=10, c=0.2)", 39.549397, roots[-1], 4e-3, "docs/models/data_contribution.md#g3 / Remark 3")
+    add("unstable root (n=10)", 1.16442, roots[1], 1e-4, "docs/models/data_contribution.md#g3")
+    add("n_min = ceil(6.75ck/a^3)", 2.0, np.ceil(minimum_viable_n(SQRT, 0.2)), 0.0, "docs/models/data_contribution.md#g3")
     add("M/n at n=1e5 -> a/c", 0.95 / 0.2, value_shaping_totals(SQRT, np.full(100000, 0.2))[-1] / 1e5,
-        0.01 * 4.75, "spec G3 / Fig. 4(a, b)")
+        0.01 * 4.75, "docs/models/data_contribution.md#g3 / Fig. 4(a, b)")
     # G4
     vs = value_shaping_equilibrium(SQRT, COSTS)
     for i, ref in enumerate([27.581214, 19.082114, 11.297756]):
-        add(f"m^max_{i + 1} (Thm IV)", ref, vs[i], 1e-4 * ref, "spec G4 / eq. 11")
-    add("value-shaping total", 57.961084, vs.sum(), 6e-3, "spec G4")
+        add(f"m^max_{i + 1} (Thm IV)", ref, vs[i], 1e-4 * ref, "docs/models/data_contribution.md#g4 / eq. 11")
+    add("value-shaping total", 57.961084, vs.sum(), 6e-3, "docs/models/data_contribution.md#g4")
     for i, ref in enumerate([0.542837, 0.437007, 0.253762]):
-        add(f"utility_{i + 1} = stand-alone (Thm V)", ref, SQRT(vs.sum()) - COSTS[i] * vs[i], 1e-5, "spec G4")
+        add(f"utility_{i + 1} = stand-alone (Thm V)", ref, SQRT(vs.sum()) - COSTS[i] * vs[i], 1e-5, "docs/models/data_contribution.md#g4")
     m_star = standalone_optimum(SQRT, COSTS)
-    add("min_i m^max_i - m*_i >= 0 (1=yes)", 1.0, float(np.all(vs >= m_star)), 0.0, "spec G4 / Thm IV")
-    add("bound sum m* + (a - v(m*))/c", 80.29, np.sum(m_star + (0.95 - SQRT(m_star)) / COSTS), 0.005, "spec G4")
+    add("min_i m^max_i - m*_i >= 0 (1=yes)", 1.0, float(np.all(vs >= m_star)), 0.0, "docs/models/data_contribution.md#g4 / Thm IV")
+    add("bound sum m* + (a - v(m*))/c", 80.29, np.sum(m_star + (0.95 - SQRT(m_star)) / COSTS), 0.005, "docs/models/data_contribution.md#g4")
     add("M <= bound and M > naive total (1=yes)", 1.0,
-        float(np.sum(m_star + (0.95 - SQRT(m_star)) / COSTS) >= vs.sum() > eq.sum()), 0.0, "spec G4")
+        float(np.sum(m_star + (0.95 - SQRT(m_star)) / COSTS) >= vs.sum() > eq.sum()), 0.0, "docs/models/data_contribution.md#g4")
     climb = _dynamics("value_shaping", COSTS, np.zeros(3), 80)[-1]
-    add("value-shaping BR dynamics total", 57.961084, climb.sum(), 6e-3, "spec G4 (brute force)")
+    add("value-shaping BR dynamics total", 57.961084, climb.sum(), 6e-3, "docs/models/data_contribution.md#g4 (brute force)")
     # G6
     for alpha, ref in ((0.95, 223.9), (0.095, 1618.0)):
         gpt = make_value("power_law", 1e9, 5.4e13, alpha)
-        add(f"GPT-3 n_min (alpha={alpha})", ref, minimum_viable_n(gpt, 1e-3), 0.05, "spec G6 / App. C.1")
+        add(f"GPT-3 n_min (alpha={alpha})", ref, minimum_viable_n(gpt, 1e-3), 0.05, "docs/models/data_contribution.md#g6 / App. C.1")
     gpt = make_value("power_law", 1e9, 5.4e13, 0.95)
     for n, ref in ((224, 4.99e11), (1000, 9.33e11), (10000, 9.93e11)):
         add(f"GPT-3 M/n (n={n})", ref, value_shaping_totals(gpt, np.full(n, 1e-3))[-1] / n,
-            0.005 * ref, "spec G6")
+            0.005 * ref, "docs/models/data_contribution.md#g6")
     # G7
     f = symmetric_deviation_utility("pd", SQRT, 10, 0.01, 0.5)
     levels = np.array([1.357209, 0.678604, 2.0, 6.299605])
     is_eq, util = symmetric_equilibria(levels, f, np.concatenate([np.linspace(0, 100, 20001), levels]), 1e-7)
-    add("PD m*/n is NE (1=yes)", 1.0, is_eq[0], 0.0, "spec G7 / Thm VI")
-    add("PD utility at m*/n", 0.664990, util[0], 1e-5, "spec G7")
-    add("PD m=0.678604 is NE (0=no)", 0.0, is_eq[1], 0.0, "spec G7")
-    add("PD utility at m=2.0 (NE)", 0.706390, util[2] if is_eq[2] else np.nan, 1e-5, "spec G7")
+    add("PD m*/n is NE (1=yes)", 1.0, is_eq[0], 0.0, "docs/models/data_contribution.md#g7 / Thm VI")
+    add("PD utility at m*/n", 0.664990, util[0], 1e-5, "docs/models/data_contribution.md#g7")
+    add("PD m=0.678604 is NE (0=no)", 0.0, is_eq[1], 0.0, "docs/models/data_contribution.md#g7")
+    add("PD utility at m=2.0 (NE)", 0.706390, util[2] if is_eq[2] else np.nan, 1e-5, "docs/models/data_contribution.md#g7")
     add("PD utility at m=6.2996 (NE)", 0.761012, util[3] if is_eq[3] else np.nan, 1e-5,
-        "spec G7 (contradicts Thm VI's max-utility claim)")
-    add("PD total at m*/n", 13.572, 10 * levels[0], 1e-3, "spec G7")
+        "docs/models/data_contribution.md#g7 (contradicts Thm VI's max-utility claim)")
+    add("PD total at m*/n", 13.572, 10 * levels[0], 1e-3, "docs/models/data_contribution.md#g7")
     # G9
     tied = np.array([0.01, 0.01])
     cyc = _dynamics("naive_fl", tied, np.zeros(2), 4)
-    add("tied costs, simultaneous: round-1 level", 13.5721, cyc[1, 0], 1e-4, "spec G9")
-    add("tied costs, simultaneous: round-2 level", 0.0, cyc[2, 0], 1e-12, "spec G9")
+    add("tied costs, simultaneous: round-1 level", 13.5721, cyc[1, 0], 1e-4, "docs/models/data_contribution.md#g9")
+    add("tied costs, simultaneous: round-2 level", 0.0, cyc[2, 0], 1e-12, "docs/models/data_contribution.md#g9")
     seq = _owners(tied)
     a = np.zeros(2)
     for _ in range(3):
         for i in range(2):
             a[i] = mech.best_response(a, seq, ctx)[i]
-    add("tied costs, sequential: m_1", 13.5721, a[0], 1e-4, "spec G9")
-    add("tied costs, sequential: m_2", 0.0, a[1], 1e-12, "spec G9")
+    add("tied costs, sequential: m_1", 13.5721, a[0], 1e-4, "docs/models/data_contribution.md#g9")
+    add("tied costs, sequential: m_2", 0.0, a[1], 1e-12, "docs/models/data_contribution.md#g9")
     damped = _dynamics("naive_fl", tied, np.zeros(2), 60, damping=0.5)[-1]
-    add("tied costs, damped 0.5", 6.786, damped[0], 1e-3, "spec G9")
-    add("tied costs, damped: total at the fixed point", 13.5721, damped.sum(), 1e-4, "spec G9")
+    add("tied costs, damped 0.5", 6.786, damped[0], 1e-3, "docs/models/data_contribution.md#g9")
+    add("tied costs, damped: total at the fixed point", 13.5721, damped.sum(), 1e-4, "docs/models/data_contribution.md#g9")
     # G10
     n10 = np.full(10, 0.2)
     add("tipping: start 0.05 -> total", 0.0,
-        _dynamics("value_shaping", n10, np.full(10, 0.05), 30)[-1].sum(), 1e-9, "spec G10")
+        _dynamics("value_shaping", n10, np.full(10, 0.05), 30)[-1].sum(), 1e-9, "docs/models/data_contribution.md#g10")
     climb = _dynamics("value_shaping", n10, np.full(10, 0.1), 30).sum(axis=1)
-    add("tipping: start 0.1 -> total", 39.5494, climb[-1], 1e-3, "spec G10")
+    add("tipping: start 0.1 -> total", 39.5494, climb[-1], 1e-3, "docs/models/data_contribution.md#g10")
     add("tipping: rounds to settle (about 11)", 11, np.argmax(np.abs(climb - climb[-1]) < 1e-9 * climb[-1]), 2,
-        "spec G10")
+        "docs/models/data_contribution.md#g10")
     threshold = bisect(lambda d: np.where(max_contribution(SQRT, np.array(0.2), np.array(0.0), d) > 0, -1.0, 1.0),
                        np.array(0.0), np.array(5.0))
-    add("others' data before a c=0.2 owner joins", 0.78, threshold, 0.01, "spec Sec. 4.5")
+    add("others' data before a c=0.2 owner joins", 0.78, threshold, 0.01, "docs/models/data_contribution.md#g10")
     add("seed 0.5 for 5 rounds -> total", 0.0, _dynamics(
-        "value_shaping", n10, np.zeros(10), 30, seed_data=0.5, seed_rounds=5)[-1].sum(), 1e-9, "spec G10")
+        "value_shaping", n10, np.zeros(10), 30, seed_data=0.5, seed_rounds=5)[-1].sum(), 1e-9, "docs/models/data_contribution.md#g10")
     add("seed 1.0 for 5 rounds -> total", 39.5494, _dynamics(
-        "value_shaping", n10, np.zeros(10), 40, seed_data=1.0, seed_rounds=5)[-1].sum(), 1e-3, "spec G10")
+        "value_shaping", n10, np.zeros(10), 40, seed_data=1.0, seed_rounds=5)[-1].sum(), 1e-3, "docs/models/data_contribution.md#g10")
     add("Shapley efficiency, n=5, m=3", 0.691801, 5 * mean_field_shapley(SQRT, np.array(3.0), np.array(3.0), 5),
-        1e-6, "spec G10")
+        1e-6, "docs/models/data_contribution.md#g10")
     add("k = 1..n as printed (not efficient)", 0.341648, sum(SQRT((k + 1) * 3.0) - SQRT(k * 3.0) for k in range(1, 6)),
-        1e-6, "spec G10 / Sec. 5.9")
+        1e-6, "docs/models/data_contribution.md#g10 / #corr-shapley-range")
     # Sec. 5.11: Fig. 6 analogue, PD's maximum-data symmetric equilibrium across p
     vs_total = value_shaping_totals(FIG6_VALUE, np.full(FIG6_N, FIG6_COST))[-1]
     for p, ref in ((0.0, 0.0), (0.1, 8500), (0.5, 45300), (0.9, 82600), (1.0, 91900)):
         add(f"Fig. 6 PD total (p={p})", ref, fairness_max_data("pd", p)[0], 100.0 if p else 0.0,
-            "spec Sec. 5.11 (100-point grid)")
+            "docs/models/data_contribution.md#fig6 (100-point grid)")
     add("Fig. 6 PD(p=1) <= value shaping (1=yes)", 1.0, float(fairness_max_data("pd", 1.0)[0] <= vs_total), 0.0,
-        "spec Sec. 5.11")
+        "docs/models/data_contribution.md#fig6")
     # Sec. 3.4: Fig. 4 analogue with the ERM-bound value
     for k, total, n_min in ((1, 91972, 47.1), (10, 88655, 175.5), (100, 78735, 1083.3)):
         erm = make_value("erm_bound", 0.95, k)
         add(f"Fig. 4 M(n=1e4, c=0.1, k={k})", total, value_shaping_totals(erm, np.full(10000, 0.1))[-1], 1.0,
-            "spec Sec. 3.4")
-        add(f"Fig. 4 n_min(c=0.1, k={k})", n_min, minimum_viable_n(erm, 0.1), 0.1, "spec Sec. 3.4")
+            "docs/models/data_contribution.md#fig4")
+        add(f"Fig. 4 n_min(c=0.1, k={k})", n_min, minimum_viable_n(erm, 0.1), 0.1, "docs/models/data_contribution.md#fig4")
     return out
 
 

@@ -1,9 +1,9 @@
 """Reproduction of paper 002, FL-Market (Zheng, Cao & Yoshikawa): checks and figure analogues.
 
-:func:`checks` covers every golden test of spec 002 section 6 that does not
+:func:`checks` covers every golden test of docs/models/fl_market.md#golden that does not
 need the learned auction (G1-G9, G11, G12), the All-in counterexample to
-Proposition 5.1, and the spec's own Monte Carlo numbers for All-in on the
-paper's synthetic owners (section 3.5, section 4 item 6).  G10 (MURBA's
+Proposition 5.1, and the Monte Carlo numbers for All-in on the
+paper's synthetic owners (docs/models/fl_market.md#allin-sanity).  G10 (MURBA's
 softmax payments exhaust the budget) and MURBA's incentive measures of Table 1
 are checked on the network that ships with the ``p002_murba_low`` scenario
 (:mod:`market.theory.fl_market.murba`, numpy), and G10 once more on the same network run by
@@ -15,7 +15,7 @@ and budget feasibility.
 budget B) and Fig. 7 (error bound vs the number of sub-bids M), with the
 proportional-share mechanism beside All-in (the shipped MURBA network is
 trained for one budget and one M, so it is checked, not plotted).  The paper's figures contain no
-numbers (spec section 3.3), so the figures are qualitative comparisons.
+numbers (docs/models/fl_market.md#nr-figures), so the figures are qualitative comparisons.
 What they show: All-in's curves disappear at small B (some profile buys
 nothing), earlier for E = 5 than for E = 2; VarOpt beats BiasOpt for All-in
 only in the d-scaled reading (d_var = 10) or at small B; the truthful
@@ -69,7 +69,7 @@ from market.theory.fl_market.ldp import laplace_mechanism
 from market.theory.fl_market.murba import load_model
 from market.training.murba import forward, torch_network
 
-#: Valuation misreport factors of the regret grid (spec section 2.4: factors in 0.01-3).
+#: Valuation misreport factors of the regret grid (docs/models/fl_market.md#alg-4: factors in 0.01-3).
 FACTORS = np.array([0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95,
                     1.05, 1.1, 1.25, 1.5, 2.0, 3.0])
 
@@ -77,27 +77,27 @@ FACTORS = np.array([0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95,
 def _golden_closed_forms() -> list[Check]:
     out: list[Check] = []
     noise = laplace_mechanism(np.zeros((1, 400_000)), np.array([2.0]), 1.0, np.random.default_rng(1))
-    out.append(Check("Laplace noise variance, eps=2, L=1", 2.0, float(noise.var()), 0.03, "spec G1, Thm 2.2"))
+    out.append(Check("Laplace noise variance, eps=2, L=1", 2.0, float(noise.var()), 0.03, "docs/models/fl_market.md#g1, Thm 2.2"))
 
     eps = np.array([0.0, 0.5, 1.0, 2.0, 0.0])
     lam_b, lam_v = bias_opt(eps), var_opt(eps)
     out += [
-        Check("BiasOpt weight of max-eps owner", 0.6, float(lam_b[3]), 1e-12, "spec G2, Alg. 2"),
-        Check("BiasOpt BIAS = 2(1-|W|/n)", 0.8, float(bias_bound(lam_b)), 1e-12, "spec G2, Lemma 4.1"),
-        Check("BiasOpt VAR", 2.32, float(variance_bound(lam_b, eps)), 1e-12, "spec G2"),
-        Check("VarOpt weight of max-eps owner (losers)", 0.7619, float(lam_v[3]), 1e-4, "spec G4, Alg. 3"),
+        Check("BiasOpt weight of max-eps owner", 0.6, float(lam_b[3]), 1e-12, "docs/models/fl_market.md#g2, Alg. 2"),
+        Check("BiasOpt BIAS = 2(1-|W|/n)", 0.8, float(bias_bound(lam_b)), 1e-12, "docs/models/fl_market.md#g2, Lemma 4.1"),
+        Check("BiasOpt VAR", 2.32, float(variance_bound(lam_b, eps)), 1e-12, "docs/models/fl_market.md#g2"),
+        Check("VarOpt weight of max-eps owner (losers)", 0.7619, float(lam_v[3]), 1e-4, "docs/models/fl_market.md#g4, Alg. 3"),
         Check("VarOpt VAR = 8/sum eps^2 (losers)", 1.5238, float(variance_bound(lam_v, eps)), 1e-4,
-              "spec G4, Lemma 4.2"),
-        Check("VarOpt BIAS (losers)", 1.1238, float(bias_bound(lam_v)), 1e-4, "spec G4"),
-        Check("VarOpt ERR = VAR + BIAS^2", 2.7868, float(error_bound(lam_v, eps)), 1e-4, "spec G4"),
-        Check("BiasOpt ERR = VAR + BIAS^2", 2.96, float(error_bound(lam_b, eps)), 1e-12, "spec G4"),
+              "docs/models/fl_market.md#g4, Lemma 4.2"),
+        Check("VarOpt BIAS (losers)", 1.1238, float(bias_bound(lam_v)), 1e-4, "docs/models/fl_market.md#g4"),
+        Check("VarOpt ERR = VAR + BIAS^2", 2.7868, float(error_bound(lam_v, eps)), 1e-4, "docs/models/fl_market.md#g4"),
+        Check("BiasOpt ERR = VAR + BIAS^2", 2.96, float(error_bound(lam_b, eps)), 1e-12, "docs/models/fl_market.md#g4"),
     ]
     eps = np.array([1.0, 2.0, 3.0])
     out += [
-        Check("VarOpt weight eps=3 (all win)", 9 / 14, float(var_opt(eps)[2]), 1e-12, "spec G3"),
-        Check("VarOpt VAR (all win)", 0.5714, float(variance_bound(var_opt(eps), eps)), 1e-4, "spec G3"),
+        Check("VarOpt weight eps=3 (all win)", 9 / 14, float(var_opt(eps)[2]), 1e-12, "docs/models/fl_market.md#g3"),
+        Check("VarOpt VAR (all win)", 0.5714, float(variance_bound(var_opt(eps), eps)), 1e-4, "docs/models/fl_market.md#g3"),
         Check("BiasOpt VAR (all win, uniform)", 1.2099, float(variance_bound(bias_opt(eps), eps)), 1e-4,
-              "spec G3"),
+              "docs/models/fl_market.md#g3"),
     ]
     # G5: random eps (30 % zeros) and random weights over the winners never beat the lemmas' bounds
     rng = np.random.default_rng(5)
@@ -111,9 +111,9 @@ def _golden_closed_forms() -> list[Check]:
     var_min = 8 / np.sum(eps**2, axis=1)
     out += [
         Check("min over 20,000 trials of BIAS - 2(1-|W|/n)", 0.0,
-              min(0.0, float(np.min(bias_bound(lam) - bias_min))), 1e-6, "spec G5, Lemma 4.1"),
+              min(0.0, float(np.min(bias_bound(lam) - bias_min))), 1e-6, "docs/models/fl_market.md#g5, Lemma 4.1"),
         Check("min over 20,000 trials of VAR - 8/sum eps^2", 0.0,
-              min(0.0, float(np.min(variance_bound(lam, eps) - var_min))), 1e-6, "spec G5, Lemma 4.2"),
+              min(0.0, float(np.min(variance_bound(lam, eps) - var_min))), 1e-6, "docs/models/fl_market.md#g5, Lemma 4.2"),
         Check("max |BIAS(BiasOpt) - 2(1-|W|/n)|", 0.0,
               float(np.max(np.abs(bias_bound(bias_opt(eps)) - bias_min))), 1e-9, "Lemma 4.1 (attained)"),
         Check("max |VAR(VarOpt) - 8/sum eps^2|", 0.0,
@@ -126,32 +126,32 @@ def _golden_all_in() -> list[Check]:
     out: list[Check] = []
     g6 = all_in([2.0, 6.0, 9.0], [2.0, 3.0, 1.0], 10.0)
     out += [
-        Check("All-in G6: p_1", 4.0, float(g6.payment[0]), 1e-12, "spec G6, Alg. 4"),
-        Check("All-in G6: p_2", 6.0, float(g6.payment[1]), 1e-12, "spec G6"),
-        Check("All-in G6: eps_3 (loser)", 0.0, float(g6.epsilon[2]), 0.0, "spec G6"),
-        Check("All-in G6: sum p = B", 10.0, float(g6.payment.sum()), 1e-12, "spec G6, Prop. 5.1 BF"),
-        Check("All-in G6: winner 1 utility", 2.0, float(g6.payment[0] - 2.0), 1e-12, "spec G6, IR"),
+        Check("All-in G6: p_1", 4.0, float(g6.payment[0]), 1e-12, "docs/models/fl_market.md#g6, Alg. 4"),
+        Check("All-in G6: p_2", 6.0, float(g6.payment[1]), 1e-12, "docs/models/fl_market.md#g6"),
+        Check("All-in G6: eps_3 (loser)", 0.0, float(g6.epsilon[2]), 0.0, "docs/models/fl_market.md#g6"),
+        Check("All-in G6: sum p = B", 10.0, float(g6.payment.sum()), 1e-12, "docs/models/fl_market.md#g6, Prop. 5.1 BF"),
+        Check("All-in G6: winner 1 utility", 2.0, float(g6.payment[0] - 2.0), 1e-12, "docs/models/fl_market.md#g6, IR"),
         Check("All-in G7a: nobody wins, sum p", 0.0, float(all_in([5.0, 6.0], [1.0, 1.0], 4.0).payment.sum()),
-              0.0, "spec G7a"),
+              0.0, "docs/models/fl_market.md#g7"),
         Check("All-in G7b: p_1 at B=4", 2.0, float(all_in([1.0, 1.0], [1.0, 1.0], 4.0).payment[0]), 1e-12,
-              "spec G7b"),
+              "docs/models/fl_market.md#g7"),
         Check("All-in G7b: p_1 at B=8 (saturation rent)", 4.0,
-              float(all_in([1.0, 1.0], [1.0, 1.0], 8.0).payment[0]), 1e-12, "spec G7b"),
+              float(all_in([1.0, 1.0], [1.0, 1.0], 8.0).payment[0]), 1e-12, "docs/models/fl_market.md#g7"),
         Check("All-in G7c skip: p_2", 10.0, float(all_in([10.5, 3.0], [5.0, 1.0], 10.0).payment[1]), 1e-12,
-              "spec G7c"),
+              "docs/models/fl_market.md#g7"),
         Check("All-in G7c prefix: sum p", 0.0,
-              float(all_in([10.5, 3.0], [5.0, 1.0], 10.0, loop="prefix").payment.sum()), 0.0, "spec G7c"),
+              float(all_in([10.5, 3.0], [5.0, 1.0], 10.0, loop="prefix").payment.sum()), 0.0, "docs/models/fl_market.md#g7"),
     ]
     truthful = all_in([6.0, 3.2], [2.0, 1.0], 8.0)
     lie = all_in([6.0, 0.5], [2.0, 1.0], 8.0)
     regret = empirical_regret("all_in", [STEP, STEP], [6.0, 3.2], [2.0, 1.0], 8.0, factors=[0.5 / 3.2])
     out += [
-        Check("All-in G8: truthful u_C", 0.0, float(truthful.payment[1]), 0.0, "spec G8"),
+        Check("All-in G8: truthful u_C", 0.0, float(truthful.payment[1]), 0.0, "docs/models/fl_market.md#g8"),
         Check("All-in G8: u_C reporting V'=0.5", 4.8, float(lie.payment[1] - 3.2), 1e-12,
-              "spec G8 (contradicts Prop. 5.1)"),
-        Check("All-in G8: regret of C (grid search)", 4.8, float(regret.gain[1]), 1e-12, "spec G8"),
+              "docs/models/fl_market.md#g8 (contradicts Prop. 5.1)"),
+        Check("All-in G8: regret of C (grid search)", 4.8, float(regret.gain[1]), 1e-12, "docs/models/fl_market.md#g8"),
     ]
-    # spec section 2.4: share of (profile, owner) pairs with a profitable V-misreport, 2.8-10.7 %
+    # docs/models/fl_market.md#alg-4: share of (profile, owner) pairs with a profitable V-misreport, 2.8-10.7 %
     rng = np.random.default_rng(2)
     shares = []
     for E in (2.0, 5.0):
@@ -159,24 +159,24 @@ def _golden_all_in() -> list[Check]:
             kind, rate, eps_bar = synthetic_bids(10, E, rng, (200,))
             shares.append(empirical_regret("all_in", kind, rate, eps_bar, B, FACTORS).share)
     out += [
-        Check("All-in: lowest share with profitable misreport", 0.028, min(shares), 0.02, "spec sec. 2.4"),
-        Check("All-in: highest share with profitable misreport", 0.107, max(shares), 0.03, "spec sec. 2.4"),
+        Check("All-in: lowest share with profitable misreport", 0.028, min(shares), 0.02, "docs/models/fl_market.md#alg-4"),
+        Check("All-in: highest share with profitable misreport", 0.107, max(shares), 0.03, "docs/models/fl_market.md#alg-4"),
     ]
-    # IR and BF in 1,500 random profiles (spec G8)
+    # IR and BF in 1,500 random profiles (docs/models/fl_market.md#g8)
     kind, rate, eps_bar = synthetic_bids(10, 5.0, rng, (1500,))
     budget = rng.choice([2.0, 5.0, 10.0, 20.0], 1500)
     alloc = AUCTIONS["all_in"](kind, rate, eps_bar, budget)
     out += [
         Check("All-in: IR violations in 1,500 profiles", 0.0,
-              float(np.sum(owner_utility(kind, rate, eps_bar, alloc) < -1e-9)), 0.0, "spec G8"),
+              float(np.sum(owner_utility(kind, rate, eps_bar, alloc) < -1e-9)), 0.0, "docs/models/fl_market.md#g8"),
         Check("All-in: BF violations in 1,500 profiles", 0.0,
-              float(np.sum(alloc.payment.sum(axis=1) > budget * (1 + 1e-12))), 0.0, "spec G8"),
+              float(np.sum(alloc.payment.sum(axis=1) > budget * (1 + 1e-12))), 0.0, "docs/models/fl_market.md#g8"),
     ]
     return out
 
 
 def _all_in_curves() -> list[Check]:
-    """Spec section 3.5 (All-in, skip loop, 1,000 profiles per cell, L = 1)."""
+    """docs/models/fl_market.md#allin-sanity (All-in, skip loop, 1,000 profiles per cell, L = 1)."""
     out: list[Check] = []
     rng = np.random.default_rng(35)
     for E, cells in ((5.0, ((0.5, 0.86), (1.0, 0.61), (2.0, 0.15))), (2.0, ((0.5, 0.64), (1.0, 0.20)))):
@@ -184,7 +184,7 @@ def _all_in_curves() -> list[Check]:
         for B, p in cells:
             eps = AUCTIONS["all_in"](kind, rate, eps_bar, B).epsilon
             out.append(Check(f"All-in P(no winner), E={E:g}, B={B:g}", p,
-                             float(np.mean(~(eps > 0).any(axis=1))), 0.05, "spec sec. 3.5"))
+                             float(np.mean(~(eps > 0).any(axis=1))), 0.05, "docs/models/fl_market.md#allin-sanity"))
     ref = {(5.0, 10.0): (2.93, 2.87), (5.0, 40.0): (1.40, 1.00), (2.0, 10.0): (2.54, 2.78),
            (2.0, 40.0): (0.83, 0.83)}
     for (E, B), (v_ref, b_ref) in ref.items():
@@ -192,19 +192,19 @@ def _all_in_curves() -> list[Check]:
         for rule, value in (("var_opt", v_ref), ("bias_opt", b_ref)):
             err = trade("all_in", rule, kind, rate, eps_bar, B).error
             out.append(Check(f"All-in+{rule} mean ERR (d=1), E={E:g}, B={B:g}", value,
-                             float(err[np.isfinite(err)].mean()), 0.08 * value, "spec sec. 3.5"))
+                             float(err[np.isfinite(err)].mean()), 0.08 * value, "docs/models/fl_market.md#allin-sanity"))
     kind, rate, eps_bar = synthetic_bids(10, 5.0, rng, (1000,))
     for rule, value in (("var_opt", 3.12), ("bias_opt", 4.27)):
         err = trade("all_in", rule, kind, rate, eps_bar, 40.0, d_var=10).error
         out.append(Check(f"All-in+{rule} mean ERR (d=10), E=5, B=40", value, float(err.mean()),
-                         0.08 * value, "spec sec. 3.5"))
-    # information rent, E = 5, B = 10: mean rent 3.57 with 2.7 winners (spec section 4 item 6)
+                         0.08 * value, "docs/models/fl_market.md#allin-sanity"))
+    # information rent, E = 5, B = 10: mean rent 3.57 with 2.7 winners (docs/models/fl_market.md#allin-sanity)
     alloc = AUCTIONS["all_in"](kind, rate, eps_bar, 10.0)
     rent = (alloc.payment - valuation(kind, rate, alloc.epsilon)).sum(axis=1)
     out += [
-        Check("All-in mean rent, E=5, B=10", 3.57, float(rent.mean()), 0.3, "spec sec. 4 item 6"),
+        Check("All-in mean rent, E=5, B=10", 3.57, float(rent.mean()), 0.3, "docs/models/fl_market.md#allin-sanity"),
         Check("All-in mean winners, E=5, B=10", 2.7, float((alloc.epsilon > 0).sum(axis=1).mean()), 0.2,
-              "spec sec. 4 item 6"),
+              "docs/models/fl_market.md#allin-sanity"),
     ]
     return out
 
@@ -213,13 +213,13 @@ def _golden_other() -> list[Check]:
     items, values = bid_transformation(LINEAR, 1.0, 2.0, 4)
     z = np.array([0.5, 0.1, 0.1, 0.1])
     out = [
-        Check("bid transformation item eps/3", 2 / 3, float(items[2]), 1e-12, "spec G9, Alg. 5"),
-        Check("bid transformation value v(eps/3)", 4 / 3, float(values[2]), 1e-12, "spec G9"),
-        Check("sum_m z_m eps/m", 1.2167, float(z @ items), 1e-4, "spec G9"),
-        Check("v^L(1)", 2.0, float(valuation(LINEAR, 1.0, 1.0)), 1e-12, "spec G11"),
-        Check("v^Q(2)", 4.0, float(valuation(QUADRATIC, 1.0, 2.0)), 1e-12, "spec G11"),
-        Check("v^S(4)", 4.0, float(valuation(SQRT, 1.0, 4.0)), 1e-12, "spec G11"),
-        Check("v^E(1)", 1.7183, float(valuation(EXP, 1.0, 1.0)), 1e-4, "spec G11"),
+        Check("bid transformation item eps/3", 2 / 3, float(items[2]), 1e-12, "docs/models/fl_market.md#g9, Alg. 5"),
+        Check("bid transformation value v(eps/3)", 4 / 3, float(values[2]), 1e-12, "docs/models/fl_market.md#g9"),
+        Check("sum_m z_m eps/m", 1.2167, float(z @ items), 1e-4, "docs/models/fl_market.md#g9"),
+        Check("v^L(1)", 2.0, float(valuation(LINEAR, 1.0, 1.0)), 1e-12, "docs/models/fl_market.md#g11"),
+        Check("v^Q(2)", 4.0, float(valuation(QUADRATIC, 1.0, 2.0)), 1e-12, "docs/models/fl_market.md#g11"),
+        Check("v^S(4)", 4.0, float(valuation(SQRT, 1.0, 4.0)), 1e-12, "docs/models/fl_market.md#g11"),
+        Check("v^E(1)", 1.7183, float(valuation(EXP, 1.0, 1.0)), 1e-4, "docs/models/fl_market.md#g11"),
     ]
     for label, kind, rate, price, eps_bar, expected in (
         ("linear, pi=2.5", LINEAR, 1.0, 2.5, 3.0, 3.0), ("linear, pi=1.5", LINEAR, 1.0, 1.5, 3.0, 0.0),
@@ -229,7 +229,7 @@ def _golden_other() -> list[Check]:
         ("exp, pi=3", EXP, 1.0, 3.0, 3.0, float(np.log(3.0))),
     ):
         out.append(Check(f"posted-price best response, {label}", expected,
-                         float(menu_choice(kind, rate, price, np.inf, eps_bar)), 1e-9, "spec G12"))
+                         float(menu_choice(kind, rate, price, np.inf, eps_bar)), 1e-9, "docs/models/fl_market.md#g12"))
     # the training-free stand-in for MURBA: exactly truthful (grid of valuation and budget misreports)
     rng = np.random.default_rng(9)
     kind, rate, eps_bar = synthetic_bids(10, 5.0, rng, (100,))
@@ -265,8 +265,8 @@ def _murba() -> list[Check]:
     alloc = model(kind, rate, eps_bar, budget)
     out = [
         Check("MURBA G10: max |sum p - B| / B, 1,000 profiles, B ~ U[1, 40]", 0.0,
-              float(np.max(np.abs(alloc.payment.sum(axis=1) - budget) / budget)), 1e-12, "spec G10, Sec. 5.2 BF"),
-        Check("MURBA G10: share of owners paid p_i > 0", 1.0, float(np.mean(alloc.payment > 0)), 0.0, "spec G10"),
+              float(np.max(np.abs(alloc.payment.sum(axis=1) - budget) / budget)), 1e-12, "docs/models/fl_market.md#g10 (paper Sec. 5.2, BF)"),
+        Check("MURBA G10: share of owners paid p_i > 0", 1.0, float(np.mean(alloc.payment > 0)), 0.0, "docs/models/fl_market.md#g10"),
         Check("MURBA: share of owners with 0 < eps_i < eps_bar_i", 1.0,
               float(np.mean((alloc.epsilon > 0) & (alloc.epsilon < eps_bar))), 0.0, "Alg. 5 step 3"),
     ]
@@ -298,7 +298,7 @@ def _murba() -> list[Check]:
     alloc = model(kind, rate, eps_bar, budget)
     out += [
         Check("MURBA G10 in PyTorch: max |sum p - B| / B", 0.0,
-              float(np.max(np.abs(payment.sum(axis=1) - budget) / budget)), 1e-12, "spec G10, Sec. 5.2 BF"),
+              float(np.max(np.abs(payment.sum(axis=1) - budget) / budget)), 1e-12, "docs/models/fl_market.md#g10 (paper Sec. 5.2, BF)"),
         Check("MURBA: PyTorch and numpy payments, max difference", 0.0,
               float(np.max(np.abs(payment - alloc.payment))), 1e-9, "one network, two runtimes"),
     ]
@@ -331,9 +331,14 @@ def _murba_shipped() -> list[Check]:
 
 
 def checks() -> list[Check]:
+<<<<<<< HEAD
     """Every golden quantity of spec 002 section 6 and the spec's Monte Carlo numbers."""
     return (_golden_closed_forms() + _golden_all_in() + _all_in_curves() + _golden_other() + _murba()
             + _murba_shipped())
+=======
+    """Every golden quantity of docs/models/fl_market.md#golden and the All-in Monte Carlo numbers."""
+    return _golden_closed_forms() + _golden_all_in() + _all_in_curves() + _golden_other() + _murba()
+>>>>>>> main
 
 
 def _mean_errors(auction: str, bids: tuple, B: float, d_vars: tuple[int, ...] = (1,),

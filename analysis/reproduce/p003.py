@@ -1,10 +1,10 @@
 """Reproduction of paper 003 (Murhekar et al., incentives in FL: equilibria, dynamics, M_beta).
 
-:func:`checks` covers every golden test of spec 003 section 6 (G1-G6, G8-G11;
-the spec has no G7): Example 1's free-riding equilibrium and its Nash
+:func:`checks` covers every golden test of docs/models/contribution_game.md#golden (G1-G6, G8-G11;
+there is no G7): Example 1's free-riding equilibrium and its Nash
 welfare, :math:`\\beta^*` of eq. (6) and Lemma 1, budget balance, the
 Theorem A.2 cycle, the Theorem 3.2 rate bound, Theorem 4.1 with identical
-costs, its failure with heterogeneous costs (spec 5.3, a known limit of the
+costs, its failure with heterogeneous costs (docs/models/contribution_game.md#corr-thm-4-1, a known limit of the
 paper, checked as such), the synthetic FedAvg / FedBR / FedBR-BG numbers of
 G9, and the Table 1 analogue: p-mean welfare for
 :math:`p \\in \\{0.2, \\dots, 1.0\\}` for a 10-owner (MNIST-sized) and a 100-owner
@@ -29,7 +29,7 @@ MWFed round already gives 1000 samples -- and the MWFed row moves with the
 unstated target (0.94 instead of 0.95 puts it above FedBR with 10 owners
 too), so that comparison is printed, not checked.
 
-Step sizes (the paper gives none, spec 5.1): 500 for both protocols with 10
+Step sizes (the paper gives none, docs/models/contribution_game.md#corr-eq-4): 500 for both protocols with 10
 owners; with 100 owners 50 for FedBR and 50/(1 - beta*) = 5000 for FedBR-BG
 (a common step either diverges for FedBR or freezes FedBR-BG, whose marginal
 cost is 100 times smaller).
@@ -98,26 +98,26 @@ def _g1_example1() -> list[Check]:
     ne = run.final
     best, _ = welfare_maximum(game, 0.0, np.random.default_rng(0))
     return [
-        Check("Example 1 NE s_1 (BR dynamics from (0.3, 0.3))", 0.0, float(ne[0]), 1e-7, "spec G1"),
-        Check("Example 1 NE s_2", 0.5, float(ne[1]), 1e-7, "spec G1"),
+        Check("Example 1 NE s_1 (BR dynamics from (0.3, 0.3))", 0.0, float(ne[0]), 1e-7, "docs/models/contribution_game.md#g1"),
+        Check("Example 1 NE s_2", 0.5, float(ne[1]), 1e-7, "docs/models/contribution_game.md#g1"),
         Check("Example 1 Nash welfare u_1 u_2 at the NE", 24.0, float(p_mean_welfare(game.utility(ne), 0)),
               1e-6, "paper Example 1"),
         Check("Example 1 u_1 u_2 at s' = (0.2, 0.4)", 25.2444,
-              float(p_mean_welfare(game.utility(np.array([0.2, 0.4])), 0)), 1e-4, "spec G1 (paper: 25.25)"),
-        Check("Example 1 max u_1 u_2 over s >= 0, no payments", 25.5009, best, 1e-3, "spec 3.3"),
+              float(p_mean_welfare(game.utility(np.array([0.2, 0.4])), 0)), 1e-4, "docs/models/contribution_game.md#g1 (paper: 25.25)"),
+        Check("Example 1 max u_1 u_2 over s >= 0, no payments", 25.5009, best, 1e-3, "docs/models/contribution_game.md#example-1"),
     ]
 
 
 def _g2_g4_beta_and_budget_balance() -> list[Check]:
     out = [Check(f"beta* for c = {label}", value, optimal_beta(c), 1e-6, source)
            for label, c, value, source in (
-               ("0.005 x 10", np.full(10, 0.005), 0.9, "spec G2"),
-               ("0.005 x 100", np.full(100, 0.005), 0.99, "spec G2"),
-               ("(1, 1)", [1.0, 1.0], 0.5, "spec G2"),
-               ("(5, 4) (Example 1)", [5.0, 4.0], 4 / 9, "spec G3"),
-               ("(1, 2, 3)", [1.0, 2.0, 3.0], 0.433085, "spec G3"),
-               ("(1, 2, 3, 4, 5)", [1.0, 2.0, 3.0, 4.0, 5.0], 0.495872, "spec G3"),
-               ("(1, 1, 1, 100)", [1.0, 1.0, 1.0, 100.0], 0.029126, "spec G3"),
+               ("0.005 x 10", np.full(10, 0.005), 0.9, "docs/models/contribution_game.md#g2"),
+               ("0.005 x 100", np.full(100, 0.005), 0.99, "docs/models/contribution_game.md#g2"),
+               ("(1, 1)", [1.0, 1.0], 0.5, "docs/models/contribution_game.md#g2"),
+               ("(5, 4) (Example 1)", [5.0, 4.0], 4 / 9, "docs/models/contribution_game.md#g3"),
+               ("(1, 2, 3)", [1.0, 2.0, 3.0], 0.433085, "docs/models/contribution_game.md#g3"),
+               ("(1, 2, 3, 4, 5)", [1.0, 2.0, 3.0, 4.0, 5.0], 0.495872, "docs/models/contribution_game.md#g3"),
+               ("(1, 1, 1, 100)", [1.0, 1.0, 1.0, 100.0], 0.029126, "docs/models/contribution_game.md#g3"),
            )]
     rng = np.random.default_rng(3)
     above, below, residual, unbalanced = 0.0, 0.0, 0.0, 0.0
@@ -133,15 +133,15 @@ def _g2_g4_beta_and_budget_balance() -> list[Check]:
         unbalanced = max(unbalanced, abs(budget_balanced_payments(cost, rng.uniform()).sum()) / np.abs(cost).sum())
     out += [
         Check("Lemma 1: max(beta* - (1 - 1/n)) over 2000 random cost profiles", 0.0, max(above, 0.0), 1e-12,
-              "paper Lemma 1, spec G3"),
+              "paper Lemma 1, docs/models/contribution_game.md#g3"),
         Check("Lemma 1: max(-beta*) over the same profiles", 0.0, max(below, 0.0), 0.0, "paper Lemma 1"),
         Check("eq. (6) relative residual at beta*, max over the profiles", 0.0, residual, 1e-12, "paper eq. 6"),
-        Check("max |sum_i p_i| / sum_i |c_i| over random profiles", 0.0, unbalanced, 1e-14, "spec G4"),
+        Check("max |sum_i p_i| / sum_i |c_i| over random profiles", 0.0, unbalanced, 1e-14, "docs/models/contribution_game.md#g4"),
     ]
     mech = example1().with_beta(4 / 9)
     pay = mech.payments(best_response_dynamics(mech, [0.3, 0.3]).final)
-    out += [Check("Example 1 under M_beta*: p_1 at its NE", -1.192570, float(pay[0]), 1e-6, "spec G4"),
-            Check("Example 1 under M_beta*: p_2 at its NE", 1.192570, float(pay[1]), 1e-6, "spec G4")]
+    out += [Check("Example 1 under M_beta*: p_1 at its NE", -1.192570, float(pay[0]), 1e-6, "docs/models/contribution_game.md#g4"),
+            Check("Example 1 under M_beta*: p_2 at its NE", 1.192570, float(pay[1]), 1e-6, "docs/models/contribution_game.md#g4")]
     return out
 
 
@@ -153,22 +153,22 @@ def _g5_nonexistence() -> list[Check]:
     seq = best_response_dynamics(game, np.zeros(3), revision="sequential")
     sync = best_response_dynamics(game, np.zeros(3), revision="synchronous")
     return [
-        Check("Thm A.2: BR_1(s_3 = 0.3)", 0.55, float(br_low[0]), 1e-7, "spec G5"),
+        Check("Thm A.2: BR_1(s_3 = 0.3)", 0.55, float(br_low[0]), 1e-7, "docs/models/contribution_game.md#g5"),
         Check("Thm A.2: u_1 at that BR (7/8 - eps/4)", 0.8625,
               float(game.utility(np.array([br_low[0], 0.0, 0.3]))[0]), 1e-7, "paper Thm A.2"),
-        Check("Thm A.2: BR_1(s_3 = 0.54)", 0.0, float(br_high[0]), 0.0, "spec G5"),
-        Check("Thm A.2: NE among the 8 profiles in {0, 0.55}^3", 0.0, float(n_equilibria), 0.0, "spec G5"),
+        Check("Thm A.2: BR_1(s_3 = 0.54)", 0.0, float(br_high[0]), 0.0, "docs/models/contribution_game.md#g5"),
+        Check("Thm A.2: NE among the 8 profiles in {0, 0.55}^3", 0.0, float(n_equilibria), 0.0, "docs/models/contribution_game.md#g5"),
         Check("Thm A.2: sequential BR from 0, cycle period (rounds)", 2.0,
-              float(seq.cycle.period) if seq.cycle else math.nan, 0.0, "spec G5"),
+              float(seq.cycle.period) if seq.cycle else math.nan, 0.0, "docs/models/contribution_game.md#g5"),
         Check("Thm A.2: sequential cycle state s_1 in (0.55, 0, 0.55)", 0.55,
-              float(seq.cycle.states[0][0]) if seq.cycle else math.nan, 1e-7, "spec G5"),
+              float(seq.cycle.states[0][0]) if seq.cycle else math.nan, 1e-7, "docs/models/contribution_game.md#g5"),
         Check("Thm A.2: synchronous BR cycle period", 2.0,
-              float(sync.cycle.period) if sync.cycle else math.nan, 0.0, "spec 4 item 6"),
+              float(sync.cycle.period) if sync.cycle else math.nan, 0.0, "docs/models/contribution_game.md#dynamics"),
     ]
 
 
 def rate_bound_game() -> ContributionGame:
-    """Spec G6: :math:`1 - e^{-S}`, :math:`c_i(s) = c_i s + 0.25 s^2`, ``c = (0.1, ..., 0.5)``, :math:`\\tau = 10`."""
+    """docs/models/contribution_game.md#g6: :math:`1 - e^{-S}`, :math:`c_i(s) = c_i s + 0.25 s^2`, ``c = (0.1, ..., 0.5)``, :math:`\\tau = 10`."""
     return ContributionGame(ExponentialSaturation(5), ConvexCost([0.1, 0.2, 0.3, 0.4, 0.5], curvature=0.5), 10.0)
 
 
@@ -184,14 +184,14 @@ def _g6_rate_bound() -> list[Check]:
         if not s0.any():
             g0, first = run.g_norm[0], run
     return [
-        Check("Thm 3.2 step lambda/(n^2 L^2)", 0.0088889, theorem.step, 1e-7, "spec G6"),
-        Check("Thm 3.2: steps above the rate bound (3 starts)", 0.0, float(violations), 0.0, "spec G6"),
+        Check("Thm 3.2 step lambda/(n^2 L^2)", 0.0088889, theorem.step, 1e-7, "docs/models/contribution_game.md#g6"),
+        Check("Thm 3.2: steps above the rate bound (3 starts)", 0.0, float(violations), 0.0, "docs/models/contribution_game.md#g6"),
         Check("Thm 3.2: T bound for s0 = 0, eps = 1e-6", 6428.0, float(math.ceil(theorem.iterations(g0, 1e-6))),
-              0.0, "spec G6"),
-        Check("G6 NE total S", 1.002271, float(first.final.sum()), 1e-6, "spec G6"),
-        Check("G6 NE s_1", 0.53409, float(first.final[0]), 1e-5, "spec G6"),
-        Check("G6 NE s_3", 0.13409, float(first.final[2]), 1e-5, "spec G6"),
-        Check("G6 NE s_4 (drops out)", 0.0, float(first.final[3]), 0.0, "spec G6"),
+              0.0, "docs/models/contribution_game.md#g6"),
+        Check("G6 NE total S", 1.002271, float(first.final.sum()), 1e-6, "docs/models/contribution_game.md#g6"),
+        Check("G6 NE s_1", 0.53409, float(first.final[0]), 1e-5, "docs/models/contribution_game.md#g6"),
+        Check("G6 NE s_3", 0.13409, float(first.final[2]), 1e-5, "docs/models/contribution_game.md#g6"),
+        Check("G6 NE s_4 (drops out)", 0.0, float(first.final[3]), 0.0, "docs/models/contribution_game.md#g6"),
     ]
 
 
@@ -202,31 +202,31 @@ def _g8_g10_theorem_4_1() -> list[Check]:
     mech = game.with_beta(optimal_beta(game.cost.slope))
     run = gradient_dynamics(mech, np.ones(3), step=0.5, iterations=2000, tol=1e-12)
     out = [
-        Check("G8 no mechanism: total contribution at NE", 0.0, float(plain.final.sum()), 1e-9, "spec G8"),
-        Check("G8 no mechanism: W_1", 15.0, float(plain.welfare(1)[-1]), 1e-9, "spec G8"),
-        Check("G8 beta* (identical costs, 1 - 1/n)", 2 / 3, mech.beta, 1e-12, "paper remark, spec G8"),
-        Check("G8 M_beta*: S* at NE", 2.0, float(run.final.sum()), 1e-9, "spec G8"),
-        Check("G8 M_beta*: u_i = 5 + ln 3 - 2/3", 5.431946, float(run.utilities[-1][0]), 1e-6, "spec G8"),
-        Check("G8 M_beta*: W_1 at NE", 16.29584, float(run.welfare(1)[-1]), 1e-5, "spec G8"),
+        Check("G8 no mechanism: total contribution at NE", 0.0, float(plain.final.sum()), 1e-9, "docs/models/contribution_game.md#g8"),
+        Check("G8 no mechanism: W_1", 15.0, float(plain.welfare(1)[-1]), 1e-9, "docs/models/contribution_game.md#g8"),
+        Check("G8 beta* (identical costs, 1 - 1/n)", 2 / 3, mech.beta, 1e-12, "paper remark, docs/models/contribution_game.md#g8"),
+        Check("G8 M_beta*: S* at NE", 2.0, float(run.final.sum()), 1e-9, "docs/models/contribution_game.md#g8"),
+        Check("G8 M_beta*: u_i = 5 + ln 3 - 2/3", 5.431946, float(run.utilities[-1][0]), 1e-6, "docs/models/contribution_game.md#g8"),
+        Check("G8 M_beta*: W_1 at NE", 16.29584, float(run.welfare(1)[-1]), 1e-5, "docs/models/contribution_game.md#g8"),
     ]
     for p in (1.0, 0.5, 0.0, -1.0):
         best, _ = welfare_maximum(mech, p, rng)
         at_ne = float(p_mean_welfare(run.utilities[-1], p))
         out.append(Check(f"Thm 4.1, identical costs: (max W_p - W_p(NE)) / W_p, p = {p:g}", 0.0,
-                         (best - at_ne) / at_ne, 1e-7, "paper Thm 4.1, spec G8"))
+                         (best - at_ne) / at_ne, 1e-7, "paper Thm 4.1, docs/models/contribution_game.md#g8"))
     c = np.array([1.0, 2.0, 3.0])
     het = ContributionGame(Logarithmic(3, weight=c), ConvexCost(c), 10.0, budget=5.0)
     het = het.with_beta(optimal_beta(c))
     ne = np.full(3, (1 / (1 - het.beta) - 1) / 3)
     out += [
-        Check("G10 beta* for c = (1, 2, 3)", 0.433085, het.beta, 1e-6, "spec G10"),
+        Check("G10 beta* for c = (1, 2, 3)", 0.433085, het.beta, 1e-6, "docs/models/contribution_game.md#g10"),
         Check("G10 all-positive NE: max deviation gain at the equal split", 0.0,
-              float(het.deviation_gains(ne).max()), 1e-10, "spec G10"),
-        Check("G10 NE total S*", 0.76394, float(ne.sum()), 1e-5, "spec G10"),
+              float(het.deviation_gains(ne).max()), 1e-10, "docs/models/contribution_game.md#g10"),
+        Check("G10 NE total S*", 0.76394, float(ne.sum()), 1e-5, "docs/models/contribution_game.md#g10"),
         Check("G10 W_1 at the NE (known limit of Thm 4.1)", 16.8774, float(p_mean_welfare(het.utility(ne), 1)),
-              1e-4, "spec 5.3"),
+              1e-4, "docs/models/contribution_game.md#corr-thm-4-1"),
         Check("G10 sup W_1 over s > 0 (direct optimiser) > W_1(NE)", 20.7506, welfare_maximum(het, 1.0, rng)[0],
-              1e-3, "spec 5.3"),
+              1e-3, "docs/models/contribution_game.md#corr-thm-4-1"),
     ]
     return out
 
@@ -235,7 +235,7 @@ def _g8_g10_theorem_4_1() -> list[Check]:
 def table1_runs(n: int) -> dict[str, object]:
     """FedAvg, MWFed, FedBR and FedBR-BG runs of the Section 5 analogue with ``n`` owners (cached).
 
-    FedBR and FedBR-BG start with ``n = 10`` from the spec's
+    FedBR and FedBR-BG start with ``n = 10`` from the
     :math:`s^0 = (10, 20, \\dots, 100)` (G9), otherwise from random multiples
     of 10 in [0, 100] (paper Section 5.2, seed 5); MWFed starts from 0.
     """
@@ -254,10 +254,10 @@ def _g9_g11_table1() -> list[Check]:
     out: list[Check] = []
     runs = table1_runs(10)
     out += [
-        Check("G9 FedBR S* = 100^(2/3)", 21.5443, float(runs["FedBR"].final.sum()), 1e-4, "spec G9"),
-        Check("G9 FedBR-BG S*", 100.0, float(runs["FedBR-BG"].final.sum()), 1e-6, "spec G9"),
-        Check("G9 FedBR-BG u_i (every owner)", 0.85, float(runs["FedBR-BG"].utilities[-1].min()), 1e-9, "spec G9"),
-        Check("G9 FedAvg u_i", 0.46838, float(runs["FedAvg"].utilities[-1][0]), 1e-5, "spec G9"),
+        Check("G9 FedBR S* = 100^(2/3)", 21.5443, float(runs["FedBR"].final.sum()), 1e-4, "docs/models/contribution_game.md#g9"),
+        Check("G9 FedBR-BG S*", 100.0, float(runs["FedBR-BG"].final.sum()), 1e-6, "docs/models/contribution_game.md#g9"),
+        Check("G9 FedBR-BG u_i (every owner)", 0.85, float(runs["FedBR-BG"].utilities[-1].min()), 1e-9, "docs/models/contribution_game.md#g9"),
+        Check("G9 FedAvg u_i", 0.46838, float(runs["FedAvg"].utilities[-1][0]), 1e-5, "docs/models/contribution_game.md#g9"),
     ]
     expected = {"FedAvg": (46837.72, 148.114, 21.740, 8.329, 4.684),
                 "FedBR": (77346.65, 244.617, 35.909, 13.759, 7.738),
@@ -265,7 +265,7 @@ def _g9_g11_table1() -> list[Check]:
     for name, values in expected.items():
         for p, value in zip(TABLE1_P, values):
             got = float(runs[name].welfare(p)[-1])
-            out.append(Check(f"G9 n=10 W_{p:g} {name}", value, got, 2e-4 * value, "spec G9"))
+            out.append(Check(f"G9 n=10 W_{p:g} {name}", value, got, 2e-4 * value, "docs/models/contribution_game.md#g9"))
     big = table1_runs(100)
     for n, table in ((10, runs), (100, big)):
         for p in TABLE1_P:
@@ -273,7 +273,7 @@ def _g9_g11_table1() -> list[Check]:
             ordered = w["FedBR-BG"] > w["FedBR"] > w["FedAvg"]
             out.append(Check(
                 f"Table 1 n={n} p={p:g}: BG {w['FedBR-BG']:.6g} > BR {w['FedBR']:.6g} > Avg {w['FedAvg']:.6g}",
-                1.0, float(ordered), 0.0, "paper Table 1, spec G11"))
+                1.0, float(ordered), 0.0, "paper Table 1, docs/models/contribution_game.md#g11"))
             out.append(Check(f"Table 1 n={n} p={p:g}: BG > MWFed {w['MWFed']:.6g} > Avg", 1.0,
                              float(w["FedBR-BG"] > w["MWFed"] > w["FedAvg"]), 0.0, "paper Table 1"))
     out += [
@@ -287,11 +287,11 @@ def _g9_g11_table1() -> list[Check]:
               float(max(np.ptp(r["MWFed"].shares, axis=1).max() for r in (runs, big))), 0.0,
               "Blum et al. MW update"),
         Check("n=100 FedBR-BG S* = (0.5 n / c)^(2/3)", 464.1589, float(big["FedBR-BG"].final.sum()), 1e-3,
-              "spec G9 closed form"),
+              "docs/models/contribution_game.md#g9 closed form"),
         Check("n=100 FedBR-BG W_1 = n(1 - S*^-1/2) - c S*", 93.03762, float(big["FedBR-BG"].welfare(1)[-1]), 1e-4,
-              "spec G9 closed form"),
+              "docs/models/contribution_game.md#g9 closed form"),
         Check("n=100 FedAvg W_1 = 100 (1 - 10000^-1/2 - 0.005 * 100)", 49.0, float(big["FedAvg"].welfare(1)[-1]),
-              1e-9, "spec G9 closed form"),
+              1e-9, "docs/models/contribution_game.md#g9 closed form"),
         Check("n=100 max |sum_i p_i| over FedBR-BG steps", 0.0,
               float(np.abs(big["FedBR-BG"].payments.sum(axis=1)).max()), 1e-12, "paper Sec. 4 budget balance"),
     ]
@@ -299,7 +299,7 @@ def _g9_g11_table1() -> list[Check]:
 
 
 def checks() -> list[Check]:
-    """Every golden quantity of spec 003 section 6, the Table 1 ordering and MWFed's closed form."""
+    """Every golden quantity of docs/models/contribution_game.md#golden, the Table 1 ordering and MWFed's closed form."""
     return (_g1_example1() + _g2_g4_beta_and_budget_balance() + _g5_nonexistence() + _g6_rate_bound()
             + _g8_g10_theorem_4_1() + _g9_g11_table1())
 

@@ -54,7 +54,7 @@ profile equals the one *k* rounds earlier and none in between, looking back
 16 rounds; 1 = a fixed point, 0 = no repeat: Theorem A.2's best responses
 show period 2 instead of converging).
 
-Known limit (spec section 5.3): Theorem 4.1's welfare optimality of the NE of
+Known limit (docs/models/contribution_game.md#corr-thm-4-1): Theorem 4.1's welfare optimality of the NE of
 :math:`\\mathcal M_{\\beta^*}` holds with identical linear costs but not with
 heterogeneous costs (``c = w = (1, 2, 3)``: the all-positive NE has
 :math:`W_1 = 16.8774 < 20.7506`); :mod:`market.theory.contribution_game.game` documents

@@ -45,7 +45,7 @@ assumption, §2.3) -- by solving eq. 19/21 with the equilibrium ``selection``:
 Per-round metrics: ``alpha``, ``utility_U`` (:math:`U(\\rho)`),
 ``platform_share`` (share of :math:`U` the platform keeps),
 ``negative_fair_values`` (owners with :math:`\\phi_i < 0`: the federated
-utility is not monotone, spec §3.4; payments are never clipped) and
+utility is not monotone, docs/models/fair_value.md#fl-structure; payments are never clipped) and
 ``fair_value_se``.
 """
 
@@ -108,7 +108,7 @@ class FairPayment(Mechanism):
         tie_margin : float
             Added to the solved alpha (capped at 1) so that owners who are exactly
             indifferent at the platform's chosen boundary break the tie towards
-            its equilibrium (spec §7.4; decision rules break ties to the lowest level).
+            its equilibrium (docs/models/fair_value.md#simulator-choices; decision rules break ties to the lowest level).
         sensitivity_growth : float
             Relative growth of every owner's privacy cost per round (>= 0).
         exact_limit : int

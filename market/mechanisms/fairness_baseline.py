@@ -53,7 +53,8 @@ class FairnessBaseline(DataContributionGame):
     (:meth:`refined_best_response`), with ``m_i*`` and the pooled optimum as
     extra candidates.
 
-    Where the spec corrects the paper (spec Secs. 2.3, 5.9-5.11): Theorem
+    Where the paper needs correcting (docs/models/data_contribution.md#corr-theorem-vi,
+    #corr-shapley-range, #fig6): Theorem
     VI's one-sided conditions have sign typos, so symmetric equilibria are
     found by a global deviation check
     (:func:`market.theory.data_contribution.equilibrium.symmetric_equilibria`); its claim that

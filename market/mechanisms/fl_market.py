@@ -10,7 +10,7 @@ the broker keeps a ``commission`` share, so the owners' auction runs with
 :math:`(1 - c)B_k` and the buyer pays :math:`\\sum_i p_i / (1 - c) \\le B_k`.
 Auctions of different buyers are independent, each with the owners' per-round
 privacy budgets :math:`\\bar\\varepsilon_i` (the paper's per-auction reading;
-composition across auctions is not modelled, spec section 4 item 10).
+composition across auctions is not modelled, docs/models/fl_market.md#simulator-choices).
 
 **Owners.**  Owner i's true valuation is :math:`v_i(\\varepsilon) = \\alpha_i
 v^{f_i}(\\varepsilon)` with the rate :math:`\\alpha_i` = the owner's
@@ -22,7 +22,7 @@ into :data:`market.theory.fl_market.auctions.VALUATIONS`: 0 linear, 1 quadratic,
 truthfully.  Her utility is :math:`\\sum_k p_{ik} - v_i(\\varepsilon_{ik})` over the
 round's auctions, and her ``cost`` is the true valuation of what she sold.
 Learning rules over the shading grid can therefore discover All-in's
-profitable under-reports (spec G8).
+profitable under-reports (docs/models/fl_market.md#g8).
 
 **Auctions.** ``all_in`` (Algorithm 4 on :math:`V_i = v_i(\\bar\\varepsilon_i)`,
 not truthful; when owners' ``data_size`` differ, unit valuations and payments are per
@@ -39,7 +39,7 @@ fixed number of owners, the one it was trained for.
 **Error measure.** ``error_measure = "per_coordinate"`` is the paper's
 :math:`\\mathrm{VAR} + \\mathrm{BIAS}^2`; ``"vector_mse"`` is
 :math:`d\\,\\mathrm{VAR} + \\mathrm{BIAS}^2` for gradients of dimension ``d``
-(spec section 5).
+(docs/models/fl_market.md#err-measure).
 
 Per-round metrics (columns of ``model.parquet``):
 

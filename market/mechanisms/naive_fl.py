@@ -23,7 +23,7 @@ class NaiveFL(DataContributionGame):
         return self.v(cand + self.others(action, ctx)[:, None])
 
     def best_response(self, action, owners, ctx):
-        """Exact: the better of 0 and ``b'^{-1}(c_i) - D_{-i}`` (spec Sec. 2.1)."""
+        """Exact: the better of 0 and ``b'^{-1}(c_i) - D_{-i}`` (docs/models/data_contribution.md#naive)."""
         c = self.costs(owners)
         br = best_top_up(self.v, c, self.others(action, ctx))
         return self._in_box(self._utility(action, owners, ctx), br)

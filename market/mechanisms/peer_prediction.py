@@ -8,14 +8,14 @@ raw data, pays only from the reports by the mechanism
 an owner is paid :math:`\\kappa_i(\\varepsilon) A_{X_i, M_{-i}}` when its report agrees
 with the strict majority of the other participants, with
 :math:`\\kappa_i = g_i'(\\varepsilon)(e^\\varepsilon+1)^2/(2e^\\varepsilon)` from its own cost
-(Section 4.3).  The collector then estimates *W* by the MAP test (spec
-section 1.9) or, with ``estimator = "ml"``, by maximum likelihood.
+(Section 4.3).  The collector then estimates *W* by the MAP test
+(docs/models/value_of_privacy.md#estimator) or, with ``estimator = "ml"``, by maximum likelihood.
 
 Actions (a finite set of codes, ``kind="levels"``)
 
 * ``epsilon > 0`` on a grid: the :math:`\\varepsilon`-strategy (randomized response);
 * :data:`ALWAYS_ONE` (-1), :data:`ALWAYS_ZERO` (-2): pooling, the report
-  ignores the signal (spec section 4.2);
+  ignores the signal (docs/models/value_of_privacy.md#gt10);
 * :data:`ABSTAIN` (-3): non-participation.
 
 By Lemma 1 these cover every candidate equilibrium strategy.
@@ -27,7 +27,7 @@ exact expected payment against the others' current strategies (binomial sums
 over the other participants' reports, :func:`market.theory.value_of_privacy.peer_prediction.conditional_payments`).
 
 Repeated rounds, a fresh *W* per round and best-response dynamics are
-[INFERENCE] (spec section 5 item 1): the paper studies a one-shot game.
+[INFERENCE] (docs/models/value_of_privacy.md#simulator-choices): the paper studies a one-shot game.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ class TwoTypeParams(DataGameParams):
         Slope premium of eq. (15) (see :class:`market.mechanisms.value_shaping.ValueShapingParams`).
     m_down_rule : str
         ``"maximise"`` (default): ``m_i^down`` maximises the expected data
-        (22) directly (spec Sec. 2.4 shows the paper's (21) is not its
+        (22) directly (docs/models/data_contribution.md#hidden-costs shows the paper's (21) is not its
         maximiser); ``"paper_eq21"``: the paper's formula (21).
     """
 
@@ -58,7 +58,7 @@ class TwoTypeScreening(DataContributionGame):
     their stand-alone utility; low types play ``m^down`` and earn the
     information rent (Theorems VII, VIII).
 
-    Where the spec corrects the paper (spec Sec. 2.4): raising the low
+    Where the paper needs correcting (docs/models/data_contribution.md#corr-eq-21): raising the low
     line by ``dx`` moves ``m^up`` by ``dx / (c_high - c_low)``, not
     ``dx / c_high``, and the derivation drops a factor ``p_i``; the
     first-order condition of (22) is therefore

@@ -39,7 +39,7 @@ class ValueShaping(DataContributionGame):
 
     with ``m_i^max`` the largest intersection of the line with
     ``v(m_i + D_{-i})`` (:func:`market.theory.data_contribution.equilibrium.max_contribution`).  The
-    ``min`` clip is the spec's addition (Sec. 5.5): without it the line
+    ``min`` clip is privmarket's addition (docs/models/data_contribution.md#corr-feasibility): without it the line
     exceeds the pooled value near 0 when ``m_i* = 0`` and ``v(D_{-i}) = 0``,
     which breaks feasibility (Def. A); equilibria are unchanged.  The best
     response ``m_i^max(D_{-i})`` is non-decreasing in the others' data

@@ -13,7 +13,7 @@ owner, whatever the number of owners) and the owner plays
 :math:`\\arg\\max_k \\bar u_i^t(k)` (ties to the lowest candidate).  With two
 players this is Brown's (1951) classical fictitious play; with many players
 the belief is the joint empirical distribution of the others' profiles
-(a choice the spec leaves open; product beliefs would need the mechanism's
+(a choice the literature leaves open; product beliefs would need the mechanism's
 payoff as a function of a mixed profile, which the interface does not give).
 Before its first observation an owner best-responds to the current profile.
 With ``temperature > 0`` the argmax becomes a logit choice: stochastic

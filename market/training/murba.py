@@ -14,7 +14,7 @@ explicit owners), the auction budget :math:`B = (1 - c)\\,` ``round_budget``,
 **Objective (P3).**  For a batch of K true profiles and the network
 :math:`\\theta`, with the owner utility :math:`u_i = p_i - v_i(\\varepsilon_i)`
 (true valuation at the allocated :math:`\\varepsilon_i = \\sum_m z_{im}\\bar\\varepsilon'_i/m`,
-spec section 5 item 6):
+docs/models/fl_market.md#murba-open):
 
 * :math:`\\widehat{ERR}` (eq. 5): the mean error bound
   :math:`d_{var}\\mathrm{VAR} + \\mathrm{BIAS}^2` of the aggregation rule
@@ -27,7 +27,7 @@ spec section 5 item 6):
   step :math:`\\gamma`);
 * :math:`\\widehat{irv}_i` (eq. 4): the mean of :math:`\\max(0, -u_i(b_i; b_{-i}))`;
 * the augmented Lagrangian, as printed (the quadratic terms square the *sum*
-  over owners, spec section 2.5):
+  over owners, docs/models/fl_market.md#alg-5):
 
   .. math::  C = \\widehat{ERR} + \\sum_i \\phi_{rgv,i}\\widehat{rgv}_i
              + \\tfrac{\\rho_{rgv}}{2}\\Big(\\sum_i \\widehat{rgv}_i\\Big)^2
@@ -43,14 +43,14 @@ spec section 5 item 6):
 sub-bid values and her budget), searched in the network's scaled input
 space and projected after every step onto non-negative values and a
 reported budget :math:`\\bar\\varepsilon'_i \\le \\bar\\varepsilon_i` (over-reporting
-risks the utility :math:`-\\infty`; spec section 5 item 7, the "clamp"
+risks the utility :math:`-\\infty`; docs/models/fl_market.md#murba-open, the "clamp"
 option).  As in RegretNet, each training profile's misreports start as bids
 drawn from the owner distribution (another profile's) and are kept from one
 visit to the next (warm start): starting from the truth finds only nearby
 misreports, and the trained network then pays for far ones (measured: mean
 shading regret 0.070 instead of 0.030 after 1,000 iterations).
 
-**Choices the paper leaves open** (spec section 5 item 5), with the paper's
+**Choices the paper leaves open** (docs/models/fl_market.md#murba-open), with the paper's
 value where it gives one: two tanh hidden layers of 64 units per network;
 Adam with learning rate :math:`\\psi = 0.001` (RegretNet's optimiser; the
 paper writes a plain gradient step); ascent step :math:`\\gamma = 0.1`,

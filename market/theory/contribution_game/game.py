@@ -40,12 +40,12 @@ multiplicative weights that grow for the agents whose accuracy is still below
 their target.  The parameters paper 003 leaves open (the targets
 :math:`\\mu_i`, the per-round budget) are documented there.
 
-Limits of the paper recorded here (spec section 5): Theorem 4.1 (every
+Limits of the paper recorded here (docs/models/contribution_game.md#corrections): Theorem 4.1 (every
 all-positive NE of :math:`\\mathcal M_{\\beta^*}` maximises every p-mean
 welfare) holds for identical linear costs, but fails for heterogeneous costs
-(spec section 5.3 / G10: ``c = w = (1, 2, 3)`` has an all-positive NE with
+(docs/models/contribution_game.md#corr-thm-4-1 / #g10: ``c = w = (1, 2, 3)`` has an all-positive NE with
 :math:`W_1 = 16.8774 < 20.7506`); Theorem 3.2 needs strictly convex costs
-when the payoff depends on :math:`\\lVert s\\rVert_1` only (spec section 5.2).
+when the payoff depends on :math:`\\lVert s\\rVert_1` only (docs/models/contribution_game.md#corr-thm-3-2).
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def optimal_beta(slopes: np.ndarray) -> float:
     .. math::  \\beta^* = \\frac{2(n-1)^2}{D + 2n(n-1) + \\sqrt{D(D + 4(n-1))}} .
 
     Identical costs give :math:`D = 0` and exactly :math:`1 - 1/n` (where the
-    textbook formula needs the discriminant clamp of spec section 3.4); two
+    textbook formula needs the discriminant clamp of docs/models/contribution_game.md#eq-6); two
     owners give :math:`\\min(c)/(c_1 + c_2)`; Lemma 1's bounds
     :math:`0 \\le \\beta^* \\le 1 - 1/n` hold because :math:`D \\ge 0`.
 
@@ -291,7 +291,7 @@ class ContributionGame:
         :math:`\\mu_i = -\\partial u_i/\\partial s_i` if (:math:`s_i = 0` and the
         gradient is negative) or (:math:`s_i = \\tau_i` and it is positive),
         else 0 -- the paper's explicit rule (the literal argmin over all
-        feasible :math:`\\mu` is degenerate, spec section 5.1).
+        feasible :math:`\\mu` is degenerate, docs/models/contribution_game.md#corr-eq-4).
         """
         s = np.asarray(s, dtype=float)
         grad = self.own_gradient(s, delta_s)
@@ -452,11 +452,10 @@ def gradient_dynamics(game: ContributionGame, s0: np.ndarray, step: float, itera
 
     :math:`s^{t+1} = \\Pi_{[0,\\tau]}(s^t + \\delta\\, g(s^t, \\mu^t))`, where *g*
     is :meth:`ContributionGame.projected_gradient`; the projection (clipping)
-    handles overshoot, which neither eq. (4) nor Algorithms 1-2 cover (spec
-    section 5.1).  With ``delta_s`` the own gradient is the forward
+    handles overshoot, which neither eq. (4) nor Algorithms 1-2 cover (docs/models/contribution_game.md#corr-eq-4).  With ``delta_s`` the own gradient is the forward
     difference of Algorithms 1 and 2 (these dynamics are then FedBR /
     FedBR-BG's contribution steps); contributions are not rounded to
-    multiples of :math:`\\Delta s` (rounding can freeze the dynamics, spec 5.1).
+    multiples of :math:`\\Delta s` (rounding can freeze the dynamics, docs/models/contribution_game.md#corr-eq-4).
 
     Parameters
     ----------
@@ -564,7 +563,7 @@ def measured_theorem_3_2(game: ContributionGame, points: np.ndarray) -> Theorem3
     ------
     ValueError
         If the contraction condition fails somewhere (:math:`\\lambda \\le 0`),
-        e.g. an aggregate payoff with linear costs (spec section 5.2).
+        e.g. an aggregate payoff with linear costs (docs/models/contribution_game.md#corr-thm-3-2).
     """
     measured = np.array([contraction_condition(game, s) for s in np.atleast_2d(points)])
     return Theorem32(lam=float(measured[:, 0].min()), lipschitz=float(measured[:, 1].max()), n=game.n)
@@ -612,7 +611,7 @@ def fedbr_bg(game: ContributionGame, s0: np.ndarray, steps: int = 100, step_size
     The own gradient is :math:`\\hat a'(S) - (1-\\beta)c_i` with
     :math:`\\beta = \\beta^*` from the cost slopes (:func:`optimal_beta`)
     unless ``beta`` is given.  Utilities include the payments
-    :math:`p_i(s)` (the paper does not say; spec section 5.1).
+    :math:`p_i(s)` (the paper does not say; docs/models/contribution_game.md#welfare).
     """
     rate = optimal_beta(game.cost.slope) if beta is None else float(beta)
     return gradient_dynamics(game.with_beta(rate), s0, step_size, steps, delta_s=delta_s)

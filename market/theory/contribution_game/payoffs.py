@@ -25,8 +25,8 @@ Families (selected by name through :data:`market.core.families.PAYOFFS` /
 ``generalization_bound`` PAC generalisation bound of the total data, eq. (2)
 ``power_law``            empirical scaling law, eq. (3)
 ``exponential``          :math:`w_i (1 - e^{-S/\\text{scale}})`, the synthetic
-                         accuracy curve of spec section 5.5 and golden test G6
-``logarithmic``          :math:`w_i \\ln(1 + S/\\text{scale})`, spec tests G8 and G10
+                         accuracy curve and the payoff of docs/models/contribution_game.md#g6
+``logarithmic``          :math:`w_i \\ln(1 + S/\\text{scale})`, docs/models/contribution_game.md#g8 and #g10
 ``ramp_cycle``           the non-concave payoffs (8)-(9) of Theorem A.2
 
 where :math:`S = \\lVert s \\rVert_1`.
@@ -195,7 +195,7 @@ class AggregatePayoff(Payoff):
     n : int
         Number of owners.
     weight : float or array_like, default 1
-        Per-owner weight :math:`w_i \\ge 0` (spec G10 uses :math:`w = c`).
+        Per-owner weight :math:`w_i \\ge 0` (docs/models/contribution_game.md#g10 uses :math:`w = c`).
     """
 
     def __init__(self, n: int, weight: Any = 1.0) -> None:
@@ -245,7 +245,7 @@ class PowerLaw(AggregatePayoff):
     The paper has ``offset = 1`` (accuracy = 1 - loss, Kaplan et al. 2020);
     Example 1 of Section 4 is ``offset = 8, alpha = exponent = 1``.  The
     curve tends to :math:`-\\infty` as :math:`S \\to 0`; following the paper's
-    footnote for eq. (2) (:math:`a(0) := 0`, spec section 5.1) the payoff at
+    footnote for eq. (2) (:math:`a(0) := 0`, docs/models/contribution_game.md#corr-eq-4) the payoff at
     ``S = 0`` is defined as 0 and its slope there as :math:`+\\infty`, so
     best responses never choose an empty data set when a contribution helps.
 
@@ -300,14 +300,14 @@ class GeneralizationBound(AggregatePayoff):
 
     Evaluated at :math:`m = S = \\lVert s\\rVert_1`.  The formula is only
     defined for :math:`m \\ge k e^{-2}` and is negative for small *m*
-    (spec section 5.1: for ``k = 10, a_0 = 1`` until :math:`m \\approx 195`),
+    (docs/models/contribution_game.md#corr-eq-4: for ``k = 10, a_0 = 1`` until :math:`m \\approx 195`),
     while the paper requires non-negative payoffs and sets :math:`a(0) := 0`.
     Documented choice: :math:`a(m) = \\max(\\text{formula}, 0)` where the
     formula is defined and 0 elsewhere.  The payoff is then continuous and
     non-decreasing, and concave where it is positive; derivatives are those
     of the formula where it is positive and 0 elsewhere.  The paper calls
     :math:`1 - a_0` the optimal accuracy; the formula makes :math:`a_0` the
-    optimal accuracy (spec section 5.1), which is what ``a0`` means here.
+    optimal accuracy (docs/models/contribution_game.md#corr-eq-4), which is what ``a0`` means here.
 
     Parameters
     ----------
@@ -365,8 +365,8 @@ class GeneralizationBound(AggregatePayoff):
 class ExponentialSaturation(AggregatePayoff):
     """:math:`a_i(s) = w_i (1 - e^{-S/\\text{scale}})`: a bounded, strongly concave accuracy curve.
 
-    Not one of the paper's four families; the spec's synthetic stand-in for an
-    accuracy curve (section 5.5) and the payoff of golden test G6.
+    Not one of the paper's four families; a synthetic stand-in for an
+    accuracy curve (docs/models/contribution_game.md#simulator-choices) and the payoff of docs/models/contribution_game.md#g6.
 
     Parameters
     ----------
@@ -398,7 +398,7 @@ class ExponentialSaturation(AggregatePayoff):
 
 
 class Logarithmic(AggregatePayoff):
-    """:math:`a_i(s) = w_i \\ln(1 + S/\\text{scale})`: the public-good payoff of spec tests G8 and G10.
+    """:math:`a_i(s) = w_i \\ln(1 + S/\\text{scale})`: the public-good payoff of docs/models/contribution_game.md#g8 and #g10.
 
     Parameters
     ----------
@@ -435,7 +435,7 @@ class LinearDiscovery(Payoff):
     With sampling distributions :math:`q_i` over an instance space (rows of
     ``q``) Blum et al. (2021) get :math:`W = Q Q^T`.  The paper says this
     ``W`` has an all-one diagonal; that holds only for point-mass rows
-    (spec section 1.4), so ``W = q q^T`` is used as is, not normalised.
+    (docs/models/contribution_game.md#model), so ``W = q q^T`` is used as is, not normalised.
     With linear costs the best response is bang-bang: :math:`\\tau_i` if
     :math:`W_{ii} > c_i`, else 0.
 
@@ -619,7 +619,7 @@ class ConvexCost:
     ``curvature = 0`` (the default) gives the linear cost :math:`c_i x + d_i`
     of Section 4 (Theorem 4.1 and the experiments); ``curvature > 0`` is the
     strictly convex option that makes the game strongly concave (Theorem 3.2;
-    spec G6 uses :math:`k_i = 0.5`).
+    docs/models/contribution_game.md#g6 uses :math:`k_i = 0.5`).
 
     Parameters
     ----------

@@ -20,10 +20,10 @@ normalised one), so for ``p = 0`` it returns the plain product
 :math:`\\prod_i u_i`, which is the "Nash welfare" of the paper's Example 1
 (``u_1 u_2 = 24``) and a monotone transform of the limit.
 
-The paper uses the un-normalised form in Section 4 and Table 1 (the spec,
-section 1.6, checks this against Table 1), so it is the default here.
+The paper uses the un-normalised form in Section 4 and Table 1 (docs/models/contribution_game.md#table-1
+checks this against Table 1), so it is the default here.
 
-Domain (the paper is silent, spec section 5.1): ``p = 1`` accepts any
+Domain (the paper is silent, docs/models/contribution_game.md#welfare): ``p = 1`` accepts any
 utilities; ``0 <= p < 1`` needs ``u_i >= 0``; ``p < 0`` needs ``u_i > 0``.
 Utilities outside the domain raise ``ValueError`` instead of returning NaN;
 a scenario keeps utilities positive with the owners' budgets :math:`B_i`.
@@ -63,7 +63,7 @@ def p_mean_welfare(utility: np.ndarray, p: float, normalized: bool = False) -> n
     --------
     >>> float(p_mean_welfare([6.0, 4.0], 0.0))   # Example 1: u_1 u_2
     24.0
-    >>> float(p_mean_welfare([0.85] * 10, 0.2))  # spec G9, FedBR-BG at p = 0.2
+    >>> float(p_mean_welfare([0.85] * 10, 0.2))  # docs/models/contribution_game.md#g9, FedBR-BG at p = 0.2
     85000.00000000003
     """
     if p > 1 or np.isnan(p):

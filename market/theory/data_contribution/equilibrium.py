@@ -148,7 +148,7 @@ def value_shaping_totals(value: ValueFunction, c: np.ndarray, eps: float = 0.0,
 
     .. math::  G(M) = s + \\sum_i \\Big[m_i^* + \\frac{v(M) - v(m_i^*)}{c_i + \\varepsilon}\\Big] - M = 0
 
-    (spec Sec. 2.2).  ``G`` is linear on the flat region ``[0, m0]`` and
+    (docs/models/data_contribution.md#value-shaping).  ``G`` is linear on the flat region ``[0, m0]`` and
     concave above it, so it has at most one root there and at most two above:
     with all ``m_i* = 0`` and no seed these are 0, the unstable tipping point
     and the stable data-maximizing total (Remark 3).
@@ -187,7 +187,7 @@ def value_shaping_totals(value: ValueFunction, c: np.ndarray, eps: float = 0.0,
 
 def value_shaping_equilibrium(value: ValueFunction, c: np.ndarray, eps: float = 0.0,
                               seed: float = 0.0) -> np.ndarray:
-    """Data-maximizing equilibrium of value shaping (Theorem IV; spec Sec. 2.2).
+    """Data-maximizing equilibrium of value shaping (Theorem IV; docs/models/data_contribution.md#value-shaping).
 
     Takes the largest root ``M`` of :func:`value_shaping_totals` and returns
 
@@ -263,7 +263,7 @@ def symmetric_equilibria(levels: np.ndarray, deviation_utility: Callable[[np.nda
     equilibrium when no single owner gains more than ``tol`` by switching to
     any candidate amount (up- and down-deviations alike, including 0).  This
     replaces the one-sided first-order conditions of Theorem VI (whose signs
-    are garbled in the paper, spec Sec. 2.3) by a global check.
+    are garbled in the paper, docs/models/data_contribution.md#fairness-baselines) by a global check.
 
     Parameters
     ----------

@@ -30,7 +30,7 @@ def mean_field_shapley(value: ValueFunction, own: np.ndarray, per_other: np.ndar
                \\big[v(s + k\\bar d + m_i) - v(s + k\\bar d)\\big]
 
     (App. C.2 with the index range ``k = 0..n-1`` that makes the values
-    efficient, spec Sec. 5.9; ``s`` = platform seed, a fixed part of every
+    efficient, docs/models/data_contribution.md#corr-shapley-range; ``s`` = platform seed, a fixed part of every
     coalition).  This is exact when every other agent holds ``d``; for
     unequal others it is the mean-field approximation ``d = D_{-i}/(n-1)``.
     For ``n > nodes`` the sum over ``k`` uses ``nodes`` midpoint blocks.

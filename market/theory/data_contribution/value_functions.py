@@ -14,9 +14,9 @@ Three value functions are provided, selected by name in a scenario
 
 ``"sqrt"``
     the closed-form surrogate :math:`b(m) = a - \\sqrt{k/m}` used by the
-    spec's golden tests (spec Sec. 1.5, choice 1);
+    golden numbers (docs/models/data_contribution.md#golden);
 ``"erm_bound"``
-    the ERM generalisation-bound form with difficulty ``k`` (spec Sec. 1.5,
+    the ERM generalisation-bound form with difficulty ``k`` (docs/models/data_contribution.md#value-functions,
     choice 2): :math:`b(m) = a - (\\sqrt{2k(2 + \\ln(m/k))} + 4)/\\sqrt{m}`
     for :math:`m > k e^{-2}`;
 ``"power_law"``
@@ -150,7 +150,7 @@ class ValueFunction(ABC):
 
 
 class SqrtValue(ValueFunction):
-    """Square-root surrogate ``b(m) = a - sqrt(k/m)`` (spec Sec. 1.5, choice 1).
+    """Square-root surrogate ``b(m) = a - sqrt(k/m)`` (docs/models/data_contribution.md#value-functions, choice 1).
 
     Closed forms: ``b'(m) = sqrt(k) m^{-3/2} / 2``,
     ``b'^{-1}(y) = (sqrt(k) / (2y))^{2/3}``, ``m0 = k / a^2``,
@@ -189,14 +189,14 @@ class SqrtValue(ValueFunction):
 
 
 class ErmBoundValue(ValueFunction):
-    """ERM generalisation-bound value with difficulty ``k`` (spec Sec. 1.5, choice 2).
+    """ERM generalisation-bound value with difficulty ``k`` (docs/models/data_contribution.md#value-functions, choice 2).
 
     .. math::  b(m) = a - \\frac{\\sqrt{2k\\,(2 + \\ln(m/k))} + 4}{\\sqrt{m}}
                \\quad (m > k e^{-2}),
 
     and ``v = 0`` below.  The paper cites [38, Thm 11.8] without printing
-    the formula; this form is the spec's "plausible default" (third-party
-    replication), not the paper's confirmed choice.  ``b'`` is analytic; its
+    the formula; this form is a plausible default (a third-party
+    replication, docs/models/data_contribution.md#value-functions), not the paper's confirmed choice.  ``b'`` is analytic; its
     inverse is found by vectorized bisection on ``log m``.  ``k`` must be
     small enough that ``b(k e^{-2}) < 0`` (``k < 16 e^2 / a^2``), so that
     ``v`` is continuous.
@@ -244,7 +244,7 @@ class PowerLawValue(ValueFunction):
     """Power-law value of the GPT-3 example (App. C.1): ``b(m) = a (1 - (k/m)^alpha)``.
 
     With ``a = 1e9`` USD, ``k = 5.4e13`` tokens and the printed exponent
-    ``alpha = 0.95`` (the spec's G6 shows the paper's "at least 1000 agents"
+    ``alpha = 0.95`` (docs/models/data_contribution.md#g6: the paper's "at least 1000 agents"
     fits ``alpha = 0.095`` instead; both are valid inputs).
     ``b'(m) = a alpha k^alpha m^{-alpha-1}``, ``m0 = k``.
     """
@@ -318,7 +318,7 @@ def standalone_utility(value: ValueFunction, c: np.ndarray | float) -> np.ndarra
 def best_top_up(value: ValueFunction, c: np.ndarray, others: np.ndarray) -> np.ndarray:
     """``argmax_{x >= 0} v(x + D) - c x``: best own amount on top of others' data ``D``.
 
-    The best response of naive federated learning (eq. 8; spec Sec. 2.1).
+    The best response of naive federated learning (eq. 8; docs/models/data_contribution.md#naive).
     The candidates are ``x = 0`` and ``x = max(0, b'^{-1}(c) - D)``; the
     better one wins, ties going to 0 (needed because of the flat region
     below ``m0``).

@@ -15,7 +15,7 @@ level 0, eq. 4):
              \\phi_i = \\frac{1}{N+1} \\sum_{S \\subseteq [N]\\setminus\\{i\\}}
              \\frac{U(\\rho_{S\\cup\\{i\\}}) - U(\\rho_S)}{\\binom{N}{|S|+1}}
 
-  (the sum in eq. 5 includes :math:`S = [N]`, spec section 2.2).
+  (the sum in eq. 5 includes :math:`S = [N]`, docs/models/fair_value.md#eq-5).
 
 Three ways to compute them:
 
@@ -137,7 +137,7 @@ def fair_values_with_platform(
     :math:`\\Phi_1, \\Phi_2` (and those of eqs. 12, 92) are transposed: with rows
     :math:`\\rho_1` and columns :math:`\\rho_2`, as for **U**, owner 1 gets
     :math:`\\Phi_1 = [[0, 0], [1/3, 2/9]]` (0 whenever :math:`\\rho_1 = 0`, the
-    null player), which is what this function returns (spec §2.4).
+    null player), which is what this function returns (docs/models/fair_value.md#corr-transposed).
     """
     if z not in (0, 1):
         raise ValueError("z: must be 0 or 1")
@@ -485,7 +485,7 @@ def shapley_by_type_stratified(
       contribution at the event's conditional mean composition.  These are the
       coalitions where the utility changes regime (for ``federated_mean`` with
       groups = levels: no federating member, or a lone federator that acts as
-      level 2, spec section 3.4).  The control's expectation is a known
+      level 2, docs/models/fair_value.md#fl-structure).  The control's expectation is a known
       function of :math:`k` (hypergeometric event probabilities), summed
       exactly over every middle :math:`k` (event terms are cut where all event
       probabilities are below :math:`e^{-60}`), so only the residual is sampled.

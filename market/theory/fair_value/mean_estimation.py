@@ -15,7 +15,7 @@ Three utilities, selectable by name through :data:`UTILITIES`:
     1 secure aggregation with the other level-1 owners, 2 local estimate sent
     directly), optimal weights of Proposition 5 and
     :math:`U(\\rho) = \\sum_i a_i \\log\\big((r^2 + 2 s^2)/\\mathrm{EMSE}_i(\\rho)\\big)`
-    (the printed upper limit "n" of the sum is :math:`N`, spec §3.1).
+    (the printed upper limit "n" of the sum is :math:`N`, docs/models/fair_value.md#eq-15).
 ``"unanimity"`` -- :class:`UnanimityUtility`
     Appendix B.2 (eq. 48): :math:`U_T(\\rho) = 1` if every member of
     :math:`T` shares, else 0; the basis of the uniqueness proof of Theorem 2.
@@ -157,7 +157,7 @@ class DPMeanEstimation:
 
     so :math:`U(k) = 2 - 24\\, r(k) = 2k^2/(k^2 + 2k + 24/\\epsilon'^2)`; for
     :math:`k = 1, 2` this is eq. 37 and for :math:`\\epsilon' = \\infty` eq. 10
-    (:math:`U = [[0, 2/3], [2/3, 1]]`).  As in spec §2.4, :math:`w^*(1) = 1/(3 +
+    (:math:`U = [[0, 2/3], [2/3, 1]]`).  As in docs/models/fair_value.md#dp-example, :math:`w^*(1) = 1/(3 +
     24/\\epsilon'^2)` where eq. 31 is garbled, and eq. 33's noise term "2²/η" is
     :math:`2/\\eta^2`.  The utility depends on the profile only
     through the number of sharers, so every sharer is interchangeable (data size
@@ -214,8 +214,8 @@ class FederatedMeanEstimation:
     (eq. 14) with the optimal weights of Proposition 5 (eqs. 59-64) has the
     closed forms below, with :math:`V_k = r^2/n_k + s^2`,
     :math:`W = \\sum_{k: \\rho_k = 2} 1/V_k`, :math:`N_1` federating owners of
-    harmonic-mean size :math:`\\bar n` (over *all* level-1 owners, the spec's
-    reading of eq. 55), :math:`V_0 = r^2/\\bar n + s^2` and :math:`g = r^2/(N_1 \\bar n)`:
+    harmonic-mean size :math:`\\bar n` (over *all* level-1 owners, docs/models/fair_value.md#corr-typos;
+    the reading of eq. 55 that matches the numerical optimum), :math:`V_0 = r^2/\\bar n + s^2` and :math:`g = r^2/(N_1 \\bar n)`:
 
     * level 0 (and every owner outside the coalition): :math:`s^2 + 1/(W + N_1/V_0)`;
     * level 2: :math:`\\frac{r^2}{n_i}(1 + s^2 P_i)/(r^2 P_i/n_i + 1 + s^2 P_i)` with
@@ -227,7 +227,7 @@ class FederatedMeanEstimation:
     :math:`\\mathrm{EMSE}_i(\\mathbf 0) := r^2 + 2 s^2` when nobody shares (paper's
     convention) and :math:`U = \\sum_i a_i \\log((r^2+2s^2)/\\mathrm{EMSE}_i)` (eq. 15).
     These equal the numerical QP optimum of eq. 56 (see :meth:`qp_weights`).
-    The utility is *not* monotone in the coalition (spec section 3.4), so fair
+    The utility is *not* monotone in the coalition (docs/models/fair_value.md#fl-structure), so fair
     values can be negative.
 
     Parameters
@@ -336,7 +336,7 @@ class FederatedMeanEstimation:
         """Proposition 5 weights (eqs. 59-64) of owner ``i``'s estimator.
 
         Needs :math:`N_1 \\ge 1` and :math:`N_2 \\ge 1` (as the paper).  Plain
-        "V" in eqs. 59-64 is read as :math:`\\bar V` (spec section 3.3).
+        "V" in eqs. 59-64 is read as :math:`\\bar V` (docs/models/fair_value.md#eq-59).
 
         Returns
         -------

@@ -25,11 +25,11 @@ and the platform keeps :math:`(1 - \\alpha) U(\\rho)`.  This module provides
 Equilibrium selection is explicit (:data:`SELECTIONS`): ``"symmetric_mixed"``
 (Theorem 3, Fig. 8) or ``"platform_favourite"`` (eq. 19, Algorithm 1, Fig. 9).
 They differ: for two owners with :math:`c = 0.45` the platform earns 0.2167
-with its favourite pure NE and 0.1408 at the symmetric mixed NE (spec §4.5).
+with its favourite pure NE and 0.1408 at the symmetric mixed NE (docs/models/fair_value.md#two-groups).
 
 The objective of eq. 26 is printed as :math:`\\alpha E[U]` (the payments); the
-spec's correction :math:`(1-\\alpha) E[U]` is used throughout, and the
-payoff matrices are the corrected (untransposed) ones of spec §2.4.
+corrected objective :math:`(1-\\alpha) E[U]` (docs/models/fair_value.md#corr-eq-26) is used throughout, and the
+payoff matrices are the corrected (untransposed) ones of docs/models/fair_value.md#corr-transposed.
 """
 
 from __future__ import annotations
@@ -445,7 +445,7 @@ class SymmetricBinaryGame:
         """:math:`(1-\\alpha)\\, U(p^*(\\alpha))`, the objective of eq. 21.
 
         Eq. 21 is printed "maximize :math:`\\alpha = (1-\\alpha)\\ldots`" and eq. 89 "min";
-        both mean :math:`\\max_\\alpha (1-\\alpha) U(p^*(\\alpha))` (spec §4.1).
+        both mean :math:`\\max_\\alpha (1-\\alpha) U(p^*(\\alpha))` (docs/models/fair_value.md#theorem-3).
         """
         alpha = np.asarray(alpha, float)
         return (1 - alpha) * self.expected_utility(self.p_star(alpha, c))
@@ -460,10 +460,10 @@ class SymmetricBinaryGame:
         Theorem 3's middle regime is printed as "the *minimizing*
         :math:`\\alpha` such that :math:`p^*(\\alpha) \\in \\gamma^{-1}(c/\\alpha)`"; it is
         the *maximiser* of :math:`(1-\\alpha) U(\\gamma^{-1}(c/\\alpha))` over
-        :math:`[c/\\gamma_{max}, c/\\gamma_{min}]` (spec §4.3), which the search
+        :math:`[c/\\gamma_{max}, c/\\gamma_{min}]` (docs/models/fair_value.md#eq-24), which the search
         finds.  For the two-owner example this gives eq. 97; the text of
         App. B.4.1 says "for :math:`c < 1/3` ... maximum at :math:`6c/(3c+2)`",
-        which holds for :math:`c > 1/3` (spec §4.4).
+        which holds for :math:`c > 1/3` (docs/models/fair_value.md#example-n2).
         ``"platform_favourite"``: the exact optimum over pure NE
         (:meth:`PrivacyGame.platform_optimum` with one class).
         """
@@ -546,7 +546,7 @@ def two_group_payoffs(
     ``A[l1, l2] = alpha * Phi_1[l1, l2] - c_1 1{l1 = top}`` is a member of group
     1's payoff and ``B[l1, l2] = alpha * Phi_2[l1, l2] - c_2 1{l2 = top}`` group
     2's: rows = group 1's level, columns = group 2's.  This is the corrected
-    orientation of eqs. 11/12/92 (spec §2.4): a group at level 0 gets 0
+    orientation of eqs. 11/12/92 (docs/models/fair_value.md#corr-transposed): a group at level 0 gets 0
     (null player), and :math:`\\Phi_2 = \\Phi_1^T` for equal groups.
     """
     _, phi1, phi2, _, kappa = _two_group_game(utility, cost, sizes, data_size, importance)
@@ -593,7 +593,7 @@ def two_group_optimal_alpha(
     """Eq. 26 with the corrected objective :math:`(1-\\alpha) E[U]` and the platform's favourite NE.
 
     Eq. 26 as printed maximises :math:`p_1^T U p_2 - (1-\\alpha) p_1^T U p_2 = \\alpha E[U]`,
-    the payments; the platform keeps :math:`(1-\\alpha) E[U]` (spec §4.5).
+    the payments; the platform keeps :math:`(1-\\alpha) E[U]` (docs/models/fair_value.md#two-groups).
 
     Candidates: every pure profile at the lower end of its exact NE interval
     (the optimum of a pure NE sits on its boundary), and, if ``include_mixed``,
@@ -602,7 +602,7 @@ def two_group_optimal_alpha(
     neighbours of the best grid point.  The refinement matters at knife edges:
     for :math:`(c_1, c_2) = (0.275, 0.3)` the mixed NE
     :math:`(p, q) = (\\gamma^{-1}(c_2/\\alpha), \\gamma^{-1}(c_1/\\alpha))` (App. E,
-    indices corrected as in spec §4.5) pays the platform up to 0.4091 as
+    indices corrected as in docs/models/fair_value.md#two-groups) pays the platform up to 0.4091 as
     :math:`\\alpha \\uparrow 2 c_1 = 0.55`, above the best pure NE (0.4); the grid
     alone finds 0.4036.  The best payoff wins; ties go to the smaller
     :math:`\\alpha`.

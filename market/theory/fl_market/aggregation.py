@@ -13,7 +13,7 @@ where :math:`w_i = |D_i| / \\sum_j |D_j|` are the weights of the raw global
 gradient (:math:`w_i = 1/n` for the paper's equal data sizes; the proof of
 Lemma 4.1 gives the bias, the proof of Lemma 4.2 the per-coordinate variance).
 
-**Error measure (spec 002 section 5, items 1-2).**  P2.2 is a supremum of a
+**Error measure (docs/models/fl_market.md#err-measure).**  P2.2 is a supremum of a
 random norm; read as a worst-case mean squared error it is
 
 .. math::  \\mathrm{ERR}(\\lambda, \\varepsilon) = d_{\\mathrm{var}} \\cdot \\mathrm{VAR} + \\mathrm{BIAS}^2 ,
@@ -23,7 +23,7 @@ variance is summed over.  The paper counts one coordinate
 (:math:`d_{\\mathrm{var}} = 1`, the default here); the true vector MSE of a
 :math:`d`-dimensional gradient has :math:`d_{\\mathrm{var}} = d`.  The choice
 matters: the paper's claim that VarOpt beats BiasOpt holds only with the
-d-scaled reading (spec section 3.5).
+d-scaled reading (docs/models/fl_market.md#allin-sanity).
 
 An owner with :math:`\\varepsilon_i = 0` sold nothing and must get weight 0
 (her variance is infinite).  When nobody sold anything the weights are all
@@ -92,7 +92,7 @@ def error_bound(
     d_var: int = 1,
     data_size: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Worst-case squared error :math:`d_{\\mathrm{var}} \\mathrm{VAR} + \\mathrm{BIAS}^2` (eq. P2.2, spec section 5).
+    """Worst-case squared error :math:`d_{\\mathrm{var}} \\mathrm{VAR} + \\mathrm{BIAS}^2` (eq. P2.2, docs/models/fl_market.md#err-measure).
 
     Parameters
     ----------
@@ -121,7 +121,7 @@ def bias_opt(epsilon: np.ndarray, data_size: np.ndarray | None = None) -> np.nda
 
     Every winner (:math:`\\varepsilon_j > 0`) gets :math:`w_j` (= 1/n), losers get
     0, and the spare weight :math:`1 - \\sum_{j \\in W} w_j` goes to the winner
-    with the largest :math:`\\varepsilon` (ties: lowest index, spec section 2.2).
+    with the largest :math:`\\varepsilon` (ties: lowest index, docs/models/fl_market.md#alg-2).
     By Lemma 4.1 the bias is :math:`2(1 - |W|/n)L`, the least possible with
     zero weight on losers.
 
@@ -131,7 +131,7 @@ def bias_opt(epsilon: np.ndarray, data_size: np.ndarray | None = None) -> np.nda
         Privacy parameters.
     data_size : numpy.ndarray, optional
         Data sizes; with unequal sizes :math:`w_j = |D_j|/\\sum|D|` replaces 1/n
-        (spec section 5 item 11).
+        (docs/models/fl_market.md#err-measure).
 
     Returns
     -------
@@ -180,7 +180,7 @@ def error_optimal_weights(
 ) -> np.ndarray:
     """Weights minimising the full bound :math:`d_{\\mathrm{var}}\\mathrm{VAR} + \\mathrm{BIAS}^2` (extension).
 
-    Not in the paper (spec section 2.3: "no ERR-optimal rule is in the
+    Not in the paper (docs/models/fl_market.md#alg-3: "no ERR-optimal rule is in the
     paper").  Over the winners :math:`W`, with :math:`t_j \\ge |\\lambda_j - w_j|`,
 
     .. math::

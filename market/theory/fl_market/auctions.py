@@ -21,7 +21,7 @@ and a budget of shape ``(...)``):
 
 * :func:`all_in` -- Algorithm 4 for single-minded owners, exactly as printed
   (the "skip" loop; the prose's "prefix" loop is an option).  **Not truthful**,
-  contrary to Proposition 5.1 (spec 002 section 2.4, G8); measure it with
+  contrary to Proposition 5.1 (docs/models/fl_market.md#alg-4, #g8); measure it with
   :func:`empirical_regret`.
 * :func:`proportional_share` -- a training-free, budget-feasible and
   individually rational mechanism for multi-minded owners (random-sampling
@@ -131,12 +131,12 @@ def all_in(
     :math:`v_i^{unit} \\le B / \\sum_{j \\in W \\cup \\{i\\}} \\bar\\varepsilon'_j`.  Winners
     sell their whole budget, :math:`\\varepsilon_i = \\bar\\varepsilon'_i`, at the unit
     price :math:`p^{unit} = B/\\sum_{j\\in W}\\bar\\varepsilon'_j` (the printed step 5
-    has a typo, spec section 2.4), so :math:`p_i = \\varepsilon_i p^{unit}` and
+    has a typo, docs/models/fl_market.md#alg-4), so :math:`p_i = \\varepsilon_i p^{unit}` and
     :math:`\\sum_i p_i = B` whenever :math:`W \\ne \\emptyset`.
 
     Budget feasible and individually rational, but **not truthful**: a loser
     can lower :math:`V'` to move ahead in the order and displace others
-    (spec G8: owners (6, 2) and (3.2, 1) with B = 8 -- the second gains 4.8
+    (docs/models/fl_market.md#g8: owners (6, 2) and (3.2, 1) with B = 8 -- the second gains 4.8
     by reporting V' = 0.5), contrary to Proposition 5.1.
 
     Parameters
@@ -150,7 +150,7 @@ def all_in(
     loop : {"skip", "prefix"}
         ``"skip"`` is the printed pseudo-code (keep scanning after a failed
         owner); ``"prefix"`` is the prose's reading (stop at the first failure).
-        They differ, e.g. V = (10.5, 3), eps_bar = (5, 1), B = 10 (spec G7c).
+        They differ, e.g. V = (10.5, 3), eps_bar = (5, 1), B = 10 (docs/models/fl_market.md#g7).
     data_size : numpy.ndarray, shape (..., n), optional
         Owners' data sizes :math:`|D_i|`, as in the authors' released code: the
         unit valuation becomes :math:`V'_i/(\\bar\\varepsilon'_i |D_i|)`, the scan
@@ -278,9 +278,9 @@ def bid_transformation(
     """Sub-bids of Algorithm 5 step 1: items :math:`\\bar\\varepsilon'/m` and values :math:`v'(\\bar\\varepsilon'/m)`, m = 1..M.
 
     Returns ``(items, values)`` of shape ``(..., M)`` (the printed sub-bid
-    tuple has a typo, spec section 2.5).  E.g. :math:`\\bar\\varepsilon' = 2`,
+    tuple has a typo, docs/models/fl_market.md#alg-5).  E.g. :math:`\\bar\\varepsilon' = 2`,
     ``M = 4``, linear :math:`\\alpha = 1`: items (2, 1, 2/3, 1/2), values
-    (4, 2, 4/3, 1) (spec G9).
+    (4, 2, 4/3, 1) (docs/models/fl_market.md#g9).
     """
     if M < 1:
         raise ValueError(f"M: the number of sub-bids must be at least 1, got {M}")
@@ -304,7 +304,7 @@ def menu_choice(
     the paper's bid-transformation grid :math:`\\{0\\} \\cup \\{\\bar\\varepsilon'/m :
     m = 1..M\\}` capped at :math:`q` (``M >= 1``, Algorithm 5 step 1).  The owner
     maximises :math:`\\pi\\varepsilon - v'(\\varepsilon)` with her reported valuation;
-    for ``M = 0`` in closed form (spec section 4 item 9): linear
+    for ``M = 0`` in closed form (docs/models/fl_market.md#g12): linear
     :math:`q\\,\\mathbb 1[\\pi > 2\\alpha]`, quadratic :math:`\\min(q, \\pi/2\\alpha)`,
     sqrt :math:`q\\,\\mathbb 1[\\pi q > 2\\alpha\\sqrt q]`, exp
     :math:`\\min(q, \\ln(\\pi/\\alpha))^+`, step :math:`q\\,\\mathbb 1[\\pi q > \\alpha]`.
@@ -805,7 +805,7 @@ def empirical_regret(
     """Each owner's best unilateral misreport on a grid: ``rate' = f rate``, ``eps_bar' = g eps_bar``.
 
     The grid-search counterpart of the paper's regret (Appendix A, eq. 3),
-    computable for any auction (spec section 2.6); everybody else reports
+    computable for any auction (docs/models/fl_market.md#proportional-share); everybody else reports
     truthfully.  For All-in the valuation misreport is :math:`V' = f V`.
 
     Parameters

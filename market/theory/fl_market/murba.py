@@ -14,7 +14,7 @@ networks with tanh hidden layers,
   sub-bid, in expectation;
 * the **payment network**, whose output is a softmax over the n owners,
   :math:`\\bar p_i \\in (0, 1)`, :math:`\\sum_i \\bar p_i = 1`, and
-  :math:`p_i = \\bar p_i B`: **budget feasible by construction** (spec G10),
+  :math:`p_i = \\bar p_i B`: **budget feasible by construction** (docs/models/fl_market.md#g10),
   with every owner paid something.
 
 The privacy parameter is the expected grid value (step 3),
@@ -28,7 +28,7 @@ This module is the trained mechanism: numpy only, no PyTorch.  A trained
 network is a :class:`MURBAModel`; it is an auction with the signature of
 :data:`market.theory.fl_market.auctions.AUCTIONS`, ``model(kind, rate, eps_bar, budget)``.
 
-**Input scaling** (not in the paper, spec section 5 item 5): every input is
+**Input scaling** (not in the paper, docs/models/fl_market.md#murba-open): every input is
 mapped to :math:`\\log(1 + x)` and standardised with the mean and standard
 deviation of the training sample, which the weights file stores (training
 with ``normalise = False`` stores mean 0 and scale 1: plain :math:`\\log(1+x)`).

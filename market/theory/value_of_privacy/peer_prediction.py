@@ -15,7 +15,7 @@ Owners report private binary signals through randomized response
 * the Chernoff information :math:`D(\\varepsilon)` and the payment-accuracy
   problem :math:`F(\\tau)` with the bounds of Theorem 3 (Section 5);
 * equilibrium checks: each owner's best deviation over a fine grid of
-  strategies, the uninformative pooling equilibria (spec section 4.2) and
+  strategies, the uninformative pooling equilibria (docs/models/value_of_privacy.md#gt10) and
   the symmetric best response used for the collapse dynamics.
 
 Conditional payment tables
@@ -167,7 +167,7 @@ def genie_payment_table(epsilon: float, theta: float, prior1: float, cost: CostF
 
     The genie pays from the true *W*, so the table is the payment itself.
     Non-participation is paid 0 (the paper defines :math:`\\hat A` on {0, 1}
-    only; spec section 2.2).  Returns shape ``scale.shape + (2, 2)`` indexed ``[x, w]``.
+    only; docs/models/value_of_privacy.md#eq-6).  Returns shape ``scale.shape + (2, 2)`` indexed ``[x, w]``.
     """
     theta, prior1 = check_signal_quality(theta), check_prior(prior1)
     kappa = payment_scale(epsilon, cost)
@@ -362,7 +362,7 @@ def log_equilibrium_payment_gap(n_owners: np.ndarray | int, epsilon: float, thet
     accurate to about 1e-14 relative for any ``N`` (checked against mpmath up
     to :math:`N = 100{,}000`, gap :math:`10^{-5087}`): the naive difference
     :math:`E[R_i] - V_{LB}` loses all digits beyond :math:`N \\approx 500`
-    (spec section 5 item 7) and the gap itself underflows float64 beyond
+    (docs/models/value_of_privacy.md#gt5) and the gap itself underflows float64 beyond
     :math:`N \\approx 17{,}700` at :math:`\\varepsilon = 1`.  Use it for the rate
     :math:`d(\\varepsilon)` of Theorem 2 at large ``N``.
     """
@@ -678,9 +678,9 @@ def best_homogeneous_payment(tau: float, theta: float, cost: CostFunction) -> tu
     For each population size :math:`N` the cheapest feasible level solves
     :math:`D(\\varepsilon) = \\ln(1/\\tau)/N` (both :math:`D` and :math:`V_{LB}` increase in
     :math:`\\varepsilon` for the convex costs here); the minimum is over :math:`N`
-    (spec GT8, Lemma 4 shows it is at least :math:`(\\tilde N - 1)V_{LB}(\\tilde\\varepsilon)`).
+    (docs/models/value_of_privacy.md#gt8, Lemma 4 shows it is at least :math:`(\\tilde N - 1)V_{LB}(\\tilde\\varepsilon)`).
     For :math:`\\tau = 0.4` the minimum is 87.8157 at :math:`\\varepsilon = 1.79616`, N = 9 (mpmath
-    agrees); the spec's 87.853 at :math:`\\varepsilon \\approx 1.797` comes from a grid search over
+    agrees); the 87.853 listed at docs/models/value_of_privacy.md#gt8, at :math:`\\varepsilon \\approx 1.797` comes from a grid search over
     :math:`\\varepsilon` and lies just above it.
 
     Returns
@@ -954,7 +954,7 @@ def pooling_equilibria(n_owners: int, epsilon: float, theta: float, prior1: floa
     """The uninformative pooling profiles of :math:`R^{(N,\\varepsilon)}` that are Nash equilibria.
 
     Checks "everyone always reports 0", "everyone always reports 1" and
-    "everyone abstains" (spec section 4.2, [INFERENCE]: not in the paper).
+    "everyone abstains" (docs/models/value_of_privacy.md#gt10, [INFERENCE]: not in the paper).
     With all others at 0, :math:`M_{-i} = 0` always, so reporting 0 earns
     :math:`\\kappa A_{00}(N)` at no privacy cost; likewise for 1.
     """
@@ -971,7 +971,7 @@ def symmetric_best_response(others: Strategy, n_owners: int, epsilon: float, the
                             cost: CostFunction, grid: np.ndarray | None = None) -> Deviation:
     """Best response of one owner when the other :math:`N-1` all play the scalar strategy ``others``.
 
-    One step of the symmetric best-response dynamics of spec section 4.2:
+    One step of the symmetric best-response dynamics of docs/models/value_of_privacy.md#gt10:
     the candidates are the :math:`\\xi`-strategies, always 1, always 0 and
     non-participation.  ``cost.scale`` must be a scalar.
     """

@@ -22,7 +22,7 @@ The collector sees only the reports.  It estimates *W* by a likelihood-ratio
 test: by default the maximum a posteriori test, which attains the minimum
 error :math:`p_e` of Section 5, or the maximum-likelihood test (the same test
 with a uniform prior; for i.i.d. :math:`\\varepsilon`-reports, the majority vote).
-The paper fixes no estimator; the spec (section 1.9) chooses MAP and issue 10
+The paper fixes no estimator; privmarket chooses MAP (docs/models/value_of_privacy.md#estimator) and issue 10
 names maximum likelihood, so both are offered (``decision_prior``).
 """
 
@@ -39,7 +39,7 @@ from scipy.stats import binom
 ABSTAIN = -1
 #: Probabilities below this are treated as exactly zero in the privacy level
 #: (floating-point residues such as ``1 - p - q = 1e-17`` would otherwise give
-#: an infinite privacy level; spec section 5 item 3).
+#: an infinite privacy level; docs/models/value_of_privacy.md#def-1).
 PROBABILITY_FLOOR = 1e-12
 
 
@@ -247,7 +247,7 @@ def map_estimate(reports: np.ndarray, strategy: Strategy, theta: float, prior1: 
     .. math::  \\hat W = 1 \\iff \\sum_i \\ln\\frac{P(X_i|W=1)}{P(X_i|W=0)}
                           + \\ln\\frac{\\pi}{1-\\pi} > 0
 
-    with :math:`\\pi = P_W(1)` (MAP, spec section 1.9) or :math:`\\pi = 1/2`
+    with :math:`\\pi = P_W(1)` (MAP, docs/models/value_of_privacy.md#estimator) or :math:`\\pi = 1/2`
     (maximum likelihood); ties go to 0.  The collector knows the strategy
     profile, as in the paper's equilibrium analysis.
 
