@@ -331,14 +331,9 @@ def _murba_shipped() -> list[Check]:
 
 
 def checks() -> list[Check]:
-<<<<<<< HEAD
-    """Every golden quantity of spec 002 section 6 and the spec's Monte Carlo numbers."""
+    """Every golden quantity of docs/models/fl_market.md#golden, its Monte Carlo numbers and the shipped networks."""
     return (_golden_closed_forms() + _golden_all_in() + _all_in_curves() + _golden_other() + _murba()
             + _murba_shipped())
-=======
-    """Every golden quantity of docs/models/fl_market.md#golden and the All-in Monte Carlo numbers."""
-    return _golden_closed_forms() + _golden_all_in() + _all_in_curves() + _golden_other() + _murba()
->>>>>>> main
 
 
 def _mean_errors(auction: str, bids: tuple, B: float, d_vars: tuple[int, ...] = (1,),
