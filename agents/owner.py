@@ -3,8 +3,10 @@
 Per-round work never loops over ``DataOwner`` objects: the model updates the
 arrays in :class:`market.core.population.OwnerArrays` directly.  A ``DataOwner`` is
 the agent-level view of one row, for users who inspect or change individual
-owners (``model.agents_by_type[DataOwner]``); reads and writes go straight to
-the arrays, so the two can never disagree.
+owners (``model.owner(unique_id)``, ``model.agents_by_type[DataOwner]``); reads
+and writes go straight to the arrays, so the two can never disagree.  Views are
+made on demand (:meth:`DataOwner.view`), so a population of millions holds no
+per-owner Python object.
 """
 
 from __future__ import annotations
@@ -43,6 +45,18 @@ class DataOwner(mesa.Agent):
     payment = _column("payment", "Payment received in the last round.")
     cost = _column("cost", "Privacy cost borne in the last round.")
     utility = _column("utility", "Utility in the last round (payment + value - cost).")
+
+    @classmethod
+    def view(cls, model: mesa.Model, unique_id: int) -> DataOwner:
+        """The view of the owner ``unique_id`` of ``model``.
+
+        The id was taken from the model's Mesa id counter when the owner's row
+        was added; the view is not registered with the model (the owners are
+        its arrays, not its agent registry).
+        """
+        agent = cls.__new__(cls)
+        agent.model, agent.unique_id, agent.pos = model, unique_id, None
+        return agent
 
     @property
     def row(self) -> int:

@@ -1,19 +1,22 @@
-"""What emerges in a run: free-riding, concentration, information rent, platform surplus, convergence.
+"""What emerges in a run, condensed: concentration, surplus by decile, payout share, convergence.
 
-Owner-level measures take the arrays of one round (owner :math:`i` with
-action :math:`a_i`, data supplied :math:`d_i`, payment :math:`t_i`, privacy
-cost :math:`c_i(a_i)`, sensitivity :math:`c_i`); time-series measures take
-one per-round series :math:`x_1, \\dots, x_T` (a column of ``model.parquet``).
+The per-round standard measures (information rent, ``nash_conv``,
+``exploitability``, free-riding) are columns of ``model.parquet``
+(:mod:`market.simulation.deviation_measures`, defined in ``docs/measures.md``); this
+module condenses a run.  Owner-level measures take the arrays of one round
+(owner :math:`i` with action :math:`a_i`, data supplied :math:`d_i`, payment
+:math:`t_i`, privacy cost :math:`c_i(a_i)`, sensitivity :math:`c_i`);
+time-series measures take one per-round series :math:`x_1, \\dots, x_T` (a
+column of ``model.parquet``).
 
 =========================  ========================================================================
-free-riding share          :math:`\\frac1n \\#\\{i : a_i = 0 \\text{ or } a_i < a_i^{sa}\\}` with
-                           :math:`a_i^{sa}` the stand-alone optimum (:func:`standalone_optimum`)
-                           when given
 top-q data share           :math:`\\sum_{i \\in \\text{top } k} d_i / \\sum_i d_i`, :math:`k = \\max(1, \\lceil q n \\rceil)`
-information rent           :math:`R = \\sum_i (t_i - c_i(a_i))`, also by sensitivity decile
+surplus over cost          :math:`\\sum_i (t_i - c_i(a_i))` by sensitivity decile (equal to the
+                           information rent where the outside option pays and costs nothing)
 payout share               :math:`\\Sigma t / (\\Sigma t + U_p)`: the part of the platform's gross
                            surplus (its utility before paying owners) paid to owners
 settling time              first round :math:`t` with :math:`|x_s - x_T| \\le \\text{tol}` for all :math:`s \\ge t`
+settling round             first round after which ``exploitability`` stays below ``equilibrium_tol``
 oscillation amplitude      :math:`(\\max - \\min)/2` of the last ``window`` rounds
 cycle period               smallest :math:`p` with :math:`|x_t - x_{t-p}| \\le \\text{tol}` over the
                            last ``window`` rounds (1: a fixed point)
@@ -26,70 +29,15 @@ run summary of ``privmarket report`` and one row of a sweep's summary table).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import numpy as np
 import pandas as pd
 
 from analysis.welfare_measures import welfare_row
-from market.core.mechanism import Mechanism, RoundContext
-from market.core.population import OwnerArrays
 
 #: Columns of :func:`owner_round_table` besides ``round``.
-OWNER_ROUND_COLUMNS = ("free_riding", "top1_share", "top10_share", "information_rent",
-                       "utilitarian", "p_mean", "nash", "gini")
-
-
-def free_riding_share(action: np.ndarray, standalone: np.ndarray | None = None) -> float:
-    """Share of owners contributing nothing, or less than their stand-alone optimum.
-
-    Parameters
-    ----------
-    action : array_like
-        Each owner's action (0: contributes nothing).
-    standalone : array_like, optional
-        Each owner's stand-alone optimum :math:`a_i^{sa}` (what it would supply
-        if it alone bore the value of its data); without it only :math:`a_i = 0`
-        counts as free-riding.
-    """
-    a = np.asarray(action, dtype=float)
-    if a.size == 0:
-        raise ValueError("action: no owners")
-    riding = a == 0
-    if standalone is not None:
-        sa = np.asarray(standalone, dtype=float)
-        if sa.shape != a.shape:
-            raise ValueError("standalone: must have one value per owner")
-        riding |= a < sa
-    return float(np.mean(riding))
-
-
-def standalone_optimum(mechanism: Mechanism, owners: OwnerArrays, ctx: RoundContext) -> np.ndarray:
-    """Each owner's stand-alone optimum :math:`a_i^{sa}`: its best candidate when every other owner withholds.
-
-    :math:`a_i^{sa} = \\arg\\max_k u_i(k, \\underline a_{-i})` with every other owner at
-    the lowest action :math:`\\underline a` (contributing nothing), from the
-    mechanism's deviation utilities (ties to the lowest candidate).  In a
-    public-good market (naive federated learning) this is the amount an owner
-    supplies when it alone bears the value of its data; where owners do not
-    interact (posted prices) it is the owner's best response.  The mechanism
-    is evaluated with a private random stream (``ctx.rng`` is not drawn from).
-    """
-    lowest = np.full(len(owners), mechanism.action_space.values[0])
-    private = dataclasses.replace(ctx, rng=np.random.default_rng(0))
-    util = mechanism.deviation_utilities(lowest, owners, private)
-    return mechanism.action_space.values[np.argmax(util, axis=1)]
-
-
-def standalone_free_riding(mechanism: Mechanism, owners: OwnerArrays, ctx: RoundContext) -> float:
-    """:func:`free_riding_share` of the owners' current actions against their :func:`standalone_optimum`.
-
-    NaN when no owner is active.
-    """
-    if len(owners) == 0:
-        return float("nan")
-    return free_riding_share(owners.action, standalone_optimum(mechanism, owners, ctx))
+OWNER_ROUND_COLUMNS = ("top1_share", "top10_share", "surplus_over_cost", "utilitarian", "p_mean", "nash", "gini")
 
 
 def top_share(data: np.ndarray, q: float) -> float:
@@ -112,17 +60,12 @@ def top_share(data: np.ndarray, q: float) -> float:
     return float(np.sort(d)[::-1][:k].sum() / d.sum())
 
 
-def information_rent(payment: np.ndarray, cost: np.ndarray) -> float:
-    """Total information rent :math:`R = \\sum_i (t_i - c_i(a_i))`."""
-    t, c = np.asarray(payment, dtype=float), np.asarray(cost, dtype=float)
-    if t.shape != c.shape:
-        raise ValueError("cost: must have one value per owner, like payment")
-    return float(np.sum(t - c))
-
-
 def rent_by_decile(payment: np.ndarray, cost: np.ndarray, sensitivity: np.ndarray,
                    bins: int = 10) -> pd.DataFrame:
-    """Information rent by sensitivity decile (or any number of quantile bins).
+    """Payments above privacy cost, :math:`t_i - c_i(a_i)`, by sensitivity decile (or any number of quantile bins).
+
+    This is the information rent where the outside option pays and costs
+    nothing (posted prices, auctions, peer prediction; ``docs/measures.md``).
 
     Owners are ranked by sensitivity (ties in a stable order) and bin
     :math:`k` holds ranks :math:`r` with :math:`\\lfloor r \\cdot \\text{bins} / n \\rfloor = k`,
@@ -242,17 +185,33 @@ def owner_round_table(owners: pd.DataFrame) -> pd.DataFrame:
         d = a * g["data_size"].to_numpy() if "data_size" in g else a
         supplied = d.sum() > 0 and np.all(d >= 0)
         rows.append({
-            "round": int(r), "free_riding": free_riding_share(a),
+            "round": int(r),
             "top1_share": top_share(d, 0.01) if supplied else np.nan,
             "top10_share": top_share(d, 0.10) if supplied else np.nan,
-            "information_rent": information_rent(g["payment"], g["cost"]),
+            "surplus_over_cost": float(np.sum(g["payment"].to_numpy() - g["cost"].to_numpy())),
             **welfare_row(g["utility"].to_numpy()),
         })
     return pd.DataFrame(rows, columns=["round", *OWNER_ROUND_COLUMNS])
 
 
+def settling_round(exploitability: np.ndarray, rounds: np.ndarray, tol: float) -> int | None:
+    """First round after which ``exploitability`` stays below ``tol`` (rounds not measured, NaN, are skipped).
+
+    ``None`` when the last measured round is not below ``tol`` (the run has
+    not converged) or no round was measured.
+    """
+    e = np.asarray(exploitability, dtype=float)
+    r = np.asarray(rounds)
+    measured = np.isfinite(e)
+    e, r = e[measured], r[measured]
+    if e.size == 0 or e[-1] >= tol:
+        return None
+    above = np.flatnonzero(e >= tol)
+    return int(r[0] if above.size == 0 else r[above[-1] + 1])
+
+
 def summarize(model: pd.DataFrame, owners: pd.DataFrame | None = None, *, series: str = "mean_action",
-              window: int | None = None, tol: float = 1e-6) -> dict[str, float]:
+              window: int | None = None, tol: float = 1e-6, equilibrium_tol: float = 1e-6) -> dict[str, object]:
     """One run condensed into numbers (a row of a sweep's summary table).
 
     Parameters
@@ -264,23 +223,29 @@ def summarize(model: pd.DataFrame, owners: pd.DataFrame | None = None, *, series
         ``sensitivity`` and ``data_size`` columns); adds the owner-level
         measures of the last recorded round.
     series : str
-        The column whose convergence is measured.
+        The column whose oscillation is measured.
     window : int, optional
         Tail length for amplitude and cycle detection (default: the last
         quarter of the run, at least 2 rounds).
     tol : float
-        Tolerance for settling and cycles.
+        Tolerance for cycles.
+    equilibrium_tol : float
+        Exploitability below which a round counts as at equilibrium.
 
     Returns
     -------
     dict
         ``rounds``; the final round's ``share_*``, ``mean_action``,
-        ``mean_utility``; run totals ``total_payments``, ``information_rent``,
-        ``platform_utility``; ``payout_share`` of the totals (NaN if the gross
-        surplus is not positive); ``settling_round``, ``amplitude``,
-        ``cycle_period`` (0: no cycle found) of ``series``; with owners, the
-        :func:`owner_round_table` columns of the last recorded round prefixed
-        ``final_``.
+        ``mean_utility``; cumulative totals over the run
+        ``cum_total_payments``, ``cum_information_rent_total``,
+        ``cum_platform_utility``; ``payout_share`` of the totals (NaN if the
+        gross surplus is not positive); ``converged``, ``settling_round``
+        (:func:`settling_round` of ``exploitability``, None if not converged)
+        and ``equilibrium_tol``; ``amplitude`` and ``cycle_period`` (0: no
+        cycle found) of ``series``; the final and run-mean
+        ``free_riding_share`` where the mechanism has a shared good; with
+        owners, the :func:`owner_round_table` columns of the last recorded
+        round prefixed ``final_``.
     """
     if model.empty:
         raise ValueError("model: the run has no rounds")
@@ -289,31 +254,25 @@ def summarize(model: pd.DataFrame, owners: pd.DataFrame | None = None, *, series
     last = model.iloc[-1]
     x = model[series].to_numpy(dtype=float)
     w = window or max(2, x.size // 4)
-    out: dict[str, float] = {"rounds": int(last["round"])}
+    out: dict[str, object] = {"rounds": int(last["round"])}
     out.update({k: float(last[k]) for k in model.columns if k.startswith("share_")})
     out.update({k: float(last[k]) for k in ("mean_action", "mean_utility") if k in model})
-    totals = {k: float(model[k].sum()) for k in ("total_payments", "information_rent", "platform_utility")}
+    totals = {f"cum_{k}": float(np.nansum(model[k].to_numpy(dtype=float)))
+              for k in ("total_payments", "information_rent_total", "platform_utility")}
     out.update(totals)
-    gross = totals["total_payments"] + totals["platform_utility"]
-    out["payout_share"] = totals["total_payments"] / gross if gross > 0 else float("nan")
-    out["settling_round"] = settling_time(x, tol, model["round"].to_numpy())
+    gross = totals["cum_total_payments"] + totals["cum_platform_utility"]
+    out["payout_share"] = totals["cum_total_payments"] / gross if gross > 0 else float("nan")
+    settled = settling_round(model["exploitability"].to_numpy(), model["round"].to_numpy(), equilibrium_tol)
+    out.update({"converged": settled is not None, "settling_round": settled, "equilibrium_tol": equilibrium_tol})
     out["amplitude"] = oscillation_amplitude(x, w)
     out["cycle_period"] = cycle_period(x, w, tol=tol) or 0
+    if "free_riding_share" in model:
+        riding = model["free_riding_share"].to_numpy(dtype=float)
+        measured = riding[np.isfinite(riding)]
+        out["final_free_riding_share"] = float(measured[-1]) if measured.size else float("nan")
+        out["mean_free_riding_share"] = float(measured.mean()) if measured.size else float("nan")
     if owners is not None and not owners.empty:
         final = owners[owners["round"] == owners["round"].max()]
         row = owner_round_table(final).iloc[0]
         out.update({f"final_{k}": float(row[k]) for k in OWNER_ROUND_COLUMNS})
     return out
-
-
-def run_metrics(model: pd.DataFrame, owners: pd.DataFrame | None, mechanism: Mechanism,
-                final_owners: OwnerArrays, ctx: RoundContext) -> dict[str, float]:
-    """The emergence measures of one finished run: ``summary.json``'s ``metrics`` and a sweep row's.
-
-    :func:`summarize` of the model table (and of ``owners``, the recorded owner states or a final
-    snapshot) plus ``final_free_riding_standalone``, the :func:`standalone_free_riding` of the final
-    owners under ``mechanism`` in the round context ``ctx``.
-    """
-    return {**summarize(model, owners),
-            "final_free_riding_standalone": standalone_free_riding(mechanism, final_owners, ctx)}
-

@@ -1,13 +1,20 @@
-"""Standard figures of a run or a sweep (``privmarket plot DIR``), as PNG and SVG.
+"""Standard figures of a run or a sweep (``privmarket plot DIR``), as PNG, PDF and SVG.
 
 Of a run directory (``privmarket run --out DIR``):
 
 ``action_shares``   share of owners at each action level over the rounds
 ``payments``        payments, privacy cost, information rent and platform utility per round
-``welfare``         utilitarian welfare and Gini of owner utility per recorded round
-                    (from ``owners.parquet``; mean utility when owner state was not recorded)
-``regimes``         the action shares over coloured bands of the regime of each round,
-                    with the change points of the mean action as dashed lines
+``welfare``         utilitarian welfare (owners' total utility) in every round, from
+                    ``model.parquet``, and the Gini of owner utility in each round whose
+                    owner state was recorded (``owners.parquet``), drawn as points, not
+                    joined: a line between rounds k apart would invent a trend
+``regimes``         the headline series (mean action) with the transient shaded, each regime's
+                    level as a coloured bar and each regime shift as a vertical line where it
+                    is (only shifts, not change points), above ``exploitability`` over time
+                    (``docs/measures.md``)
+``two_sided``       with a learning platform or strategic buyers: the posted parameters,
+                    the action shares, the information rent and platform utility (with the
+                    regret per round so far), and the buyers' mean spend and surplus
 
 Of a sweep directory (``privmarket sweep --out DIR``):
 
@@ -18,12 +25,18 @@ Of a sweep directory (``privmarket sweep --out DIR``):
                     coloured by its regime (most frequent over replicates and other keys)
 ``sweep_metrics``   payout share, mean action and final Gini against the first parameter
 
-Every figure has a title, labelled axes and a legend, so it reads without the code.
+Every figure reads without the code: a title, axes labelled in words with their
+units (money in ``MONEY_UNIT``), integer ticks on round axes, action levels
+labelled by their meaning (:meth:`ActionSpace.legend_labels`), and legends that
+list only what is drawn, line styles included.  :func:`run_figure_objects` and
+:func:`sweep_figure_objects` return the matplotlib figures (for inspection or
+restyling); :func:`run_figures` and :func:`sweep_figures` save them.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import matplotlib
@@ -33,29 +46,74 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from analysis.regimes import change_points, classify_rounds, regime_order, regime_spans  # noqa: E402
+from analysis.regimes import EQUILIBRIUM_TOL, analyse_regimes, regime_order  # noqa: E402
 from analysis.welfare_measures import welfare_table  # noqa: E402
 from scenarios.schema import load
 
 
-def _save(fig: plt.Figure, out: Path, name: str) -> list[Path]:
-    """Write ``name.png`` and ``name.svg``, grown to hold every legend placed outside the axes.
+FORMATS = ("png", "pdf", "svg")
+"""Every figure is saved in these formats: PNG for screens, PDF and SVG (vector) for papers."""
+MONEY_UNIT = "money units"
+"""The unit of every money axis: prices, payments and budgets of a scenario share one currency."""
 
-    SVG text stays text (``svg.fonttype = "none"``), so it can be searched and read by screen readers.
+
+def _save(fig: plt.Figure, out: Path, name: str) -> list[Path]:
+    """Write ``name.png``, ``name.pdf`` and ``name.svg``, grown to hold every legend placed outside the axes.
+
+    SVG text stays text (``svg.fonttype = "none"``), so it can be searched and read by screen readers;
+    PDF fonts are embedded as TrueType (``pdf.fonttype = 42``), editable in a journal's tools.
     """
-    paths = [out / f"{name}.png", out / f"{name}.svg"]
+    paths = [out / f"{name}.{fmt}" for fmt in FORMATS]
     fig.tight_layout()
-    with plt.rc_context({"svg.fonttype": "none"}):
+    with plt.rc_context({"svg.fonttype": "none", "pdf.fonttype": 42}):
         for path in paths:
             fig.savefig(path, dpi=120, bbox_inches="tight", pad_inches=0.15)
     plt.close(fig)
     return paths
 
 
+def _save_all(figures: dict[str, plt.Figure], out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    return [path for name, fig in figures.items() for path in _save(fig, out, name)]
+
+
+def _round_axis(ax: plt.Axes) -> None:
+    """Integer ticks on a round axis."""
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+#: Words for the sections of a ``--set`` key path.
+SECTIONS = {"mechanism": "", "decision": "decision rule", "buyers": "buyers", "churn": "churn",
+            "drift": "drift", "network": "network", "population": "population", "output": "output"}
+
+
+def describe_key(key: str) -> str:
+    """A swept key path in words, for axis labels.
+
+    ``population.types.1.sensitivity`` -> ``"sensitivity of owner type 1"``,
+    ``mechanism.sale_price`` -> ``"sale price"``, ``decision.inertia`` ->
+    ``"inertia (decision rule)"``, ``population.owners`` -> ``"owners"``;
+    a distribution parameter ``...sensitivity.high`` -> ``"sensitivity high of owner type 0"``.
+    """
+    if match := re.fullmatch(r"population\.(types|owner)\.(\d+)\.(.+)", key):
+        what = match.group(3).replace(".", " ").replace("_", " ")
+        return f"{what} of owner {'type ' if match.group(1) == 'types' else ''}{match.group(2)}"
+    section, _, rest = key.partition(".")
+    if section not in SECTIONS or not rest:
+        return key.replace("_", " ")
+    words = rest.replace(".", " ").replace("_", " ")
+    context = SECTIONS[section]
+    return f"{words} ({context})" if context and section not in ("population",) else words
+
+
 #: ``model.parquet`` money columns of the payments figure and their legend labels.
 MONEY = {"total_payments": "payments to owners", "total_cost": "owners' privacy cost",
-         "information_rent": "information rent (payments - cost)", "platform_utility": "platform utility"}
+         "information_rent_total": "information rent (utility above the outside option)",
+         "platform_utility": "platform utility"}
+ZERO_LINE = "zero (grey line)"
 
 
 def _palette(order: list[str]) -> dict[str, tuple]:
@@ -73,8 +131,32 @@ def _share_columns(model: pd.DataFrame, space) -> list[str]:
     return [f"share_{label}" for label in space.labels]
 
 
+def _share_names(space) -> dict[str, str]:
+    """Legend label of each share column: the level and its meaning."""
+    if space.kind == "continuous":
+        return {"share_zero": "contributes nothing"}
+    return {f"share_{label}": text for label, text in zip(space.labels, space.legend_labels())}
+
+
+def _regime_handles(present: list[str], colours: dict[str, tuple], alpha: float = 1.0) -> list:
+    """Legend patches of the regimes that are drawn (in the regime order), and nothing else."""
+    return [plt.Rectangle((0, 0), 1, 1, color=colours[r], alpha=alpha, label=r) for r in present]
+
+
 def run_figures(run_dir: Path, out: Path | None = None) -> list[Path]:
-    """Write the figures of a run directory; return their paths (PNG and SVG).
+    """Write the figures of a run directory (default into ``DIR/figures``); return their paths.
+
+    Raises
+    ------
+    ValueError
+        If ``run_dir`` lacks ``model.parquet`` or ``scenario.toml``.
+    """
+    figures = run_figure_objects(run_dir)
+    return _save_all(figures, Path(out) if out is not None else Path(run_dir) / "figures")
+
+
+def run_figure_objects(run_dir: Path) -> dict[str, plt.Figure]:
+    """The figures of a run directory as matplotlib figures, by name (see the module docstring).
 
     Raises
     ------
@@ -85,75 +167,166 @@ def run_figures(run_dir: Path, out: Path | None = None) -> list[Path]:
     for name in ("model.parquet", "scenario.toml"):
         if not (run_dir / name).exists():
             raise ValueError(f"dir: {run_dir} has no {name} (not a run directory)")
-    out = Path(out) if out is not None else run_dir / "figures"
-    out.mkdir(parents=True, exist_ok=True)
     model = pd.read_parquet(run_dir / "model.parquet")
     owners_path = run_dir / "owners.parquet"
     owners = pd.read_parquet(owners_path) if owners_path.exists() else pd.DataFrame()
     scenario = load(run_dir / "scenario.toml")
     space, mech = scenario.mechanism.action_space, scenario.mechanism.name
     shares = _share_columns(model, space)
+    names = _share_names(space)
     title = f"{scenario.name} ({mech}, seed {scenario.seed})"
-    paths: list[Path] = []
+    figures: dict[str, plt.Figure] = {}
     sns.set_theme(style="whitegrid")
 
     fig, ax = plt.subplots(figsize=(8, 4))
     long = model.melt(id_vars="round", value_vars=shares, var_name="action", value_name="share")
-    long["action"] = long["action"].str.removeprefix("share_")
-    sns.lineplot(data=long, x="round", y="share", hue="action", ax=ax)
+    long["action"] = long["action"].map(names)
+    sns.lineplot(data=long, x="round", y="share", hue="action", hue_order=[names[c] for c in shares], ax=ax)
     ax.legend(title=_action_title(space), loc="upper left", bbox_to_anchor=(1.01, 1))
     ax.set(title=f"Share of owners at each action: {title}", xlabel="round", ylabel="share of owners",
            ylim=(-0.02, 1.02))
-    paths += _save(fig, out, "action_shares")
+    _round_axis(ax)
+    figures["action_shares"] = fig
 
     fig, ax = plt.subplots(figsize=(10, 4))
     long = model.melt(id_vars="round", value_vars=list(MONEY), var_name="quantity", value_name="value")
     long["quantity"] = long["quantity"].map(MONEY)
     sns.lineplot(data=long, x="round", y="value", hue="quantity", ax=ax)
-    ax.axhline(0, color="grey", lw=0.8)
+    ax.axhline(0, color="grey", lw=0.8, label=ZERO_LINE)
     ax.legend(title="per round", loc="upper left", bbox_to_anchor=(1.01, 1))
     ax.set(title=f"Payments, privacy cost, information rent, platform utility: {scenario.name}",
-           xlabel="round", ylabel="amount per round")
-    paths += _save(fig, out, "payments")
+           xlabel="round", ylabel=f"amount per round ({MONEY_UNIT})")
+    _round_axis(ax)
+    figures["payments"] = fig
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    welfare_per_round = model["mean_utility"] * model["n_owners"]
+    axes[0].plot(model["round"], welfare_per_round, lw=1.2)
+    axes[0].set(title="Utilitarian welfare (sum of owner utility), every round", xlabel="round",
+                ylabel=f"welfare ({MONEY_UNIT})")
+    _round_axis(axes[0])
+    every = int(scenario.output.get("owner_every", 0))
     if not owners.empty:
         welfare = welfare_table(owners)
-        sns.lineplot(data=welfare, x="round", y="utilitarian", ax=axes[0], marker="o")
-        axes[0].set(title="Utilitarian welfare (sum of owner utility)", ylabel="welfare")
-        if welfare["gini"].notna().any():
-            sns.lineplot(data=welfare, x="round", y="gini", ax=axes[1], marker="o")
-            axes[1].set(title="Gini of owner utility (gaps: undefined)", ylabel="Gini", ylim=(0, 1))
+        defined = welfare[welfare["gini"].notna()]
+        if not defined.empty:
+            axes[1].plot(defined["round"], defined["gini"], ls="none", marker="o", ms=4)
+            axes[1].set(title=f"Gini of owner utility, recorded every {every} rounds\n(points, not joined; "
+                              "missing: undefined)", xlabel="round", ylabel="Gini", ylim=(0, 1),
+                        xlim=axes[0].get_xlim())
+            _round_axis(axes[1])
         else:
             axes[1].set_axis_off()
             axes[1].text(0.5, 0.5, "Gini of owner utility undefined in every recorded round\n"
                          "(some owner has a negative utility, or all have 0)", ha="center", va="center")
     else:
-        sns.lineplot(data=model, x="round", y="mean_utility", ax=axes[0])
-        axes[0].set(title="Mean owner utility", ylabel="mean utility")
         axes[1].set_axis_off()
         axes[1].text(0.5, 0.5, "no owner state recorded\n(--owner-every 0)", ha="center", va="center")
     fig.suptitle(f"Owner welfare: {title}")
-    paths += _save(fig, out, "welfare")
+    figures["welfare"] = fig
 
-    regimes = classify_rounds(model, mech, space)
-    order = regime_order(mech, space)
-    colours = _palette(order)
-    fig, ax = plt.subplots(figsize=(8, 4))
-    for span in regime_spans(model["round"], regimes).itertuples():
-        ax.axvspan(span.start - 0.5, span.end + 0.5, color=colours[span.regime], alpha=0.35, lw=0)
-    for col in shares:
-        ax.plot(model["round"], model[col], label=col.removeprefix("share_"))
-    for cp in change_points(model["mean_action"].to_numpy()):
-        ax.axvline(model["round"].iloc[cp], color="k", ls="--", lw=1)
-    handles = [plt.Rectangle((0, 0), 1, 1, color=colours[r], alpha=0.35) for r in order]
-    legend = ax.legend(handles, order, title="regime", loc="upper left", bbox_to_anchor=(1.01, 1))
-    ax.add_artist(legend)
-    ax.legend(title=f"share at {_action_title(space)}", loc="lower left", bbox_to_anchor=(1.01, 0))
-    ax.set(title=f"Regimes over time (dashed: change points of the mean action): {scenario.name}",
-           xlabel="round", ylabel="share of owners", ylim=(-0.02, 1.02))
-    paths += _save(fig, out, "regimes")
-    return paths
+    figures["regimes"] = _regime_figure(model, scenario, title)
+    if any(c.startswith("platform_param_") for c in model) or "buyer_mean_spend" in model:
+        figures["two_sided"] = _two_sided(model, shares, space, title)
+    return figures
+
+
+def _regime_figure(model: pd.DataFrame, scenario, title: str) -> plt.Figure:
+    """The headline series with transient, regimes and shifts (top) and exploitability (bottom)."""
+    analysis = analyse_regimes(model, scenario.mechanism)
+    rounds = model["round"].to_numpy()
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6), sharex=True, height_ratios=(3, 2))
+    top.plot(rounds, model[analysis.series], color="k", lw=1, label=analysis.series)
+    first = analysis.regimes[0].start if analysis.regimes else len(rounds)
+    if first > 0:
+        top.axvspan(rounds[0] - 0.5, rounds[first - 1] + 0.5, color="grey", alpha=0.25, lw=0,
+                    label=f"transient ({first} rounds)")
+    colours = _palette(regime_order(r.label for r in analysis.regimes))
+    for r in analysis.regimes:
+        top.hlines(r.level, rounds[r.start] - 0.5, rounds[r.end] + 0.5, color=colours[r.label], lw=4, alpha=0.8,
+                   label=f"regime {r.label}")
+    for old, new in analysis.shifts():
+        at = rounds[old.end + 1]
+        top.axvline(at, color="tab:red", lw=1.5)
+        top.annotate(f"shift at {at}: {old.label} -> {new.label}", (at, 1.0), xycoords=("data", "axes fraction"),
+                     xytext=(3, -12), textcoords="offset points", fontsize=8, color="tab:red")
+    handles, labels = top.get_legend_handles_labels()
+    unique = dict(zip(labels, handles))
+    top.legend(unique.values(), unique.keys(), loc="upper left", bbox_to_anchor=(1.01, 1))
+    kind = "theory classes" if analysis.kind == "class" else f"levels of {analysis.series} (threshold {analysis.threshold:.3g})"
+    n_shifts = len(analysis.shifts())
+    top.set(title=f"Regimes ({kind}; {n_shifts} shift{'' if n_shifts == 1 else 's'}): {title}",
+            ylabel=analysis.series)
+    e = model["exploitability"].to_numpy(dtype=float)
+    measured = np.isfinite(e)
+    bottom.plot(rounds[measured], e[measured], color="tab:blue", marker="." if measured.sum() < 60 else None)
+    bottom.axhline(EQUILIBRIUM_TOL, color="grey", ls=":", label=f"equilibrium_tol {EQUILIBRIUM_TOL:g}")
+    bottom.set_yscale("symlog", linthresh=EQUILIBRIUM_TOL)
+    bottom.set_ylim(bottom=0)
+    bottom.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
+    bottom.set(title="Distance from equilibrium: exploitability (mean gain from the best deviation)",
+               xlabel="round", ylabel="exploitability")
+    _round_axis(bottom)
+    return fig
+
+
+def _two_sided(model: pd.DataFrame, shares: list[str], space, title: str) -> plt.Figure:
+    """The ``two_sided`` figure: what the platform posts and the buyers spend, and what it does to the market."""
+    window = max(len(model) // 50, 1)
+    smooth = model.rolling(window, min_periods=1).mean(numeric_only=True)
+    params = [c for c in model if c.startswith("platform_param_")]
+    fig, axes = plt.subplots(2, 2, figsize=(12, 7), sharex=True)
+    ax = axes[0, 0]
+    if params:
+        for col in params:
+            name = col.removeprefix("platform_param_")
+            ax.plot(model["round"], model[col], lw=0.4, alpha=0.35)
+            ax.plot(model["round"], smooth[col], lw=1.5, label=f"{name} (mean of {window} rounds)")
+        ax.legend(loc="best", fontsize=8)
+        ax.set(title="Posted parameter (learning platform)", ylabel="posted value")
+    else:
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, "the platform posts fixed parameters", ha="center", va="center")
+    ax = axes[0, 1]
+    if space.kind == "levels":
+        for col in shares:
+            ax.plot(model["round"], smooth[col], label=col.removeprefix("share_"))
+        ax.legend(title=_action_title(space), loc="best", fontsize=8)
+        ax.set(title=f"Share of owners at each action (mean of {window} rounds)", ylabel="share",
+               ylim=(-0.02, 1.02))
+    else:
+        ax.plot(model["round"], smooth["mean_action"], label="mean owner action")
+        ax.legend(loc="best", fontsize=8)
+        ax.set(title=f"Mean owner action (mean of {window} rounds)", ylabel=_action_title(space))
+    ax = axes[1, 0]
+    for col, label in (("information_rent_total", "information rent"), ("platform_utility", "platform utility")):
+        ax.plot(model["round"], smooth[col], label=label)
+    if "platform_regret" in model:
+        ax.plot(model["round"], model["platform_regret"] / model["round"], ls="--",
+                label="regret / t (against the best fixed parameter)")
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.legend(loc="best", fontsize=8)
+    ax.set(title=f"Rent, platform utility (mean of {window} rounds) and regret per round", xlabel="round",
+           ylabel=f"amount per round ({MONEY_UNIT})")
+    ax = axes[1, 1]
+    if "buyer_mean_spend" in model:
+        ax.plot(model["round"], smooth["buyer_mean_spend"], label="mean chosen spend per buyer")
+        ax.plot(model["round"], smooth["buyer_surplus"], label="buyer surplus (all buyers)")
+        ax.legend(loc="best", fontsize=8)
+        ax.set(title=f"Strategic buyers (mean of {window} rounds)", xlabel="round",
+               ylabel=f"amount per round ({MONEY_UNIT})")
+    elif model["n_buyers"].any():
+        ax.plot(model["round"], smooth["buyer_surplus"], label="buyer surplus")
+        ax.legend(loc="best", fontsize=8)
+        ax.set(title=f"Buyer surplus (mean of {window} rounds)", xlabel="round",
+               ylabel=f"amount per round ({MONEY_UNIT})")
+    else:
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, "no buyers in this market", ha="center", va="center")
+    for ax in axes.flat:
+        _round_axis(ax)
+    fig.suptitle(f"Two-sided dynamics: {title}")
+    return fig
 
 
 def _mode(values: pd.Series) -> str:
@@ -161,7 +334,19 @@ def _mode(values: pd.Series) -> str:
 
 
 def sweep_figures(sweep_dir: Path, out: Path | None = None) -> list[Path]:
-    """Write the figures of a sweep directory; return their paths (PNG and SVG).
+    """Write the figures of a sweep directory (default into ``DIR/figures``); return their paths.
+
+    Raises
+    ------
+    ValueError
+        If ``sweep_dir`` lacks ``sweep.json`` or ``summary.parquet``.
+    """
+    figures = sweep_figure_objects(sweep_dir)
+    return _save_all(figures, Path(out) if out is not None else Path(sweep_dir) / "figures")
+
+
+def sweep_figure_objects(sweep_dir: Path) -> dict[str, plt.Figure]:
+    """The figures of a sweep directory as matplotlib figures, by name (see the module docstring).
 
     Raises
     ------
@@ -176,13 +361,12 @@ def sweep_figures(sweep_dir: Path, out: Path | None = None) -> list[Path]:
     summary = pd.read_parquet(sweep_dir / "summary.parquet")
     scenario = load(sweep_dir / "scenario.toml")
     keys = list(manifest["grid"])
-    order = regime_order(scenario.mechanism.name, scenario.mechanism.action_space)
+    order = regime_order(sorted(summary["regime"].astype(str).unique()))
     colours = _palette(order)
     shares = [c for c in summary.columns if c.startswith("share_")]
-    out = Path(out) if out is not None else sweep_dir / "figures"
-    out.mkdir(parents=True, exist_ok=True)
+    names = _share_names(scenario.mechanism.action_space)
     sns.set_theme(style="whitegrid")
-    paths: list[Path] = []
+    figures: dict[str, plt.Figure] = {}
     x = keys[0]
     numeric = pd.api.types.is_numeric_dtype(summary[x])
 
@@ -191,22 +375,23 @@ def sweep_figures(sweep_dir: Path, out: Path | None = None) -> list[Path]:
         fig, (top, band) = plt.subplots(2, 1, figsize=(10, 5.5), sharex=numeric,
                                         gridspec_kw={"height_ratios": [4, 1]})
         long = summary.melt(id_vars=[x], value_vars=shares, var_name="action", value_name="share")
-        long["action"] = long["action"].str.removeprefix("share_")
+        long["action"] = long["action"].map(lambda c: names.get(c, c.removeprefix("share_")))
         sns.lineplot(data=long, x=x, y="share", hue="action", ax=top, errorbar=("ci", 95), marker=".")
-        top.legend(title="action", loc="center left", bbox_to_anchor=(1.01, 0.5))
-        top.set(title=f"Final action shares and regime across {x}\n{scenario.name}: "
+        top.legend(title="action (band: 95% interval)", loc="center left", bbox_to_anchor=(1.01, 0.5))
+        top.set(title=f"Final action shares and regime across {describe_key(x)}\n{scenario.name}: "
                       f"{manifest['replicates']} replicate(s) per value, {manifest['rounds']} rounds",
                 ylabel="share of owners", ylim=(-0.02, 1.02))
         values = cells[x].to_numpy(dtype=float) if numeric else np.arange(len(cells))
         edges = _edges(values)
         for k, regime in enumerate(cells["regime"]):
             band.axvspan(edges[k], edges[k + 1], color=colours.get(regime, "grey"), lw=0)
-        band.set(yticks=[], xlabel=x, xlim=(edges[0], edges[-1]))
+        band.set(yticks=[], xlabel=describe_key(x), xlim=(edges[0], edges[-1]))
         if not numeric:
             band.set_xticks(values, cells[x].astype(str))
-        handles = [plt.Rectangle((0, 0), 1, 1, color=colours[r]) for r in order]
-        band.legend(handles, order, title="regime", loc="center left", bbox_to_anchor=(1.01, 0.5))
-        paths += _save(fig, out, "phase_band")
+        present = [r for r in order if r in set(cells["regime"])]
+        band.legend(handles=_regime_handles(present, colours), title="regime", loc="center left",
+                    bbox_to_anchor=(1.01, 0.5))
+        figures["phase_band"] = fig
     else:
         y = keys[1]
         cells = summary.groupby([y, x])["regime"].agg(_mode).unstack(x)
@@ -217,10 +402,14 @@ def sweep_figures(sweep_dir: Path, out: Path | None = None) -> list[Path]:
                     xticklabels=[f"{v:g}" if isinstance(v, float) else str(v) for v in cells.columns],
                     yticklabels=[f"{v:g}" if isinstance(v, float) else str(v) for v in cells.index])
         ax.invert_yaxis()
-        handles = [plt.Rectangle((0, 0), 1, 1, color=colours[r]) for r in order]
-        ax.legend(handles, order, title="regime", loc="upper left", bbox_to_anchor=(1.01, 1))
-        ax.set(title=f"Phase diagram of the final regime: {scenario.name}", xlabel=x, ylabel=y)
-        paths += _save(fig, out, "phase_diagram")
+        ax.tick_params(axis="x", labelrotation=0)
+        ax.tick_params(axis="y", labelrotation=0)
+        present = [r for r in order if r in set(cells.stack())]
+        ax.legend(handles=_regime_handles(present, colours), title="regime", loc="upper left",
+                  bbox_to_anchor=(1.01, 1))
+        ax.set(title=f"Phase diagram of the final regime: {scenario.name}", xlabel=describe_key(x),
+               ylabel=describe_key(y))
+        figures["phase_diagram"] = fig
 
     metrics = [m for m in SWEEP_METRICS if m in summary]
     fig, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 4), squeeze=False)
@@ -231,12 +420,12 @@ def sweep_figures(sweep_dir: Path, out: Path | None = None) -> list[Path]:
     for k, (ax, metric) in enumerate(zip(axes[0], metrics)):
         sns.lineplot(data=data, x=x, y=metric, hue=hue, ax=ax, marker=".", errorbar=("ci", 95),
                      palette="tab10" if hue is not None else None, legend=k == len(metrics) - 1)
-        ax.set(title=SWEEP_METRICS[metric][0], xlabel=x, ylabel=SWEEP_METRICS[metric][1])
+        ax.set(title=SWEEP_METRICS[metric][0], xlabel=describe_key(x), ylabel=SWEEP_METRICS[metric][1])
     if hue is not None:
-        axes[0][-1].legend(title=hue, loc="upper left", bbox_to_anchor=(1.01, 1))
-    fig.suptitle(f"Sweep summary: {scenario.name} (mean over replicates, 95% interval)")
-    paths += _save(fig, out, "sweep_metrics")
-    return paths
+        axes[0][-1].legend(title=describe_key(hue), loc="upper left", bbox_to_anchor=(1.01, 1))
+    fig.suptitle(f"Sweep summary: {scenario.name} (lines: mean over replicates; bands: 95% interval)")
+    figures["sweep_metrics"] = fig
+    return figures
 
 
 #: Summary columns of the ``sweep_metrics`` figure: (title, y label).

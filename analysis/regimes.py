@@ -1,36 +1,36 @@
-"""Regimes of a market and the shifts between them.
+"""Regimes of a market and the shifts between them: a measurement instrument (``docs/measures.md#regimes``).
 
-Three tools:
+* A **regime** is a persistent stationary state of the market.  Where the
+  theory of the mechanism names qualitative classes
+  (:meth:`~market.core.mechanism.Mechanism.regime_classes`: Theorem 3's
+  "no incentives / mixed / all low-privacy" of paper 000, "collapse / tipped"
+  of paper 001, "equilibrium / cycle" of paper 003, "informative / pooling"
+  of paper 004) a regime is a run of at least ``min_duration`` rounds in one
+  class (:func:`class_regimes`).  Otherwise it is a stationary level of the
+  headline series ``mean_action`` (:func:`level_regimes`): a stretch of at
+  least ``min_duration`` rounds whose linear drift stays below the shift
+  threshold.
+* A **regime shift** is a change from one regime to a different one: to
+  another class, or to a level differing by more than the threshold
+  :math:`\\delta = k \\hat\\sigma`, ``k`` (``noise_factor``) times the series'
+  own noise estimated from the run (:func:`noise_scale`).  The new regime
+  lasts at least ``min_duration`` rounds by construction.  The shift's round
+  is the first round after the old regime ends.
+* The **transient** is the approach from the initial state to the first
+  regime; it is reported with its length and is never a shift.
+* **Change points** (PELT of the ``ruptures`` library, :func:`change_points`)
+  are a separate diagnostic, with a penalty calibrated to the estimated
+  noise; the level regimes are built from them.
 
-* **classification** -- every round gets the name of the regime its action
-  shares are in (:func:`classify_rounds`).  A mechanism may register its own
-  regimes in :data:`CLASSIFIERS`; the fair-payment game of paper 000 has the
-  three regimes of its Theorem 3 (docs/models/fair_value.md#eq-24):
-
-  - ``no incentives``: everyone at the most private level :math:`\\rho'_1`
-    (Theorem 3, case 1: :math:`c > \\gamma_{max}`, :math:`\\alpha^* = 0`);
-  - ``mixed``: owners at both levels (case 2, :math:`c_{th} < c < \\gamma_{max}`);
-  - ``all low-privacy``: everyone at the least private level :math:`\\rho'_2`
-    (case 3, :math:`c < c_{th}`, :math:`\\alpha^* = c/\\gamma_{min}`).
-
-  The paper's regimes are statements about equilibrium strategies; here they
-  are read from the realised shares of a round, with a tolerance ``tol``
-  (a share of at least ``1 - tol`` counts as "everyone").  Other mechanisms
-  use :func:`level_regimes` (``all <level>`` or ``mixed``; for continuous
-  actions ``no contribution`` or ``contributing``).
-* **change points** in any per-round series, with the PELT search of the
-  ``ruptures`` library (:func:`change_points`);
-* **hysteresis**: a parameter swept up and then down, each value started
-  from the owners' actions at the end of the previous one, reports where the
-  two paths differ (:func:`hysteresis`).
-
-:func:`regime_shifts` lists the shifts of a run with their rounds (the run
-summary of ``privmarket report``).
+:func:`shift_summary` gives the regime part of ``summary.json``.  Also here:
+per-round share classes for phase diagrams (:func:`classify_rounds`) and
+hysteresis (:func:`hysteresis`: a parameter swept up then down).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -38,12 +38,16 @@ import pandas as pd
 import ruptures
 from ruptures.base import BaseCost
 
-from market.core.mechanism import ActionSpace
+from market.core.mechanism import ActionSpace, Mechanism
 from market.simulation.model import DataMarket
 from scenarios.schema import load
 
-#: Regime names of the fair-payment game (Theorem 3 of paper 000), from most to least private.
-FAIR_PAYMENT_REGIMES = ("no incentives", "mixed", "all low-privacy")
+#: Rounds a regime must last (default of the instrument).
+MIN_DURATION = 20
+#: Shift threshold in units of the series' noise (default of the instrument).
+NOISE_FACTOR = 5.0
+#: Exploitability below which a round counts as at equilibrium (default; ``summary.json`` records it).
+EQUILIBRIUM_TOL = 1e-6
 
 
 def _level_shares(model: pd.DataFrame, space: ActionSpace) -> np.ndarray:
@@ -54,11 +58,12 @@ def _level_shares(model: pd.DataFrame, space: ActionSpace) -> np.ndarray:
     return model[columns].to_numpy(dtype=float)
 
 
-def level_regimes(model: pd.DataFrame, space: ActionSpace, tol: float = 0.01) -> np.ndarray:
-    """Generic regimes: ``all <level>`` when one level holds at least ``1 - tol`` of the owners, else ``mixed``.
+def share_classes(model: pd.DataFrame, space: ActionSpace, tol: float = 0.01) -> np.ndarray:
+    """Per-round share classes: ``all <level>`` when one level holds at least ``1 - tol`` of the owners, else ``mixed``.
 
     For a continuous action space: ``no contribution`` when ``share_zero``
-    is at least ``1 - tol``, else ``contributing``.
+    is at least ``1 - tol``, else ``contributing``.  A description of each
+    round for phase diagrams, not a regime (a regime must persist).
     """
     if space.kind == "continuous":
         if "share_zero" not in model:
@@ -70,54 +75,24 @@ def level_regimes(model: pd.DataFrame, space: ActionSpace, tol: float = 0.01) ->
     return np.where(shares.max(axis=1) >= 1 - tol, names[top], "mixed").astype(object)
 
 
-def fair_payment_regimes(model: pd.DataFrame, space: ActionSpace, tol: float = 0.01) -> np.ndarray:
-    """Theorem 3 regimes (see the module docstring): by the shares of the lowest and highest level."""
-    shares = _level_shares(model, space)
-    private, public = shares[:, 0], shares[:, -1]
-    out = np.full(len(model), FAIR_PAYMENT_REGIMES[1], dtype=object)
-    out[private >= 1 - tol] = FAIR_PAYMENT_REGIMES[0]
-    out[public >= 1 - tol] = FAIR_PAYMENT_REGIMES[2]
-    return out
+def classify_rounds(model: pd.DataFrame, mechanism: Mechanism, tol: float = 0.01) -> pd.Series:
+    """The class of every round: the mechanism's theory class, else :func:`share_classes`.
 
-
-#: Regime classifier of each mechanism that defines its own regimes; others use :func:`level_regimes`.
-CLASSIFIERS: dict[str, Callable[[pd.DataFrame, ActionSpace, float], np.ndarray]] = {
-    "fair_payment": fair_payment_regimes,
-}
-
-
-def regime_order(mechanism: str, space: ActionSpace) -> list[str]:
-    """Every regime name the classifier of ``mechanism`` can return, in a fixed order (for plots)."""
-    if mechanism in CLASSIFIERS:
-        return list(FAIR_PAYMENT_REGIMES)
-    if space.kind == "continuous":
-        return ["no contribution", "contributing"]
-    return [f"all {label}" for label in space.labels] + ["mixed"]
-
-
-def classify_rounds(model: pd.DataFrame, mechanism: str, space: ActionSpace, tol: float = 0.01) -> pd.Series:
-    """The regime of every round.
-
-    Parameters
-    ----------
-    model : pandas.DataFrame
-        ``model.parquet`` of a run.
-    mechanism : str
-        Registered name of the run's mechanism (selects the classifier).
-    space : ActionSpace
-        The mechanism's action space (names the share columns).
-    tol : float
-        A share of at least ``1 - tol`` counts as "everyone".
-
-    Returns
-    -------
-    pandas.Series
-        Regime names, indexed like ``model``, named ``regime``.
+    Rounds in no theory class (``""``) are labelled ``"none"``.
     """
     if not 0 <= tol < 0.5:
         raise ValueError("tol: must be in [0, 0.5)")
-    classify = CLASSIFIERS.get(mechanism, level_regimes)
-    return pd.Series(classify(model, space, tol), index=model.index, name="regime")
+    classes = mechanism.regime_classes({c: model[c].to_numpy() for c in model.columns})
+    if classes is None:
+        classes = share_classes(model, mechanism.action_space, tol)
+    else:
+        classes = np.where(np.asarray(classes) == "", "none", np.asarray(classes, dtype=object))
+    return pd.Series(np.asarray(classes, dtype=object), index=model.index, name="regime")
+
+
+def regime_order(classes: Sequence[str]) -> list[str]:
+    """The distinct classes in order of first appearance (for plot colours)."""
+    return list(dict.fromkeys(str(c) for c in classes))
 
 
 def regime_spans(rounds: Sequence[int], regimes: Sequence[str]) -> pd.DataFrame:
@@ -196,27 +171,49 @@ def _refine(y: np.ndarray, breaks: list[int], jump: int, min_size: int, penalty:
     return edges[1:-1]
 
 
+def noise_scale(x: Sequence[float], window: int = MIN_DURATION) -> float:
+    """The series' own noise :math:`\\hat\\sigma`, estimated from the run.
+
+    .. math::  \\hat\\sigma = \\max\\Big(\\frac{\\mathrm{MAD}(\\Delta x)}{0.6745\\sqrt 2},\\;
+               \\operatorname{median}_b \\operatorname{sd}(x_{b})\\Big)
+
+    the larger of the round-to-round noise (robust, from first differences)
+    and the median standard deviation within consecutive blocks :math:`b` of
+    ``window`` rounds, which also sees slow wandering on the scale of a
+    regime (a population that churns).  Medians make both insensitive to
+    the few rounds of a shift or of the transient.  It is at least
+    :math:`10^{-6}(1 + \\max|x|)`, the resolution below which a change is
+    rounding (a market at rest has no noise at all).
+    """
+    y = np.asarray(x, dtype=float)
+    floor = 1e-6 * (1.0 + float(np.max(np.abs(y)))) if y.size else 0.0
+    if y.size < 3:
+        return floor
+    d = np.diff(y)
+    sigma = float(np.median(np.abs(d - np.median(d))) / (0.6745 * np.sqrt(2)))
+    blocks = y.size // window
+    if window >= 2 and blocks >= 1:
+        sigma = max(sigma, float(np.median(y[:blocks * window].reshape(blocks, window).std(axis=1, ddof=1))))
+    return max(sigma, floor)
+
+
 def change_points(x: Sequence[float], penalty: float | None = None, min_size: int = 5,
-                  min_shift: float = 0.1, model: str = "l2", max_candidates: int = 500) -> list[int]:
-    """Positions where the series shifts, by PELT (``ruptures.Pelt``).
+                  threshold: float | None = None, model: str = "l2", max_candidates: int = 500) -> list[int]:
+    """Positions where the series shifts, by PELT (``ruptures.Pelt``): the change-point diagnostic.
 
     The cost of a segment is ``model`` (``"l2"``: squared deviations from the
     segment mean, for shifts in level; evaluated in O(1) by
-    :class:`CumulativeL2`); the number of shifts is chosen by the
-    penalty per shift, by default
+    :class:`CumulativeL2`); the number of change points is chosen by the
+    penalty per point, by default calibrated to the noise of the run:
 
-    .. math::  \\beta = \\max\\Big(4 \\hat\\sigma^2 \\log T,\\;
-               \\tfrac{m}{2} (\\delta \\cdot \\mathrm{range}(x))^2\\Big),
+    .. math::  \\beta = \\max\\Big(4 \\hat\\sigma^2 \\log T,\\; \\tfrac{m}{2} \\delta^2\\Big),
+               \\qquad \\delta = k\\hat\\sigma \\ (\\text{``threshold``}),
 
-    a BIC-like term with the noise variance :math:`\\hat\\sigma^2` estimated
-    robustly from first differences
-    (:math:`\\hat\\sigma = \\mathrm{MAD}(\\Delta x) / (0.6745 \\sqrt 2)`; the factor
-    4 rather than BIC's 2 keeps false alarms rare on noisy series), and a floor
-    that ignores level shifts smaller than :math:`\\delta` (``min_shift``) of
-    the series' range between segments of :math:`m` (``min_size``) rounds: a
-    shift of :math:`\\Delta` between two such segments lowers the l2 cost by
-    :math:`m\\Delta^2/2`.  Noise-free piecewise-constant series get exactly
-    their steps; a smooth ramp is cut into about :math:`1/\\delta` pieces.
+    a BIC-like term with :math:`\\hat\\sigma` of :func:`noise_scale`, and the
+    cost reduction :math:`m\\delta^2/2` of a level step of :math:`\\delta`
+    between two segments of :math:`m` (``min_size``) rounds, so that steps
+    smaller than the threshold are not cut.  Noise-free piecewise-constant
+    series get exactly their steps; a ramp is cut into pieces.
 
     PELT's search is quadratic in the number of candidate positions when the
     series has few change points, so a series longer than ``max_candidates``
@@ -224,19 +221,19 @@ def change_points(x: Sequence[float], penalty: float | None = None, min_size: in
     :math:`J = \\lceil T / \\text{max\\_candidates} \\rceil` (``ruptures``'
     ``jump``), and with the l2 cost each change point found is then moved to
     the exact optimum within :math:`J` rounds of it, dropping any that no
-    longer pays its penalty (:func:`_refine`).  Series
-    of up to ``max_candidates`` rounds are searched exhaustively.
+    longer pays its penalty (:func:`_refine`).
 
     Parameters
     ----------
     x : array_like
         The series, one value per round.
     penalty : float, optional
-        Penalty per change point.
+        Penalty per change point (default: calibrated, see above).
     min_size : int
         Minimum segment length.
-    min_shift : float
-        Smallest shift detected by the default penalty, as a fraction of the range.
+    threshold : float, optional
+        Smallest level step :math:`\\delta` the default penalty detects
+        (default :data:`NOISE_FACTOR` times :func:`noise_scale`).
     model : str
         A ruptures cost model (``"l2"``, ``"l1"``, ``"rbf"``, ...).
     max_candidates : int
@@ -255,9 +252,9 @@ def change_points(x: Sequence[float], penalty: float | None = None, min_size: in
     if y.size < 2 * min_size or np.ptp(y) == 0:
         return []
     if penalty is None:
-        d = np.diff(y)
-        sigma = np.median(np.abs(d - np.median(d))) / (0.6745 * np.sqrt(2))
-        penalty = max(4.0 * sigma**2 * np.log(y.size), min_size / 2 * (min_shift * np.ptp(y)) ** 2)
+        sigma = noise_scale(y)
+        delta = NOISE_FACTOR * sigma if threshold is None else threshold
+        penalty = max(4.0 * sigma**2 * np.log(y.size), min_size / 2 * delta**2)
     if penalty <= 0:
         raise ValueError("penalty: must be positive")
     jump = -(-y.size // max_candidates)
@@ -269,46 +266,187 @@ def change_points(x: Sequence[float], penalty: float | None = None, min_size: in
     return breaks
 
 
-def regime_shifts(model: pd.DataFrame, regimes: pd.Series | None = None,
-                  columns: Sequence[str] = ("mean_action",), **kwargs) -> pd.DataFrame:
-    """The shifts of a run: regime switches and change points, ordered by round.
+@dataclass(frozen=True)
+class Regime:
+    """One regime: rows ``start .. end`` (inclusive) of the run, its class name and its level (mean of the series)."""
+
+    start: int
+    end: int
+    label: str
+    level: float
+
+
+def _drift(y: np.ndarray) -> float:
+    """Absolute change of the least-squares line through ``y`` over its span."""
+    if y.size < 2:
+        return 0.0
+    t = np.arange(y.size, dtype=float) - (y.size - 1) / 2
+    slope = float(np.dot(t, y - y.mean()) / np.dot(t, t))
+    return abs(slope) * (y.size - 1)
+
+
+def _stationary_part(y: np.ndarray, a: int, b: int, min_duration: int, delta: float) -> tuple[int, int] | None:
+    """The longest stationary stretch of ``y[a:b]`` reached by trimming its head or its tail, or None.
+
+    Stationary: at least ``min_duration`` rounds with a linear drift below ``delta / 2``.
+    """
+    if b - a < min_duration:
+        return None
+    for cut in range(0, b - a - min_duration + 1):
+        if _drift(y[a + cut:b]) < delta / 2:
+            return a + cut, b
+        if cut and _drift(y[a:b - cut]) < delta / 2:
+            return a, b - cut
+    return None
+
+
+def level_regimes(x: Sequence[float], min_duration: int = MIN_DURATION,
+                  threshold: float | None = None) -> list[Regime]:
+    """Stationary levels of a series (see the module docstring), in time order.
+
+    1. Change points (:func:`change_points`, segments of at least 5 rounds)
+       cut the series; adjacent segments whose means differ by less than the
+       threshold :math:`\\delta` are merged, the closest pair first.
+    2. A segment (trimmed at its head or tail where a ramp enters or leaves
+       it) is a regime candidate when it lasts ``min_duration`` rounds and its
+       linear drift stays below :math:`\\delta/2`; the rest are transitions.
+    3. Consecutive candidates are one regime unless their levels, and the
+       series on either side of the boundary, differ by at least
+       :math:`\\delta` (:func:`_is_shift`): what lay between was a
+       fluctuation or a slow drift.
+    """
+    y = np.asarray(x, dtype=float)
+    if y.size < min_duration:
+        return []
+    delta = NOISE_FACTOR * noise_scale(y, min_duration) if threshold is None else threshold
+    edges = [0, *change_points(y, min_size=5, threshold=delta), y.size]
+    while len(edges) > 2:
+        means = [y[edges[k]:edges[k + 1]].mean() for k in range(len(edges) - 1)]
+        gaps = np.abs(np.diff(means))
+        k = int(np.argmin(gaps))
+        if gaps[k] >= delta:
+            break
+        del edges[k + 1]
+    regimes: list[Regime] = []
+    for a, b in zip(edges[:-1], edges[1:]):
+        part = _stationary_part(y, a, b, min_duration, delta)
+        if part is None:
+            continue
+        a, b = part
+        level = float(y[a:b].mean())
+        if regimes and not _is_shift(y, regimes[-1], a, b, level, delta, min_duration):
+            a = regimes.pop().start
+            level = float(y[a:b].mean())
+        regimes.append(Regime(a, b - 1, f"{level:.4g}", level))
+    return regimes
+
+
+def _is_shift(y: np.ndarray, old: Regime, a: int, b: int, level: float, delta: float, min_duration: int) -> bool:
+    """Whether the stretch ``y[a:b]`` at ``level`` is a new regime after ``old`` rather than more of it.
+
+    Both the levels and the series on either side of the boundary must differ
+    by at least ``delta``: the last ``min_duration // 2`` rounds of ``old``
+    against the first as many of the new stretch.  A slow drift (the tail of
+    an approach, a churning population wandering) moves the levels apart but
+    not the series across the boundary.
+    """
+    w = max(2, min_duration // 2)
+    across = abs(float(y[a:a + w].mean()) - float(y[max(old.start, old.end + 1 - w):old.end + 1].mean()))
+    return abs(level - old.level) >= delta and across >= delta
+
+
+def class_regimes(classes: Sequence[str], x: Sequence[float] | None = None,
+                  min_duration: int = MIN_DURATION) -> list[Regime]:
+    """Regimes from per-round theory classes: runs of at least ``min_duration`` rounds in one class.
+
+    Shorter runs (flicker, rounds in no class ``""`` or ``"none"``) are
+    transitions; consecutive regimes of the same class are one regime.  The
+    level of a regime is the mean of ``x`` over it (NaN without ``x``).
+    """
+    c = np.asarray(classes, dtype=object)
+    y = np.full(c.size, np.nan) if x is None else np.asarray(x, dtype=float)
+    regimes: list[Regime] = []
+    if c.size == 0:
+        return regimes
+    starts = np.r_[0, np.flatnonzero(c[1:] != c[:-1]) + 1]
+    ends = np.r_[starts[1:], c.size]
+    for a, b in zip(starts, ends):
+        label = str(c[a])
+        if label in ("", "none") or b - a < min_duration:
+            continue
+        if regimes and regimes[-1].label == label:
+            a = regimes.pop().start
+        regimes.append(Regime(int(a), int(b) - 1, label, float(np.mean(y[a:b]))))
+    return regimes
+
+
+@dataclass(frozen=True)
+class RegimeAnalysis:
+    """The regimes of a run, its transient and its shifts (rows of the model table, 0-based).
+
+    Attributes
+    ----------
+    kind : {"class", "level"}
+        Theory classes of the mechanism, or stationary levels of ``series``.
+    series : str
+        The headline series (levels; the classes' regimes carry its mean too).
+    regimes : list of Regime
+        In time order.
+    noise : float
+        :func:`noise_scale` of ``series``.
+    threshold : float
+        The shift threshold :math:`\\delta` of level regimes (``noise_factor * noise``).
+    min_duration : int
+        Rounds a regime must last.
+    """
+
+    kind: str
+    series: str
+    regimes: list[Regime]
+    noise: float
+    threshold: float
+    min_duration: int
+
+    @property
+    def transient_length(self) -> int:
+        """Rounds before the first regime (``-1``: no regime, the whole run is transient)."""
+        return self.regimes[0].start if self.regimes else -1
+
+    def shifts(self) -> list[tuple[Regime, Regime]]:
+        """Consecutive pairs of regimes (each pair is one shift)."""
+        return list(zip(self.regimes[:-1], self.regimes[1:]))
+
+
+def analyse_regimes(model: pd.DataFrame, mechanism: Mechanism, *, series: str = "mean_action",
+                    min_duration: int = MIN_DURATION, noise_factor: float = NOISE_FACTOR) -> RegimeAnalysis:
+    """The regime instrument on one run (see the module docstring).
 
     Parameters
     ----------
     model : pandas.DataFrame
-        ``model.parquet`` of a run.
-    regimes : pandas.Series, optional
-        :func:`classify_rounds` of the run; each switch is listed.
-    columns : sequence of str
-        Series searched for change points (:func:`change_points`).
-    **kwargs
-        Passed to :func:`change_points`.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``round, kind, series, before, after``: ``kind`` is ``"regime"``
-        (``before``/``after`` are regime names) or ``"change point"``
-        (segment means of ``series`` before and after, formatted to 4 digits).
+        ``model.parquet`` of the run.
+    mechanism : Mechanism
+        The run's mechanism (names its theory classes, if any).
+    series : str
+        The headline series.
+    min_duration : int
+        Rounds a regime must last.
+    noise_factor : float
+        Shift threshold in units of the estimated noise.
     """
-    rounds = model["round"].to_numpy()
-    rows = []
-    if regimes is not None:
-        spans = regime_spans(rounds, regimes.to_numpy())
-        for prev, nxt in zip(spans.itertuples(), spans.iloc[1:].itertuples()):
-            rows.append({"round": int(nxt.start), "kind": "regime", "series": "regime",
-                         "before": prev.regime, "after": nxt.regime})
-    for col in columns:
-        if col not in model:
-            raise ValueError(f"columns: no column {col!r} in the model table")
-        y = model[col].to_numpy(dtype=float)
-        cps = change_points(y, **kwargs)
-        edges = [0, *cps, y.size]
-        for k, cp in enumerate(cps):
-            rows.append({"round": int(rounds[cp]), "kind": "change point", "series": col,
-                         "before": f"{y[edges[k]:cp].mean():.4g}", "after": f"{y[cp:edges[k + 2]].mean():.4g}"})
-    out = pd.DataFrame(rows, columns=["round", "kind", "series", "before", "after"])
-    return out.sort_values(["round", "kind"], kind="stable").reset_index(drop=True)
+    if min_duration < 2:
+        raise ValueError("min_duration: must be at least 2")
+    if series not in model:
+        raise ValueError(f"series: no column {series!r} in the model table")
+    y = model[series].to_numpy(dtype=float)
+    noise = noise_scale(y, min_duration)
+    threshold = noise_factor * noise
+    classes = mechanism.regime_classes({c: model[c].to_numpy() for c in model.columns})
+    if classes is not None:
+        return RegimeAnalysis("class", series, class_regimes(classes, y, min_duration), noise, threshold,
+                              min_duration)
+    return RegimeAnalysis("level", series, level_regimes(y, min_duration, threshold), noise, threshold,
+                          min_duration)
 
 
 def hysteresis(scenario: str | Path | dict, key: str, values: Sequence[float], *, rounds: int | None = None,
@@ -367,20 +505,57 @@ def hysteresis(scenario: str | Path | dict, key: str, values: Sequence[float], *
     return pd.DataFrame({"value": vals, "up": up, "down": down, "differs": np.abs(up - down) > tol})
 
 
-def shift_summary(model: pd.DataFrame, mechanism: str, space: ActionSpace, tol: float = 0.01,
-                  columns: Sequence[str] = ("mean_action",)) -> dict[str, object]:
-    """The regime part of a run summary (``summary.json``): the final regime and every shift with its round.
+def _json_float(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+def shift_summary(model: pd.DataFrame, mechanism: Mechanism, *, min_duration: int = MIN_DURATION,
+                  noise_factor: float = NOISE_FACTOR) -> dict[str, object]:
+    """The regime part of ``summary.json`` (plain JSON data; ``docs/measures.md#summaryjson``).
 
     Returns
     -------
     dict
-        ``initial_regime`` and ``final_regime`` (:func:`classify_rounds` of the
-        first and last rounds) and ``regime_shifts`` (``round, kind, series,
-        before, after`` records of :func:`regime_shifts`: every switch of
-        regime and every change point of ``columns``), all plain JSON data.
+        ``regime_instrument`` (``kind``, ``series``, ``min_duration``,
+        ``noise``, ``noise_factor``, ``threshold``), ``regimes`` (``start``,
+        ``end`` rounds, ``regime``, ``level``), ``transient`` (``length`` in
+        rounds and ``end_round``, its last round, ``null`` without transient;
+        without any regime the whole run is transient and a ``note`` says so),
+        ``initial_regime`` / ``final_regime`` (the first and last regime,
+        ``null`` if none), ``regime_shifts`` (objects ``round``, ``from``,
+        ``to`` and ``class`` or ``series`` with the level ``magnitude``) and
+        ``change_points`` (the PELT diagnostic on the headline series:
+        ``series``, ``noise`` its penalty is calibrated to, ``rounds``).
     """
-    regimes = classify_rounds(model, mechanism, space, tol)
-    shifts = regime_shifts(model, regimes, columns)
-    return {"initial_regime": str(regimes.iloc[0]), "final_regime": str(regimes.iloc[-1]),
-            "regime_shifts": [{"round": int(r.round), "kind": r.kind, "series": r.series,
-                               "before": str(r.before), "after": str(r.after)} for r in shifts.itertuples()]}
+    analysis = analyse_regimes(model, mechanism, min_duration=min_duration, noise_factor=noise_factor)
+    rounds = model["round"].to_numpy()
+    y = model[analysis.series].to_numpy(dtype=float)
+    shifts = []
+    for old, new in analysis.shifts():
+        shift: dict[str, object] = {"round": int(rounds[old.end + 1]), "from": old.label, "to": new.label}
+        if analysis.kind == "class":
+            shift["class"] = "regime"
+        else:
+            shift["series"] = analysis.series
+            shift["magnitude"] = float(new.level - old.level)
+        shifts.append(shift)
+    length = analysis.transient_length if analysis.regimes else len(rounds)
+    transient: dict[str, object] = {"length": int(length),
+                                    "end_round": int(rounds[length - 1]) if length > 0 else None}
+    if not analysis.regimes:
+        transient["note"] = "no regime: the run never stayed in one for min_duration rounds"
+    regimes = [{"start": int(rounds[r.start]), "end": int(rounds[r.end]), "regime": r.label,
+                "level": _json_float(r.level)} for r in analysis.regimes]
+    finite = bool(np.all(np.isfinite(y)))
+    return {
+        "regime_instrument": {"kind": analysis.kind, "series": analysis.series, "min_duration": int(min_duration),
+                              "noise": _json_float(analysis.noise), "noise_factor": float(noise_factor),
+                              "threshold": _json_float(analysis.threshold)},
+        "regimes": regimes,
+        "transient": transient,
+        "initial_regime": regimes[0]["regime"] if regimes else None,
+        "final_regime": regimes[-1]["regime"] if regimes else None,
+        "regime_shifts": shifts,
+        "change_points": {"series": analysis.series, "noise": _json_float(analysis.noise),
+                          "rounds": [int(rounds[c]) for c in change_points(y)] if finite else []},
+    }

@@ -2,11 +2,13 @@
 
 The page (``DIR/report.html`` by default) holds the resolved scenario, the
 summary metrics (:func:`analysis.emergence.summarize` of a run and its
-information rent by sensitivity decile in the last recorded round
+payments above privacy cost by sensitivity decile in the last recorded round
 (:func:`analysis.emergence.rent_by_decile`); for a sweep the per-cell means
-over replicates and each cell's most frequent final regime), the regime shifts (a run's :func:`analysis.regimes.regime_shifts`;
-for a sweep the cells where the regime changes along the first swept
-parameter) and every standard figure of :mod:`analysis.plots` embedded as a
+over replicates and each cell's most frequent final regime), a run's
+transient, regimes and regime shifts (:func:`analysis.regimes.shift_summary`,
+change points listed apart as a diagnostic; for a sweep the cells where the
+regime changes along the first swept parameter), the definitions of the
+standard columns (:data:`market.simulation.metrics.STANDARD_COLUMNS`) and every standard figure of :mod:`analysis.plots` embedded as a
 base64 PNG, so the file can be mailed or archived alone.
 """
 
@@ -21,7 +23,8 @@ import pandas as pd
 
 from analysis.emergence import rent_by_decile, summarize
 from analysis.plots import plot
-from analysis.regimes import classify_rounds, regime_shifts
+from analysis.regimes import EQUILIBRIUM_TOL, shift_summary
+from market.simulation.metrics import STANDARD_COLUMNS
 from scenarios.schema import load
 
 STYLE = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}
@@ -49,19 +52,39 @@ def _run_sections(directory: Path) -> tuple[str, list[tuple[str, str]]]:
     owners_path = directory / "owners.parquet"
     owners = pd.read_parquet(owners_path) if owners_path.exists() else None
     scenario = load(directory / "scenario.toml")
-    summary = summarize(model, owners)
-    metrics = pd.DataFrame({"metric": list(summary), "value": list(summary.values())})
-    regimes = classify_rounds(model, scenario.mechanism.name, scenario.mechanism.action_space)
-    shifts = regime_shifts(model, regimes, columns=["mean_action"])
-    final = f"Final regime: <b>{html.escape(str(regimes.iloc[-1]))}</b>. "
-    shift_html = final + (_table(shifts) if len(shifts) else "No regime switch and no change point.")
+    summary = summarize(model, owners, equilibrium_tol=EQUILIBRIUM_TOL)
+    metrics = pd.DataFrame({"metric": list(summary), "value": [str(v) for v in summary.values()]})
+    regime = shift_summary(model, scenario.mechanism)
+    instrument = regime["regime_instrument"]
+    kind = ("the mechanism's theory classes" if instrument["kind"] == "class"
+            else f"stationary levels of {instrument['series']}")
+    transient = regime["transient"]
+    parts = [f"<p>Regimes are {html.escape(kind)} lasting at least {instrument['min_duration']} rounds; "
+             f"a level shift must exceed {instrument['noise_factor']:g} x the estimated noise "
+             f"({instrument['noise'] or 0:.3g}). Transient: <b>{transient['length']} rounds</b>"
+             + (f" (to round {transient['end_round']})" if transient["end_round"] is not None else "") + ".</p>"]
+    if regime["regimes"]:
+        parts.append(_table(pd.DataFrame(regime["regimes"])))
+    parts.append(_table(pd.DataFrame(regime["regime_shifts"])) if regime["regime_shifts"]
+                 else "<p>No regime shift.</p>")
+    cps = regime["change_points"]["rounds"]
+    parts.append(f"<p>Change points of {html.escape(regime['change_points']['series'])} (a diagnostic, not "
+                 f"shifts): {', '.join(map(str, cps)) if cps else 'none'}.</p>")
     title = f"Run of {scenario.name} ({scenario.mechanism.name}, seed {scenario.seed}, {scenario.rounds} rounds)"
-    sections = [("Summary metrics", _table(metrics)), ("Regime shifts", shift_html)]
+    sections = [("Summary metrics", _table(metrics)), ("Transient and regime shifts", "\n".join(parts))]
+    summary_path = directory / "summary.json"
+    learning = json.loads(summary_path.read_text()).get("platform") if summary_path.exists() else None
+    if learning:
+        flat = {k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in learning.items()}
+        sections.append(("Learning platform (regret, first-best, price of not knowing)",
+                         _table(pd.DataFrame({"quantity": list(flat), "value": [str(v) for v in flat.values()]}))))
     if owners is not None and not owners.empty:
         last = owners[owners["round"] == owners["round"].max()]
         deciles = rent_by_decile(last["payment"], last["cost"], last["sensitivity"])
-        sections.append((f"Information rent by sensitivity decile (round {int(last['round'].iloc[0])})",
+        sections.append((f"Payments above privacy cost by sensitivity decile (round {int(last['round'].iloc[0])})",
                          _table(deciles)))
+    columns = pd.DataFrame([c._asdict() for c in STANDARD_COLUMNS])
+    sections.append(("Standard columns of model.parquet", _table(columns)))
     return title, sections
 
 
@@ -88,7 +111,7 @@ def _sweep_sections(directory: Path) -> tuple[str, list[tuple[str, str]]]:
     grid = ", ".join(f"{k} ({len(v)} values)" for k, v in manifest["grid"].items())
     title = (f"Sweep of {manifest['scenario']}: {grid}; {manifest['replicates']} replicates, "
              f"{manifest['rounds']} rounds")
-    shown = [*keys, "regime", *[c for c in ("mean_action", "payout_share", "information_rent", "final_gini",
+    shown = [*keys, "regime", *[c for c in ("mean_action", "payout_share", "cum_information_rent_total", "final_gini",
                                            "settling_round") if c in cells]]
     return title, [("Cells (means over replicates; most frequent final regime)", _table(cells[shown])),
                    ("Regime shifts across the grid", shift_html)]

@@ -17,21 +17,33 @@ Output directory::
                                 one partitioned Parquet dataset: one row per cell, replicate and
                                 round (``cell, replicate, seed``, the grid keys, then the
                                 ``model.parquet`` columns)
+    DIR/owners/cell=K/replicate=R.parquet
+                                owner state every ``owner_every`` rounds (as ``owners.parquet`` of a
+                                run, with ``cell, replicate, seed`` and the grid keys first); absent
+                                with ``owner_every = 0``
     DIR/parts/cell=K/replicate=R.parquet
-                                the summary row of each task
+                                the summary row of each task (``cell`` is the partition, as in
+                                ``rounds/``: ``pandas.read_parquet(DIR / "parts")`` reads them all)
     DIR/summary.parquet, DIR/summary.csv
                                 one row per cell and replicate: the grid keys,
                                 :func:`analysis.emergence.summarize` of the run (owner measures from the
-                                final owner state), ``final_free_riding_standalone``
-                                (:func:`analysis.emergence.standalone_free_riding`), the final ``regime``
-                                (:func:`analysis.regimes.classify_rounds`), number of ``regime_switches``
-                                and ``rent_decile_0`` ... ``rent_decile_9``, the mean information rent of
-                                each sensitivity decile in the final round
+                                final owner state; ``converged``, ``settling_round``), the final
+                                round's class ``regime`` (:func:`analysis.regimes.classify_rounds`),
+                                the number of ``regime_shifts`` and the ``transient_length``
+                                (:func:`analysis.regimes.analyse_regimes`) and ``rent_decile_0`` ...
+                                ``rent_decile_9``, the mean payment above privacy cost of each
+                                sensitivity decile in the final round
                                 (:func:`analysis.emergence.rent_by_decile`)
 
 A sweep is resumable: a task whose ``rounds`` file exists is not rerun, and
 every file is written to a temporary name and renamed, so an interrupted
-task leaves nothing behind.  Read the dataset with
+task leaves nothing behind.  A task that fails (a grid value the scenario
+rejects, a round that overflows, any error of the run) does not stop the
+others: its cell, replicate, grid values and one-line reason go to
+``DIR/failures/`` and ``DIR/failures.csv`` (:attr:`SweepResult.failures`),
+and a rerun retries exactly the failed tasks.  Over an existing directory of
+the same base scenario, a changed grid or more replicates are merged (cells
+are identified by their grid values); another base scenario is refused.  Read the dataset with
 ``pandas.read_parquet(DIR / "rounds")`` (the ``cell`` partition comes back as
 a category) or :meth:`SweepResult.rounds`.
 
@@ -46,8 +58,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import os
-import sys
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -59,16 +71,25 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import tomli_w
-from tqdm import tqdm
 
-from analysis.emergence import rent_by_decile, run_metrics
-from analysis.regimes import classify_rounds, regime_spans
+from analysis.emergence import rent_by_decile, summarize
+from analysis.regimes import EQUILIBRIUM_TOL, analyse_regimes, classify_rounds
+from market.simulation.metrics import check_finite
 from market.simulation.model import DataMarket
 from market.simulation.recorder import OWNER_COLUMNS, Recorder
-from scenarios.schema import load
+from market.simulation.progress import progress_bar
+from scenarios.schema import ScenarioError, load
+
+from market.simulation.provenance import table_with_provenance
 
 #: Columns identifying a task, first in every table.
 KEY_COLUMNS = ("cell", "replicate", "seed")
+
+GRID_SYNTAX = ("KEY=V1,V2,... (TOML values, e.g. mechanism.sale_price=1,1.5,2) or KEY=START:STOP:NUM "
+               "(NUM evenly spaced numbers, e.g. mechanism.sale_price=1:2:5)")
+"""The two forms of a ``--grid`` entry, quoted in every grid error."""
+
+log = logging.getLogger(__name__)
 
 
 def parse_grid(specs: Sequence[str]) -> dict[str, list[Any]]:
@@ -81,28 +102,32 @@ def parse_grid(specs: Sequence[str]) -> dict[str, list[Any]]:
     Raises
     ------
     ValueError
-        ``"grid: ..."`` for a malformed entry or a repeated key.
+        ``"grid: ..."`` for a malformed entry or a repeated key; the message
+        quotes the syntax (:data:`GRID_SYNTAX`).
     """
     grid: dict[str, list[Any]] = {}
     for spec in specs:
         key, sep, text = spec.partition("=")
         key = key.strip()
         if not sep or not key or not text.strip():
-            raise ValueError(f"grid: {spec!r}: expected KEY=V1,V2,... or KEY=START:STOP:NUM")
+            raise ValueError(f"grid: {spec!r}: expected {GRID_SYNTAX}")
         if key in grid:
-            raise ValueError(f"grid: {key!r} given twice")
+            raise ValueError(f"grid: {key!r} given twice (give each key once: {GRID_SYNTAX})")
         parts = text.split(":")
-        if len(parts) == 3 and not any(c in text for c in "[{\""):
+        if len(parts) > 1 and not any(c in text for c in "[{\""):
+            if len(parts) != 3:
+                raise ValueError(f"grid: {spec!r}: a range is START:STOP:NUM (three parts); expected {GRID_SYNTAX}")
             try:
                 start, stop, num = float(parts[0]), float(parts[1]), int(parts[2])
             except ValueError:
-                raise ValueError(f"grid: {spec!r}: START:STOP:NUM needs two numbers and an integer") from None
+                raise ValueError(f"grid: {spec!r}: START:STOP:NUM needs two numbers and an integer; "
+                                 f"expected {GRID_SYNTAX}") from None
             if num < 1:
-                raise ValueError(f"grid: {spec!r}: NUM must be at least 1")
+                raise ValueError(f"grid: {spec!r}: NUM must be at least 1; expected {GRID_SYNTAX}")
             grid[key] = [float(v) for v in np.linspace(start, stop, num)]
             continue
         values = []
-        for item in _split_top_level(text):
+        for item in _split_top_level(text, spec):
             try:
                 values.append(tomllib.loads(f"v = {item}")["v"])
             except tomllib.TOMLDecodeError:
@@ -111,7 +136,7 @@ def parse_grid(specs: Sequence[str]) -> dict[str, list[Any]]:
     return grid
 
 
-def _split_top_level(text: str) -> list[str]:
+def _split_top_level(text: str, spec: str) -> list[str]:
     items, depth, current = [], 0, []
     for ch in text:
         depth += ch in "[{"
@@ -123,7 +148,7 @@ def _split_top_level(text: str) -> list[str]:
             current.append(ch)
     items.append("".join(current))
     if any(not item.strip() for item in items):
-        raise ValueError(f"grid: {text!r}: empty value")
+        raise ValueError(f"grid: {spec!r}: empty value; expected {GRID_SYNTAX}")
     return items
 
 
@@ -137,6 +162,12 @@ def grid_cells(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
 
 
 def _toml_value(value: Any) -> str:
+    """A value as inline TOML (tables as ``{ k = v }``, so a ``--set`` override can hold a distribution)."""
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{tomli_w.dumps({k: 0}).split('=', 1)[0].strip()} = {_toml_value(v)}"
+                                for k, v in value.items()) + " }"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     return tomli_w.dumps({"v": value}).split("=", 1)[1].strip()
 
 
@@ -159,34 +190,84 @@ class _Task:
     rounds: int | None
     out: str | None
     tol: float
+    owner_every: int
+    label: str
 
 
 def _run_task(task: _Task) -> tuple[dict[str, Any], pd.DataFrame | None]:
+    """Run one task; a task that fails returns its failure record instead of stopping the sweep.
+
+    Returns ``(row, frame)`` as :func:`_compute_task`, or ``(failure, None)`` where ``failure``
+    has ``failed = True``, the cell, replicate, seed, grid values and a one-line ``reason``
+    (also written to ``DIR/failures/cell=K/replicate=R.json``).
+    """
+    try:
+        row, frame = _compute_task(task)
+    except Exception as exc:  # noqa: BLE001 - any failure of one cell is recorded, the others go on
+        failure = _failure(task, exc)
+        if task.out is not None:
+            path = _failure_path(Path(task.out), task.cell, task.replicate)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(failure))
+            os.replace(tmp, path)
+        return failure, None
+    if task.out is not None:
+        _failure_path(Path(task.out), task.cell, task.replicate).unlink(missing_ok=True)
+    return row, frame
+
+
+def _failure(task: _Task, exc: BaseException) -> dict[str, Any]:
+    """The failure record of a task: where it failed and why, in one line."""
+
+    reason = str(exc) if isinstance(exc, ScenarioError) else f"{type(exc).__name__}: {exc}"
+    return {"failed": True, "cell": task.cell, "replicate": task.replicate,
+            "seed": int(task.scenario.get("seed", 0)) + task.replicate,
+            "params": {k: _column_value(v) for k, v in task.params.items()},
+            "reason": " ".join(reason.split())}
+
+
+def _failure_path(out: Path, cell: int, replicate: int) -> Path:
+    return out / "failures" / f"cell={cell}" / f"replicate={replicate}.json"
+
+
+def _compute_task(task: _Task) -> tuple[dict[str, Any], pd.DataFrame | None]:
     """Run one cell and replicate; write (or return) its rounds and summary row."""
     seed = int(task.scenario.get("seed", 0)) + task.replicate
     overrides = [f"{k}={_toml_value(v)}" for k, v in task.params.items()]
-    scenario = load(task.scenario, overrides, seed=seed, rounds=task.rounds)
-    recorder = Recorder(None, owner_every=0)
-    model = DataMarket(scenario, recorder=recorder)
-    model.run()
+    scenario = load(task.scenario, overrides, seed=seed, rounds=task.rounds, label=task.label)
+    recorder = Recorder(None, owner_every=task.owner_every)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        model = DataMarket(scenario, recorder=recorder)
+        model.run(progress=lambda round_: check_finite(model.row, round_, scenario))
     recorder.close()
-    frame = recorder.frames()["model"]
+    frames = recorder.frames()
+    frame = frames["model"]
     o = model.owners
     final = pd.DataFrame({"round": model.steps, **{c: getattr(o, c) for c in OWNER_COLUMNS[2:]}})
-    regimes = classify_rounds(frame, scenario.mechanism.name, scenario.mechanism.action_space, task.tol)
+    regimes = classify_rounds(frame, model.mechanism, task.tol)
+    analysis = analyse_regimes(frame, model.mechanism)
     keys = {"cell": task.cell, "replicate": task.replicate, "seed": seed}
     params = {k: _column_value(v) for k, v in task.params.items()}
     deciles = rent_by_decile(o.payment, o.cost, o.sensitivity)
-    row = {**keys, **params, **run_metrics(frame, final, model.mechanism, o, model.context()),
+    row = {**keys, **params, **summarize(frame, final, equilibrium_tol=EQUILIBRIUM_TOL),
            "regime": regimes.iloc[-1],
-           "regime_switches": len(regime_spans(frame["round"], regimes)) - 1,
+           "regime_shifts": len(analysis.shifts()),
+           "transient_length": analysis.transient_length if analysis.regimes else len(frame),
            **{f"rent_decile_{d}": float(v) for d, v in zip(deciles["decile"], deciles["mean_rent"])}}
     table = pd.concat([pd.DataFrame({**keys, **params}, index=frame.index), frame], axis=1)
     if task.out is None:
         return row, table
     out = Path(task.out)
-    _write(pd.DataFrame([row]), _part_path(out, "parts", task.cell, task.replicate))
-    _write(table.drop(columns="cell"), _part_path(out, "rounds", task.cell, task.replicate))
+    resolved = scenario.to_dict()
+    _write(pd.DataFrame([row]).drop(columns="cell"), _part_path(out, "parts", task.cell, task.replicate),
+           resolved, seed)
+    if task.owner_every:
+        owners = frames["owners"]
+        _write(pd.concat([pd.DataFrame({**keys, **params}, index=owners.index), owners], axis=1)
+               .drop(columns="cell"), _part_path(out, "owners", task.cell, task.replicate), resolved, seed)
+    _write(table.drop(columns="cell"), _part_path(out, "rounds", task.cell, task.replicate), resolved,
+           seed)  # last: "done"
     return row, None
 
 
@@ -194,10 +275,12 @@ def _part_path(out: Path, table: str, cell: int, replicate: int) -> Path:
     return out / table / f"cell={cell}" / f"replicate={replicate}.parquet"
 
 
-def _write(frame: pd.DataFrame, path: Path) -> None:
+def _write(frame: pd.DataFrame, path: Path, scenario: dict[str, Any] | None = None,
+           seed: int | None = None) -> None:
+    """Write ``frame`` atomically (temporary name, then rename), with provenance metadata."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp)
+    pq.write_table(table_with_provenance(pa.Table.from_pandas(frame, preserve_index=False), scenario, seed), tmp)
     os.replace(tmp, path)
 
 
@@ -217,6 +300,9 @@ class SweepResult:
         The ``(cell, replicate)`` tasks run by this call (the others were already done).
     out_dir : pathlib.Path or None
         The output directory (``None``: in memory).
+    failures : pandas.DataFrame
+        One row per failed task (``cell, replicate, seed``, the grid values, ``reason``); also
+        ``DIR/failures.csv``.  Empty when every task ran.  Rerunning the sweep retries exactly these.
     """
 
     summary: pd.DataFrame
@@ -224,6 +310,7 @@ class SweepResult:
     cells: list[dict[str, Any]]
     computed: list[tuple[int, int]]
     out_dir: Path | None
+    failures: pd.DataFrame = field(default_factory=pd.DataFrame)
     _rounds: pd.DataFrame | None = field(default=None, repr=False)
 
     def rounds(self) -> pd.DataFrame:
@@ -245,10 +332,15 @@ def _client(scheduler: str | None, n_workers: int | None, processes: bool):
     return Client(cluster), cluster
 
 
+def dashboard_address(client: Any) -> str | None:
+    """The Dask dashboard's URL of a client's cluster (``None`` when it has none)."""
+    return getattr(client, "dashboard_link", None) or None
+
+
 def sweep(scenario: str | Path | Mapping[str, Any], grid: Mapping[str, Sequence[Any]], replicates: int = 1, *,
-          out: str | Path | None = None, rounds: int | None = None, overrides: Sequence[str] = (),
-          client: Any = None, scheduler: str | None = None, n_workers: int | None = None,
-          processes: bool = True, progress: bool = False, tol: float = 0.01) -> SweepResult:
+          out: str | Path | None = None, rounds: int | None = None, seed: int | None = None,
+          owner_every: int | None = None, overrides: Sequence[str] = (), client: Any = None,
+          scheduler: str | None = None, n_workers: int | None = None, processes: bool = True, progress: bool = False, tol: float = 0.01) -> SweepResult:
     """Run the grid times ``replicates`` seeds on Dask; see the module docstring.
 
     Parameters
@@ -263,6 +355,12 @@ def sweep(scenario: str | Path | Mapping[str, Any], grid: Mapping[str, Sequence[
         Output directory; without it nothing is written and the sweep is not resumable.
     rounds : int, optional
         Overrides the scenario's rounds.
+    seed : int, optional
+        Overrides the scenario's seed, the seed of replicate 0.
+    owner_every : int, optional
+        Record owner state every k rounds into ``DIR/owners/`` (0: never;
+        default: the scenario's ``output.owner_every``, as ``privmarket run``).
+        Only with ``out``.
     overrides : sequence of str
         Fixed ``key=value`` overrides for every cell.
     client : dask.distributed.Client, optional
@@ -274,7 +372,7 @@ def sweep(scenario: str | Path | Mapping[str, Any], grid: Mapping[str, Sequence[
     processes : bool
         LocalCluster workers as processes (default) or threads.
     progress : bool
-        Show a progress bar on standard error.
+        Show a progress bar on standard error when it is a terminal.
     tol : float
         Tolerance of the regime classification.
 
@@ -291,23 +389,28 @@ def sweep(scenario: str | Path | Mapping[str, Any], grid: Mapping[str, Sequence[
         raise ValueError("grid: give at least one key")
     grid = {k: list(v) for k, v in grid.items()}
     cells = grid_cells(grid)
-    base = load(scenario, list(overrides), rounds=rounds)
-    for params in cells:  # fail fast on a bad value, before any worker starts
-        load(base.to_dict(), [f"{k}={_toml_value(v)}" for k, v in params.items()])
+    if owner_every is not None and owner_every < 0:
+        raise ValueError("owner_every: must be >= 0")
+    fixed = [*overrides, *([f"output.owner_every={int(owner_every)}"] if owner_every is not None else [])]
+    base = load(scenario, fixed, rounds=rounds, seed=seed)
     base_dict = base.to_dict()
     out_dir = Path(out) if out is not None else None
-    if out_dir is not None:
-        _check_or_write_manifest(out_dir, base_dict, grid, replicates)
-    tasks = [_Task(base_dict, c, r, params, None, str(out_dir) if out_dir else None, tol)
-             for c, params in enumerate(cells) for r in range(replicates)]
+    every = int(base.output["owner_every"]) if out_dir is not None else 0
+    ids = _merge_manifest(out_dir, base_dict, grid, cells, replicates) if out_dir is not None \
+        else list(range(len(cells)))
+    tasks = [_Task(base_dict, c, r, params, None, str(out_dir) if out_dir else None, tol, every, base.source)
+             for c, params in zip(ids, cells) for r in range(replicates)]
     if out_dir is not None:
         tasks = [t for t in tasks if not _part_path(out_dir, "rounds", t.cell, t.replicate).exists()]
+    tasks, invalid = _precheck(tasks)
     rows, frames = [], []
     if tasks:
         own = client is None
         cluster = None
         if own:
             client, cluster = _client(scheduler, n_workers, processes)
+        if (link := dashboard_address(client)) is not None:
+            log.info("Dask dashboard: %s", link)
         try:
             rows, frames = _gather(client, tasks, progress)
         finally:
@@ -315,20 +418,91 @@ def sweep(scenario: str | Path | Mapping[str, Any], grid: Mapping[str, Sequence[
                 client.close()
                 if cluster is not None:
                     cluster.close()
-    computed = sorted((t.cell, t.replicate) for t in tasks)
+    failed = invalid + [r for r in rows if r.get("failed")]
+    rows = [r for r in rows if not r.get("failed")]
+    computed = sorted([(t.cell, t.replicate) for t in tasks] + [(f["cell"], f["replicate"]) for f in invalid])
     if out_dir is None:
-        summary = pd.DataFrame(rows).sort_values(["cell", "replicate"]).reset_index(drop=True)
-        table = pd.concat(frames).sort_values(["cell", "replicate", "round"]).reset_index(drop=True)
-        return SweepResult(summary, grid, cells, computed, None, table)
+        summary = pd.DataFrame(rows).sort_values(["cell", "replicate"]).reset_index(drop=True) if rows \
+            else pd.DataFrame()
+        table = pd.concat(frames).sort_values(["cell", "replicate", "round"]).reset_index(drop=True) if frames \
+            else pd.DataFrame()
+        return SweepResult(summary, grid, cells, computed, None, _failure_table(failed), table)
+    for failure in invalid:
+        _write_failure(out_dir, failure)
+    failures = _collect_failures(out_dir)
     summary = _load_summary(out_dir)
-    summary.to_parquet(out_dir / "summary.parquet", index=False)
+    pq.write_table(table_with_provenance(pa.Table.from_pandas(summary, preserve_index=False), base_dict),
+                   out_dir / "summary.parquet")
     summary.to_csv(out_dir / "summary.csv", index=False)
-    return SweepResult(summary, grid, cells, computed, out_dir)
+    return SweepResult(summary, grid, cells, computed, out_dir, failures)
+
+
+def _precheck(tasks: list[_Task]) -> tuple[list[_Task], list[dict[str, Any]]]:
+    """Split tasks into those whose scenario validates and the failure records of the others
+    (a bad grid value fails its cells before any worker starts; the other cells still run)."""
+
+    valid, invalid, checked = [], [], {}
+    for task in tasks:
+        if task.cell not in checked:
+            try:
+                load(task.scenario, [f"{k}={_toml_value(v)}" for k, v in task.params.items()], label=task.label)
+                checked[task.cell] = None
+            except ScenarioError as exc:
+                checked[task.cell] = exc
+        if checked[task.cell] is None:
+            valid.append(task)
+        else:
+            invalid.append(_failure(task, checked[task.cell]))
+    return valid, invalid
+
+
+def _write_failure(out_dir: Path, failure: dict[str, Any]) -> None:
+    path = _failure_path(out_dir, failure["cell"], failure["replicate"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(failure))
+
+
+def _failure_table(failures: list[dict[str, Any]]) -> pd.DataFrame:
+    """Failure records as a table: ``cell, replicate, seed``, the grid values, ``reason``."""
+    if not failures:
+        return pd.DataFrame(columns=[*KEY_COLUMNS, "reason"])
+    rows = [{"cell": f["cell"], "replicate": f["replicate"], "seed": f["seed"], **f["params"], "reason": f["reason"]}
+            for f in failures]
+    return pd.DataFrame(rows).sort_values(["cell", "replicate"]).reset_index(drop=True)
+
+
+def _collect_failures(out_dir: Path) -> pd.DataFrame:
+    """Every task of the directory that failed and has not succeeded since; written to ``DIR/failures.csv``."""
+    records = [json.loads(p.read_text()) for p in sorted((out_dir / "failures").glob("cell=*/replicate=*.json"))]
+    records = [r for r in records if not _part_path(out_dir, "rounds", r["cell"], r["replicate"]).exists()]
+    table = _failure_table(records)
+    path = out_dir / "failures.csv"
+    if records:
+        table.to_csv(path, index=False)
+    else:
+        path.unlink(missing_ok=True)
+    return table
+
+
+def describe_failures(failures: pd.DataFrame, limit: int = 3) -> str:
+    """One line naming the failed tasks, e.g. ``cell 3 replicate 0 (mechanism.price=...): reason``."""
+    keys = [c for c in failures.columns if c not in (*KEY_COLUMNS, "reason")]
+    parts = []
+    for row in failures.head(limit).to_dict("records"):
+        values = ", ".join(f"{k}={row[k]}" for k in keys if not (isinstance(row[k], float) and row[k] != row[k]))
+        parts.append(f"cell {row['cell']} replicate {row['replicate']} ({values}): {row['reason']}")
+    more = f"; and {len(failures) - limit} more" if len(failures) > limit else ""
+    return "; ".join(parts) + more
 
 
 def _load_summary(out_dir: Path) -> pd.DataFrame:
-    parts = [pd.read_parquet(p) for p in sorted((out_dir / "parts").glob("cell=*/replicate=*.parquet"))]
-    return pd.concat(parts).sort_values(["cell", "replicate"]).reset_index(drop=True)
+    """Every summary row of ``DIR/parts`` (one ``read_parquet`` of the partitioned folder), ``cell`` first."""
+    if not any((out_dir / "parts").glob("cell=*/replicate=*.parquet")):
+        return pd.DataFrame(columns=list(KEY_COLUMNS))
+    parts = pd.read_parquet(out_dir / "parts")
+    parts["cell"] = parts["cell"].astype(np.int64)
+    parts = parts[["cell", *(c for c in parts.columns if c != "cell")]]
+    return parts.sort_values(["cell", "replicate"]).reset_index(drop=True)
 
 
 def _gather(client: Any, tasks: list[_Task], progress: bool) -> tuple[list[dict], list[pd.DataFrame]]:
@@ -336,7 +510,7 @@ def _gather(client: Any, tasks: list[_Task], progress: bool) -> tuple[list[dict]
 
     futures = client.map(_run_task, tasks, pure=False)
     rows, frames = [], []
-    with tqdm(total=len(futures), unit="run", file=sys.stderr, disable=not progress) as bar:
+    with progress_bar(len(futures), "run", desc="sweep", enabled=progress) as bar:
         for future in as_completed(futures):
             row, frame = future.result()
             rows.append(row)
@@ -346,21 +520,64 @@ def _gather(client: Any, tasks: list[_Task], progress: bool) -> tuple[list[dict]
     return rows, frames
 
 
-def _check_or_write_manifest(out_dir: Path, scenario: dict[str, Any], grid: dict[str, list[Any]],
-                             replicates: int) -> None:
-    manifest = {"scenario": scenario["name"], "rounds": scenario["rounds"], "seed": scenario["seed"],
-                "grid": grid, "replicates": replicates}
+def _cell_key(params: Mapping[str, Any]) -> str:
+    """A cell's identity: its grid values, numbers compared as floats (``--grid k=1`` is ``k = 1.0``)."""
+    def canonical(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {k: canonical(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [canonical(v) for v in value]
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    return json.dumps(canonical(params), sort_keys=True)
+
+
+def _merge_manifest(out_dir: Path, scenario: dict[str, Any], grid: dict[str, list[Any]],
+                    cells: list[dict[str, Any]], replicates: int) -> list[int]:
+    """Write the sweep's manifest, or merge this grid into the directory's; return each cell's id.
+
+    A directory holds one base scenario (``scenario.toml``).  Over a directory of the same base
+    scenario, a changed grid or more replicates are merged: a cell already present (same grid
+    values) keeps its id and its finished tasks, a new cell gets the next free id.  A different
+    base scenario is refused.
+
+    Raises
+    ------
+    ValueError
+        ``"out: ..."`` if the directory holds a sweep of another base scenario.
+    """
     path = out_dir / "sweep.json"
     text = tomli_w.dumps(scenario)
     if path.exists():
+        old_text = (out_dir / "scenario.toml").read_text() if (out_dir / "scenario.toml").exists() else ""
+        if old_text != text:
+            raise ValueError(f"out: {out_dir} holds a sweep of a different base scenario (its scenario.toml differs "
+                             "in scenario, --rounds or --set values); choose another --out, or delete the directory "
+                             "to start over")
         old = json.loads(path.read_text())
-        same_scenario = (out_dir / "scenario.toml").exists() and (out_dir / "scenario.toml").read_text() == text
-        if old != json.loads(json.dumps(manifest)) or not same_scenario:
-            raise ValueError(f"out: {out_dir} holds a different sweep (remove it or choose another directory)")
-        return
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "scenario.toml").write_text(text)
-    path.write_text(json.dumps(manifest, indent=2) + "\n")
+        known = old.get("cells") or grid_cells(old["grid"])
+        merged_grid = {k: list(v) for k, v in old["grid"].items()}
+    else:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "scenario.toml").write_text(text)
+        old, known, merged_grid = {"replicates": replicates}, [], {}
+    known = [json.loads(json.dumps(c)) for c in known]
+    index = {_cell_key(c): i for i, c in enumerate(known)}
+    ids = []
+    for params in json.loads(json.dumps(cells)):
+        key = _cell_key(params)
+        if key not in index:
+            index[key] = len(known)
+            known.append(params)
+        ids.append(index[key])
+    for key, values in json.loads(json.dumps(grid)).items():
+        merged_grid.setdefault(key, [])
+        merged_grid[key] += [v for v in values if v not in merged_grid[key]]
+    manifest = {"scenario": scenario["name"], "rounds": scenario["rounds"], "seed": scenario["seed"],
+                "grid": merged_grid, "replicates": max(int(old["replicates"]), replicates), "cells": known}
+    tmp = path.with_name(".sweep.json.tmp")
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+    os.replace(tmp, path)
+    return ids
 
 
 def batch_run(scenario: str | Path | Mapping[str, Any], parameters: Mapping[str, Any], number_processes: int | None = 1,

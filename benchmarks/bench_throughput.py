@@ -4,6 +4,7 @@ Run on demand (not part of the tests)::
 
     python benchmarks/bench_throughput.py            # full table, 10^3 .. 10^6 owners
     python benchmarks/bench_throughput.py --quick    # 10^3 .. 10^5
+    python benchmarks/bench_throughput.py --sizes 100000 1000000 --rounds 4 --no-baselines
 
 For each population size it measures owner-rounds per second of
 
@@ -16,7 +17,11 @@ For each population size it measures owner-rounds per second of
 * ``numpy``: the same round as bare numpy, the practical ceiling.
 
 and prints a Markdown table (paste it into ``benchmarks/README.md``) plus the
-fitted exponent of cost against owners.
+fitted exponent of cost against owners, then a second table: each mechanism's
+owner-rounds per second beside the posted-price round's and how many times
+slower it is, with the machine's load average at each size (other processes
+share the cores: the ratios, measured in the same process minutes apart, are
+the robust figure).
 """
 
 from __future__ import annotations
@@ -35,8 +40,10 @@ from market.simulation.recorder import Recorder
 PRICE = np.array([0.0, 0.5, 1.0])
 COST = np.array([0.0, 0.4, 1.0])
 VALUE = np.array([0.0, 0.8, 1.5])
-#: Synchronous revision, no churn (the population stays at n owners).
-BASE = ['decision.revision="synchronous"', "churn.leave_rate=0.0", "churn.join_rate=0.0"]
+#: Synchronous revision, no churn (the population stays at n owners), the per-round deviation measures
+#: only in the last round (they cost their own per-round time: benchmarks/bench_measures_overhead.py).
+BASE = ['decision.revision="synchronous"', "churn.leave_rate=0.0", "churn.join_rate=0.0",
+        "output.measures_every=1000000000"]
 NO_BUYERS = ["buyers.initial=0", "buyers.arrival_rate=0.0"]
 
 
@@ -82,6 +89,38 @@ def bench_simulator(n: int, scenario, extra: list[str], rounds: int | None = Non
     start = time.perf_counter()
     model.run()
     return n * (rounds - 1) / (time.perf_counter() - start)
+
+
+def build(n: int, scenario, extra: list[str], rounds: int) -> DataMarket:
+    """A ``DataMarket`` of ``n`` owners for ``rounds`` rounds, its first round played (warm-up)."""
+    source = scenario(n) if callable(scenario) else scenario
+    overrides = [f"population.owners={n}", f"rounds={rounds + 1}", *BASE, *(e.format(n=n) for e in extra)]
+    model = DataMarket(source, overrides=overrides, recorder=Recorder(None, owner_every=0), collect=False)
+    model.simulator.run_until(1.0)
+    return model
+
+
+def round_seconds(model: DataMarket) -> float:
+    """Wall time of the model's next round."""
+    start = time.perf_counter()
+    model.simulator.run_until(float(model.steps + 1))
+    return time.perf_counter() - start
+
+
+def against_posted_price(n: int, label: str, rounds: int) -> tuple[float, float]:
+    """Owner-rounds per second of ``label`` and of the posted-price round, their rounds interleaved.
+
+    One round of the mechanism, then one posted-price round, ``rounds``
+    times; each gets its fastest round.  A change of machine load hits both
+    alike, so their ratio is robust on a shared machine.
+    """
+    mech = build(n, *MECHANISM_SCENARIOS[label], rounds)
+    posted = build(n, *MECHANISM_SCENARIOS["posted price"], rounds)
+    t_mech, t_posted = np.inf, np.inf
+    for _ in range(rounds):
+        t_mech = min(t_mech, round_seconds(mech))
+        t_posted = min(t_posted, round_seconds(posted))
+    return n / t_mech, n / t_posted
 
 
 class Owner(mesa.Agent):
@@ -147,19 +186,41 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="only 10^3 .. 10^5 owners")
     parser.add_argument("--mechanisms", nargs="*", default=list(MECHANISM_SCENARIOS),
                         help="mechanism labels to measure (default: all)")
+    parser.add_argument("--sizes", type=int, nargs="*", help="population sizes (default: 10^3 .. 10^6)")
+    parser.add_argument("--rounds", type=int, help="rounds per measurement, one of them a warm-up (default: by size)")
+    parser.add_argument("--no-baselines", action="store_true", help="skip the numpy and per-agent Mesa columns")
+    parser.add_argument("--interleaved", action="store_true",
+                        help="only the mechanisms against the posted-price round, their rounds interleaved "
+                             "(--rounds timed rounds each, default 3)")
     args = parser.parse_args()
-    sizes = [10**3, 10**4, 10**5] + ([] if args.quick else [10**6])
-    rows = []
+    if args.interleaved:
+        interleaved_table(args.sizes or [10**5, 10**6], [k for k in args.mechanisms if k != "posted price"],
+                          args.rounds or 3)
+        return
+    sizes = args.sizes or [10**3, 10**4, 10**5] + ([] if args.quick else [10**6])
+    rows, loads = [], {}
     for n in sizes:
-        row = {"owners": n, "numpy": bench_numpy(n), "mesa per-agent": bench_mesa(n)}
+        loads[n] = os.getloadavg()[0]
+        row = {"owners": n} if args.no_baselines else {"owners": n, "numpy": bench_numpy(n),
+                                                       "mesa per-agent": bench_mesa(n)}
         for label in args.mechanisms:
-            row[label] = bench_simulator(n, *MECHANISM_SCENARIOS[label])
+            row[label] = bench_simulator(n, *MECHANISM_SCENARIOS[label], rounds=args.rounds)
         rows.append(row)
         print(f"{n:>9} owners: " + ", ".join(f"{k} {v:.3g}" for k, v in row.items() if k != "owners"),
               flush=True)
     print(f"\nmachine: {platform.machine()}, {platform.processor() or 'unknown CPU'}, {os.cpu_count()} cores, "
           f"python {platform.python_version()}, numpy {np.__version__}, mesa {mesa.__version__}\n")
     labels = [k for k in rows[0] if k != "owners"]
+    mechanisms = [k for k in args.mechanisms if k != "posted price"]
+    if "posted price" in labels and mechanisms:
+        print("| owners | load | posted price | " + " | ".join(f"{k} | x slower" for k in mechanisms) + " |")
+        print("|---" * (3 + 2 * len(mechanisms)) + "|")
+        for row in rows:
+            print(f"| {row['owners']:,} | {loads[row['owners']]:.1f} | {row['posted price']:.3g} | " + " | ".join(
+                f"{row[k]:.3g} | {row['posted price'] / row[k]:.1f}x" for k in mechanisms) + " |")
+        print()
+    if args.no_baselines:
+        return
     print("| owners | " + " | ".join(f"{k} (owner-rounds/s)" for k in labels)
           + " | posted price / numpy | posted price / per-agent Mesa |")
     print("|---" * (len(labels) + 3) + "|")
@@ -178,6 +239,20 @@ def main() -> None:
                             for r in rounds])
         print(f"fitted exponent of run time against rounds (posted price, 10^5 owners, 50..400 rounds): "
               f"{exponent(rounds - 1.0, seconds):.3f}")
+
+
+def interleaved_table(sizes: list[int], labels: list[str], rounds: int) -> None:
+    """Print each mechanism's owner-rounds/s beside the posted-price round's, measured interleaved."""
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}, "
+          f"numpy {np.__version__}, mesa {mesa.__version__}; fastest of {rounds} interleaved rounds\n")
+    print("| owners | mechanism | owner-rounds/s | posted price (owner-rounds/s) | x slower | load before, after |")
+    print("|---|---|---|---|---|---|")
+    for n in sizes:
+        for label in labels:
+            load = os.getloadavg()[0]
+            mech, posted = against_posted_price(n, label, rounds)
+            print(f"| {n:,} | {label} | {mech:.3g} | {posted:.3g} | {posted / mech:.1f}x | "
+                  f"{load:.1f}, {os.getloadavg()[0]:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

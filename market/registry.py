@@ -2,7 +2,9 @@
 
 Filled here by explicit lines, never as a side effect of importing a module.  Adding a mechanism is one
 module in :mod:`market.mechanisms` (file name = registered name) plus one line in :data:`MECHANISMS`;
-adding a decision rule is one module in :mod:`market.rules` plus one line in :data:`RULES`.  The value
+adding a decision rule is one module in :mod:`market.rules` plus one line in :data:`RULES`; adding a
+learning platform's algorithm is one module in :mod:`market.rules.platform` plus one line in
+:data:`PLATFORM_LEARNERS`.  The value
 functions and payoff families are defined in :mod:`market.core.families` (the mechanisms below this
 module build them by name) and re-exported here.
 
@@ -31,7 +33,14 @@ from market.rules.hedge import Exp3, Hedge
 from market.rules.imitation import Imitation
 from market.rules.logit import Logit
 from market.rules.q_learning import QLearning
+from market.rules.platform.epsilon_greedy import EpsilonGreedy
+from market.rules.platform.exp3 import Exp3 as PlatformExp3
+from market.rules.platform.learner import PlatformLearner
+from market.rules.platform.thompson import Thompson
+from market.rules.platform.ucb1 import UCB1
+from market.rules.platform.zeroth_order import ZerothOrder
 from market.rules.regret_matching import RegretMatching
+from market.rules.uniform_random import UniformRandom
 
 
 def _by_name(*classes):
@@ -66,6 +75,16 @@ RULES: dict[str, type[DecisionRule]] = _by_name(
     Exp3,            # exp3
     QLearning,       # q_learning
     Imitation,       # imitation
+    UniformRandom,   # random
 )
 
-__all__ = ["MECHANISMS", "PAYOFFS", "RULES", "VALUE_FUNCTIONS", "make_payoff", "make_value"]
+#: A learning platform's bandit algorithms by name (``[platform] algorithm = ...``; :mod:`market.rules.platform`).
+PLATFORM_LEARNERS: dict[str, type[PlatformLearner]] = _by_name(
+    PlatformExp3,   # exp3
+    UCB1,           # ucb1
+    Thompson,       # thompson
+    EpsilonGreedy,  # epsilon_greedy
+    ZerothOrder,    # zeroth_order  (a range)
+)
+
+__all__ = ["MECHANISMS", "PAYOFFS", "PLATFORM_LEARNERS", "RULES", "VALUE_FUNCTIONS", "make_payoff", "make_value"]

@@ -15,13 +15,17 @@ names the file and the key, e.g.::
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
+import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from market.core.decision_rule import DecisionRule
 from market.core.mechanism import Mechanism
@@ -31,20 +35,34 @@ from market.core.population import (
     DISTRIBUTIONS,
     DRIFT_KEYS,
     OPTIONAL_DIST_PARAMS,
+    draw,
     empirical_values,
 )
 from market.registry import MECHANISMS, RULES
+from market.registry import PLATFORM_LEARNERS as LEARNERS
+from market.rules.mixed import MixedRules
+from scenarios.platform import PLATFORM_KEYS, check_values
 
 BUILTIN_PACKAGE = "scenarios.builtin"
 REVISIONS = ("synchronous", "sequential", "asynchronous")
 TOP_KEYS = ("name", "description", "rounds", "seed", "population", "mechanism", "decision",
-            "buyers", "churn", "output", "network", "drift")
+            "buyers", "churn", "output", "network", "drift", "platform")
 DECISION_KEYS = {"rule": "best_response", "revision": "synchronous", "revisions_per_round": 1,
                  "clock_rate": 1.0, "inertia": 0.0}
 BUYER_KEYS = {"initial": 0, "arrival_rate": 0.0, "budget": 10.0, "valuation": 1.0,
-              "stay": {"dist": "exponential", "scale": 20.0}}
+              "stay": {"dist": "exponential", "scale": 20.0}, "strategy": {}}
+#: ``[buyers.strategy]`` keys besides the decision rule's parameters.
+STRATEGY_KEYS = ("rule", "spend", "initial_spend")
+#: Rules that need the owners' social graph, which buyers do not have.
+NETWORK_RULES = ("imitation",)
 CHURN_KEYS = {"leave_rate": 0.0, "join_rate": 0.0, "newcomers": []}
-OUTPUT_KEYS = {"owner_every": 1, "owner_sample": 0, "checkpoint_every": 0}
+#: Most rounds a scenario may ask for (a billion rounds of one owner already take days).
+MAX_ROUNDS = 10**9
+#: Largest product of the drift schedule's factors (sensitivities stay far from overflow).
+MAX_DRIFT = 1e100
+#: Draws of the overflow probe of every distribution (:func:`_probe`).
+PROBE_DRAWS = 4096
+OUTPUT_KEYS = {"owner_every": 1, "owner_sample": 0, "checkpoint_every": 0, "measures_every": 1}
 
 
 class ScenarioError(ValueError):
@@ -74,6 +92,14 @@ class Scenario:
         The remaining tables with defaults filled in.
     source : str
         The file the scenario came from (for messages).
+    platform : dict
+        The resolved ``[platform]`` table of a learning platform (empty: the
+        platform posts fixed parameters; :mod:`scenarios.platform`).
+    platform_params : object or None
+        The learning algorithm's ``Params``.
+    buyer_rule_params : object or None
+        The strategic buyers' decision rule's ``Params`` (``[buyers.strategy]``;
+        :mod:`agents.buyer_strategy`).
     """
 
     name: str
@@ -87,24 +113,42 @@ class Scenario:
     buyers: dict[str, Any]
     churn: dict[str, Any]
     output: dict[str, Any]
-    source: str = "<dict>"
+    source: str = "scenario.toml"
     raw_mechanism: dict[str, Any] = field(default_factory=dict)
     network: dict[str, Any] = field(default_factory=lambda: dict(NETWORK_KEYS))
     drift: dict[str, Any] = field(default_factory=lambda: dict(DRIFT_KEYS))
+    platform: dict[str, Any] = field(default_factory=dict)
+    platform_params: Any = None
+    buyer_rule_params: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved scenario as a TOML-ready dict (defaults included)."""
         mech = {"name": self.mechanism.name}
         mech.update(_plain(dataclasses.asdict(self.mechanism.params)))
         decision = dict(self.decision)
-        decision.update(_plain(dataclasses.asdict(self.rule.params)))
-        return {
+        # a mixed population's rules come back from its types; [decision] keeps the default rule's parameters
+        rule = self.rule.rules[0] if isinstance(self.rule, MixedRules) else self.rule
+        decision.update(_plain(dataclasses.asdict(rule.params)))
+        out = {
             "name": self.name, "description": self.description,
             "rounds": self.rounds, "seed": self.seed,
             "population": _plain(self.population), "mechanism": mech, "decision": decision,
-            "buyers": _plain(self.buyers), "churn": _plain(self.churn), "output": _plain(self.output),
+            "buyers": _plain(self._buyers()), "churn": _plain(self.churn), "output": _plain(self.output),
             "network": _plain(self.network), "drift": _plain(self.drift),
         }
+        if self.platform:
+            table = {k: v for k, v in self.platform.items() if v is not None}
+            table.update(_plain(dataclasses.asdict(self.platform_params)))
+            out["platform"] = _plain(table)
+        return out
+
+
+    def _buyers(self) -> dict[str, Any]:
+        """The buyers table; the strategy table only for strategic buyers, with its rule's parameters."""
+        out = {k: v for k, v in self.buyers.items() if k != "strategy"}
+        if self.buyers["strategy"]:
+            out["strategy"] = dict(self.buyers["strategy"]) | dataclasses.asdict(self.buyer_rule_params)
+        return out
 
 
 def _plain(value: Any) -> Any:
@@ -137,19 +181,32 @@ def read_raw(name_or_path: str | Path) -> tuple[dict[str, Any], str]:
     if path.suffix == ".toml" or path.exists():
         if not path.is_file():
             raise ScenarioError(f"{path}: no such scenario file")
-        text, label = path.read_text(), str(path)
+        label = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise ScenarioError(f"{label}: not valid UTF-8 (byte {exc.start})") from None
+        except OSError as exc:
+            raise ScenarioError(f"{label}: cannot read the scenario ({exc.strerror})") from None
     else:
         name = str(name_or_path)
         if name not in builtin_names():
-            raise ScenarioError(
-                f"{name}: unknown scenario (built-in: {', '.join(builtin_names())}; or give a .toml path)"
-            )
+            raise ScenarioError(unknown_scenario(name))
         text = resources.files(BUILTIN_PACKAGE).joinpath(f"{name}.toml").read_text()
         label = f"{name}.toml"
     try:
         return tomllib.loads(text), label
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{label}: not valid TOML ({exc})") from None
+
+
+def unknown_scenario(name: str) -> str:
+    """The message for a scenario name that is neither built in nor a file: the closest names, not all."""
+    names = builtin_names()
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+    hint = f"did you mean {' or '.join(close)}? " if close else ""
+    return (f"{name}: unknown scenario ({hint}`privmarket list` shows all {len(names)} built-in ones; "
+            "or give a .toml path)")
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str], label: str) -> dict[str, Any]:
@@ -170,6 +227,8 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str], label: str) -> di
         for i, part in enumerate(parts[:-1]):
             node = _child(node, part, ".".join(parts[: i + 1]), label, create=True)
         last = parts[-1]
+        if not isinstance(node, (dict, list)):
+            raise ScenarioError(f"{label}: {'.'.join(parts[:-1])}: is not a table (cannot set {key})")
         if isinstance(node, list):
             node[_index(node, last, key, label)] = value
         else:
@@ -194,7 +253,7 @@ def _child(node: Any, part: str, key: str, label: str, create: bool) -> Any:
 
 
 def load(name_or_path: str | Path | Mapping[str, Any], overrides: list[str] | None = None,
-         **fields: Any) -> Scenario:
+         *, label: str | None = None, **fields: Any) -> Scenario:
     """Load, override and validate a scenario.
 
     Parameters
@@ -203,6 +262,10 @@ def load(name_or_path: str | Path | Mapping[str, Any], overrides: list[str] | No
         A built-in scenario name, a ``.toml`` path, or an already-parsed dict.
     overrides : list of str, optional
         ``key.path=value`` strings, as given to ``--set``.
+    label : str, optional
+        The file named in error messages.  Default: the file read, or for a
+        dict the built-in file of its ``name`` (``quickstart.toml``); pass
+        :attr:`Scenario.source` when reloading a resolved scenario's dict.
     **fields
         Top-level values to override (``rounds=...``, ``seed=...``); ``None`` is ignored.
 
@@ -212,12 +275,19 @@ def load(name_or_path: str | Path | Mapping[str, Any], overrides: list[str] | No
         On any invalid key or value; the message names the file and key.
     """
     if isinstance(name_or_path, Mapping):
-        raw, label = _deepcopy(name_or_path), "<dict>"
+        raw = _deepcopy(name_or_path)
+        label = label or dict_label(raw)
     else:
-        raw, label = read_raw(name_or_path)
+        raw, read_label = read_raw(name_or_path)
+        label = label or read_label
     raw = apply_overrides(raw, overrides or [], label)
     raw.update({k: v for k, v in fields.items() if v is not None})
     return validate(raw, label)
+
+
+def dict_label(raw: Mapping[str, Any]) -> str:
+    """The file label of a scenario given as a dict: ``<name>.toml`` (its file, when built in)."""
+    return f"{raw.get('name') or 'scenario'}.toml"
 
 
 def _deepcopy(value: Any) -> Any:
@@ -228,8 +298,9 @@ def _deepcopy(value: Any) -> Any:
     return value
 
 
-def validate(raw: dict[str, Any], label: str = "<dict>") -> Scenario:
-    """Validate a parsed scenario dict and build the :class:`Scenario`."""
+def validate(raw: dict[str, Any], label: str | None = None) -> Scenario:
+    """Validate a parsed scenario dict and build the :class:`Scenario` (errors name ``label``)."""
+    label = label or dict_label(raw)
     def fail(key: str, problem: str) -> ScenarioError:
         return ScenarioError(f"{label}: {key}: {problem}")
 
@@ -237,8 +308,9 @@ def validate(raw: dict[str, Any], label: str = "<dict>") -> Scenario:
     for key in ("population", "mechanism"):
         if not isinstance(raw.get(key), dict):
             raise fail(key, "missing table")
-    rounds = _number(raw.get("rounds", 100), "rounds", fail, integer=True, minimum=1)
-    seed = _number(raw.get("seed", 0), "seed", fail, integer=True, minimum=0)
+    name = _name(raw.get("name", Path(label).stem), fail)
+    rounds = _number(raw.get("rounds", 100), "rounds", fail, integer=True, minimum=1, maximum=MAX_ROUNDS)
+    seed = _number(raw.get("seed", 0), "seed", fail, integer=True, minimum=0, maximum=2**63 - 1)
     mechanism = _build_mechanism(raw["mechanism"], fail)
     decision, rule = _build_rule(raw.get("decision", {}), mechanism, fail)
     population = _population(raw["population"], mechanism, fail)
@@ -248,27 +320,122 @@ def validate(raw: dict[str, Any], label: str = "<dict>") -> Scenario:
     _number(buyers["arrival_rate"], "buyers.arrival_rate", fail, minimum=0)
     for key in ("budget", "valuation", "stay"):
         _spec(buyers[key], f"buyers.{key}", fail, nonnegative=True)
+    buyers["strategy"], buyer_rule_params = _strategy(buyers["strategy"], mechanism, fail)
     churn = _table(raw.get("churn", {}), CHURN_KEYS, "churn", fail)
     _number(churn["leave_rate"], "churn.leave_rate", fail, minimum=0, maximum=1)
     _number(churn["join_rate"], "churn.join_rate", fail, minimum=0)
     if churn["newcomers"] != []:
         churn["newcomers"] = _types(churn["newcomers"], "churn.newcomers", mechanism, fail)
     n_owners = population.get("owners", sum(o["count"] for o in population.get("owner", [])))
+    _check_memory(int(n_owners), "population.owners" if "owners" in population else "population.owner", fail)
     try:
         mechanism.check_population(int(n_owners), churn["leave_rate"] > 0 or churn["join_rate"] > 0)
     except ValueError as exc:
         raise fail("mechanism", str(exc)) from None
+    rule = _mixed_rules(rule, population.get("types", []) + churn["newcomers"], mechanism)
     network = _network(raw.get("network", {}), fail)
     drift = _drift(raw.get("drift", {}), fail)
+    platform, platform_params = _platform(raw.get("platform", {}), mechanism, fail)
     output = _table(raw.get("output", {}), OUTPUT_KEYS, "output", fail)
     for key in OUTPUT_KEYS:
         _number(output[key], f"output.{key}", fail, integer=True, minimum=0)
+    if output["measures_every"] < 1:
+        raise fail("output.measures_every", "must be at least 1 (measure every k-th round)")
     return Scenario(
-        name=str(raw.get("name", Path(label).stem)), description=str(raw.get("description", "")),
+        name=name, description=str(raw.get("description", "")),
         rounds=int(rounds), seed=int(seed), population=population, mechanism=mechanism,
         rule=rule, decision=decision, buyers=buyers, churn=churn, output=output, source=label,
-        network=network, drift=drift,
+        network=network, drift=drift, platform=platform, platform_params=platform_params,
+        buyer_rule_params=buyer_rule_params,
     )
+
+
+def _strategy(given: Any, mechanism: Mechanism, fail) -> tuple[dict[str, Any], Any]:
+    """Validate ``[buyers.strategy]``, the strategic buyers' rule and spends (:mod:`agents.buyer_strategy`)."""
+    if not isinstance(given, dict):
+        raise fail("buyers.strategy", "must be a table")
+    if not given:
+        return {}, None
+    if not mechanism.strategic_buyers:
+        raise fail("buyers.strategy", f"the {mechanism.name} mechanism does not let buyers choose their spend")
+    rule = given.get("rule")
+    if rule not in RULES or rule in NETWORK_RULES:
+        known = ", ".join(sorted(r for r in RULES if r not in NETWORK_RULES))
+        raise fail("buyers.strategy.rule", f"unknown or unsuitable buyer rule {rule!r} (known: {known})")
+    spend = given.get("spend")
+    if not isinstance(spend, list) or len(spend) < 2:
+        raise fail("buyers.strategy.spend", f"expected a list of at least two spends, got {spend!r}")
+    for v in spend:
+        _number(v, "buyers.strategy.spend", fail, minimum=0)
+    if any(b <= a for a, b in zip(spend, spend[1:])):
+        raise fail("buyers.strategy.spend", "must be strictly increasing")
+    if "initial_spend" in given and given["initial_spend"] not in spend:
+        raise fail("buyers.strategy.initial_spend", f"must be one of the spends, got {given['initial_spend']!r}")
+    cls = RULES[rule]
+    own = {k: v for k, v in given.items() if k not in STRATEGY_KEYS}
+    params = _params(cls.Params, own, "buyers.strategy", fail)
+    if getattr(params, "information", "global") != "global":
+        raise fail("buyers.strategy.information", "buyers have no social graph: only \"global\"")
+    table = {k: given[k] for k in STRATEGY_KEYS if k in given}
+    table.setdefault("initial_spend", given["spend"][(len(given["spend"]) - 1) // 2])
+    return table, params
+
+
+def _platform(given: Any, mechanism: Mechanism, fail) -> tuple[dict[str, Any], Any]:
+    """Validate the ``[platform]`` table of a learning platform (:mod:`scenarios.platform`)."""
+    if not isinstance(given, dict):
+        raise fail("platform", "must be a table")
+    if not given:
+        return {}, None
+    algorithm = given.get("algorithm", PLATFORM_KEYS["algorithm"])
+    if algorithm not in LEARNERS:
+        raise fail("platform.algorithm", f"unknown algorithm {algorithm!r} (known: {', '.join(LEARNERS)})")
+    cls = LEARNERS[algorithm]
+    own = {f.name for f in dataclasses.fields(cls.Params)}
+    _known(given, list(PLATFORM_KEYS) + sorted(own), "platform.", fail)
+    table = dict(PLATFORM_KEYS)
+    table.update(given)
+    _number(table["update_every"], "platform.update_every", fail, integer=True, minimum=1)
+    _number(table["regret_points"], "platform.regret_points", fail, integer=True, minimum=2)
+    if not isinstance(table["regret"], bool):
+        raise fail("platform.regret", f"expected true or false, got {table['regret']!r}")
+    params = _params(cls.Params, {k: v for k, v in given.items() if k in own}, "platform", fail)
+    try:
+        cls(params)
+        check_values(table, mechanism)
+    except ValueError as exc:
+        key, _, problem = str(exc).partition(": ")
+        raise fail(f"platform.{key}", problem) from None
+    return {k: v for k, v in table.items() if k in PLATFORM_KEYS}, params
+
+
+#: A lower bound of the memory one owner needs (its arrays and the per-round candidate utilities; owners
+#: have no per-owner Python object), in bytes: measured 89 B live and 163 B at the peak of a round per
+#: owner (quickstart, 10^6 owners, benchmarks/bench_memory.py).  A population that cannot fit even at
+#: this bound is refused before anything is allocated (a MemoryError would otherwise end in a traceback).
+BYTES_PER_OWNER = 128
+
+
+def _name(value: Any, fail) -> str:
+    """A scenario name: it names the default output directory ``runs/<name>-seed<seed>``,
+    so it may not hold a path separator or start with a dot (``../../x`` would escape ``runs/``)."""
+    if not isinstance(value, str) or not value.strip():
+        raise fail("name", f"expected a non-empty string, got {value!r}")
+    if any(c in value for c in "/\\\0") or value.startswith("."):
+        raise fail("name", f"must not contain a path separator or start with a dot, got {value!r}")
+    return value
+
+
+def _check_memory(n_owners: int, key: str, fail) -> None:
+    """Refuse a population whose owner arrays alone exceed this machine's memory."""
+    try:
+        available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return
+    need = n_owners * BYTES_PER_OWNER
+    if need > available:
+        raise fail(key, f"{n_owners} owners need at least {need / 2**30:.3g} GiB of memory; "
+                        f"this machine has {available / 2**30:.3g} GiB")
 
 
 def _network(given: Any, fail) -> dict[str, Any]:
@@ -300,6 +467,9 @@ def _drift(given: Any, fail) -> dict[str, Any]:
             raise fail(f"drift.schedule[{i}]", f"expected [round, factor], got {pair!r}")
         _number(pair[0], f"drift.schedule[{i}]", fail, integer=True, minimum=1)
         _number(pair[1], f"drift.schedule[{i}]", fail, minimum=0)
+    if not math.isfinite(math.prod(pair[1] for pair in schedule)) or \
+            math.prod(pair[1] for pair in schedule) > MAX_DRIFT:
+        raise fail("drift.schedule", f"the factors multiply to more than {MAX_DRIFT:g} (sensitivities would overflow)")
     return drift
 
 
@@ -342,7 +512,7 @@ def _spec(spec: Any, key: str, fail, nonnegative: bool = False) -> None:
             raise fail(key, f"must be non-negative, got {spec!r}")
         return
     name = spec.get("dist")
-    if name not in DISTRIBUTIONS:
+    if not isinstance(name, str) or name not in DISTRIBUTIONS:
         raise fail(f"{key}.dist", f"unknown distribution {name!r} (known: {', '.join(DISTRIBUTIONS)})")
     _, params = DISTRIBUTIONS[name]
     optional = OPTIONAL_DIST_PARAMS.get(name, ())
@@ -381,6 +551,19 @@ def _spec(spec: Any, key: str, fail, nonnegative: bool = False) -> None:
     if nonnegative and ((name == "uniform" and spec["low"] < 0) or name == "normal"
                         or (name == "constant" and spec["value"] < 0)):
         raise fail(key, "can be negative; this attribute must be non-negative")
+    _probe(spec, key, fail)
+
+
+def _probe(spec: Mapping[str, Any], key: str, fail) -> None:
+    """Draw a sample with a fixed seed: a distribution that overflows (``lognormal`` with
+    ``mean = 800``, ``exponential`` with ``scale = 1e308``) is refused here, where it enters."""
+    with np.errstate(all="ignore"):
+        try:
+            sample = draw(spec, PROBE_DRAWS, np.random.default_rng(0))
+        except (ValueError, OverflowError) as exc:
+            raise fail(key, f"invalid parameters for the {spec['dist']} distribution ({exc})") from None
+    if not np.all(np.isfinite(sample)):
+        raise fail(key, f"the {spec['dist']} distribution draws non-finite values (overflow)")
 
 
 def _probabilities(p: Any, n: int, key: str, fail) -> None:
@@ -394,7 +577,7 @@ def _probabilities(p: Any, n: int, key: str, fail) -> None:
 
 def _build_mechanism(table: dict[str, Any], fail) -> Mechanism:
     name = table.get("name")
-    if name not in MECHANISMS:
+    if not isinstance(name, str) or name not in MECHANISMS:
         raise fail("mechanism.name", f"unknown mechanism {name!r} (known: {', '.join(sorted(MECHANISMS))})")
     cls = MECHANISMS[name]
     params = _params(cls.Params, {k: v for k, v in table.items() if k != "name"}, "mechanism", fail)
@@ -408,7 +591,7 @@ def _build_rule(table: Any, mechanism: Mechanism, fail) -> tuple[dict[str, Any],
     if not isinstance(table, dict):
         raise fail("decision", "must be a table")
     rule_name = table.get("rule", DECISION_KEYS["rule"])
-    if rule_name not in RULES:
+    if not isinstance(rule_name, str) or rule_name not in RULES:
         raise fail("decision.rule", f"unknown decision rule {rule_name!r} (known: {', '.join(sorted(RULES))})")
     cls = RULES[rule_name]
     common = {k: table.get(k, v) for k, v in DECISION_KEYS.items()}
@@ -424,6 +607,23 @@ def _build_rule(table: Any, mechanism: Mechanism, fail) -> tuple[dict[str, Any],
     except ValueError as exc:
         raise fail("decision", str(exc)) from None
     return common, rule
+
+
+def _mixed_rules(rule: DecisionRule, types: list[dict[str, Any]], mechanism: Mechanism) -> DecisionRule:
+    """``rule`` alone, or a :class:`~market.rules.mixed.MixedRules` when owner types name their own rules.
+
+    Group 0 is ``[decision] rule`` (with its parameters); every other rule a
+    type names is a further group, in order of first appearance, with its
+    default parameters.
+    """
+    names = [rule.name]
+    for spec in types:
+        if "rule" in spec and spec["rule"] not in names:
+            names.append(spec["rule"])
+    if len(names) == 1:
+        return rule
+    members = ((type(rule), rule.params),) + tuple((RULES[n], RULES[n].Params()) for n in names[1:])
+    return MixedRules(MixedRules.Params(rules=members), mechanism.action_space)
 
 
 def _params(params_cls: type, given: dict[str, Any], prefix: str, fail) -> Any:
@@ -474,6 +674,7 @@ def _population(table: dict[str, Any], mechanism: Mechanism, fail) -> dict[str, 
     _known(table, ("owners", "types", "owner", "initial_action"), "population.", fail)
     out: dict[str, Any] = {"initial_action": table.get("initial_action", mechanism.initial_action)}
     _spec(out["initial_action"], "population.initial_action", fail)
+    _check_actions(out["initial_action"], mechanism, "population.initial_action", fail)
     if "owner" in table:
         if "types" in table or "owners" in table:
             raise fail("population.owner", "give either an explicit owner list or owners + types, not both")
@@ -511,7 +712,9 @@ def _types(types: Any, name: str, mechanism: Mechanism, fail) -> list[dict[str, 
         key = f"{name}[{i}]"
         if not isinstance(spec, dict):
             raise fail(key, "must be a table")
-        _known(spec, attributes + ("share", "correlation"), f"{key}.", fail)
+        _known(spec, attributes + ("share", "correlation", "rule"), f"{key}.", fail)
+        if "rule" in spec and (not isinstance(spec["rule"], str) or spec["rule"] not in RULES):
+            raise fail(f"{key}.rule", f"unknown decision rule {spec['rule']!r} (known: {', '.join(sorted(RULES))})")
         if "share" not in spec and len(types) > 1:
             raise fail(f"{key}.share", "missing (every type of a mixture needs a share)")
         for attr in attributes:
@@ -522,7 +725,52 @@ def _types(types: Any, name: str, mechanism: Mechanism, fail) -> list[dict[str, 
     shares = [t.get("share", 1.0) for t in types]
     _probabilities(shares, len(types), f"{name}.share", fail)
     return [_defaults(t, mechanism) | {"share": t.get("share", 1.0)}
-            | ({"correlation": t["correlation"]} if "correlation" in t else {}) for t in types]
+            | ({"correlation": t["correlation"]} if "correlation" in t else {})
+            | ({"rule": t["rule"]} if "rule" in t else {}) for t in types]
+
+
+#: Distributions whose support is unbounded above (or below): never inside a bounded action set.
+UNBOUNDED = ("normal", "lognormal", "exponential", "pareto")
+
+
+def _check_actions(spec: Any, mechanism: Mechanism, key: str, fail) -> None:
+    """Check an action-valued setting against the mechanism's action space.
+
+    A level set (``kind = "levels"``) accepts only its levels: a number equal to a level, or a
+    ``constant`` / ``choice`` / ``empirical`` of levels (a negative or fractional level would index
+    the wrong price).  A continuous set accepts values in ``[lowest, highest]`` of its grid, so a
+    distribution must be bounded (``uniform``, ``beta``, ``constant``, ``choice``, ``empirical``).
+    """
+    space = mechanism.action_space
+    low, high = float(space.values[0]), float(space.values[-1])
+    levels = space.kind == "levels"
+    allowed = (f"one of the levels {', '.join(space.labels)}" if levels
+               else f"in [{low:g}, {high:g}]")
+
+    def check(values: Any, what: str) -> None:
+        arr = np.atleast_1d(np.asarray(values, dtype=float))
+        bad = ~np.isin(arr, space.values) if levels else (arr < low) | (arr > high)
+        if bad.any():
+            raise fail(key, f"{what} {arr[bad][0]:g} is not an action of mechanism "
+                            f"{mechanism.name!r} (must be {allowed})")
+
+    if not isinstance(spec, Mapping):
+        check(spec, "action")
+        return
+    name = spec["dist"]
+    if name == "constant":
+        check(spec["value"], "action")
+    elif name == "choice":
+        check(spec["values"], "action")
+    elif name == "empirical":
+        check(empirical_values(spec["file"], spec["column"]), f"column {spec['column']!r} holds action")
+    elif levels or name in UNBOUNDED:
+        raise fail(key, f"a {name} distribution can draw actions outside mechanism {mechanism.name!r}'s "
+                        f"action set (must be {allowed}); use constant or choice")
+    elif name == "uniform":
+        check([spec["low"], spec["high"]], "bound")
+    elif name == "beta":
+        check([0.0, 1.0], "bound")
 
 
 def _attribute(spec: Any, attr: str, key: str, fail, allow_dist: bool) -> None:

@@ -6,20 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.emergence import (
-    cycle_period,
-    free_riding_share,
-    information_rent,
-    oscillation_amplitude,
-    owner_round_table,
-    payout_share,
-    rent_by_decile,
-    settling_time,
-    standalone_free_riding,
-    standalone_optimum,
-    summarize,
-    top_share,
-)
+from analysis.emergence import (cycle_period, oscillation_amplitude, owner_round_table, payout_share,
+                                rent_by_decile, settling_round, settling_time, summarize, top_share)
+from market.simulation.deviation_measures import deviation_measures, free_riding_share, standalone
 from analysis.welfare_measures import gini, nash_welfare, p_mean, utilitarian, welfare_table
 from market.core.mechanism import RoundContext
 from market.core.population import OwnerArrays
@@ -63,8 +52,11 @@ def test_welfare_table_marks_undefined_rounds_nan():
 
 
 def test_free_riding_and_concentration():
-    assert free_riding_share([0, 1, 0, 2]) == 0.5
-    assert free_riding_share([0, 1, 0, 2], standalone=[0, 2, 0, 1]) == 0.75
+    # owner 1 supplies less than alone (1 < 2) and is better off than alone (3 > 2): the only free rider;
+    # owner 2 supplies less but is worse off than alone, owners 0 and 3 supply at least their optimum
+    riding = free_riding_share(np.array([0.0, 1, 0, 2]), np.array([0.0, 2, 1, 1]), np.array([1.0, 3, 2, 0]),
+                               np.array([0.5, 2, 3, 1]))
+    assert riding == 0.25
     assert top_share([5, 3, 1, 1], 0.25) == pytest.approx(0.5)
     assert top_share([5, 3, 1, 1], 0.5) == pytest.approx(0.8)
     assert top_share([5, 3, 1, 1], 0.01) == pytest.approx(0.5)  # at least one owner
@@ -77,7 +69,6 @@ def test_free_riding_and_concentration():
 
 def test_information_rent_in_total_and_by_decile():
     payment, cost, sensitivity = [5, 5, 5, 5], [1, 2, 3, 4], [4, 1, 3, 2]
-    assert information_rent(payment, cost) == 10
     table = rent_by_decile(payment, cost, sensitivity, bins=2)
     assert table["decile"].tolist() == [0, 1]
     assert table["owners"].tolist() == [2, 2]
@@ -111,21 +102,28 @@ def test_owner_round_table_and_summary():
                            "payment": [0.0, 1.0, 3.0, 1.0], "cost": [0.0, 0.5, 1.0, 0.5],
                            "utility": [0.0, 0.5, 2.0, 0.5]})
     row = owner_round_table(owners).iloc[0]
-    assert row["free_riding"] == 0.25
     assert row["top10_share"] == pytest.approx(0.5)             # one owner supplies 2 of 4
-    assert row["information_rent"] == pytest.approx(3.0)
+    assert row["surplus_over_cost"] == pytest.approx(3.0)
     assert row["gini"] == pytest.approx(gini([0, 0.5, 2, 0.5]))
     assert np.isnan(row["nash"])                                # an owner with zero utility
     model = pd.DataFrame({"round": [1, 2, 3, 4], "share_0": [1, 0.5, 0.25, 0.25], "share_1": [0, 0.5, 0.75, 0.75],
                           "mean_action": [0, 0.5, 0.75, 0.75], "mean_utility": [0, 1, 1, 1],
-                          "total_payments": [0, 2, 3, 3], "information_rent": [0, 1, 1, 1],
-                          "platform_utility": [1, 1, 1, 1]})
-    s = summarize(model, owners, window=2)
-    assert s["total_payments"] == 8 and s["platform_utility"] == 4
+                          "total_payments": [0, 2, 3, 3], "information_rent_total": [0, 1, 1, 1],
+                          "platform_utility": [1, 1, 1, 1], "exploitability": [1.0, 0.5, 0.0, 0.0]})
+    s = summarize(model, owners, window=2, equilibrium_tol=1e-6)
+    assert s["cum_total_payments"] == 8 and s["cum_platform_utility"] == 4 and s["cum_information_rent_total"] == 3
     assert s["payout_share"] == pytest.approx(8 / 12)
-    assert s["settling_round"] == 3
+    assert s["converged"] and s["settling_round"] == 3 and s["equilibrium_tol"] == 1e-6
     assert s["amplitude"] == 0 and s["cycle_period"] == 1
-    assert s["share_1"] == 0.75 and s["final_free_riding"] == 0.25
+    assert s["share_1"] == 0.75 and "final_free_riding_share" not in s  # no shared good in this table
+
+
+def test_settling_round_from_exploitability():
+    rounds = np.arange(1, 8)
+    assert settling_round(np.array([3, 1, 0, 0.2, 0, 0, 0]), rounds, 1e-3) == 5   # last excursion at round 4
+    assert settling_round(np.array([3, 1, 0, 0, 0, 0, 0.5]), rounds, 1e-3) is None  # not converged
+    assert settling_round(np.array([3, np.nan, 0, np.nan, 0, np.nan, 0]), rounds, 1e-3) == 3  # unmeasured skipped
+    assert settling_round(np.full(7, np.nan), rounds, 1e-3) is None
 
 
 def test_standalone_optimum_and_free_riding_against_it():
@@ -135,22 +133,31 @@ def test_standalone_optimum_and_free_riding_against_it():
                   np.array([2.0, 1.0, 0.0, 2.0]), 0)
     ctx = RoundContext(round=1, time=1.0, rng=np.random.default_rng(0))
     # utilities (0, .5 - .4 c, 1 - c): c = 0.2 -> level 2; c = 3 -> level 0; c = 0.6 -> (0, .26, .4) -> level 2
-    np.testing.assert_array_equal(standalone_optimum(mech, owners, ctx), [2.0, 2.0, 0.0, 2.0])
-    assert standalone_free_riding(mech, owners, ctx) == 0.5        # owner 2 below its optimum, owner 3 supplies 0
+    best, best_utility = standalone(mech, owners, ctx)
+    np.testing.assert_array_equal(best, [2.0, 2.0, 0.0, 2.0])
+    np.testing.assert_allclose(best_utility, [0.8, 0.8, 0.0, 0.4])
+    utility = mech.settle(owners.action, owners, ctx).utility
+    measures = deviation_measures(mech, owners, ctx, utility)
+    assert "free_riding_share" not in measures                       # posted prices: no shared good
+    assert measures["nash_conv"] == pytest.approx(0.8 - 0.42)        # only owner 2 (level 1 of 2) can gain
     assert ctx.rng.bit_generator.state == np.random.default_rng(0).bit_generator.state  # the run's stream untouched
 
     # Naive federated learning is a public good (everyone gets the model of the pooled data).  Alone, an
-    # owner supplies paper 001's stand-alone optimum m* (Theorem I: b'(m*) = c; 4.64 here), i.e. the
-    # nearest points of the 21-point grid; with four others supplying 20 each it pays to add less.
+    # owner supplies paper 001's stand-alone optimum m* (Theorem I: b'(m*) = c; 4.64 here); with four
+    # others supplying 20 each it pays to add less: every best reply free-rides on the pool.
     naive = MECHANISMS["naive_fl"](MECHANISMS["naive_fl"].Params(value="sqrt", a=0.95, k=1.0, m_max=20.0,
                                                                  grid_points=21))
     n = 5
     pool = OwnerArrays.empty()
     pool.append(np.arange(1, n + 1), {"sensitivity": np.full(n, 0.05), "data_size": np.ones(n)}, np.full(n, 20.0), 0)
-    alone = standalone_optimum(naive, pool, ctx)
+    alone, _ = standalone(naive, pool, ctx)
     m_star = float(paper_standalone(naive.v, 0.05))
-    assert m_star == pytest.approx(4.6416, abs=1e-3) and np.all(np.abs(alone - m_star) < 1.0)
-    best = naive.best_response(pool.action, pool, ctx)
-    assert np.all(best < alone)                                       # each best reply free-rides on the pool
-    pool.action[:] = best
-    assert standalone_free_riding(naive, pool, ctx) == 1.0
+    assert m_star == pytest.approx(4.6416, abs=1e-3) and np.allclose(alone, m_star, rtol=1e-6)
+    assert deviation_measures(naive, pool, ctx, naive.settle(pool.action, pool, ctx).utility)["free_riding_share"] == 0
+    assert np.all(naive.best_response(pool.action, pool, ctx) < alone)
+    pool.action[:] = [20.0, 0, 0, 0, 0]   # one owner supplies the pool, four enjoy v(20) > u* for nothing
+    out = naive.settle(pool.action, pool, ctx)
+    assert np.all(out.utility[1:] > naive.outside_utility(None, pool)[1:])
+    assert deviation_measures(naive, pool, ctx, out.utility)["free_riding_share"] == 0.8
+    pool.action[:] = 0.0                  # nobody supplies: below the optimum but worse off than alone
+    assert deviation_measures(naive, pool, ctx, naive.settle(pool.action, pool, ctx).utility)["free_riding_share"] == 0

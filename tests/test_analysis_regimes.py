@@ -1,4 +1,7 @@
-"""Regime classification, change points on synthetic series with known shifts, and hysteresis."""
+"""Regime classes, the regime instrument (transient, shifts over noise), change points and hysteresis."""
+
+import json
+import time
 
 import time
 
@@ -7,17 +10,10 @@ import pandas as pd
 import pytest
 import ruptures
 
-from analysis.regimes import (
-    CumulativeL2,
-    change_points,
-    classify_rounds,
-    hysteresis,
-    regime_shifts,
-    regime_spans,
-)
-from market.core.mechanism import ActionSpace
-
-SPACE = ActionSpace(np.array([0.0, 1.0]))
+from analysis.regimes import (CumulativeL2, change_points, class_regimes, classify_rounds, hysteresis,
+                              level_regimes, noise_scale, regime_spans)
+from market.registry import MECHANISMS
+from market.runner import run
 
 
 def _model(share_1):
@@ -26,35 +22,54 @@ def _model(share_1):
                          "share_1": share_1, "mean_action": share_1})
 
 
-def test_fair_payment_rounds_fall_in_the_three_theorem_3_regimes():
+def _mechanism(name, **params):
+    cls = MECHANISMS[name]
+    return cls(cls.Params(**params))
+
+
+def test_fair_payment_rounds_fall_in_the_three_theorem_3_classes():
     model = _model([0.0, 0.005, 0.5, 0.995, 1.0])
-    regimes = classify_rounds(model, "fair_payment", SPACE, tol=0.01)
-    assert regimes.tolist() == ["no incentives", "no incentives", "mixed", "all low-privacy", "all low-privacy"]
-    strict = classify_rounds(model, "fair_payment", SPACE, tol=0.0)
-    assert strict.tolist() == ["no incentives", "mixed", "mixed", "mixed", "all low-privacy"]
+    fair = _mechanism("fair_payment", utility="dp_mean", privacy_cost=(0.0, 1.0))
+    assert classify_rounds(model, fair).tolist() == ["no incentives", "mixed", "mixed", "mixed", "all low-privacy"]
 
 
-def test_other_mechanisms_use_level_regimes():
+def test_other_mechanisms_use_share_classes():
     model = _model([0.0, 0.5, 1.0])
-    assert classify_rounds(model, "posted_price", SPACE).tolist() == ["all 0", "mixed", "all 1"]
-    continuous = ActionSpace(np.linspace(0, 1, 5), kind="continuous")
-    frame = pd.DataFrame({"round": [1, 2], "share_zero": [1.0, 0.3]})
-    assert classify_rounds(frame, "contribution", continuous).tolist() == ["no contribution", "contributing"]
+    posted = _mechanism("posted_price", price=(0.0, 1.0), privacy_cost=(0.0, 1.0), value=(0.0, 1.0))
+    assert classify_rounds(model, posted).tolist() == ["all 0", "mixed", "all 1"]
+    frame = pd.DataFrame({"round": [1, 2], "share_zero": [1.0, 0.3], "mean_action": [0.0, 1.0],
+                          "cycle_period": [0.0, 1.0]})
+    game = _mechanism("contribution_game")
+    assert classify_rounds(frame, game).tolist() == ["none", "equilibrium"]
     with pytest.raises(ValueError, match="model: missing share columns"):
-        classify_rounds(frame, "posted_price", SPACE)
+        classify_rounds(frame, posted)
 
 
-def test_regime_spans_and_shift_list_name_the_rounds():
-    model = _model(np.r_[np.zeros(20), np.full(20, 0.5), np.ones(20)])
-    regimes = classify_rounds(model, "fair_payment", SPACE)
-    spans = regime_spans(model["round"], regimes)
-    assert spans.to_dict("list") == {"start": [1, 21, 41], "end": [20, 40, 60],
-                                     "regime": ["no incentives", "mixed", "all low-privacy"]}
-    shifts = regime_shifts(model, regimes, columns=["mean_action"])
-    regime_rows = shifts[shifts["kind"] == "regime"]
-    assert regime_rows["round"].tolist() == [21, 41]
-    assert regime_rows["after"].tolist() == ["mixed", "all low-privacy"]
-    assert shifts[shifts["kind"] == "change point"]["round"].tolist() == [21, 41]
+def test_regime_spans_name_the_rounds():
+    spans = regime_spans(np.arange(1, 61), np.repeat(["a", "b", "a"], 20))
+    assert spans.to_dict("list") == {"start": [1, 21, 41], "end": [20, 40, 60], "regime": ["a", "b", "a"]}
+
+
+def test_class_regimes_need_min_duration_and_ignore_flicker():
+    classes = ["informative"] * 3 + ["pooling"] * 30 + ["informative"] * 2 + ["pooling"] * 25
+    regimes = class_regimes(classes, min_duration=20)
+    assert [(r.start, r.end, r.label) for r in regimes] == [(3, 59, "pooling")]   # 3 rounds of transient
+    two = class_regimes(["equilibrium"] * 25 + [""] * 4 + ["cycle"] * 30, min_duration=20)
+    assert [(r.start, r.label) for r in two] == [(0, "equilibrium"), (29, "cycle")]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_level_regimes_on_synthetic_series(seed):
+    rng = np.random.default_rng(seed)
+    flat = 0.7 + rng.normal(0, 0.005, 300)
+    assert len(level_regimes(flat)) == 1                                  # calm: one regime, no shift
+    approach = 0.7 * (1 - np.exp(-np.arange(300) / 15)) + rng.normal(0, 0.005, 300)
+    regimes = level_regimes(approach)
+    assert len(regimes) == 1 and 40 <= regimes[0].start <= 110           # the approach is a transient
+    step = np.r_[np.full(150, 0.7), np.full(150, 0.3)] + rng.normal(0, 0.005, 300)
+    regimes = level_regimes(step)
+    assert [r.start for r in regimes][1:] == [150] and regimes[0].end == 149
+    assert noise_scale(step) == pytest.approx(0.005, rel=0.3)
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -129,28 +144,26 @@ def test_hysteresis_found_where_the_market_remembers_a_collapse():
 
 
 def test_run_summary_lists_the_shifts_with_their_rounds(tmp_path):
-    """A sensitivity jump at round 12 (drift schedule) moves every owner from level 2 to level 0."""
-    import json
-
-    from market.runner import run
-
-    scenario = {"name": "jump", "rounds": 30, "seed": 1,
+    """A sensitivity jump at round 40 (drift schedule) moves every owner from level 2 to level 0."""
+    scenario = {"name": "jump", "rounds": 80, "seed": 1,
                 "population": {"owners": 20, "types": [{"sensitivity": 0.2, "data_size": 1.0}]},
                 "mechanism": {"name": "posted_price"}, "decision": {"rule": "best_response"},
-                "drift": {"schedule": [[12, 20.0]]}, "output": {"owner_every": 5}}
+                "drift": {"schedule": [[40, 20.0]]}, "output": {"owner_every": 5}}
     run(scenario, out=tmp_path)
 
     def no_nan(name):
         raise AssertionError(f"summary.json holds {name}: not strict JSON")
 
     summary = json.loads((tmp_path / "summary.json").read_text(), parse_constant=no_nan)
-    assert summary["initial_regime"] == "all 2" and summary["final_regime"] == "all 0"
-    regime = [s for s in summary["regime_shifts"] if s["kind"] == "regime"]
-    assert [(s["round"], s["before"], s["after"]) for s in regime] == [(12, "all 2", "all 0")]
-    points = [s for s in summary["regime_shifts"] if s["kind"] == "change point"]
-    assert [(s["round"], s["before"], s["after"]) for s in points] == [(12, "2", "0")]
+    assert summary["initial_regime"] == "2" and summary["final_regime"] == "0"
+    assert summary["regime_shifts"] == [{"round": 40, "from": "2", "to": "0", "series": "mean_action",
+                                         "magnitude": -2.0}]
+    assert summary["transient"] == {"length": 0, "end_round": None}
+    assert summary["change_points"]["rounds"] == [40]
+    assert summary["converged"] is True and summary["settling_round"] == 1 and summary["equilibrium_tol"] == 1e-6
     metrics = summary["metrics"]
-    assert metrics["settling_round"] == 12 and metrics["final_free_riding"] == 1.0
-    assert metrics["final_free_riding_standalone"] == 1.0  # everyone supplies nothing (also their optimum now)
-    assert metrics["total_payments"] == pytest.approx(11 * 20 * 1.0)  # rounds 1..11 at price 1 per unit
-    assert metrics["final_gini"] is None  # every owner has utility 0: the Gini is undefined
+    assert metrics["cum_total_payments"] == pytest.approx(39 * 20 * 1.0)  # rounds 1..39 at price 1 per unit
+    assert summary["final"]["total_payments"] == 0.0
+    assert "free_riding_share" not in summary["final"] and "network" not in summary
+    assert isinstance(summary["final"]["n_owners"], int) and isinstance(summary["metrics"]["rounds"], int)
+    assert metrics["final_gini"] is None and "metrics.final_gini" in summary["null_values"]

@@ -230,7 +230,7 @@ def test_two_type_rent_and_incentive_compatibility():
         high = costs == 0.02
         assert out.utility[high] == pytest.approx(u_star[high], abs=1e-6)            # Theorem VIII
         assert np.all(out.utility[~high] >= u_star[~high] - 1e-9)
-        assert out.metrics["information_rent"] >= -1e-9
+        assert out.metrics["low_type_rent"] >= -1e-9
         assert np.all(out.payment <= V(a.sum()) + 1e-12)                              # feasible
         dev = lambda p, x: m.deviation_utilities_at(p, o, ctx(), x)  # noqa: E731
         assert np.all(deviation_gain(a, dev, np.linspace(0, 100, 2001)) <= 1e-6)     # Theorem VII

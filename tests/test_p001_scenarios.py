@@ -22,7 +22,8 @@ def test_all_p001_scenarios_are_listed_and_run():
         model.run()
         row = model.model_frame().iloc[-1]
         for column in ("total_data", "free_riders", "free_rider_share", "under_contributor_share",
-                       "surplus_over_standalone", "information_rent", "seeded_data"):
+                       "surplus_over_standalone", "information_rent_total", "information_rent_mean",
+                       "nash_conv", "exploitability", "free_riding_share", "seeded_data"):
             assert np.isfinite(row[column])
 
 
@@ -77,7 +78,9 @@ def test_hidden_costs_pay_information_rent_to_low_types_only():
     high = costs == 0.02
     assert rent[high] == pytest.approx(np.zeros(high.sum()), abs=1e-6)
     assert np.all(rent[~high] > 0)
-    assert frame["information_rent"].iloc[-1] == pytest.approx(rent[~high].sum(), rel=1e-9)
+    assert frame["low_type_rent"].iloc[-1] == pytest.approx(rent[~high].sum(), rel=1e-9)
+    # the standard column: every owner's utility above training alone (high types' rent is 0)
+    assert frame["information_rent_total"].iloc[-1] == pytest.approx(rent.sum(), rel=1e-9)
 
 
 def _tied(rounds, *decision):

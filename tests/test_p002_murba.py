@@ -141,7 +141,7 @@ def test_shipped_network_of_the_builtin_scenario():
     np.testing.assert_allclose(frame["winners"], 10.0)
     # much of the budget is rent (0.47 of B in round 1, owners truthful): every owner is paid, and the
     # regret penalty keeps every eps_i small
-    rent_share = frame["information_rent"] / frame["buyer_spend"]
+    rent_share = frame["information_rent_total"] / frame["buyer_spend"]
     assert 0.4 < rent_share.iloc[0] < 0.6 and np.all(rent_share > 0.2)
     assert np.all(frame["mean_epsilon"] < 0.5)
 
@@ -286,7 +286,7 @@ def test_the_scenario_runs_with_trained_weights(trained, tmp_path):
     frame = model.model_frame()
     np.testing.assert_allclose(frame["buyer_spend"], 4.0, rtol=1e-12)
     np.testing.assert_allclose(frame["winners"], 4.0)
-    assert frame["information_rent"].iloc[0] > 0  # round 1, truthful owners: IR
+    assert frame["information_rent_total"].iloc[0] > 0  # round 1, truthful owners: IR
 
 
 def test_train_auction_command(tmp_path, capsys):

@@ -21,7 +21,7 @@ def test_learning_bidder_discovers_the_all_in_misreport():
     model = DataMarket("p002_allin_counterexample", rounds=60)
     model.run()
     frame = model.model_frame()
-    np.testing.assert_allclose(frame["information_rent"].iloc[-10:], 4.8)
+    np.testing.assert_allclose(frame["information_rent_total"].iloc[-10:], 4.8)
     assert model.owners.action[1] < 1.0
     assert model.owners.utility[1] == pytest.approx(4.8)
     assert frame["budget_used"].iloc[-1] == pytest.approx(1.0)
@@ -32,7 +32,7 @@ def test_truthful_auction_in_the_market():
     model.run()
     frame = model.model_frame()
     for column in ("auctions", "winners", "mean_epsilon", "error_bound", "budget_used",
-                   "regret_share", "truthfulness_gap", "information_rent"):
+                   "regret_share", "truthfulness_gap", "information_rent_total"):
         assert column in frame
     # nobody's current shading ever beats truthful reporting, and buyers never overspend
     assert (frame["truthfulness_gap"] <= 1e-9).all()

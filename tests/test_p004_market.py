@@ -7,6 +7,7 @@ import pytest
 
 from market.core.mechanism import RoundContext
 from market.core.population import OwnerArrays
+from market.simulation.deviation_measures import deviation_measures
 from market.mechanisms.peer_prediction import ABSTAIN, ALWAYS_ONE, ALWAYS_ZERO, action_strategies
 from market.registry import MECHANISMS
 from market.simulation.model import DataMarket
@@ -96,7 +97,9 @@ def test_settle_pays_nonnegative_and_matches_the_exact_mean():
     out = mech.settle(np.full(n, 1.0), o, c)
     assert np.all(out.payment >= 0)
     assert out.metrics["expected_payment"] == pytest.approx(exact, rel=1e-12)
-    assert out.metrics["information_rent"] == pytest.approx(exact - 1.0, rel=1e-12)
+    o.action[:] = 1.0                                   # the measured profile: everyone at eps = 1
+    rent = deviation_measures(mech, o, c, out.utility)["information_rent_mean"]
+    assert rent == pytest.approx(exact - 1.0, rel=1e-9)
     assert out.metrics["expected_error"] == pytest.approx(map_error_iid(n, 1.0, THETA, PRIOR1), rel=1e-9)
     assert out.metrics["value_lower_bound"] == pytest.approx(5.413669, rel=1e-6)
     assert out.metrics["pooling"] == 0.0
@@ -123,7 +126,7 @@ def test_all_p004_scenarios_load_and_run():
         model.run()
         frame = model.model_frame()
         assert len(frame) == 3
-        for col in ("collector_error", "expected_error", "mean_epsilon", "information_rent", "pooling"):
+        for col in ("collector_error", "expected_error", "mean_epsilon", "information_rent_mean", "pooling"):
             assert np.all(np.isfinite(frame[col]))
     with pytest.raises(ScenarioError, match="epsilon"):
         load("p004_pooling_collapse", ["mechanism.epsilon=-1.0"])
@@ -138,7 +141,7 @@ def test_value_and_payment_accuracy_scenarios_report_the_paper_quantities():
     last = model.model_frame().iloc[-1]
     assert last.expected_payment == pytest.approx(5.441778, rel=1e-6)
     assert last.value_lower_bound == pytest.approx(5.413669, rel=1e-6)
-    assert last.information_rent == pytest.approx(4.441778, rel=1e-6)
+    assert last.information_rent_mean == pytest.approx(4.441778, rel=1e-6)
     model = DataMarket("p004_payment_accuracy", rounds=3)
     model.run()
     last = model.model_frame().iloc[-1]
@@ -178,7 +181,7 @@ def test_market_stays_informative_at_n50_and_n100(n, rent):
     assert np.all(f.pooling == 0.0) and np.all(f.informative_share == 1.0)
     assert f.mean_epsilon.iloc[-1] == pytest.approx(1.0, abs=0.011)
     assert f.expected_error.iloc[-1] == pytest.approx(map_error_iid(n, 1.0, THETA, PRIOR1), rel=0.05)
-    assert f.information_rent.iloc[-1] == pytest.approx(rent, abs=0.01)
+    assert f.information_rent_mean.iloc[-1] == pytest.approx(rent, abs=0.01)
 
 
 def test_heterogeneous_costs_run_converges_to_eps_and_pays_by_kappa_i():

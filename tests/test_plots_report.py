@@ -41,6 +41,8 @@ def _check_images(paths, names):
             assert image.shape[0] > 100 and image.shape[1] > 100 and image.std() > 0  # not blank
             border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])[:, :3]
             assert np.all(border > 0.95), path.name  # a white margin all round: no legend or label cut off
+        elif path.suffix == ".pdf":
+            assert path.read_bytes().startswith(b"%PDF")  # the vector copy for papers
         else:
             text = path.read_text()
             assert text.lstrip().startswith("<?xml") and "<svg" in text
@@ -65,8 +67,9 @@ def test_cli_report_is_one_parsable_self_contained_page(run_dir, tmp_path, capsy
     page.close()
     assert page.tags[0] == "html" and "table" in page.tags
     assert page.headings[0].startswith("Run of quickstart")
-    assert {"Scenario", "Summary metrics", "Regime shifts", "Figures"} <= set(page.headings)
-    assert "Information rent by sensitivity decile (round 30)" in page.headings
+    assert {"Scenario", "Summary metrics", "Transient and regime shifts", "Standard columns of model.parquet",
+            "Figures"} <= set(page.headings)
+    assert "Payments above privacy cost by sensitivity decile (round 30)" in page.headings
     assert len(page.images) == 4 and all(src.startswith("data:image/png;base64,") for src in page.images)
     assert main(["plot", str(tmp_path)]) == 2
     assert "neither a run" in capsys.readouterr().err

@@ -19,8 +19,8 @@ from market.rules.learning import LearningRule
 from market.simulation.model import DataMarket
 
 #: The model.parquet columns every mechanism fills (market/simulation/metrics.py).
-STANDARD = ("n_owners", "mean_action", "total_payments", "total_cost", "mean_utility", "information_rent",
-            "platform_utility", "buyer_spend")
+STANDARD = ("n_owners", "mean_action", "total_payments", "total_cost", "mean_utility", "information_rent_total",
+            "information_rent_mean", "nash_conv", "exploitability", "platform_utility", "buyer_spend")
 #: Rules that can also learn from local information (market/rules/local.py).
 LOCAL = ("best_response", "logit", "fictitious_play", "regret_matching", "hedge")
 VARIANTS = [(rule, "global") for rule in sorted(RULES)] + [(rule, "local") for rule in LOCAL]
@@ -41,7 +41,7 @@ def scenario(mechanism, rule, information):
 
 
 def test_every_mechanism_and_rule_is_covered():
-    assert len(MECHANISMS) >= 11 and len(RULES) == 8
+    assert len(MECHANISMS) >= 11 and len(RULES) == 9
     assert set(LOCAL) < set(RULES)
 
 

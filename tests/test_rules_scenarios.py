@@ -36,7 +36,7 @@ def test_heavy_tailed_population_is_heavy_tailed_and_correlated():
     assert len(s) == 10_000 and np.max(s) > 50 * np.median(s)  # Pareto tails
     assert stats.spearmanr(s, d).statistic > 0.3                  # copula rho = 0.5 within each type
     model.run()
-    assert np.isfinite(model.model_frame()["information_rent"]).all()
+    assert np.isfinite(model.model_frame()["information_rent_total"]).all()
 
 
 def test_networked_imitation_scenario_reports_its_graph(tmp_path):

@@ -48,9 +48,9 @@ def test_sweep_rows_and_resume_recomputes_only_the_deleted_cell(tmp_path, client
     assert set(cell3["population.types.1.sensitivity"]) == {3.0} and set(cell3["mechanism.sale_price"]) == {1.0}
     summary = pd.read_parquet(out / "summary.parquet")
     assert len(summary) == 12 and {"regime", "payout_share", "final_gini", "settling_round"} <= set(summary)
-    assert summary["final_free_riding_standalone"].between(summary["final_free_riding"], 1).all()
+    assert "final_free_riding_share" not in summary   # posted prices: no shared good, no free-riding column
     deciles = summary[[f"rent_decile_{d}" for d in range(10)]].to_numpy()
-    np.testing.assert_allclose(deciles.mean(axis=1) * 40, summary["final_information_rent"])  # 4 owners each
+    np.testing.assert_allclose(deciles.mean(axis=1) * 40, summary["final_surplus_over_cost"])  # 4 owners each
     assert (out / "summary.csv").exists() and (out / "sweep.json").exists()
 
     shutil.rmtree(out / "rounds" / "cell=3")
@@ -59,8 +59,8 @@ def test_sweep_rows_and_resume_recomputes_only_the_deleted_cell(tmp_path, client
     pd.testing.assert_frame_equal(again.rounds(), rounds)        # same seeds: the same numbers
     pd.testing.assert_frame_equal(again.summary, first.summary)
     assert sweep("quickstart", GRID, 2, out=out, rounds=ROUNDS, overrides=SMALL, client=client).computed == []
-    with pytest.raises(ValueError, match="out:.*different sweep"):
-        sweep("quickstart", GRID, 3, out=out, rounds=ROUNDS, overrides=SMALL, client=client)
+    with pytest.raises(ValueError, match="out:.*different base scenario.*choose another --out"):
+        sweep("quickstart", GRID, 2, out=out, rounds=ROUNDS + 1, overrides=SMALL, client=client)
 
 
 def test_sweep_in_memory_matches_the_grid(client):

@@ -10,15 +10,26 @@ Each paper has a module ``analysis.reproduce.pNNN`` with these functions:
 ``tables() -> list[str]`` (optional)
     table analogues as plain text, printed after the checks.
 
-:func:`reproduce` runs them and returns a :class:`Report`.
+:func:`reproduce` runs them and returns a :class:`Report`; it also writes the
+check table as ``checks.json`` and ``checks.csv`` into the output directory
+(:meth:`Report.write_checks`).
 """
 
 from __future__ import annotations
 
 import importlib
+import json
+import logging
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pandas as pd
+
+from market.simulation.progress import progress_bar
+
+log = logging.getLogger(__name__)
 
 #: Paper ids and their short titles (their models: ``docs/models/``).
 PAPERS = {
@@ -85,8 +96,25 @@ class Report:
             )
         return "\n".join(lines)
 
+    def check_rows(self) -> list[dict[str, object]]:
+        """The checks as records: ``quantity, paper, simulator, tolerance, ok, source`` (NaN as ``None``)."""
+        return [{"quantity": c.name, "paper": c.paper,
+                 "simulator": c.simulated if math.isfinite(c.simulated) else None,
+                 "tolerance": c.tolerance, "ok": c.ok, "source": c.source} for c in self.checks]
 
-def reproduce(paper_id: str, out_dir: Path | str) -> Report:
+    def write_checks(self, out_dir: Path | str) -> list[Path]:
+        """Write the check table as ``checks.json`` (with the paper id) and ``checks.csv``; return both paths."""
+        out = Path(out_dir)
+        rows = self.check_rows()
+        json_path, csv_path = out / "checks.json", out / "checks.csv"
+        json_path.write_text(json.dumps({"paper": self.paper_id, "title": PAPERS[self.paper_id],
+                                         "passed": sum(r["ok"] for r in rows), "checks": rows}, indent=2) + "\n")
+        pd.DataFrame(rows, columns=["quantity", "paper", "simulator", "tolerance", "ok", "source"]).to_csv(
+            csv_path, index=False)
+        return [json_path, csv_path]
+
+
+def reproduce(paper_id: str, out_dir: Path | str, progress: bool = False) -> Report:
     """Run every check of one paper and write its figure analogues.
 
     Parameters
@@ -95,6 +123,9 @@ def reproduce(paper_id: str, out_dir: Path | str) -> Report:
         ``"000"`` ... ``"004"``.
     out_dir : path
         Directory for the PNG figures (created if missing).
+    progress : bool
+        Show a progress bar over the stages (checks, figures, tables) on a
+        terminal; each stage is also logged with its duration.
 
     Raises
     ------
@@ -113,5 +144,16 @@ def reproduce(paper_id: str, out_dir: Path | str) -> Report:
         raise
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tables = getattr(module, "tables", list)
-    return Report(paper_id, module.checks(), module.figures(out), tables())
+    stages = {"checks": module.checks, "figures": lambda: module.figures(out),
+              "tables": getattr(module, "tables", list)}
+    done = {}
+    with progress_bar(len(stages), "stage", desc=f"paper {paper_id}", enabled=progress) as bar:
+        for name, stage in stages.items():
+            bar.set_description(f"paper {paper_id}: {name}")
+            start = time.perf_counter()
+            done[name] = stage()
+            log.info("paper %s: %s done in %.1f s", paper_id, name, time.perf_counter() - start)
+            bar.update(1)
+    report = Report(paper_id, done["checks"], done["figures"], done["tables"])
+    report.write_checks(out)
+    return report

@@ -16,7 +16,15 @@ Every mechanism provides
   while the others keep their actions.  Every decision rule is built on this
   matrix, which is why every rule works with every mechanism;
 * optionally :meth:`Mechanism.best_response`, an exact best response where a
-  closed form or a scalar solver beats the candidate grid.
+  closed form or a scalar solver beats the candidate grid;
+* the owner's **outside option** (``outside_option``, :meth:`Mechanism.outside_utility`):
+  what not participating is worth, the participation constraint that the
+  information rent is measured against (``docs/measures.md#information-rent``);
+* ``shared_good``: whether owners share a good whose value grows with the
+  others' contributions, the only markets where free-riding is measured
+  (``docs/measures.md#free-riding``);
+* optionally :meth:`Mechanism.regime_classes`, the qualitative regimes the
+  theory of the mechanism names (``docs/measures.md#regimes``).
 
 New mechanisms subclass :class:`Mechanism` in one module of
 :mod:`market.mechanisms` (file name = registered name), declare their
@@ -29,6 +37,7 @@ from __future__ import annotations
 import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -50,12 +59,18 @@ class ActionSpace:
     kind : {"levels", "continuous"}
         Whether the actions are a finite set or a discretised interval.
     labels : tuple of str, optional
-        Human names of the levels, used for column names in the output.
+        Short names of the levels, used for column names in the output
+        (``share_<label>``).
+    meanings : tuple of str, optional
+        What each level means, short, for legends and tables (``"shares nothing"``,
+        ``"paid 0.5/unit"``); default ``"level <label>"``.  :meth:`legend_labels`
+        puts label and meaning together.
     """
 
     values: np.ndarray
     kind: str = "levels"
     labels: tuple[str, ...] = ()
+    meanings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         values = np.asarray(self.values, dtype=float)
@@ -70,6 +85,15 @@ class ActionSpace:
             object.__setattr__(
                 self, "labels", tuple(_label(v) for v in values) if self.kind == "levels" else ()
             )
+        if not self.meanings:
+            object.__setattr__(self, "meanings", tuple(f"level {label}" for label in self.labels))
+        if len(self.meanings) != len(self.labels):
+            raise ValueError("an action space needs one meaning per level")
+
+    def legend_labels(self) -> tuple[str, ...]:
+        """``"<label>: <meaning>"`` of every level (just the label where the meaning adds nothing)."""
+        return tuple(label if meaning == f"level {label}" else f"{label}: {meaning}"
+                     for label, meaning in zip(self.labels, self.meanings))
 
     @property
     def size(self) -> int:
@@ -111,6 +135,9 @@ class RoundContext:
     network : market.core.network.SocialNetwork or None
         The owners' social graph (rows = owner rows), for rules that use
         local information such as imitation; ``None`` outside a model.
+    buyer_spend : numpy.ndarray or None
+        Strategic buyers' chosen spend this round, one per active buyer
+        (:mod:`agents.buyer_strategy`); ``None``: the mechanism's own rule.
     """
 
     round: int
@@ -119,6 +146,7 @@ class RoundContext:
     buyer_budgets: np.ndarray = field(default_factory=lambda: np.zeros(0))
     buyer_valuations: np.ndarray = field(default_factory=lambda: np.zeros(0))
     network: Any = None
+    buyer_spend: np.ndarray | None = None
 
 
 @dataclass
@@ -141,7 +169,15 @@ class Outcome:
         ``RoundContext.buyer_budgets``; never more than its budget).
     metrics : dict of str to float
         Mechanism-specific per-round metrics; each key becomes a column of
-        ``model.parquet``.
+        ``model.parquet`` (a standard column's name is not allowed).
+    deviation : numpy.ndarray, optional
+        :meth:`Mechanism.deviation_utilities` of the settled profile when the
+        settlement computed them anyway, so that the per-round measures
+        (:mod:`market.simulation.deviation_measures`) need not compute them again.
+    buyer_accuracy : numpy.ndarray or None
+        The quality in [0, 1] of what each active buyer received, which scales
+        its valuation in the buyer surplus; ``None``: every buyer gets the full
+        output (1).
     """
 
     payment: np.ndarray
@@ -150,6 +186,8 @@ class Outcome:
     platform_utility: float
     buyer_payments: np.ndarray = field(default_factory=lambda: np.zeros(0))
     metrics: dict[str, float] = field(default_factory=dict)
+    buyer_accuracy: np.ndarray | None = None
+    deviation: np.ndarray | None = None
 
     @property
     def buyer_spend(self) -> float:
@@ -169,6 +207,15 @@ class Mechanism(ABC):
     name: ClassVar[str]
     description: ClassVar[str] = ""
     owner_attributes: ClassVar[dict[str, float]] = {}
+    #: Whether buyers may choose their per-round spend (:meth:`buyer_outcomes`).
+    strategic_buyers: ClassVar[bool] = False
+    #: Index into ``action_space.values`` of the action that means not participating (the
+    #: outside option), or ``None`` when not participating is no action of the mechanism
+    #: (then :meth:`outside_utility` gives its value).
+    outside_option: ClassVar[int | None] = 0
+    #: Whether the owners share a good (a jointly trained model, a common estimate) whose value
+    #: to each grows with the others' contributions: only then is free-riding defined.
+    shared_good: ClassVar[bool] = False
 
     @dataclass(frozen=True)
     class Params:
@@ -180,6 +227,29 @@ class Mechanism(ABC):
 
     def validate(self) -> None:
         """Check parameter values; raise ``ValueError("key: problem")``."""
+
+    def set_params(self, **changes: Any) -> None:
+        """Change parameters in place and re-run :meth:`validate` (which rebuilds the derived arrays).
+
+        The one way a running mechanism's parameters change, e.g. a learning
+        platform posting a new price (:mod:`market.rules.platform`).  State
+        the mechanism keeps across rounds and that :meth:`validate` does not
+        set (a payout share, a learnt curve) is kept.  On an invalid value the
+        previous parameters are restored and the ``ValueError`` re-raised.
+
+        Parameters
+        ----------
+        **changes
+            New values by parameter name (tuples for list parameters).
+        """
+        previous = self.params
+        self.params = dataclasses.replace(previous, **changes)
+        try:
+            self.validate()
+        except ValueError:
+            self.params = previous
+            self.validate()
+            raise
 
     @property
     @abstractmethod
@@ -223,6 +293,61 @@ class Mechanism(ABC):
         """
         util = self.deviation_utilities(action, owners, ctx)
         return self.action_space.values[np.argmax(util, axis=1)]
+
+    def buyer_outcomes(self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext,
+                       spend: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For strategic buyers: each active buyer's accuracy and payment had it spent ``spend[k]``.
+
+        Returns two arrays of shape ``(buyers, len(spend))``, the others'
+        spends and the owners' actions fixed.  Mechanisms whose buyers can
+        choose their spend set ``strategic_buyers = True`` and override this.
+        """
+        raise NotImplementedError(f"{self.name}: buyers cannot choose their spend")
+    def best_response_of(
+        self, rows: np.ndarray, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext
+    ) -> np.ndarray:
+        """The best responses of the owners in ``rows`` only (the revising owners of a round).
+
+        The default is :meth:`best_response` for everyone, restricted to
+        ``rows``; a mechanism under which an owner's utilities do not depend on
+        the others' actions overrides it to do only the rows' work.
+        """
+        return self.best_response(action, owners, ctx)[rows]
+
+    def outside_utility(self, deviation: np.ndarray, owners: OwnerArrays) -> np.ndarray:
+        """Each owner's utility at its outside option, the others' actions fixed: :math:`u_i(o_i, a_{-i})`.
+
+        The default reads column ``outside_option`` of ``deviation``; a
+        mechanism whose outside option is not one of its actions
+        (``outside_option = None``) overrides this with its value.
+
+        Parameters
+        ----------
+        deviation : numpy.ndarray
+            :meth:`deviation_utilities` of the current profile, shape ``(n, K)``.
+        owners : OwnerArrays
+            The owners.
+        """
+        if self.outside_option is None:
+            raise NotImplementedError(f"{self.name}: outside_option is None but outside_utility is not defined")
+        return deviation[:, self.outside_option]
+
+    def regime_classes(self, table: Mapping[str, np.ndarray]) -> np.ndarray | None:
+        """The theory's regime class of every round, or ``None`` where the theory names none.
+
+        Parameters
+        ----------
+        table : mapping of str to numpy.ndarray
+            Columns of ``model.parquet`` (one entry per round).
+
+        Returns
+        -------
+        numpy.ndarray of str or None
+            One class name per round; ``""`` marks a round in no regime (e.g.
+            still moving).  ``None`` (the default): regimes are stationary
+            levels of the headline series (:mod:`analysis.regimes`).
+        """
+        return None
 
     def update(self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext) -> None:
         """Between-round adaptation of the platform (e.g. re-choosing a payout share).

@@ -164,21 +164,18 @@ class OwnerArrays:
         """Add owners; return their new rows.
 
         ``attributes`` must hold ``sensitivity``, ``data_size`` and every
-        extra attribute.
+        extra attribute.  Each column is a prefix view of a buffer with spare
+        capacity (grown geometrically), so the few owners who join in a round
+        are written in place instead of copying every column.
         """
         n_new = ids.size
-        zeros = np.zeros(n_new)
         new = {
-            "ids": ids.astype(np.int64),
-            "sensitivity": attributes["sensitivity"],
-            "data_size": attributes["data_size"],
-            "action": np.asarray(action, dtype=float),
-            "payment": zeros, "cost": zeros, "utility": zeros,
-            "joined": np.full(n_new, joined, dtype=np.int64),
+            "ids": ids, "sensitivity": attributes["sensitivity"], "data_size": attributes["data_size"],
+            "action": action, "payment": 0.0, "cost": 0.0, "utility": 0.0, "joined": joined,
         }
         new.update({k: attributes[k] for k in self.extra})
         start = len(self)
-        self._set_columns({k: np.concatenate([v, new[k]]) for k, v in self.columns().items()})
+        self._set_columns({k: _extended(v, new[k], start, n_new) for k, v in self.columns().items()})
         top = int(ids.max(initial=0)) + 1
         if top > self.row_of.size:
             grown = np.full(max(top, 2 * self.row_of.size), -1, dtype=np.int64)
@@ -193,10 +190,41 @@ class OwnerArrays:
         gone = self.ids[rows]
         keep = np.ones(len(self), dtype=bool)
         keep[rows] = False
-        self._set_columns({k: v[keep] for k, v in self.columns().items()})
+        kept = np.flatnonzero(keep)
+        m = kept.size
+        for name, column in self.columns().items():  # one column at a time: no second copy of the population
+            buffer = np.empty(_capacity(m), dtype=column.dtype)
+            np.take(column, kept, out=buffer[:m], mode="clip")  # "clip": unbuffered (kept is in range)
+            if name in self.extra:
+                self.extra[name] = buffer[:m]
+            else:
+                setattr(self, name, buffer[:m])
         self.row_of[gone] = -1
         self.row_of[self.ids] = np.arange(len(self))
         return gone
+
+
+def _capacity(rows: int) -> int:
+    """Buffer length for ``rows`` owners: an eighth more, room for many rounds of joining owners."""
+    return rows + rows // 8 + 16
+
+
+def _extended(column: np.ndarray, values: np.ndarray | float, n: int, n_new: int) -> np.ndarray:
+    """``column`` (``n`` rows) followed by ``n_new`` rows of ``values``, in its buffer's spare capacity if it has some.
+
+    ``column`` is reused when it is the prefix of a buffer (``column.base``)
+    with room for the new rows; otherwise the rows move to a new buffer of
+    length :func:`_capacity`.
+    """
+    base = column.base
+    if (isinstance(base, np.ndarray) and base.ndim == 1 and base.dtype == column.dtype
+            and base.size >= n + n_new and column.size == n and base.ctypes.data == column.ctypes.data):
+        base[n:n + n_new] = values
+        return base[:n + n_new]
+    buffer = np.empty(_capacity(n + n_new), dtype=column.dtype)
+    buffer[:n] = column
+    buffer[n:n + n_new] = values
+    return buffer[:n + n_new]
 
 
 def sample_owners(

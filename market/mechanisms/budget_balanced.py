@@ -35,6 +35,9 @@ class BudgetBalanced(ContributionGameMechanism):
         beta_rule: str = "optimal"
         beta: float = 0.0
 
+    #: The budget-balanced rate redistributes among at least two owners.
+    min_owners = 2
+
     def validate(self) -> None:
         super().validate()
         if self.params.beta_rule not in ("optimal", "fixed"):

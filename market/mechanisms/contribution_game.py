@@ -54,6 +54,12 @@ profile equals the one *k* rounds earlier and none in between, looking back
 16 rounds; 1 = a fixed point, 0 = no repeat: Theorem A.2's best responses
 show period 2 instead of converging).
 
+The outside option is contributing nothing (:math:`s_i = 0`, the first grid
+point); the jointly trained model is a shared good, so ``free_riding_share``
+is recorded.  Regime classes (:meth:`ContributionGameMechanism.regime_classes`):
+``equilibrium`` (the profile repeats every round), ``cycle`` (it repeats with a
+period of 2 or more, Theorem A.2), none while it still moves.
+
 Known limit (docs/models/contribution_game.md#corr-thm-4-1): Theorem 4.1's welfare optimality of the NE of
 :math:`\\mathcal M_{\\beta^*}` holds with identical linear costs but not with
 heterogeneous costs (``c = w = (1, 2, 3)``: the all-positive NE has
@@ -86,6 +92,7 @@ class ContributionGameMechanism(Mechanism):
     name = "contribution_game"
     description = "owners choose data contributions for a shared model (concave payoff, convex cost), no payments"
     owner_attributes = {"cost_curvature": 0.0, "cost_offset": 0.0, "budget": 0.0, "payoff_weight": 1.0}
+    shared_good = True
 
     @dataclass(frozen=True)
     class Params:
@@ -182,6 +189,18 @@ class ContributionGameMechanism(Mechanism):
         return ActionSpace(np.linspace(0.0, self.params.max_contribution, self.params.grid_points),
                            kind="continuous")
 
+    #: Fewest owners the mechanism's payments are defined for.
+    min_owners = 1
+
+    def check_population(self, owners: int, churn: bool) -> None:
+        """The payoff family must accept ``owners`` players (the ring needs two), and the
+        mechanism at least :attr:`min_owners`."""
+        p = self.params
+        if owners < self.min_owners:
+            raise ValueError(f"owners: {self.name} needs at least {self.min_owners} owners, the population has {owners}")
+        if p.payoff_params.get("weights", p.payoff_params.get("q")) is None:
+            make_payoff(p.payoff, owners, p.payoff_params)
+
     def rate(self, owners: OwnerArrays) -> float:
         """The tax/subsidy rate :math:`\\beta` (0: no mechanism)."""
         return 0.0
@@ -210,7 +229,8 @@ class ContributionGameMechanism(Mechanism):
         s = np.minimum(action, game.tau)
         payment = game.payments(s)
         utility = game.utility(s)
-        deviation = self.deviation_utilities(s, owners, ctx).max(axis=1) - utility
+        dev = self.deviation_utilities(s, owners, ctx)
+        deviation = dev.max(axis=1) - utility
         return Outcome(
             payment=payment,
             cost=game.cost(s),
@@ -226,7 +246,13 @@ class ContributionGameMechanism(Mechanism):
                 "deviation_gain": float(max(deviation.max(), 0.0)),
                 "cycle_period": self._period(s, owners, game.tau),
             },
+            deviation=dev,
         )
+
+    def regime_classes(self, table):
+        """``equilibrium`` where ``cycle_period`` is 1, ``cycle`` where it is 2 or more, else none (``""``)."""
+        period = np.asarray(table["cycle_period"])
+        return np.where(period == 1, "equilibrium", np.where(period >= 2, "cycle", ""))
 
     def _tracks(self, owners: OwnerArrays) -> bool:
         """Whether the platform's state belongs to the current owners (no churn since)."""

@@ -35,9 +35,18 @@ data), ``seeded_data``, ``pooled_value`` (:math:`v` of the pool),
 stand-alone optimum is positive), ``under_contributors`` and
 ``under_contributor_share`` (owners contributing less than their stand-alone
 optimum), ``surplus_over_standalone``
-(mean of :math:`u_i - u_i^*`) and ``information_rent`` (the low-cost types'
-total utility above stand-alone under ``two_type``; 0 for the known-cost
-mechanisms, where costs are not private); ``two_type`` adds ``high_type_data``.
+(mean of :math:`u_i - u_i^*`); ``two_type`` adds ``low_type_rent`` (the
+low-cost types' total utility above stand-alone, Theorem VIII) and
+``high_type_data``.
+
+The owners' outside option is training alone (individual rationality,
+Def. B): its value is the stand-alone utility :math:`u_i^* = v(m_i^*) - c_i m_i^*`,
+so the standard ``information_rent_*`` columns measure :math:`u_i - u_i^*`
+(``docs/measures.md#information-rent``).  The pooled model is a shared good,
+so ``free_riding_share`` is recorded.  Regime classes
+(:meth:`DataContributionGame.regime_classes`): ``collapse`` (no owner
+contributes, Theorem III's catastrophic free-riding) and ``tipped`` (data
+flows; the seeded market of Remark 3 tips into it).
 """
 
 from __future__ import annotations
@@ -125,6 +134,8 @@ class DataContributionGame(Mechanism):
     """
 
     Params = DataGameParams
+    outside_option = None
+    shared_good = True
 
     def validate(self) -> None:
         p = self.params
@@ -140,11 +151,19 @@ class DataContributionGame(Mechanism):
         self._space = ActionSpace(np.linspace(0.0, p.m_max, p.grid_points), kind="continuous")
         self._standalone_costs = np.empty(0)
         self._standalone_m = np.empty(0)
+        self._standalone_u = np.empty(0)
 
     def describe(self) -> dict[str, Any]:
         """The value function's facts (a measured curve reports its correction)."""
         return self.v.describe()
-        self._standalone_u = np.empty(0)
+
+    def outside_utility(self, deviation: np.ndarray, owners: OwnerArrays) -> np.ndarray:
+        """Training alone: the stand-alone utility :math:`u_i^* = v(m_i^*) - c_i m_i^*` (Theorem I, eq. 4)."""
+        return self.standalone(self.costs(owners))[1]
+
+    def regime_classes(self, table):
+        """``collapse`` where no owner contributes (``total_data`` 0), else ``tipped``."""
+        return np.where(np.asarray(table["total_data"]) <= 0, "collapse", "tipped")
 
     @property
     def action_space(self) -> ActionSpace:
@@ -274,7 +293,6 @@ class DataContributionGame(Mechanism):
             "under_contributor_share": under / n,
             "surplus_over_standalone": float(np.mean(utility - u_star))
             if action.size else 0.0,
-            "information_rent": 0.0,
         }
 
     def settle(self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext) -> Outcome:

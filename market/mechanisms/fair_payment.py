@@ -47,6 +47,13 @@ Per-round metrics: ``alpha``, ``utility_U`` (:math:`U(\\rho)`),
 ``negative_fair_values`` (owners with :math:`\\phi_i < 0`: the federated
 utility is not monotone, docs/models/fair_value.md#fl-structure; payments are never clipped) and
 ``fair_value_se``.
+
+The outside option is the most private level (level 0, :math:`\\kappa_0 = 0`).
+Under the ``federated_mean`` utility the owners share the federated estimate
+(a shared good), so ``free_riding_share`` is recorded there.  Regime classes
+(:meth:`FairPayment.regime_classes`) are Theorem 3's: ``no incentives``
+(everyone at the most private level), ``mixed``, ``all low-privacy``
+(everyone at the least private level).
 """
 
 from __future__ import annotations
@@ -70,6 +77,8 @@ from market.theory.fair_value.privacy_game import OwnerClasses, PrivacyGame, SEL
 ESTIMATORS = ("stratified", "permutation")
 #: Coalition-size strata of the stratified estimator.
 STRATA = 16
+#: Regime names of Theorem 3, from most to least private.
+REGIMES = ("no incentives", "mixed", "all low-privacy")
 
 
 class FairPayment(Mechanism):
@@ -163,6 +172,8 @@ class FairPayment(Mechanism):
             raise ValueError(f"mc_samples: the stratified estimator needs at least {2 * STRATA}")
         self.alpha = float(p.alpha)
         self.cost_scale = 1.0
+        #: Seed of the fair-value estimates, drawn from the round's generator at first use.
+        self.estimate_seed: int | None = None
 
     def utility(self):
         """The platform utility object (rebuilt from the parameters)."""
@@ -176,26 +187,55 @@ class FairPayment(Mechanism):
     @property
     def action_space(self) -> ActionSpace:
         """Privacy levels ``0 .. L-1`` of the utility."""
-        return ActionSpace(np.arange(len(self.params.privacy_cost), dtype=float), kind="levels")
+        kappa = self.params.privacy_cost
+        meanings = tuple("shares nothing" if level == 0 and k == 0 else f"privacy cost {k:g} x s"
+                         for level, k in enumerate(kappa))  # level 0: a null player (docs/models/fair_value.md)
+        return ActionSpace(np.arange(len(kappa), dtype=float), kind="levels", meanings=meanings)
 
     # ---------------------------------------------------------------- fair values
     def _scale(self, ctx: RoundContext) -> float:
         return 1.0 + self.params.sensitivity_growth * (ctx.round - 1)
 
     def _values(self, types: OwnerTypes, ctx: RoundContext) -> tuple[np.ndarray, float]:
-        """Fair value (alpha = 1) of one owner of each type, and the largest standard error."""
+        """Fair value (alpha = 1) of one owner of each type, and the largest standard error.
+
+        The fair values are a function of the type composition: an estimate
+        draws its samples from a generator seeded by ``estimate_seed`` (drawn
+        from the round's generator before the first estimate) and the
+        composition (common random numbers), so the same composition always
+        gets the same values and they are memoised (:data:`FAIR_VALUE_MEMO`)
+        while the composition stays the same, across rounds and across the
+        deviation candidates of a round.
+        """
+        live = ~types.null & (types.count > 0)
+        exact = float(np.prod(types.count[live] + 1.0)) <= self.params.exact_limit
+        if not exact and self.estimate_seed is None:
+            self.estimate_seed = int(ctx.rng.integers(2**63))
+        key = (repr(self.params), None if exact else self.estimate_seed, types.level.tobytes(),
+               types.count.tobytes(), types.data_size.tobytes(), types.importance.tobytes())
+        found = FAIR_VALUE_MEMO.get(key)
+        if found is None:
+            found = self._estimate(types, exact)
+            FAIR_VALUE_MEMO[key] = found
+            if len(FAIR_VALUE_MEMO) > MEMO_SIZE:
+                del FAIR_VALUE_MEMO[next(iter(FAIR_VALUE_MEMO))]
+        return found
+
+    def _estimate(self, types: OwnerTypes, exact: bool) -> tuple[np.ndarray, float]:
+        """Fair values of ``types``: exact by type, or estimated with common random numbers."""
         utility = self.utility()
         G = lambda K: utility.coalition_utility(K, types)  # noqa: E731
-        live = ~types.null & (types.count > 0)
-        n_vectors = float(np.prod(types.count[live] + 1.0))
-        if n_vectors <= self.params.exact_limit:
+        if exact:
             return shapley_by_type(types.count, G, null=types.null), 0.0
+        composition = np.concatenate([types.level, types.count, types.data_size.view(np.int64),
+                                      types.importance.view(np.int64)])
+        rng = np.random.default_rng([self.estimate_seed, *(composition & (2**63 - 1)).tolist()])
         if self.params.estimator == "stratified":
             phi, se = shapley_by_type_stratified(
-                types.count, G, ctx.rng, null=types.null, n_samples=self.params.mc_samples,
+                types.count, G, rng, null=types.null, n_samples=self.params.mc_samples,
                 exact_rows=min(self.params.exact_limit, 4000), n_bins=STRATA, groups=types.level)
         else:
-            phi, se = shapley_by_type_monte_carlo(types.count, G, ctx.rng, null=types.null,
+            phi, se = shapley_by_type_monte_carlo(types.count, G, rng, null=types.null,
                                                   n_samples=self.params.mc_samples)
         return phi, float(se.max(initial=0.0))
 
@@ -228,6 +268,17 @@ class FairPayment(Mechanism):
         return {"alpha": self.alpha, "utility_U": U, "platform_share": share,
                 "negative_fair_values": float(np.count_nonzero(phi < 0)), "fair_value_se": se,
                 "efficiency_residual": paid - owed}
+
+    @property
+    def shared_good(self) -> bool:
+        """The federated estimate is shared by the owners (``utility = "federated_mean"``)."""
+        return self.params.utility == "federated_mean"
+
+    def regime_classes(self, table):
+        """Theorem 3's regimes from the shares of the most and the least private level (exactly 1: everyone)."""
+        labels = self.action_space.labels
+        private, public = np.asarray(table[f"share_{labels[0]}"]), np.asarray(table[f"share_{labels[-1]}"])
+        return np.where(private >= 1, REGIMES[0], np.where(public >= 1, REGIMES[2], REGIMES[1]))
 
     def deviation_utilities(self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext) -> np.ndarray:
         """``alpha * phi(level k | others) - s_i g(t) kappa_k``, one fair-value computation per (type, k)."""
@@ -288,6 +339,12 @@ class FairPayment(Mechanism):
     def state(self) -> dict[str, float]:
         """The privacy-cost scale :math:`g(t)` of the last settled round."""
         return {"cost_scale": self.cost_scale}
+
+
+#: Memo of fair values by (parameters, estimate seed, type composition): a pure function's cache,
+#: bounded to the ``MEMO_SIZE`` most recent compositions (oldest dropped first).
+FAIR_VALUE_MEMO: dict[tuple, tuple[np.ndarray, float]] = {}
+MEMO_SIZE = 4096
 
 
 def _move_one(types: OwnerTypes, t: int, k: int) -> tuple[OwnerTypes, int]:

@@ -55,8 +55,10 @@ Per-round metrics (columns of ``model.parquet``):
 ``truthfulness_gap``    mean over owners of (utility at the current shading -
                         utility had she reported truthfully), the others fixed
 
-The owners' total rent (payments above true valuations) is the standard
-``information_rent`` column.
+An owner's outside option is selling nothing (no payment, no privacy lost:
+utility 0), so the standard ``information_rent_*`` columns are the payments
+above the true valuations of what was sold
+(``docs/measures.md#information-rent``).
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ from market.theory.fl_market.aggregation import AGGREGATIONS, aggregate, error_b
 from market.theory.fl_market.auctions import (
     AUCTIONS,
     Allocation,
-    menu_choice,
+    menu_choice_by_shading,
     unilateral_utilities,
     valuation,
 )
@@ -87,8 +89,10 @@ class FLMarket(Mechanism):
     """Gradient buyers' procurement auctions of privacy parameters with LDP aggregation (paper 002)."""
 
     name = "fl_market"
+    outside_option = None
     description = "FL-Market: buyers auction owners' privacy budgets for an aggregated LDP gradient"
     owner_attributes = {"valuation": 0.0, "eps_bar": 1.0}
+    strategic_buyers = True
 
     @dataclass(frozen=True)
     class Params:
@@ -193,8 +197,13 @@ class FLMarket(Mechanism):
 
     # --------------------------------------------------------------- helpers
     def _budgets(self, ctx: RoundContext) -> np.ndarray:
-        """Each active buyer's budget for this round's auction (before commission)."""
-        return np.minimum(self.params.round_budget, np.maximum(ctx.buyer_budgets, 0.0))
+        """Each active buyer's budget for this round's auction (before commission).
+
+        ``min(B, remaining)`` with B the ``round_budget``, or the buyer's own
+        chosen spend when buyers are strategic (``ctx.buyer_spend``).
+        """
+        cap = self.params.round_budget if ctx.buyer_spend is None else ctx.buyer_spend
+        return np.minimum(cap, np.maximum(ctx.buyer_budgets, 0.0))
 
     def _bids(self, owners: OwnerArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         kind = owners.extra["valuation"].astype(np.int64)
@@ -239,7 +248,8 @@ class FLMarket(Mechanism):
         if n == 0 or not held.any():
             zeros = np.zeros(n)
             return Outcome(payment=zeros, cost=zeros, utility=zeros, platform_utility=0.0,
-                           buyer_payments=np.zeros(budgets.size), metrics=self._empty_metrics(held.any()))
+                           buyer_payments=np.zeros(budgets.size), metrics=self._empty_metrics(held.any()),
+                           buyer_accuracy=np.zeros(budgets.size))
         kind, rate, eps_bar = self._bids(owners)
         alloc = self._run(action, owners, budgets[held])
         eps = alloc.epsilon
@@ -252,7 +262,7 @@ class FLMarket(Mechanism):
         buyer_payments = np.zeros(budgets.size)
         buyer_payments[held] = np.minimum(owner_pay / (1.0 - self.params.commission), budgets[held])
         bought = (eps > 0).any(axis=1)
-        dev = self.deviation_utilities(action, owners, ctx)
+        dev = self.deviation_utilities(action, owners, ctx, alloc)
         current = dev[np.arange(n), self._space.index_of(action)]
         metrics = {
             "auctions": float(held.sum()),
@@ -266,13 +276,52 @@ class FLMarket(Mechanism):
         }
         return Outcome(payment=payment, cost=cost, utility=payment - cost,
                        platform_utility=float(buyer_payments.sum() - payment.sum()),
-                       buyer_payments=buyer_payments, metrics=metrics)
+                       buyer_payments=buyer_payments, metrics=metrics, deviation=dev,
+                       buyer_accuracy=self._accuracy_of(err, held))
+
+    @staticmethod
+    def accuracy(err: np.ndarray) -> np.ndarray:
+        """A buyer's accuracy of an aggregate with error bound ERR: :math:`1 / (1 + \\mathrm{ERR})`.
+
+        Zero if nothing was bought (ERR infinite).
+
+        The buyer's value of a round is its ``valuation`` times this accuracy,
+        so a buyer trades its spend against the error bound (eq. P2.2), as
+        FL-Market's buyers choose their budget for a target accuracy
+        (``docs/models/fl_market.md``).
+        """
+        return 1.0 / (1.0 + np.asarray(err, dtype=float))
+
+    def _accuracy_of(self, err: np.ndarray, held: np.ndarray) -> np.ndarray:
+        out = np.zeros(held.size)
+        out[held] = self.accuracy(err)
+        return out
+
+    def buyer_outcomes(self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext,
+                       spend: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Accuracy and payment of each buyer's auction at every candidate spend (batched auctions)."""
+        remaining = np.maximum(ctx.buyer_budgets, 0.0)
+        budgets = np.minimum(spend[None, :], remaining[:, None])
+        accuracy, paid = np.zeros(budgets.shape), np.zeros(budgets.shape)
+        held = budgets > 0
+        if len(owners) == 0 or not held.any():
+            return accuracy, paid
+        alloc = self._run(action, owners, budgets[held])
+        sizes = None if np.all(owners.data_size == owners.data_size[0]) else owners.data_size
+        weights = aggregate(self.params.aggregation, alloc.epsilon, self.params.L, self._d_var, sizes)
+        accuracy[held] = self.accuracy(error_bound(weights, alloc.epsilon, self.params.L, self._d_var, sizes))
+        paid[held] = np.minimum(alloc.payment.sum(axis=1) / (1.0 - self.params.commission), budgets[held])
+        return accuracy, paid
 
     @staticmethod
     def _empty_metrics(held: bool) -> dict[str, float]:
         return {"auctions": 0.0, "winners": 0.0, "mean_epsilon": 0.0,
                 "error_bound": np.inf if held else np.nan, "no_winner_share": 1.0 if held else np.nan,
                 "budget_used": 0.0 if held else np.nan, "regret_share": 0.0, "truthfulness_gap": 0.0}
+
+    def outside_utility(self, deviation: np.ndarray, owners: OwnerArrays) -> np.ndarray:
+        """Selling nothing: utility 0."""
+        return np.zeros(len(owners))
 
     def best_response(
         self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext
@@ -284,14 +333,16 @@ class FLMarket(Mechanism):
         return self._space.values[np.where(truthful_best, self._truthful, best)]
 
     def deviation_utilities(
-        self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext
+        self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext, alloc: Allocation | None = None
     ) -> np.ndarray:
         """True utility of owner i, summed over the round's auctions, if she alone reported shading ``s_k``.
 
         For the proportional share each owner's menu (price and cap) does not
         depend on her own report, so her deviations are closed forms over
-        ``(buyers, owners, candidates)``; for All-in and MURBA each deviation
-        re-runs the auction, batched over ``(buyers, owners, candidates)``.
+        ``(buyers, owners, candidates)`` (:func:`~market.theory.fl_market.auctions.menu_choice_by_shading`;
+        ``alloc``, the round's allocation at ``action`` if already run, saves
+        re-running the auction); for All-in and MURBA each deviation re-runs
+        the auction, batched over ``(buyers, owners, candidates)``.
         """
         n, cand = len(owners), self._space.values
         budgets = self._budgets(ctx)
@@ -300,17 +351,14 @@ class FLMarket(Mechanism):
             return np.zeros((n, cand.size))
         kind, rate, eps_bar = self._bids(owners)
         if self.params.auction == "proportional_share":
-            alloc = self._run(action, owners, budgets)
+            alloc = self._run(action, owners, budgets) if alloc is None else alloc
             # blocks of owners keep the (buyers, owners, candidates, menu) arrays small at any n
             block = max(1, DEVIATION_BLOCK // (budgets.size * cand.size * (int(self.params.M) + 1)))
             out = np.empty((n, cand.size))
             for lo in range(0, n, block):
                 i = slice(lo, lo + block)
-                shape = (budgets.size, min(n, lo + block) - lo, cand.size)
-                e = menu_choice(np.broadcast_to(kind[i, None], shape), rate[i, None] * cand,
-                                np.broadcast_to(alloc.price[:, i, None], shape),
-                                np.broadcast_to(alloc.cap[:, i, None], shape),
-                                np.broadcast_to(eps_bar[i, None], shape), int(self.params.M))
+                e = menu_choice_by_shading(kind[i], rate[i], cand, alloc.price[:, i], alloc.cap[:, i], eps_bar[i],
+                                           int(self.params.M))
                 util = alloc.price[:, i, None] * e - valuation(kind[i, None], rate[i, None], e)
                 out[i] = util.sum(axis=0)
             return out

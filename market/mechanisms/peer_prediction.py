@@ -26,6 +26,13 @@ Owner *i*'s privacy cost is :math:`g_i(\\zeta) = s_i\\, g(\\zeta)` with
 exact expected payment against the others' current strategies (binomial sums
 over the other participants' reports, :func:`market.theory.value_of_privacy.peer_prediction.conditional_payments`).
 
+The outside option is :data:`ABSTAIN` (nothing paid, nothing revealed:
+utility 0, also when abstaining is not offered as an action), so the standard
+``information_rent_*`` columns measure the expected payment above the privacy
+cost.  Regime classes (:meth:`PeerPrediction.regime_classes`):
+``informative`` (every report depends on its signal), ``pooling`` (none does),
+``partially informative`` in between (``docs/models/value_of_privacy.md``).
+
 Repeated rounds, a fresh *W* per round and best-response dynamics are
 [INFERENCE] (docs/models/value_of_privacy.md#simulator-choices): the paper studies a one-shot game.
 """
@@ -171,7 +178,24 @@ class PeerPrediction(Mechanism):
     @property
     def action_space(self) -> ActionSpace:
         """Pooling codes (if enabled) followed by the privacy-level grid."""
-        return ActionSpace(self._values, kind="levels", labels=tuple(self._labels))
+        meanings = {"abstain": "abstains", "always0": "always reports 0", "always1": "always reports 1"}
+        return ActionSpace(self._values, kind="levels", labels=tuple(self._labels),
+                           meanings=tuple(meanings.get(label, f"epsilon = {label}")
+                                          for label in self._labels))
+
+    @property
+    def outside_option(self) -> int | None:
+        """Index of :data:`ABSTAIN` in the action space (``None`` without pooling actions)."""
+        return 0 if self.params.pooling_actions else None
+
+    def outside_utility(self, deviation: np.ndarray, owners: OwnerArrays) -> np.ndarray:
+        """Abstaining: no payment and no privacy cost, utility 0."""
+        return np.zeros(len(owners))
+
+    def regime_classes(self, table):
+        """``pooling`` (no report informative), ``informative`` (all), ``partially informative``."""
+        share = np.asarray(table["informative_share"])
+        return np.where(share <= 0, "pooling", np.where(share >= 1, "informative", "partially informative"))
 
     @property
     def initial_action(self) -> float:
@@ -239,8 +263,7 @@ class PeerPrediction(Mechanism):
         (exact error probability of the estimator for the profile; a Monte Carlo
         estimate with :data:`ERROR_DRAWS` draws when the profile is too mixed for
         the exact sum), ``error_bound`` (:math:`e^{-\\sum_i D(\\zeta_i)}`, eq. 21),
-        ``mean_epsilon`` (mean privacy level), ``information_rent`` (mean expected
-        payment minus privacy cost), ``expected_payment`` (mean),
+        ``mean_epsilon`` (mean privacy level), ``expected_payment`` (mean),
         ``value_lower_bound`` (mean :math:`V_{LB,i}(\\varepsilon)`), ``pooling`` (1 if
         no report depends on its signal), ``informative_share`` (share of owners
         whose report depends on their signal; partial pooling lies between),
@@ -266,7 +289,6 @@ class PeerPrediction(Mechanism):
             "error_bound": float(np.exp(-np.sum(np.where(informative, chernoff_information(
                 np.where(informative, np.maximum(level, 1e-300), 1.0), p.theta), 0.0)))),
             "mean_epsilon": float(level.mean()) if n else 0.0,
-            "information_rent": float(np.mean(expected - privacy_cost)) if n else 0.0,
             "expected_payment": float(expected.mean()) if n else 0.0,
             "value_lower_bound": float(np.mean(value_lower_bound(p.epsilon, p.theta, cost))) if n else 0.0,
             "pooling": float(not np.any(informative)),

@@ -70,7 +70,9 @@ class PostedPrice(Mechanism):
         self._price = np.asarray(p.price, dtype=float)
         self._privacy_cost = np.asarray(p.privacy_cost, dtype=float)
         self._value = np.asarray(p.value, dtype=float)
-        self._space = ActionSpace(np.arange(n_levels, dtype=float), kind="levels")
+        self._space = ActionSpace(np.arange(n_levels, dtype=float), kind="levels", meanings=tuple(
+            "shares nothing" if level == 0 else f"paid {price:g}/unit"
+            for level, price in enumerate(p.price)))
 
     @property
     def action_space(self) -> ActionSpace:
@@ -92,6 +94,21 @@ class PostedPrice(Mechanism):
             platform_utility=extracted + revenue - float(payment.sum()),
             buyer_payments=buyer_payments,
         )
+
+    def best_response_of(
+        self, rows: np.ndarray, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext
+    ) -> np.ndarray:
+        """The argmax over levels of ``price[k] * n_i - c_i * privacy_cost[k]`` for the owners in ``rows``.
+
+        Posted prices make each owner's utilities independent of the others'
+        actions, so only the revising owners' rows are computed (unless a
+        subclass changes :meth:`deviation_utilities`: then it is used as is).
+        """
+        if type(self).deviation_utilities is not PostedPrice.deviation_utilities:
+            return super().best_response_of(rows, action, owners, ctx)
+        util = np.multiply.outer(owners.data_size[rows], self._price)
+        util -= np.multiply.outer(owners.sensitivity[rows], self._privacy_cost)
+        return self.action_space.values[np.argmax(util, axis=1)]
 
     def deviation_utilities(
         self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext

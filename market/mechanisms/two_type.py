@@ -150,6 +150,6 @@ class TwoTypeScreening(DataContributionGame):
         metrics = super()._metrics(action, owners, ctx, utility)
         low = self.is_low(owners)
         rent = utility - self.standalone(self.costs(owners))[1]
-        metrics["information_rent"] = float(rent[low].sum())
+        metrics["low_type_rent"] = float(rent[low].sum())
         metrics["high_type_data"] = float(action[~low].sum())
         return metrics

@@ -66,8 +66,12 @@ class ValueShaping(DataContributionGame):
         c, m_star, others, m_top = (x[:, None] for x in parts)
         pooled = self.v(cand + others)
         line = self.v(m_star) + (c + self.params.eps) * (cand - m_star)
-        value = np.where(cand <= m_star, self.v(cand),
-                         np.where(cand <= m_top, np.minimum(line, pooled), pooled))
+        # the stand-alone value v(cand) is needed only where cand <= m*: evaluated there alone
+        shape = np.broadcast_shapes(np.shape(cand), m_star.shape)
+        alone = np.broadcast_to(cand <= m_star, shape)
+        own = np.zeros(shape)
+        own[alone] = self.v(np.broadcast_to(cand, shape)[alone])
+        value = np.where(alone, own, np.where(cand <= m_top, np.minimum(line, pooled), pooled))
         return value - c * cand
 
     def values_at(self, action, owners, ctx, cand):

@@ -68,7 +68,7 @@ class BestResponse(LastObservation):
             best = np.where(np.isnan(estimate).all(axis=1), owners.action[rows],
                             self.space.values[argmax_observed(estimate, self.played_index(owners.action[rows]))])
         else:
-            best = mechanism.best_response(owners.action, owners, ctx)[rows]
+            best = mechanism.best_response_of(rows, owners.action, owners, ctx)
         if self.space.kind == "continuous" and self.params.damping > 0:
             return self.params.damping * owners.action[rows] + (1 - self.params.damping) * best
         return best

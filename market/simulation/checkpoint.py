@@ -18,25 +18,42 @@ a fresh object.  A changed attribute of
 any other type is an error, so a mechanism is never checkpointed silently
 incompletely.
 
-A checkpoint is written to ``checkpoint.new`` and then renamed over
-``checkpoint``, so a kill during the write leaves the previous one intact.
+``sha256.json``
+    the digests of the two files, written last.
+
+A checkpoint is written to ``checkpoint.new``, flushed to disk, and then
+renamed over ``checkpoint``, so a kill during the write leaves the previous
+one intact; a checkpoint whose files do not match their digests (truncated,
+bit-flipped, edited) is refused with :class:`CheckpointError`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import json
 import shutil
 import types
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from market.simulation.run_directory import fault_point, fsync_dir, fsync_file
+
 CHECKPOINT = "checkpoint"
+ARRAYS, STATE, DIGESTS = "arrays.npz", "state.json", "sha256.json"
+#: Keys every ``state.json`` holds.
+STATE_KEYS = ("round", "time", "running", "streams", "model_rng", "random", "platform", "buyers", "next_id", "platform_id",
+              "next_arrival", "mechanism", "rule", "row")
 #: Marks a saved ``numpy.random.Generator`` (its bit generator's state) in ``state.json``.
 GENERATOR = "__numpy_generator__"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is damaged; the message is one line naming the file."""
 
 
 def object_state(obj: Any, fresh: Any, prefix: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -114,20 +131,37 @@ def _is_json(value: Any) -> bool:
 
 
 def write(out_dir: Path, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> Path:
-    """Write a checkpoint atomically into ``out_dir/checkpoint``; return its path."""
+    """Write a checkpoint atomically into ``out_dir/checkpoint``; return its path.
+
+    The arrays and the state are flushed to disk, then ``sha256.json`` (the digest of both) is
+    written last: :func:`read` trusts a checkpoint only when both files match their digests.
+    """
     final = out_dir / CHECKPOINT
     new = out_dir / f"{CHECKPOINT}.new"
     old = out_dir / f"{CHECKPOINT}.old"
     shutil.rmtree(new, ignore_errors=True)
     new.mkdir(parents=True)
-    np.savez(new / "arrays.npz", **arrays)
-    (new / "state.json").write_text(json.dumps(state))
+    np.savez(new / ARRAYS, **arrays)
+    fault_point("checkpoint.arrays")
+    (new / STATE).write_text(json.dumps(state))
+    fault_point("checkpoint.state")
+    digests = {name: _digest(new / name) for name in (ARRAYS, STATE)}
+    (new / DIGESTS).write_text(json.dumps(digests))
+    for name in (ARRAYS, STATE, DIGESTS):
+        fsync_file(new / name)
+    fsync_dir(new)
     if final.exists():
         shutil.rmtree(old, ignore_errors=True)
         final.rename(old)
+    fault_point("checkpoint.swap")
     new.rename(final)
+    fsync_dir(out_dir)
     shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def read(out_dir: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -137,15 +171,35 @@ def read(out_dir: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     ------
     FileNotFoundError
         If the directory holds no checkpoint.
+    CheckpointError
+        If the checkpoint is damaged (truncated, edited, not numpy arrays): one line naming the file.
     """
     for name in (CHECKPOINT, f"{CHECKPOINT}.old"):
         folder = out_dir / name
-        if (folder / "state.json").exists() and (folder / "arrays.npz").exists():
-            state = json.loads((folder / "state.json").read_text())
-            with np.load(folder / "arrays.npz", allow_pickle=False) as data:
-                arrays = {k: data[k] for k in data.files}
-            return state, arrays
+        if all((folder / f).exists() for f in (STATE, ARRAYS, DIGESTS)):
+            return _read_folder(folder)
     raise FileNotFoundError(f"{out_dir}: no checkpoint to resume from")
+
+
+def _read_folder(folder: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    try:
+        digests = json.loads((folder / DIGESTS).read_text())
+    except (ValueError, UnicodeDecodeError):
+        raise CheckpointError(f"{folder / DIGESTS}: not valid JSON (damaged checkpoint)") from None
+    for name in (ARRAYS, STATE):
+        if not isinstance(digests, dict) or digests.get(name) != _digest(folder / name):
+            raise CheckpointError(f"{folder / name}: sha256: does not match the checkpoint's digest "
+                                  "(damaged or edited checkpoint)")
+    try:
+        state = json.loads((folder / STATE).read_text())
+        with np.load(folder / ARRAYS, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{folder}: cannot read the checkpoint ({exc})") from None
+    missing = [k for k in STATE_KEYS if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise CheckpointError(f"{folder / STATE}: {missing[0]}: missing (damaged checkpoint)")
+    return state, arrays
 
 
 def remove(out_dir: Path) -> None:

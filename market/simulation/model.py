@@ -27,20 +27,27 @@ from typing import Any
 import mesa
 import numpy as np
 from mesa import Agent
+from mesa.agent import AgentSet
 from mesa.experimental.devs import DEVSimulator, Priority
 
 from agents.buyer import GradientBuyer
+from agents.buyer_strategy import BuyerGame, empty_buyers, surplus
 from agents.owner import DataOwner
 from agents.platform import Platform
 from market.core.mechanism import RoundContext
 from market.core.network import SocialNetwork
 from market.core.population import ARRAY_COLUMNS, CORE_ATTRIBUTES, OwnerArrays, draw, drift, sample_owners
+from market.registry import RULES
+from market.rules.mixed import GROUP_ATTRIBUTE, MixedRules
 from market.simulation import checkpoint
+from market.simulation.deviation_measures import DEVIATION_COLUMNS, deviation_measures
 from market.simulation.metrics import round_metrics
 from market.simulation.recorder import Recorder
+from scenarios import platform as platform_spec
 from scenarios.schema import Scenario, load
 
-STREAMS = ("owners", "decision", "mechanism", "buyers", "churn", "network", "drift")
+STREAMS = ("owners", "decision", "mechanism", "buyers", "churn", "network", "drift", "platform",
+           "buyer_decision")
 
 
 class DataMarket(mesa.Model):
@@ -102,10 +109,18 @@ class DataMarket(mesa.Model):
         self.rule = type(scenario.rule)(scenario.rule.params, mechanism.action_space)
         self.recorder = recorder if recorder is not None else Recorder(
             owner_every=int(scenario.output["owner_every"]))
-        self.owners = OwnerArrays.empty(tuple(mechanism.owner_attributes))
-        self.platform = Platform(self, mechanism)
+        learner, learning = (platform_spec.build(scenario.platform, scenario.platform_params, mechanism)
+                             if scenario.platform else (None, None))
+        self.platform = Platform(self, mechanism, learner, learning)
+        self.owners = OwnerArrays.empty(self._attribute_names()[len(CORE_ATTRIBUTES):])
         self.buyers: list[GradientBuyer] = []
-        self._owner_agents: dict[int, DataOwner] = {}
+        strategy = scenario.buyers["strategy"]
+        self.buyer_game = BuyerGame(strategy["spend"], mechanism) if strategy else None
+        self.buyer_rule = (RULES[strategy["rule"]](scenario.buyer_rule_params, self.buyer_game.action_space)
+                           if strategy else None)
+        self.buyer_state = empty_buyers()
+        # DataOwner views, created on demand (owner(), agents_by_type) and kept while their owner stays
+        self._owner_views: dict[int, DataOwner] = {}
         self.row: dict[str, float] = {}
         self.collect = collect
         self.datacollector: mesa.DataCollector | None = None
@@ -130,19 +145,38 @@ class DataMarket(mesa.Model):
         """The platform's mechanism."""
         return self.platform.mechanism
 
+    def _attribute_names(self) -> tuple[str, ...]:
+        """Owner attributes: the core ones, the mechanism's, and the rule group of a mixed population."""
+        mixed = (GROUP_ATTRIBUTE,) if isinstance(self.rule, MixedRules) else ()
+        return CORE_ATTRIBUTES + tuple(self.mechanism.owner_attributes) + mixed
+
+    def _sample(self, types: list[dict[str, Any]], n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """``n`` owners drawn from a mixture of types; in a mixed population each gets its type's rule group."""
+        attrs, type_index = sample_owners(types, n, rng, self._attribute_names())
+        if isinstance(self.rule, MixedRules):
+            names = self.rule.names
+            group_of_type = np.array([names.index(t.get("rule", names[0])) for t in types], dtype=float)
+            attrs[GROUP_ATTRIBUTE] = group_of_type[type_index]
+        return attrs
+
     def _add_initial_owners(self) -> None:
         pop = self.scenario.population
-        names = CORE_ATTRIBUTES + tuple(self.mechanism.owner_attributes)
+        names = self._attribute_names()
         rng = self.streams["owners"]
         if "owner" in pop:
             counts = np.array([o["count"] for o in pop["owner"]])
-            attrs = {k: np.repeat([float(o[k]) for o in pop["owner"]], counts) for k in names}
+            attrs = {k: np.repeat([float(o.get(k, 0.0)) for o in pop["owner"]], counts) for k in names}
         else:
-            attrs, _ = sample_owners(pop["types"], pop["owners"], rng, names)
+            attrs = self._sample(pop["types"], pop["owners"], rng)
         self.add_owners(attrs, draw(pop["initial_action"], attrs["sensitivity"].size, rng))
 
     def add_owners(self, attributes: dict[str, np.ndarray], action: np.ndarray) -> np.ndarray:
-        """Create owners (Mesa agents and array rows); return their unique ids.
+        """Create owners (array rows with fresh Mesa ``unique_id`` values); return their ids.
+
+        The ids come from the model's Mesa id counter, as an ``Agent`` would
+        take them, but no per-owner Python object is made: the
+        :class:`~agents.DataOwner` agents are views created on demand
+        (:meth:`owner`, ``agents_by_type[DataOwner]``).
 
         Raises
         ------
@@ -153,9 +187,12 @@ class DataMarket(mesa.Model):
             values = attributes[name]
             if not np.all(np.isfinite(values)) or np.any(values < 0):
                 raise ValueError(f"{name}: drawn values must be finite and non-negative")
-        agents = [DataOwner(self) for _ in range(attributes["sensitivity"].size)]
-        ids = np.fromiter((a.unique_id for a in agents), dtype=np.int64, count=len(agents))
-        self._owner_agents.update(zip(ids.tolist(), agents))
+        n_new = attributes["sensitivity"].size
+        ids = np.zeros(0, dtype=np.int64)
+        if n_new:
+            first = next(Agent._ids[self])
+            ids = np.arange(first, first + n_new, dtype=np.int64)
+            Agent._ids[self] = itertools.count(first + n_new)
         self.owners.append(ids, attributes, action, joined=self.steps)
         self.rule.on_join(ids.size)
         if self.network is not None:
@@ -171,12 +208,31 @@ class DataMarket(mesa.Model):
         if self.network is not None:
             self.network.remove(keep)
         for uid in gone.tolist():
-            self._owner_agents.pop(uid).remove()
+            self._owner_views.pop(uid, None)
         return gone
 
     def owner(self, unique_id: int) -> DataOwner:
-        """The ``DataOwner`` agent with this id."""
-        return self._owner_agents[unique_id]
+        """The ``DataOwner`` agent (a view of its row in :attr:`owners`) with this id.
+
+        Raises
+        ------
+        KeyError
+            If no active owner has this id.
+        """
+        view = self._owner_views.get(unique_id)
+        if view is None:
+            row_of = self.owners.row_of
+            if not 0 <= unique_id < row_of.size or row_of[unique_id] < 0:
+                raise KeyError(unique_id)
+            view = self._owner_views[unique_id] = DataOwner.view(self, int(unique_id))
+        return view
+
+    @property
+    def agents_by_type(self) -> dict[type[Agent], AgentSet]:
+        """Mesa's agents by type, with ``DataOwner`` views of every active owner built on demand."""
+        groups = dict(super().agents_by_type)
+        groups[DataOwner] = AgentSet([self.owner(uid) for uid in self.owners.ids.tolist()], random=self.random)
+        return groups
 
     def _churn(self) -> None:
         rng = self.streams["churn"]
@@ -188,8 +244,7 @@ class DataMarket(mesa.Model):
             n_new = int(rng.poisson(churn["join_rate"]))
             types = churn.get("newcomers") or self.scenario.population.get("types")
             if n_new and types:
-                names = CORE_ATTRIBUTES + tuple(self.mechanism.owner_attributes)
-                attrs, _ = sample_owners(types, n_new, rng, names)
+                attrs = self._sample(types, n_new, rng)
                 action = draw(self.scenario.population["initial_action"], n_new, rng)
                 self.recorder.events(self.simulator.time, "owner_join", self.add_owners(attrs, action))
 
@@ -215,6 +270,11 @@ class DataMarket(mesa.Model):
     def _add_buyer(self, **attributes: float) -> GradientBuyer:
         buyer = GradientBuyer(self, **attributes)
         self.buyers.append(buyer)
+        if self.buyer_rule is not None:
+            self.buyer_state.append(np.array([buyer.unique_id]), {
+                "sensitivity": np.zeros(1), "data_size": np.ones(1), "valuation": np.array([buyer.valuation])},
+                np.array([self.scenario.buyers["strategy"]["initial_spend"]], dtype=float), joined=self.steps)
+            self.buyer_rule.on_join(1)
         buyer.departure_event = self.simulator.schedule_event_absolute(
             self._buyer_departure, buyer.departure, function_args=[buyer])
         return buyer
@@ -222,6 +282,10 @@ class DataMarket(mesa.Model):
     def _buyer_departure(self, buyer: GradientBuyer, kind: str = "buyer_departure") -> None:
         if buyer in self.buyers:
             self.buyers.remove(buyer)
+            if self.buyer_rule is not None:
+                keep = self.buyer_state.ids != buyer.unique_id
+                self.buyer_state.remove(np.flatnonzero(~keep))
+                self.buyer_rule.on_leave(keep)
             buyer.remove()
             self.recorder.events(self.simulator.time, kind, [buyer.unique_id])
 
@@ -273,12 +337,24 @@ class DataMarket(mesa.Model):
         self._churn()
         self._drift()
         ctx = self.context()
+        self.platform.post(self.streams["platform"])
         rng = self.streams["decision"]
         for rows in self.revising_rows(rng):
             self.owners.action[rows] = self.rule.choose(rows, self.mechanism, self.owners, ctx, rng)
+        if self.buyer_rule is not None and self.buyers:
+            self.buyer_game.bind(self.owners)
+            every = np.arange(len(self.buyer_state))
+            self.buyer_state.action[:] = self.buyer_rule.choose(
+                every, self.buyer_game, self.buyer_state, ctx, self.streams["buyer_decision"])
+            ctx.buyer_spend = self.buyer_state.action.copy()
         outcome = self.platform.settle(ctx)
         self.rule.observe(self.mechanism, self.owners, ctx)
-        self._record(outcome)
+        if self.buyer_rule is not None and self.buyers:
+            self.buyer_state.payment[:] = outcome.buyer_payments
+            self.buyer_state.utility[:] = surplus(ctx.buyer_valuations, outcome.buyer_accuracy,
+                                                  outcome.buyer_payments)
+            self.buyer_rule.observe(self.buyer_game, self.buyer_state, ctx)
+        self._record(outcome, ctx)
         for buyer, paid in zip(list(self.buyers), outcome.buyer_payments):
             buyer.pay(float(paid))
             if buyer.budget <= 1e-12:
@@ -290,9 +366,26 @@ class DataMarket(mesa.Model):
         else:
             self.running = False
 
-    def _record(self, outcome) -> None:
+    def measures(self, outcome, ctx: RoundContext) -> dict[str, float]:
+        """The deviation-based columns of this round (:mod:`market.simulation.deviation_measures`).
+
+        Computed every ``output.measures_every`` rounds (and always in the
+        last round); NaN in the rounds between.
+        """
+        every = int(self.scenario.output["measures_every"])
+        if self.steps % every == 0 or self.steps == self.rounds:
+            return deviation_measures(self.mechanism, self.owners, ctx, outcome.utility, outcome.deviation)
+        names = DEVIATION_COLUMNS + (("free_riding_share",) if self.mechanism.shared_good else ())
+        return dict.fromkeys(names, float("nan"))
+
+    def _record(self, outcome, ctx: RoundContext) -> None:
         self.row = round_metrics(self.steps, self.simulator.time, self.owners.action, outcome,
-                                 self.mechanism.action_space, len(self.buyers), self.mechanism.state())
+                                 self.mechanism.action_space, len(self.buyers), self.platform.state(),
+                                 self.measures(outcome, ctx))
+        self.row["buyer_surplus"] = float(np.sum(surplus(ctx.buyer_valuations, outcome.buyer_accuracy,
+                                                         outcome.buyer_payments)))
+        if self.buyer_rule is not None:
+            self.row["buyer_mean_spend"] = float(ctx.buyer_spend.mean()) if ctx.buyer_spend is not None else 0.0
         if self.collect:
             if self.datacollector is None:
                 self.datacollector = mesa.DataCollector(
@@ -337,9 +430,17 @@ class DataMarket(mesa.Model):
         next_id = next(counter)
         Agent._ids[self] = itertools.count(next_id)
         fresh_mechanism = type(self.mechanism)(self.mechanism.params)
-        fresh_rule = type(self.rule)(self.rule.params, fresh_mechanism.action_space)
+        # the rule's own space: a learning platform's posted price changes the mechanism's level meanings
+        fresh_rule = type(self.rule)(self.rule.params, self.rule.space)
         mech_scalars, mech_arrays = checkpoint.object_state(self.mechanism, fresh_mechanism, "mechanism")
-        rule_scalars, rule_arrays = checkpoint.object_state(self.rule, fresh_rule, "rule")
+        rule_scalars, rule_arrays = _rule_state(self.rule, fresh_rule)
+        learning_scalars, learning_arrays = self._platform_learning_state()
+        buyer_scalars, buyer_arrays = {}, {}
+        if self.buyer_rule is not None:
+            fresh_buyer_rule = type(self.buyer_rule)(self.buyer_rule.params, self.buyer_game.action_space)
+            buyer_scalars, buyer_arrays = checkpoint.object_state(self.buyer_rule, fresh_buyer_rule, "buyer_rule")
+            buyer_arrays.update({f"buyer_state.{k}": v for k, v in self.buyer_state.columns().items()})
+            buyer_arrays["buyer_state.row_of"] = self.buyer_state.row_of
         arrival = self._next_arrival
         state = {
             "round": self.steps, "time": float(self.simulator.time), "running": self.running,
@@ -352,13 +453,29 @@ class DataMarket(mesa.Model):
                        for b in self.buyers],
             "next_arrival": None if arrival is None or arrival.CANCELED else arrival.time,
             "mechanism": mech_scalars, "rule": rule_scalars, "row": self.row,
+            "platform_learning": learning_scalars, "buyer_rule": buyer_scalars,
         }
         arrays = {f"owners.{k}": v for k, v in self.owners.columns().items()}
         arrays["owners.row_of"] = self.owners.row_of
         arrays.update(mech_arrays)
         arrays.update(rule_arrays)
+        arrays.update(learning_arrays)
+        arrays.update(buyer_arrays)
         arrays.update({f"network.{k}": v for k, v in self.network.arrays().items()})
         return state, arrays
+
+    def _platform_learning_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The learning platform's learner and controller state (empty for a fixed platform)."""
+        if self.platform.learning is None:
+            return {}, {}
+        learner, learning = platform_spec.build(self.scenario.platform, self.scenario.platform_params,
+                                                type(self.mechanism)(self.scenario.mechanism.params))
+        scalars, arrays = {}, {}
+        for name, obj, fresh in (("learner", self.platform.learner, learner),
+                                 ("learning", self.platform.learning, learning)):
+            scalars[name], more = checkpoint.object_state(obj, fresh, f"platform_{name}")
+            arrays.update(more)
+        return scalars, arrays
 
     def _restore(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.steps = int(state["round"])
@@ -373,10 +490,6 @@ class DataMarket(mesa.Model):
         extra = {k: cols[k] for k in self.owners.extra}
         core = {k: cols[k] for k in ARRAY_COLUMNS}
         self.owners = OwnerArrays(**core, extra=extra, row_of=cols["row_of"].copy())
-        for uid in self.owners.ids.tolist():
-            agent = DataOwner(self)
-            agent.unique_id = uid
-            self._owner_agents[uid] = agent
         self.platform.unique_id = int(state["platform_id"])
         for key, value in state["platform"].items():
             setattr(self.platform, key, value)
@@ -387,13 +500,45 @@ class DataMarket(mesa.Model):
         if state["next_arrival"] is not None:
             self._next_arrival = self.simulator.schedule_event_absolute(
                 self._buyer_arrival, state["next_arrival"])
+        if self.platform.learning is not None:
+            for name in ("learner", "learning"):
+                checkpoint.restore_object(getattr(self.platform, name), f"platform_{name}",
+                                          state["platform_learning"][name], arrays)
+            self.platform.learning.repost(self.mechanism)
         checkpoint.restore_object(self.mechanism, "mechanism", state["mechanism"], arrays)
-        checkpoint.restore_object(self.rule, "rule", state["rule"], arrays)
+        _restore_rule(self.rule, state["rule"], arrays)
+        if self.buyer_rule is not None:
+            cols = {k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith("buyer_state.")}
+            core = {k: cols[k] for k in ("ids", "sensitivity", "data_size", "action", "payment", "cost",
+                                         "utility", "joined")}
+            self.buyer_state = OwnerArrays(**core, extra={"valuation": cols["valuation"]},
+                                           row_of=cols["row_of"].copy())
+            checkpoint.restore_object(self.buyer_rule, "buyer_rule", state["buyer_rule"], arrays)
         self.network = SocialNetwork.from_arrays(
             {k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith("network.")})
         self.row = state["row"]
         if self.running:
             self.simulator.schedule_event_absolute(self.step, float(self.steps + 1), priority=Priority.HIGH)
+
+
+def _rule_state(rule: Any, fresh: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The decision rule's checkpoint state; a mixed population saves each group's rule as ``rule.<g>``."""
+    if not isinstance(rule, MixedRules):
+        return checkpoint.object_state(rule, fresh, "rule")
+    scalars, arrays = {}, {}
+    for g, (member, blank) in enumerate(zip(rule.rules, fresh.rules)):
+        scalars[str(g)], member_arrays = checkpoint.object_state(member, blank, f"rule.{g}")
+        arrays.update(member_arrays)
+    return scalars, arrays
+
+
+def _restore_rule(rule: Any, scalars: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    """Restore what :func:`_rule_state` saved onto a fresh rule."""
+    if not isinstance(rule, MixedRules):
+        checkpoint.restore_object(rule, "rule", scalars, arrays)
+        return
+    for g, member in enumerate(rule.rules):
+        checkpoint.restore_object(member, f"rule.{g}", scalars[str(g)], arrays)
 
 
 def _row_value(model: DataMarket, key: str) -> float:

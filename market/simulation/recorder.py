@@ -15,8 +15,8 @@ With an output directory, rows are buffered and written every
 ``chunk_rounds`` rounds (and at every checkpoint) as one small Parquet file
 per table and chunk under ``DIR/chunks/``, named by the first round the
 chunk covers.  A complete file is never rewritten, so memory stays flat with
-the horizon and a killed run keeps every completed chunk.  When the run ends,
-:meth:`Recorder.close` merges the chunks into ``model.parquet``,
+the horizon and a killed run keeps every completed chunk (each is written under a
+temporary name and renamed).  When the run ends, :meth:`Recorder.close` merges the chunks into ``model.parquet``,
 ``owners.parquet`` and ``events.parquet`` with a fixed row-group size, so the
 merged files do not depend on where the chunks were cut (a resumed run writes
 the same bytes as an uninterrupted one).  Without an output directory the
@@ -26,13 +26,18 @@ DataFrames.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+from market.simulation.provenance import with_provenance
+from market.simulation.run_directory import fault_point, replace_durably
 
 OWNER_COLUMNS = ("owner_id", "round", "sensitivity", "data_size", "action", "payment", "cost", "utility")
 EVENT_COLUMNS = ("time", "kind", "agent_id")
@@ -90,11 +95,17 @@ class Recorder:
         The initial population size, which ``owner_sample`` is a share of.
     chunk_rounds : int
         Rounds per chunk file.
+    scenario : mapping, optional
+        The resolved scenario, whose hash the merged files carry (:mod:`market.simulation.provenance`).
+    seed : int, optional
+        The run's seed, recorded likewise.
     """
 
     def __init__(self, out_dir: Path | str | None = None, owner_every: int = 1,
-                 owner_sample: int | None = None, n_owners: int = 0, chunk_rounds: int = 100) -> None:
+                 owner_sample: int | None = None, n_owners: int = 0, chunk_rounds: int = 100,
+                 scenario: dict | None = None, seed: int | None = None) -> None:
         self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.provenance = {"scenario": scenario, "seed": seed}
         if self.out_dir is not None:
             (self.out_dir / "chunks").mkdir(parents=True, exist_ok=True)
         self.owner_every = owner_every
@@ -138,7 +149,11 @@ class Recorder:
             if self.out_dir is None:
                 table.kept.append(data)
             else:
-                pq.write_table(data, self.chunk_path(table.name, self.chunk_start))
+                path = self.chunk_path(table.name, self.chunk_start)
+                tmp = path.with_name(f".{path.name}.tmp")
+                pq.write_table(data, tmp)
+                fault_point("chunk")
+                replace_durably(tmp, path)
         self.chunk_start = self.last_round + 1
 
     def chunk_path(self, table: str, first_round: int) -> Path:
@@ -147,6 +162,8 @@ class Recorder:
 
     def discard_after(self, round_: int) -> None:
         """Delete chunk files covering rounds after ``round_`` (before resuming there)."""
+        for path in (self.out_dir / "chunks").glob(".*.tmp"):
+            path.unlink()
         for path in (self.out_dir / "chunks").glob("*.parquet"):
             if int(path.stem.rsplit("-", 1)[1]) > round_:
                 path.unlink()
@@ -154,21 +171,34 @@ class Recorder:
         self.last_round = round_
 
     def close(self) -> None:
-        """Flush, and merge the chunk files into the final Parquet files."""
+        """Flush, and merge the chunk files into the final Parquet files.
+
+        Each merged file is written under a temporary name, flushed to disk and renamed; the
+        chunks stay until :meth:`remove_chunks` (called once the run's summary is on disk too),
+        so a kill during the merge leaves everything a resume needs.
+        """
         self.flush()
         self.closed = True
         if self.out_dir is None:
             return
         for name, table in self.tables.items():
             chunks = sorted((self.out_dir / "chunks").glob(f"{name}-*.parquet"))
-            _merge(chunks, self.out_dir / f"{name}.parquet", table.schema)
-        shutil.rmtree(self.out_dir / "chunks")
+            dest = self.out_dir / f"{name}.parquet"
+            tmp = dest.with_name(f".{dest.name}.tmp")
+            _merge(chunks, tmp, table.schema, self.provenance)
+            replace_durably(tmp, dest)
+            fault_point("merge")
+
+    def remove_chunks(self) -> None:
+        """Delete the chunk files (once the merged files and the summary are durable)."""
+        shutil.rmtree(self.out_dir / "chunks", ignore_errors=True)
 
     # ---------------------------------------------------------------- reading
-    def frames(self) -> dict[str, pd.DataFrame]:
-        """The three tables as DataFrames (``model``, ``owners``, ``events``)."""
+    def frames(self, names: tuple[str, ...] = TABLES) -> dict[str, pd.DataFrame]:
+        """Tables as DataFrames (by default all three: ``model``, ``owners``, ``events``)."""
         out = {}
-        for name, table in self.tables.items():
+        for name in names:
+            table = self.tables[name]
             if self.out_dir is not None:
                 if not self.closed:
                     raise RuntimeError("the run is still writing its tables; close the recorder first")
@@ -179,6 +209,34 @@ class Recorder:
                     table.kept.append(pending)
                 out[name] = (pa.concat_tables(table.kept) if table.kept else table.empty()).to_pandas()
         return out
+
+
+    def final_owners(self) -> pd.DataFrame | None:
+        """The owner rows of the last recorded round (``None`` if no owner was recorded).
+
+        Reads only what that round needs: from the files, the row groups whose
+        ``round`` statistics can hold it (pyarrow's filter pushdown), so the
+        memory it takes does not grow with the horizon or the recorded rows.
+        """
+        table = self.tables["owners"]
+        if self.out_dir is not None:
+            if not self.closed:
+                raise RuntimeError("the run is still writing its tables; close the recorder first")
+            path = self.out_dir / "owners.parquet"
+            meta = pq.ParquetFile(path).metadata
+            column = meta.schema.to_arrow_schema().get_field_index("round")
+            if meta.num_rows == 0 or column < 0:
+                return None
+            last = max(meta.row_group(g).column(column).statistics.max for g in range(meta.num_row_groups))
+            return pq.read_table(path, filters=[("round", "==", last)]).to_pandas()
+        pending = table.take()
+        if pending is not None:
+            table.kept.append(pending)
+        if not table.kept or sum(t.num_rows for t in table.kept) == 0:
+            return None
+        last = max(pc.max(t["round"]).as_py() for t in table.kept if t.num_rows)
+        rows = [t.filter(pc.equal(t["round"], last)) for t in table.kept if t.num_rows]
+        return pa.concat_tables(rows).to_pandas()
 
 
 def in_sample(owner_id: np.ndarray, share: float) -> np.ndarray:
@@ -192,18 +250,22 @@ def in_sample(owner_id: np.ndarray, share: float) -> np.ndarray:
     return hashed < np.uint64(share * (1 << 32))
 
 
-def _merge(chunks: list[Path], dest: Path, schema: pa.Schema | None) -> None:
-    """Concatenate chunk files into ``dest`` in row groups of exactly ``ROW_GROUP_ROWS`` rows."""
+def _merge(chunks: list[Path], dest: Path, schema: pa.Schema | None, provenance: dict) -> None:
+    """Concatenate chunk files into ``dest`` in row groups of exactly ``ROW_GROUP_ROWS`` rows.
+
+    The file's schema carries the run's provenance (:func:`market.simulation.provenance.with_provenance`).
+    """
     if not chunks:
-        pq.write_table(schema.empty_table() if schema is not None else pa.table({}), dest)
+        empty = schema.empty_table() if schema is not None else pa.table({})
+        pq.write_table(empty.cast(with_provenance(empty.schema, **provenance)), dest)
         return
-    schema = pq.read_schema(chunks[0])
+    schema = with_provenance(pq.read_schema(chunks[0]), **provenance)
     pending: list[pa.Table] = []
     count = 0
     with pq.ParquetWriter(dest, schema) as writer:
         for path in chunks:
             part = pq.read_table(path)
-            if part.schema != schema:
+            if not part.schema.equals(schema, check_metadata=False):
                 raise RuntimeError(f"{path.name}: columns changed during the run")
             pending.append(part)
             count += part.num_rows

@@ -98,7 +98,7 @@ from market.theory.fl_market.auctions import (
     valuation,
 )
 from market.theory.fl_market.murba import MURBAModel, TORCH_HINT
-from scenarios.schema import apply_overrides, read_raw, validate
+from scenarios.schema import apply_overrides, dict_label, read_raw, validate
 
 #: Aggregation rules MURBA can be trained for (their error bound is differentiable in epsilon).
 TRAINABLE_AGGREGATIONS = ("var_opt", "bias_opt", "data_size", "error_opt")
@@ -557,7 +557,11 @@ def training_scenario(source: str | Path | Mapping[str, Any], overrides: list[st
     scenarios.schema.ScenarioError
         On any invalid key or value (one line naming the file and the key).
     """
-    raw, label = (copy.deepcopy(dict(source)), "<dict>") if isinstance(source, Mapping) else read_raw(source)
+    if isinstance(source, Mapping):
+        raw = copy.deepcopy(dict(source))
+        label = dict_label(raw)
+    else:
+        raw, label = read_raw(source)
     raw = apply_overrides(raw, overrides or [], label)
     mechanism = raw.get("mechanism")
     if isinstance(mechanism, dict) and mechanism.get("auction") == "murba":

@@ -67,14 +67,25 @@ def bisect(f: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray
     return lo
 
 
+#: Rows of the first column :func:`on_unique` inspects to decide whether sharing is worth a sort.
+SHARING_PROBE = 1024
+
+
 def on_unique(func: Callable[..., np.ndarray], *columns: np.ndarray) -> np.ndarray:
     """Evaluate an elementwise ``func`` once per distinct row of ``columns``.
 
     Populations often hold many owners with identical parameters (types);
     solving a scalar equation once per distinct value keeps the per-round
-    cost independent of the number of owners in that case.
+    cost independent of the number of owners in that case.  When the first
+    ``SHARING_PROBE`` values of the first column are all distinct (a
+    continuous distribution), the rows are evaluated directly, without the
+    sorts that finding the distinct rows takes (``func`` is elementwise: the
+    result is the same either way).
     """
     cols = np.broadcast_arrays(*(np.asarray(c, dtype=float) for c in columns))
+    probe = cols[0].ravel()[:SHARING_PROBE]
+    if cols[0].size > SHARING_PROBE and np.unique(probe).size == probe.size:
+        return np.asarray(func(*cols))
     code = np.zeros(cols[0].size, dtype=np.int64)
     for col in cols:                               # one integer code per distinct row
         _, inv = np.unique(col.ravel(), return_inverse=True)

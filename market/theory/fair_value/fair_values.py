@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import lru_cache
 
 import numpy as np
 from scipy.special import gammaln
@@ -57,9 +58,29 @@ WIDTH_SHARE = 0.2
 
 
 def _log_binom(n: np.ndarray | float, k: np.ndarray | float) -> np.ndarray:
+    """:math:`\\log \\binom{n}{k}` elementwise; from a table of :math:`\\log\\Gamma` at integers when n, k are counts."""
     n = np.asarray(n, float)
     k = np.asarray(k, float)
-    return gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)
+    args = (n + 1, k + 1, n - k + 1)
+    low = min((float(a.min()) for a in args if a.size), default=1.0)
+    high = max((float(a.max()) for a in args if a.size), default=1.0)
+    if low >= 1 and high < LGAMMA_TABLE_LIMIT and all(np.array_equal(a, np.rint(a)) for a in args):
+        # the same gammaln values, looked up: the counts are integers, gammaln is evaluated once per integer
+        table = _lgamma_table(1 << int(high).bit_length())
+        return table[args[0].astype(np.int64)] - table[args[1].astype(np.int64)] - table[args[2].astype(np.int64)]
+    return gammaln(args[0]) - gammaln(args[1]) - gammaln(args[2])
+
+
+#: Largest integer argument served from the log-gamma table (above it, gammaln is called directly).
+LGAMMA_TABLE_LIMIT = 1 << 22
+
+
+@lru_cache(maxsize=8)
+def _lgamma_table(size: int) -> np.ndarray:
+    """:math:`\\log\\Gamma(x)` for :math:`x = 0, 1, \\ldots, size - 1` (read-only)."""
+    table = gammaln(np.arange(size, dtype=float))
+    table.setflags(write=False)
+    return table
 
 
 def _check_alpha(alpha: float) -> float:

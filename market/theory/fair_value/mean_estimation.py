@@ -105,10 +105,23 @@ class OwnerTypes:
         owner_type : numpy.ndarray of int
             The type index of each owner.
         """
-        rows = np.column_stack([np.asarray(level, float), data_size, importance])
-        uniq, inverse, counts = np.unique(rows, axis=0, return_inverse=True, return_counts=True)
-        types = cls(uniq[:, 0].astype(np.int64), counts, uniq[:, 1], uniq[:, 2])
-        return types, inverse.reshape(-1).astype(np.int64)
+        # Types in the lexicographic order of (level, data size, importance) that np.unique(rows, axis=0)
+        # gives, found from one integer key per owner: each column's few distinct values (a hash-based
+        # np.unique) and searchsorted codes, then the distinct keys, instead of sorting the rows.
+        columns = [np.asarray(c, float).reshape(-1) for c in (level, data_size, importance)]
+        distinct = [np.unique(c) for c in columns]
+        key = np.zeros(columns[0].size, dtype=np.int64)
+        for column, values in zip(columns, distinct):
+            key = key * values.size + np.searchsorted(values, column)
+        keys = np.unique(key)
+        inverse = np.searchsorted(keys, key)
+        counts = np.bincount(inverse, minlength=keys.size)
+        codes = []
+        for values in reversed(distinct):
+            keys, code = np.divmod(keys, values.size)
+            codes.append(code)
+        level_v, size_v, importance_v = (v[c] for v, c in zip(distinct, reversed(codes)))
+        return cls(level_v.astype(np.int64), counts, size_v, importance_v), inverse.astype(np.int64)
 
 
 def profile_types(

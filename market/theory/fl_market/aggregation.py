@@ -30,16 +30,16 @@ An owner with :math:`\\varepsilon_i = 0` sold nothing and must get weight 0
 zero and the error is ``inf`` (the paper's "curve disappears").
 
 All weight rules take ``epsilon`` of shape ``(..., n)`` and work on a batch of
-profiles at once, except :func:`error_optimal_weights` (one convex program per
-profile, solved with :func:`scipy.optimize.minimize`).
+profiles at once; :func:`error_optimal_weights` solves its convex QP exactly
+through the KKT conditions, every profile of the batch in one vectorised pass.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
-from scipy.optimize import minimize
 
 from market.theory.fl_market.ldp import laplace_variance
 
@@ -181,27 +181,49 @@ def error_optimal_weights(
     """Weights minimising the full bound :math:`d_{\\mathrm{var}}\\mathrm{VAR} + \\mathrm{BIAS}^2` (extension).
 
     Not in the paper (docs/models/fl_market.md#alg-3: "no ERR-optimal rule is in the
-    paper").  Over the winners :math:`W`, with :math:`t_j \\ge |\\lambda_j - w_j|`,
+    paper").  Over the winners :math:`W` (:math:`\\varepsilon_j > 0`), with
+    :math:`c_j = 8 d_{\\mathrm{var}} L^2/\\varepsilon_j^2`, the outside weight
+    :math:`o = \\sum_{i \\notin W} w_i` and the shortfall
+    :math:`N(\\lambda) = \\sum_{j \\in W} (w_j - \\lambda_j)_+`, the bias is
+    :math:`L\\sum_i |\\lambda_i - w_i| = 2L(o + N)` (the excess over the
+    targets equals the shortfall plus :math:`o` because both weight vectors
+    sum to one), so the problem is the convex QP
 
     .. math::
-        \\min_{\\lambda, t}\\; d_{\\mathrm{var}} \\sum_{j\\in W} \\frac{8L^2\\lambda_j^2}{\\varepsilon_j^2}
-              + L^2 \\Big(\\sum_{j\\in W} t_j + \\sum_{i\\notin W} w_i\\Big)^2
-        \\quad\\text{s.t.}\\quad \\sum_j \\lambda_j = 1,\\ \\lambda \\ge 0,\\
-        t_j \\ge \\lambda_j - w_j,\\ t_j \\ge w_j - \\lambda_j ,
+        \\min_{\\lambda \\ge 0,\\ \\sum_j \\lambda_j = 1}\\;
+        \\sum_{j\\in W} c_j \\lambda_j^2 + 4L^2 \\big(o + N(\\lambda)\\big)^2 .
 
-    a smooth convex program, solved with SLSQP (:func:`scipy.optimize.minimize`)
-    from the better of BiasOpt and VarOpt.  One solve per profile.
+    **KKT solution.**  With the multiplier :math:`\\mu` of the simplex
+    constraint and :math:`\\beta = 8L^2 (o + N)` (the derivative of the bias
+    term in :math:`N`), each weight minimises
+    :math:`c_j\\lambda^2 - \\mu\\lambda + \\beta (w_j - \\lambda)_+` over
+    :math:`\\lambda \\ge 0`:
+
+    .. math::
+        \\lambda_j(\\mu, \\beta) = \\max\\!\\Big(0,\\ \\operatorname{clip}\\big(w_j,\\
+        \\tfrac{\\mu}{2c_j},\\ \\tfrac{\\mu + \\beta}{2c_j}\\big)\\Big).
+
+    For a fixed :math:`\\beta`, :math:`\\sum_j \\lambda_j(\\mu, \\beta)` is
+    piecewise linear and nondecreasing in :math:`\\mu` with two breakpoints
+    per owner (and :math:`-\\beta`), so :math:`\\mu(\\beta)` is exact after one sort
+    (:func:`_simplex_multiplier`).  Then
+    :math:`g(\\beta) = 8L^2 (o + N(\\lambda(\\mu(\\beta), \\beta))) - \\beta` is
+    piecewise linear with slope at most :math:`-1` and has one root in
+    :math:`[0, 8L^2]`; a Newton step with the exact slope of the current
+    piece, safeguarded by bisection, lands on it (exactly once inside the
+    root's piece).  Cost :math:`O(n \\log n)` per Newton step, a handful of
+    steps, every profile of a batch at once.
 
     Parameters
     ----------
     epsilon : numpy.ndarray, shape (..., n)
-        Privacy parameters.
+        Privacy parameters; a batch of profiles is solved in one vectorised pass.
     L : float
         Gradient bound.
     d_var : int
         Variance multiplier (see :func:`error_bound`).
     data_size : numpy.ndarray, optional
-        Data sizes (equal by default).
+        Data sizes, shape (n,) or (..., n) (equal by default).
 
     Returns
     -------
@@ -209,46 +231,103 @@ def error_optimal_weights(
         Weights; all zero for a profile without winners.
     """
     eps = np.asarray(epsilon, dtype=float)
-    flat = eps.reshape(-1, eps.shape[-1])
-    w_all = np.broadcast_to(raw_weights(eps.shape[-1], data_size), eps.shape).reshape(flat.shape)
+    n = eps.shape[-1]
+    flat = eps.reshape(-1, n)
+    win = flat > 0
+    rows = win.any(axis=1)
     out = np.zeros_like(flat)
-    for row in range(flat.shape[0]):
-        out[row] = _error_optimal_one(flat[row], w_all[row], L, d_var)
+    if not rows.any():
+        return out.reshape(eps.shape)
+    flat, win = flat[rows], win[rows]
+    w = np.broadcast_to(raw_weights(n, data_size), eps.shape).reshape(-1, n)[rows]
+    # a_j = 1 / (2 c_j); owners outside W get a_j = 0 and target 0 (their weight is in o)
+    a = np.where(win, flat * flat, 0.0) / (16.0 * d_var * L**2)
+    target = np.where(win, w, 0.0)
+    outside = 1.0 - target.sum(axis=1)
+    rise = a.sum(axis=1)
+    pieces = _Pieces(a, target, np.divide(target, a, out=np.zeros_like(a), where=win),
+                     np.concatenate([-a, a], axis=1), rise, np.repeat((2 * n) * np.arange(a.shape[0]), 2 * n))
+    k = 8.0 * L**2
+    lo, hi = np.zeros(outside.size), np.full(outside.size, k)
+    a, target = pieces.a, pieces.target
+    # start from the bias pull of VarOpt's weights (lambda proportional to a)
+    beta = k * (outside + np.maximum(target - a / rise[:, None], 0.0).sum(axis=1))
+    result, open_ = np.zeros_like(a), np.ones(outside.size, dtype=bool)
+    for _ in range(200):
+        mu, shortfall, a_below, a_above, below, above = _piece_at(beta, pieces)
+        g = k * (outside + shortfall) - beta
+        lo = np.where(g > 0, beta, lo)
+        hi = np.where(g < 0, beta, hi)
+        both = np.where(a_below + a_above > 0, a_below + a_above, 1.0)
+        # Newton step on this piece: dN/dbeta = -A_B A_A / (A_B + A_A), dmu/dbeta = -A_B / (A_B + A_A)
+        step = beta - g / (-k * a_below * a_above / both - 1.0)
+        mu_step = (mu + (step - beta) * (-a_below / both))[:, None]
+        nu_step = mu_step + step[:, None]
+        # the step is the root when the owners stay below / at / above their targets there
+        over, under = target * (1.0 + 1e-12), target * (1.0 - 1e-12)
+        same = ~(below & (a * nu_step > over) | above & (a * mu_step < under)
+                 | ~below & ~above & ((a * mu_step > over) | (a * nu_step < under))).any(axis=1)
+        landed = open_ & same
+        result[landed] = np.minimum(a * nu_step, np.maximum(target, a * mu_step))[landed]
+        open_ &= ~same
+        if not open_.any():
+            break
+        beta = np.where((step > lo) & (step < hi), step, 0.5 * (lo + hi))
+    out[rows] = result / result.sum(axis=1, keepdims=True)
     return out.reshape(eps.shape)
 
 
-def _error_optimal_one(eps: np.ndarray, w: np.ndarray, L: float, d_var: int) -> np.ndarray:
-    win = np.flatnonzero(eps > 0)
-    lam = np.zeros_like(eps)
-    if win.size == 0:
-        return lam
-    k = win.size
-    coef = d_var * 8.0 * L**2 / eps[win] ** 2
-    ww = w[win]
-    outside = 1.0 - ww.sum()
+class _Pieces(NamedTuple):
+    """Per-profile constants of the KKT solve (one row per profile with at least one winner)."""
 
-    def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
-        lw, t = x[:k], x[k:]
-        s = t.sum() + outside
-        grad = np.concatenate([2.0 * coef * lw, np.full(k, 2.0 * L**2 * s)])
-        return float(coef @ lw**2 + L**2 * s**2), grad
+    a: np.ndarray  #: 1 / (2 c_j), 0 outside W
+    target: np.ndarray  #: w_j, 0 outside W
+    knee: np.ndarray  #: w_j / a_j, 0 outside W
+    deltas: np.ndarray  #: slope changes at the breakpoints knee - beta (-a_j) and knee (+a_j)
+    rise: np.ndarray  #: sum_j a_j, the slope of sum(lambda) just above mu = -beta
+    offsets: np.ndarray  #: row offsets into the flattened (rows, 2n) breakpoints
 
-    eye = np.eye(k)
-    constraints = [
-        {"type": "eq", "fun": lambda x: x[:k].sum() - 1.0,
-         "jac": lambda x: np.concatenate([np.ones(k), np.zeros(k)])},
-        {"type": "ineq", "fun": lambda x: x[k:] - x[:k] + ww, "jac": lambda x: np.hstack([-eye, eye])},
-        {"type": "ineq", "fun": lambda x: x[k:] + x[:k] - ww, "jac": lambda x: np.hstack([eye, eye])},
-    ]
-    starts = [bias_opt(eps, w)[win], var_opt(eps)[win]]
-    values = [objective(np.concatenate([s, np.abs(s - ww)]))[0] for s in starts]
-    x0_l = starts[int(np.argmin(values))]
-    x0 = np.concatenate([x0_l, np.abs(x0_l - ww)])
-    res = minimize(objective, x0, jac=True, method="SLSQP", constraints=constraints,
-                   bounds=[(0.0, 1.0)] * (2 * k), options={"ftol": 1e-14, "maxiter": 500})
-    sol = np.clip(res.x[:k], 0.0, None)
-    lam[win] = sol / sol.sum()
-    return lam
+
+def _simplex_multiplier(beta: np.ndarray, p: _Pieces) -> np.ndarray:
+    """The :math:`\\mu` with :math:`\\sum_j \\lambda_j(\\mu, \\beta) = 1`, exactly, for each row.
+
+    Every :math:`\\lambda_j` rises with slope :math:`a_j` from :math:`\\mu = -\\beta`,
+    stops at :math:`w_j` when :math:`\\mu` reaches its knee :math:`w_j/a_j` minus
+    :math:`\\beta` and rises again from :math:`\\mu = w_j/a_j`; the sum is piecewise
+    linear between the sorted breakpoints and is inverted on the segment where
+    it reaches 1.  Owners outside :math:`W` (:math:`a_j = 0`) change no slope.
+    """
+    r, m = p.deltas.shape
+    points = np.concatenate([p.knee - beta[:, None], p.knee], axis=1)
+    order = np.argsort(points, axis=1).ravel() + p.offsets
+    grid = np.empty((r, m + 1))
+    grid[:, 0] = -beta
+    grid[:, 1:] = points.ravel()[order].reshape(r, m)
+    slope = np.empty((r, m + 1))
+    slope[:, 0] = p.rise
+    np.cumsum(p.deltas.ravel()[order].reshape(r, m), axis=1, out=slope[:, 1:])
+    slope[:, 1:] += p.rise[:, None]
+    total = np.zeros((r, m + 1))
+    np.cumsum(slope[:, :-1] * (grid[:, 1:] - grid[:, :-1]), axis=1, out=total[:, 1:])
+    seg = (total < 1.0).sum(axis=1) - 1 + (m + 1) * np.arange(r)
+    return grid.ravel()[seg] + (1.0 - total.ravel()[seg]) / slope.ravel()[seg]
+
+
+def _piece_at(beta: np.ndarray, p: _Pieces) -> tuple[np.ndarray, ...]:
+    """The piece of :math:`\\lambda(\\mu(\\beta), \\beta)` at ``beta``.
+
+    Returns :math:`\\mu`, the shortfall :math:`N`, the slopes :math:`A_B` and
+    :math:`A_A` of the owners below their target (:math:`\\lambda_j = a_j(\\mu+\\beta)`)
+    and above it (:math:`\\lambda_j = a_j \\mu`), and those two sets; the others
+    sit at their target.  :math:`\\mu + \\beta > 0` (otherwise no weight is
+    positive), so every winner has a positive weight.
+    """
+    mu = _simplex_multiplier(beta, p)
+    low = p.a * (mu + beta)[:, None]
+    below = low < p.target
+    above = p.a * mu[:, None] > p.target
+    return (mu, np.einsum("ij,ij->i", p.target - low, below), np.einsum("ij,ij->i", p.a, below),
+            np.einsum("ij,ij->i", p.a, above), below, above)
 
 
 #: Aggregation rules by name: ``f(epsilon, L, d_var, data_size) -> weights``.

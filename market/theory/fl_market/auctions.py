@@ -329,6 +329,53 @@ def menu_choice(
     return _grid_choice(_menu_grid(kind, rate, eps_bar, M), price, q)
 
 
+def menu_choice_by_shading(
+    kind: np.ndarray,
+    rate: np.ndarray,
+    shading: np.ndarray,
+    price: np.ndarray,
+    cap: np.ndarray,
+    eps_bar: np.ndarray,
+    M: int,
+) -> np.ndarray:
+    """:func:`menu_choice` of every owner for every shaded report ``rate * shading``, in one pass.
+
+    Equal to ``menu_choice(kind, rate[:, None] * shading, price[..., None],
+    cap[..., None], eps_bar, M)`` broadcast over the candidates: with a grid
+    menu (``M >= 1``) the items :math:`\\bar\\varepsilon'/m` do not depend on
+    the report, and the valuations of the report :math:`s\\alpha` are
+    :math:`s\\alpha\\, v^f(x_k)`, so :math:`v^f` is evaluated once per owner
+    and item instead of once per candidate (the expensive part: the
+    valuation families), and only the products and the argmax are done per
+    candidate.
+
+    Parameters
+    ----------
+    kind, rate, eps_bar : numpy.ndarray, shape (n,)
+        Valuation families, true rates and reported privacy budgets.
+    shading : numpy.ndarray, shape (C,)
+        Candidate reports as factors of the true rate.
+    price, cap : numpy.ndarray, shape (B, n)
+        Each owner's menu in each of ``B`` auctions.
+    M : int
+        Number of sub-bids of the grid (0: continuous menu, solved in closed form).
+
+    Returns
+    -------
+    numpy.ndarray, shape (B, n, C)
+    """
+    reported = rate[:, None] * shading
+    shape = price.shape + (shading.size,)
+    if M == 0:
+        return menu_choice(np.broadcast_to(kind[:, None], shape), reported,
+                           np.broadcast_to(price[..., None], shape), np.broadcast_to(cap[..., None], shape),
+                           np.broadcast_to(eps_bar[:, None], shape), 0)
+    items, unit = _menu_grid(kind, np.ones(kind.shape), eps_bar, M)
+    q = np.maximum(np.minimum(eps_bar, cap), 0.0)
+    grid = (items[None, :, None, :], reported[..., None] * unit[:, None, :])
+    return _grid_choice(grid, np.broadcast_to(price[..., None], shape), np.broadcast_to(q[..., None], shape))
+
+
 def _menu_grid(
     kind: np.ndarray, rate: np.ndarray, eps_bar: np.ndarray, M: int
 ) -> tuple[np.ndarray, np.ndarray]:

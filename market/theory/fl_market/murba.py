@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import functools
 import json
+import zipfile
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -259,11 +260,14 @@ def _load(path: str, mtime_ns: int, size: int) -> MURBAModel:
         model = MURBAModel(n=int(arch["n"]), M=int(arch["M"]), feature_mean=arrays["feature_mean"],
                            feature_scale=arrays["feature_scale"], allocation=layers["allocation"],
                            payment=layers["payment"], info=arch.get("info", {}))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
         raise ValueError(f"weights: {path} is not a MURBA weights file ({exc})") from None
     for array in (model.feature_mean, model.feature_scale, *(a for layer in model.allocation + model.payment
                                                              for a in layer)):
         array.setflags(write=False)
+    if not all(np.all(np.isfinite(a)) for a in (model.feature_mean, model.feature_scale,
+                                                *(a for layer in model.allocation + model.payment for a in layer))):
+        raise ValueError(f"weights: {path}: the network holds non-finite weights (NaN or infinity)")
     shapes = [(model.feature_mean.shape, (model.n_inputs,)), (model.feature_scale.shape, (model.n_inputs,)),
               (model.allocation[0][0].shape[1], model.n_inputs), (model.payment[0][0].shape[1], model.n_inputs),
               (model.allocation[-1][0].shape[0], model.n * (model.M + 1))]

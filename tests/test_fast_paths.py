@@ -1,0 +1,239 @@
+"""Each optimised per-round path pinned to the straightforward computation it replaced.
+
+The references (``reference_*``) are the straightforward implementations,
+kept here only as test oracles: the owner types by a sort of the owner rows,
+log-binomials by ``gammaln``, the auction's deviation menus by one
+``menu_choice`` per candidate report, posted-price best responses for
+everyone, owner columns by concatenation and boolean indexing.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.special import gammaln
+
+from agents import DataOwner, GradientBuyer, Platform
+from market.core.mechanism import RoundContext
+from market.core.population import OwnerArrays
+from market.mechanisms import fair_payment as fair_payment_module
+from market.registry import MECHANISMS
+from market.runner import run
+from market.simulation.model import DataMarket
+from market.simulation.recorder import Recorder
+from market.theory.data_contribution.value_functions import on_unique
+from market.theory.fair_value.fair_values import _log_binom, shapley_by_type_stratified
+from market.theory.fair_value.mean_estimation import OwnerTypes
+from market.theory.fl_market.auctions import menu_choice, menu_choice_by_shading, proportional_share, valuation
+
+
+def reference_types(level, data_size, importance):
+    rows = np.column_stack([np.asarray(level, float), data_size, importance])
+    uniq, inverse, counts = np.unique(rows, axis=0, return_inverse=True, return_counts=True)
+    return uniq, counts, inverse.reshape(-1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 300), st.integers(1, 4), st.integers(1, 5), st.integers(0, 2**31))
+def test_owner_types_equal_the_sorted_rows(n, levels, sizes, seed):
+    rng = np.random.default_rng(seed)
+    level = rng.integers(0, levels, n)
+    size = rng.choice(rng.lognormal(0, 1, sizes), n)
+    importance = rng.choice([0.5, 1.0, 2.0], n)
+    types, owner_type = OwnerTypes.from_owners(level, size, importance)
+    uniq, counts, inverse = reference_types(level, size, importance)
+    np.testing.assert_array_equal(types.level, uniq[:, 0])
+    np.testing.assert_array_equal(types.data_size, uniq[:, 1])
+    np.testing.assert_array_equal(types.importance, uniq[:, 2])
+    np.testing.assert_array_equal(types.count, counts)
+    np.testing.assert_array_equal(owner_type, inverse)
+
+
+def test_log_binomial_table_equals_gammaln():
+    rng = np.random.default_rng(1)
+    n = rng.integers(0, 200_000, (50, 16)).astype(float)
+    k = np.floor(rng.random((50, 16)) * (n + 1))
+    np.testing.assert_array_equal(_log_binom(n, k), gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1))
+    # non-integer or out-of-range arguments go to gammaln itself
+    x = np.array([2.5, 7.0, 3.0])
+    np.testing.assert_array_equal(_log_binom(x, np.array([1.0, 7.5, 4.0])),
+                                  gammaln(x + 1) - gammaln(np.array([2.0, 8.5, 5.0])) - gammaln(x - [1.0, 7.5, 4.0] + 1))
+
+
+def test_on_unique_gives_the_elementwise_result_with_and_without_sharing():
+    rng = np.random.default_rng(2)
+    f = lambda a, b: np.sqrt(a) * np.log1p(b)  # noqa: E731
+    continuous = rng.random(5000), rng.random(5000)
+    typed = rng.choice([1.0, 2.0, 3.0], 5000), rng.choice([0.5, 4.0], 5000)
+    for cols in (continuous, typed):
+        np.testing.assert_array_equal(on_unique(f, *cols), f(*cols))
+    calls = []
+    on_unique(lambda a, b: calls.append(a.size) or f(a, b), *typed)
+    assert calls == [6]  # three sizes x two rates: one evaluation per distinct row
+
+
+@pytest.mark.parametrize("M", [0, 1, 20])
+def test_menu_choice_by_shading_equals_one_menu_choice_per_candidate(M):
+    rng = np.random.default_rng(3 + M)
+    n, buyers = 400, 3
+    kind = rng.integers(0, 5, n)
+    rate = rng.uniform(0.05, 2.0, n)
+    eps_bar = rng.uniform(0.1, 5.0, n)
+    shading = np.linspace(0.5, 1.5, 11)
+    price = rng.uniform(0.0, 3.0, (buyers, n))
+    cap = np.where(rng.random((buyers, n)) < 0.3, rng.uniform(0.0, 2.0, (buyers, n)), np.inf)
+    fast = menu_choice_by_shading(kind, rate, shading, price, cap, eps_bar, M)
+    full = lambda a: np.broadcast_to(a, price.shape)  # noqa: E731
+    for c, s in enumerate(shading):
+        np.testing.assert_array_equal(fast[..., c], menu_choice(full(kind), full(rate * s), price, cap, full(eps_bar), M))
+    assert (fast > 0).any() and (fast == 0).any()
+
+
+def reference_auction_deviations(mech, action, owners, ctx):
+    """True utility per owner and shading, one auction run and one menu choice per candidate."""
+    budgets = np.minimum(mech.params.round_budget, ctx.buyer_budgets)
+    kind, rate, eps_bar = owners.extra["valuation"].astype(int), owners.sensitivity, owners.extra["eps_bar"]
+    shape = (budgets.size, len(owners))
+    alloc = proportional_share(np.broadcast_to(kind, shape), np.broadcast_to(action * rate, shape),
+                               np.broadcast_to(eps_bar, shape), budgets * (1.0 - mech.params.commission),
+                               M=mech.params.M, side=owners.ids % 2 == 1)
+    out = np.zeros((len(owners), mech.action_space.values.size))
+    for c, s in enumerate(mech.action_space.values):
+        e = menu_choice(np.broadcast_to(kind, shape), np.broadcast_to(rate * s, shape), alloc.price, alloc.cap,
+                        np.broadcast_to(eps_bar, shape), mech.params.M)
+        out[:, c] = (alloc.price * e - valuation(kind, rate, e)).sum(axis=0)
+    return out
+
+
+def test_auction_deviation_utilities_equal_the_per_candidate_reference():
+    rng = np.random.default_rng(4)
+    n = 300
+    FLMarket = MECHANISMS["fl_market"]
+    mech = FLMarket(FLMarket.Params(auction="proportional_share", M=20))
+    o = OwnerArrays.empty(("valuation", "eps_bar"))
+    o.append(np.arange(n), {"sensitivity": rng.uniform(0.05, 1.0, n), "data_size": np.ones(n),
+                            "valuation": rng.integers(0, 4, n).astype(float), "eps_bar": rng.uniform(0.5, 5.0, n)},
+             np.ones(n), 0)
+    action = rng.choice(mech.action_space.values, n)
+    budgets = np.array([40.0, 90.0])
+    ctx = RoundContext(round=1, time=1.0, rng=np.random.default_rng(0), buyer_budgets=budgets,
+                       buyer_valuations=np.ones(2))
+    dev = mech.deviation_utilities(action, o, ctx)
+    np.testing.assert_array_equal(dev, reference_auction_deviations(mech, action, o, ctx))
+    assert np.ptp(dev, axis=1).max() > 0
+
+
+def test_fair_values_are_memoised_by_composition_with_common_random_numbers():
+    cls = MECHANISMS["fair_payment"]
+    mech = cls(cls.Params(utility="federated_mean", s2=0.1, r2=100.0, privacy_cost=[0.0, 0.08, 1.0],
+                          alpha=0.5, resolve_every=0, exact_limit=10, mc_samples=64))
+    level = np.repeat([0, 1, 2], 40)
+    types, _ = OwnerTypes.from_owners(level, np.repeat([10.0, 100.0], 60), np.ones(120))
+    ctx = RoundContext(round=1, time=1.0, rng=np.random.default_rng(5))
+    fair_payment_module.FAIR_VALUE_MEMO.clear()
+    phi, se = mech._values(types, ctx)
+    assert len(fair_payment_module.FAIR_VALUE_MEMO) == 1 and se > 0
+    # the estimate is the stratified estimator's with the generator seeded by (seed, composition)
+    composition = np.concatenate([types.level, types.count, types.data_size.view(np.int64),
+                                  types.importance.view(np.int64)])
+    utility = mech.utility()
+    ref, _ = shapley_by_type_stratified(
+        types.count, lambda K: utility.coalition_utility(K, types),
+        np.random.default_rng([mech.estimate_seed, *(composition & (2**63 - 1)).tolist()]),
+        null=types.null, n_samples=64, exact_rows=10, n_bins=16, groups=types.level)
+    np.testing.assert_array_equal(phi, ref)
+    # the same composition again (another round, another generator state): the memoised values
+    again, _ = mech._values(types, RoundContext(round=7, time=7.0, rng=np.random.default_rng(99)))
+    assert again is phi and len(fair_payment_module.FAIR_VALUE_MEMO) == 1
+    # after the memo is dropped the values are recomputed identically (a pure function of the composition)
+    fair_payment_module.FAIR_VALUE_MEMO.clear()
+    np.testing.assert_array_equal(mech._values(types, ctx)[0], phi)
+
+
+def test_fair_payment_runs_identically_with_a_warm_memo(tiny):
+    tiny["mechanism"] = {"name": "fair_payment", "utility": "federated_mean", "s2": 0.1, "r2": 100.0,
+                         "privacy_cost": [0.0, 0.08, 1.0], "alpha": 0.5, "resolve_every": 0,
+                         "exact_limit": 10, "mc_samples": 64}
+    tiny["rounds"] = 6
+    fair_payment_module.FAIR_VALUE_MEMO.clear()
+    first = DataMarket(tiny)
+    first.run()
+    second = DataMarket(tiny)  # every composition is now in the memo
+    second.run()
+    assert first.model_frame().equals(second.model_frame())
+    np.testing.assert_array_equal(first.owners.payment, second.owners.payment)
+
+
+def test_posted_price_best_response_of_rows_equals_everyones_restricted(tiny):
+    model = DataMarket(tiny)
+    mech, o = model.mechanism, model.owners
+    rows = np.array([3, 0, 17, 42])
+    ctx = model.context()
+    np.testing.assert_array_equal(mech.best_response_of(rows, o.action, o, ctx),
+                                  mech.best_response(o.action, o, ctx)[rows])
+
+
+def test_owner_columns_with_spare_capacity_equal_concatenation():
+    rng = np.random.default_rng(6)
+    o = OwnerArrays.empty(("importance",))
+    ref = {k: np.zeros(0) for k in ("ids", "sensitivity", "importance")}
+    next_id, reused = 0, 0
+    for step in range(40):
+        k = int(rng.integers(0, 30)) if step else 500
+        if k:
+            ids = np.arange(next_id, next_id + k)
+            next_id += k
+            attrs = {"sensitivity": rng.random(k), "data_size": rng.random(k), "importance": rng.random(k)}
+            before = o.sensitivity
+            o.append(ids, attrs, np.zeros(k), joined=step)
+            reused += before.size > 0 and np.shares_memory(before, o.sensitivity)
+            ref = {"ids": np.concatenate([ref["ids"], ids]), "sensitivity": np.concatenate([ref["sensitivity"],
+                   attrs["sensitivity"]]), "importance": np.concatenate([ref["importance"], attrs["importance"]])}
+        leaving = np.flatnonzero(rng.random(len(o)) < 0.03)
+        keep = np.ones(len(o), dtype=bool)
+        keep[leaving] = False
+        o.remove(leaving)
+        ref = {name: v[keep] for name, v in ref.items()}
+        np.testing.assert_array_equal(o.ids, ref["ids"])
+        np.testing.assert_array_equal(o.sensitivity, ref["sensitivity"])
+        np.testing.assert_array_equal(o.extra["importance"], ref["importance"])
+        np.testing.assert_array_equal(o.row_of[o.ids], np.arange(len(o)))
+    assert reused > 0  # joins wrote into the spare capacity instead of copying every column
+
+
+def test_owner_agents_are_views_made_on_demand(tiny):
+    tiny["churn"] = {"leave_rate": 0.05, "join_rate": 3.0}
+    tiny["buyers"] = {"initial": 2}
+    model = DataMarket(tiny)
+    assert len(model.agents) == 3  # the platform and two buyers: no per-owner object
+    model.run()
+    uid = int(model.owners.ids[5])
+    view = model.owner(uid)
+    assert isinstance(view, DataOwner) and view is model.owner(uid)
+    assert view.sensitivity == model.owners.sensitivity[5] and view.row == 5
+    gone = model.recorder.frames()["events"].query("kind == 'owner_leave'").agent_id.iloc[0]
+    with pytest.raises(KeyError):
+        model.owner(int(gone))
+    groups = model.agents_by_type
+    assert len(groups[DataOwner]) == len(model.owners)
+    assert len(groups[Platform]) == 1 and len(groups[GradientBuyer]) == len(model.buyers)
+    # ids are Mesa's: owners, buyers and the platform never share one
+    others = {a.unique_id for a in model.agents}
+    assert not others & set(model.owners.ids.tolist())
+
+
+def test_summary_reads_only_the_last_recorded_round_of_owners(tiny, tmp_path):
+    tiny["rounds"] = 60
+    tiny["population"]["owners"] = 400
+    tiny["output"] = {"owner_every": 1}
+    result = run(tiny, out=tmp_path / "r")
+    assert result.recorded_owners is None  # not read back by the run itself
+    full = result.owners
+    assert len(full) == 60 * 400
+    recorder = Recorder(tmp_path / "r")
+    recorder.closed = True
+    final = recorder.final_owners()
+    expected = full[full["round"] == 60].reset_index(drop=True)
+    assert final.reset_index(drop=True).equals(expected) and len(final) == 400
+    in_memory = run(tiny)
+    assert in_memory.summary["metrics"] == result.summary["metrics"]
