@@ -16,7 +16,7 @@ from market.theory.fl_market.murba import load_model, save_model
 
 torch = pytest.importorskip("torch", reason="MURBA training needs PyTorch (pip install \"privmarket[learned]\")")
 
-
+from market.training.murba import (  # noqa: E402  (after the skip: training needs torch)
     TrainingConfig,
     TrainingMarket,
     _build_network,
