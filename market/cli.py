@@ -63,7 +63,7 @@ from market.runner import Interrupted, resume, run
 from market.simulation.checkpoint import CheckpointError
 from market.simulation.run_directory import RunDirectoryError, require_complete, staging
 from market.theory.fl_market.murba import save_model
-from market.training.murba import TorchMissing, require_torch, train, training_scenario
+from market.training.murba import TorchMissing, TrainingConfig, require_torch, train, training_scenario
 from scenarios.schema import ScenarioError, builtin_descriptions, load
 
 EXIT_USAGE = 2
@@ -170,6 +170,13 @@ def build_parser() -> argparse.ArgumentParser:
     tra.add_argument("--out", type=Path, required=True, help="weights file to write (.npz)")
     tra.add_argument("--steps", type=int, help="training iterations (default 1000)")
     tra.add_argument("--seed", type=int, help="random seed (default: the scenario's)")
+    tra.add_argument("--budget-range", metavar="LOW:HIGH",
+                     help="train over auction budgets drawn from U[LOW, HIGH], so one network serves them all "
+                          "(default: the scenario's budget only)")
+    tra.add_argument("--dummy-payment", action="store_true",
+                     help="payment softmax with an 'unspent' node: the budget need not be spent")
+    tra.add_argument("--raw-inputs", action="store_true",
+                     help="feed log(1 + x) inputs without standardising them")
     tra.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a scenario value (repeatable)")
 
@@ -407,9 +414,16 @@ def cmd_train_auction(args: argparse.Namespace) -> int:
     if args.steps is not None and args.steps < 1:
         raise UserError("--steps: must be at least 1")
     try:
+        budget_range = () if args.budget_range is None else tuple(float(x) for x in args.budget_range.split(":"))
+        config = TrainingConfig(budget_range=budget_range, dummy_payment=args.dummy_payment,
+                                normalise=not args.raw_inputs)
+    except ValueError:
+        raise UserError(f"--budget-range: expected LOW:HIGH with 0 < LOW <= HIGH, got {args.budget_range!r}") \
+            from None
+    try:
         require_torch()
         scenario = training_scenario(args.scenario, args.overrides)
-        result = train(scenario, steps=args.steps, seed=args.seed, progress=True)
+        result = train(scenario, steps=args.steps, seed=args.seed, config=config, progress=True)
     except (TorchMissing, ScenarioError, ValueError) as exc:
         raise UserError(str(exc)) from None
     try:
@@ -417,7 +431,9 @@ def cmd_train_auction(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UserError(f"{args.out}: cannot write the weights ({exc.strerror})") from None
     info = result.model.info
-    print(f"MURBA for {info['scenario']}: {info['n']} owners, M = {info['M']}, B = {info['budget']:g}, "
+    low, high = info["budget_range"]
+    budget = f"B = {low:g}" if low == high else f"B in [{low:g}, {high:g}]"
+    print(f"MURBA for {info['scenario']}: {info['n']} owners, M = {info['M']}, {budget}, "
           f"{info['aggregation']}; {info['config']['steps']} steps in {result.seconds:.1f} s (seed {info['seed']})")
     rows = [("error bound, mean", "error_bound"),
             ("regret (eq. 3), mean over owners", "regret_mean"), ("regret (eq. 3), max over owners", "regret_max"),

@@ -33,7 +33,7 @@ def ctx_with(budgets) -> RoundContext:
 def test_validation_messages():
     with pytest.raises(ValueError, match=r"weights: MURBA needs the file of a trained network.*privmarket\[learned\]"):
         FLMarket(FLMarket.Params(auction="murba"))
-    with pytest.raises(ValueError, match=r"unknown auction 'vcg' \(known: all_in, proportional_share, murba\)"):
+    with pytest.raises(ValueError, match=r"unknown auction 'vcg' \(known: all_in, proportional_share, fair_query, murba\)"):
         FLMarket(FLMarket.Params(auction="vcg"))
     with pytest.raises(ValueError, match="shading"):
         FLMarket(FLMarket.Params(shading=(0.5, 2.0)))

@@ -258,13 +258,13 @@ def test_torch_error_bound_matches_numpy():
     from market.training.murba import error_bound_torch
 
     eps = np.random.default_rng(7).uniform(0.05, 3.0, (100, 5))
-    for rule in ("var_opt", "bias_opt", "data_size"):
+    for rule in ("var_opt", "bias_opt", "data_size", "error_opt"):
         for d_var in (1, 10):
             expected = error_bound(aggregate(rule, eps, 1.5, d_var), eps, 1.5, d_var)
             got = error_bound_torch(torch.as_tensor(eps), rule, 1.5, d_var).numpy()
             np.testing.assert_allclose(got, expected, rtol=1e-12)
-    with pytest.raises(ValueError, match="MURBA is trained for var_opt, bias_opt, data_size"):
-        error_bound_torch(torch.as_tensor(eps), "error_opt", 1.0, 1)
+    with pytest.raises(ValueError, match="MURBA is trained for var_opt, bias_opt, data_size, error_opt"):
+        error_bound_torch(torch.as_tensor(eps), "median", 1.0, 1)
 
 
 def test_torch_valuations_match_numpy():

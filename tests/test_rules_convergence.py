@@ -43,8 +43,13 @@ def dominant_scenario(rule: str) -> dict:
     }
 
 
+#: Registered rules with no convergence guarantee: the uniformly random baseline of the tournaments
+#: (tests/test_tournament.py checks it plays uniformly).
+BASELINES = {"random"}
+
+
 def test_every_registered_rule_is_covered():
-    assert set(SETTINGS) == set(RULES)
+    assert set(SETTINGS) == set(RULES) - BASELINES
 
 
 @pytest.mark.parametrize("rule", sorted(SETTINGS))

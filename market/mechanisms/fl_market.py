@@ -25,7 +25,10 @@ Learning rules over the shading grid can therefore discover All-in's
 profitable under-reports (docs/models/fl_market.md#g8).
 
 **Auctions.** ``all_in`` (Algorithm 4 on :math:`V_i = v_i(\\bar\\varepsilon_i)`,
-not truthful), ``proportional_share`` (truthful in the valuation,
+not truthful; when owners' ``data_size`` differ, unit valuations and payments are per
+unit of :math:`\\bar\\varepsilon_i |D_i|` as in the authors' released code),
+``fair_query`` (the authors' single-minded baseline: budget feasible and IR,
+every winner sells the same :math:`\\varepsilon`), ``proportional_share`` (truthful in the valuation,
 budget feasible and IR; see :func:`market.theory.fl_market.auctions.proportional_share`) and
 ``murba``, the learned auction of Sec. 5.2 (Algorithm 5; budget feasible by
 construction, approximately truthful and IR): a network trained for the
@@ -98,7 +101,8 @@ class FLMarket(Mechanism):
         Attributes
         ----------
         auction : str
-            ``"all_in"``, ``"proportional_share"`` or ``"murba"``.
+            ``"all_in"``, ``"proportional_share"``, ``"fair_query"`` (the authors' single-minded
+            baseline, :func:`market.auctions.fair_query`) or ``"murba"``.
         aggregation : str
             ``"bias_opt"``, ``"var_opt"``, ``"data_size"`` or ``"error_opt"``.
         loop : str
@@ -220,10 +224,23 @@ class FLMarket(Mechanism):
         """The auction, ``f(kind, rate, eps_bar, budget, **options)``: a named one or the MURBA network."""
         return self._model if self._model is not None else AUCTIONS[self.params.auction]
 
+    @staticmethod
+    def _sizes(owners: OwnerArrays) -> np.ndarray | None:
+        """Owners' data sizes, or ``None`` when all are equal (the paper's setting: the auctions and
+        weights are then exactly the paper's, whatever the common size)."""
+        return None if np.all(owners.data_size == owners.data_size[0]) else owners.data_size
+
+    def _auction_options(self, owners: OwnerArrays) -> dict[str, object]:
+        """The auction's keyword options for this population (All-in prices data sizes when they differ)."""
+        options = dict(self._options)
+        if self.params.auction == "all_in" and len(owners):
+            options["data_size"] = self._sizes(owners)
+        return options
+
     def _run(self, action: np.ndarray, owners: OwnerArrays, budgets: np.ndarray) -> Allocation:
         """One auction per buyer (batch axis 0) with the reported rates ``action * sensitivity``."""
         kind, rate, eps_bar = self._bids(owners)
-        options = dict(self._options)
+        options = self._auction_options(owners)
         if self.params.auction == "proportional_share":
             options["side"] = owners.ids % 2 == 1
         shape = (budgets.size, len(owners))
@@ -245,8 +262,7 @@ class FLMarket(Mechanism):
         kind, rate, eps_bar = self._bids(owners)
         alloc = self._run(action, owners, budgets[held])
         eps = alloc.epsilon
-        # equal data sizes (the paper's setting) mean uniform raw weights 1/n
-        sizes = None if np.all(owners.data_size == owners.data_size[0]) else owners.data_size
+        sizes = self._sizes(owners)
         weights = aggregate(self.params.aggregation, eps, self.params.L, self._d_var, sizes)
         err = error_bound(weights, eps, self.params.L, self._d_var, sizes)
         payment = alloc.payment.sum(axis=0)
@@ -360,5 +376,5 @@ class FLMarket(Mechanism):
             self._auction(), np.broadcast_to(kind, shape), np.broadcast_to(rate, shape),
             np.broadcast_to(eps_bar, shape), np.broadcast_to(action * rate, shape),
             budgets * (1.0 - self.params.commission),
-            np.broadcast_to(rate[:, None] * cand, shape + (cand.size,)), **self._options)
+            np.broadcast_to(rate[:, None] * cand, shape + (cand.size,)), **self._auction_options(owners))
         return util.sum(axis=0)

@@ -47,6 +47,8 @@ STANDARD_COLUMNS: tuple[Column, ...] = (
     Column("mean_utility", "mean owner utility (1/n) sum_i u_i", "money per owner per round"),
     Column("platform_utility", "the platform's utility this round", "money per round"),
     Column("buyer_spend", "what the buyers paid this round", "money per round"),
+    Column("buyer_surplus", "sum_b (w_b acc_b - p_b): buyers' value of what they bought (valuation w_b times "
+           "accuracy acc_b, 1 where the mechanism reports none) minus what they paid", "money per round"),
     Column("information_rent_total",
            "sum_i r_i with r_i = u_i(a_i, a_-i) - u_i(o_i, a_-i): each owner's utility above its outside "
            "option o_i (participation constraint), from the mechanism's deviation utilities",

@@ -421,8 +421,9 @@ class DataMarket(mesa.Model):
         self.row = round_metrics(self.steps, self.simulator.time, self.owners.action, outcome,
                                  self.mechanism.action_space, len(self.buyers), self.platform.state(),
                                  self.measures(outcome, ctx))
-        self.row["buyer_surplus"] = float(np.sum(surplus(ctx.buyer_valuations, outcome.buyer_accuracy,
-                                                         outcome.buyer_payments)))
+        # a mechanism that charges buyers nothing may leave buyer_payments empty (its default)
+        paid = outcome.buyer_payments if outcome.buyer_payments.size else np.zeros(len(ctx.buyer_valuations))
+        self.row["buyer_surplus"] = float(np.sum(surplus(ctx.buyer_valuations, outcome.buyer_accuracy, paid)))
         if self.buyer_rule is not None:
             self.row["buyer_mean_spend"] = float(ctx.buyer_spend.mean()) if ctx.buyer_spend is not None else 0.0
         if self.collect:

@@ -86,7 +86,7 @@ import numpy as np
 from tqdm import tqdm
 
 from market.core.population import sample_owners
-from market.theory.fl_market.aggregation import aggregate, error_bound
+from market.theory.fl_market.aggregation import aggregate, error_bound, error_optimal_weights
 from market.theory.fl_market.auctions import (
     EXP,
     LINEAR,
@@ -100,8 +100,8 @@ from market.theory.fl_market.auctions import (
 from market.theory.fl_market.murba import MURBAModel, TORCH_HINT
 from scenarios.schema import apply_overrides, dict_label, read_raw, validate
 
-#: Aggregation rules MURBA can be trained for (differentiable in epsilon).
-TRAINABLE_AGGREGATIONS = ("var_opt", "bias_opt", "data_size")
+#: Aggregation rules MURBA can be trained for (their error bound is differentiable in epsilon).
+TRAINABLE_AGGREGATIONS = ("var_opt", "bias_opt", "data_size", "error_opt")
 #: Smallest reported privacy budget a misreport may take.
 MIN_REPORTED_BUDGET = 1e-3
 
@@ -160,6 +160,16 @@ class TrainingConfig:
         PyTorch threads while training and evaluating.  The networks are small:
         measured, a second thread trains 1.2 times faster on an idle 2-core
         machine and about 5 times slower on a busy one.
+    budget_range : tuple of float
+        ``(low, high)``: every training profile's auction budget is drawn from
+        :math:`U[low, high]`, so one network serves that whole range (the budget is
+        an input); empty: the scenario's one budget [the paper trains per budget].
+    dummy_payment : bool
+        Give the payment softmax an extra "unspent" node, so the budget need not
+        be spent [RegretNet option of the authors' code; off in the paper].
+    normalise : bool
+        Standardise the :math:`\\log(1+x)` inputs with the training sample's mean
+        and deviation [not in the paper]; ``False`` feeds plain :math:`\\log(1+x)`.
     """
 
     steps: int = 1000
@@ -180,6 +190,9 @@ class TrainingConfig:
     test_misreport_steps: int = 50
     test_restarts: int = 1
     threads: int = 1
+    budget_range: tuple[float, ...] = ()
+    dummy_payment: bool = False
+    normalise: bool = True
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch", "profiles", "update_every", "rho_every", "test_profiles", "threads"):
@@ -191,6 +204,15 @@ class TrainingConfig:
             raise ValueError("misreport steps and restarts: must be non-negative")
         if not self.hidden or min(self.hidden) < 1:
             raise ValueError(f"hidden: needs at least one layer of positive width, got {self.hidden}")
+        if self.budget_range and not (len(self.budget_range) == 2
+                                      and 0 < self.budget_range[0] <= self.budget_range[1] < np.inf):
+            raise ValueError(f"budget_range: needs 0 < low <= high, got {self.budget_range}")
+
+    def budgets(self, market: TrainingMarket, rng: np.random.Generator, size: int) -> np.ndarray:
+        """Auction budgets of ``size`` profiles: the market's one budget, or draws from ``budget_range``."""
+        if not self.budget_range:
+            return np.full(size, market.budget)
+        return rng.uniform(self.budget_range[0], self.budget_range[1], size)
 
 
 @dataclass(frozen=True)
@@ -332,7 +354,8 @@ class Training:
     Attributes
     ----------
     model : MURBAModel
-        The trained network (its ``info`` records the training).
+        The trained network (its ``info`` records the training, with the training
+        curve: ``info["curve"]``, about 100 evenly spaced iterations of ``history``).
     trained, untrained : Evaluation
         The trained and the initial network on the same held-out profiles.
     seconds : float
@@ -350,8 +373,11 @@ class Training:
 
 
 # ----------------------------------------------------------------- the network in torch
-def _build_network(torch: Any, n: int, M: int, hidden: tuple[int, ...]) -> Any:
-    """The two networks of MBR (Fig. 3) as a ``ModuleDict`` of ``Sequential`` (tanh hidden layers)."""
+def _build_network(torch: Any, n: int, M: int, hidden: tuple[int, ...], dummy_payment: bool = False) -> Any:
+    """The two networks of MBR (Fig. 3) as a ``ModuleDict`` of ``Sequential`` (tanh hidden layers).
+
+    With ``dummy_payment`` the payment network has ``n + 1`` outputs (the last: budget left unspent).
+    """
     def mlp(n_out: int) -> Any:
         layers, width = [], n * (M + 1) + 1
         for h in hidden:
@@ -359,7 +385,7 @@ def _build_network(torch: Any, n: int, M: int, hidden: tuple[int, ...]) -> Any:
             width = h
         return torch.nn.Sequential(*layers, torch.nn.Linear(width, n_out))
 
-    return torch.nn.ModuleDict({"allocation": mlp(n * (M + 1)), "payment": mlp(n)})
+    return torch.nn.ModuleDict({"allocation": mlp(n * (M + 1)), "payment": mlp(n + int(dummy_payment))})
 
 
 def _linear_layers(sequential: Any) -> list[Any]:
@@ -380,7 +406,7 @@ def torch_network(model: MURBAModel, dtype: Any = None) -> Any:
     torch = require_torch()
     dtype = torch.float32 if dtype is None else dtype
     hidden = tuple(w.shape[0] for w, _ in model.allocation[:-1])
-    net = _build_network(torch, model.n, model.M, hidden).to(dtype)
+    net = _build_network(torch, model.n, model.M, hidden, model.dummy_payment).to(dtype)
     with torch.no_grad():
         for name in ("allocation", "payment"):
             for module, (weight, bias) in zip(_linear_layers(net[name]), getattr(model, name)):
@@ -394,7 +420,7 @@ def forward(net: Any, x: Any, n: int, M: int) -> tuple[Any, Any]:
     torch = require_torch()
     logits = net["allocation"](x)
     z = torch.softmax(logits.reshape(logits.shape[:-1] + (n, M + 1)), dim=-1)
-    return z, torch.softmax(net["payment"](x), dim=-1)
+    return z, torch.softmax(net["payment"](x), dim=-1)[..., :n]
 
 
 def _valuation_t(torch: Any, kind: Any, rate: Any, eps: Any) -> Any:
@@ -407,11 +433,28 @@ def _valuation_t(torch: Any, kind: Any, rate: Any, eps: Any) -> Any:
 
 
 def error_bound_torch(eps: Any, aggregation: str, L: float, d_var: int) -> Any:
-    """:math:`d_{var}\\mathrm{VAR} + \\mathrm{BIAS}^2` of ``aggregation`` for all-positive ``eps`` (equal sizes)."""
+    """:math:`d_{var}\\mathrm{VAR} + \\mathrm{BIAS}^2` of ``aggregation`` for all-positive ``eps`` (equal sizes).
+
+    For ``"error_opt"`` the weights :math:`\\lambda^*(\\varepsilon)` minimise the bound
+    itself (:func:`market.aggregation.error_optimal_weights`) and its gradient is that
+    of the optimal value.  Implicit differentiation of the KKT system gives it in
+    closed form: with :math:`f(\\lambda, \\varepsilon)` the bound and constraints
+    (:math:`\\sum_j\\lambda_j = 1`, :math:`\\lambda \\ge 0`) that do not involve
+    :math:`\\varepsilon`, the term :math:`\\nabla_\\lambda \\mathcal L \\cdot
+    \\partial\\lambda^*/\\partial\\varepsilon` vanishes by stationarity and
+    complementary slackness, so :math:`d f^*/d\\varepsilon = \\partial f/\\partial\\varepsilon
+    (\\lambda^*, \\varepsilon)` (the envelope theorem; :math:`\\lambda^*` is unique since
+    the variance term is strictly convex).  The solver's weights therefore enter as
+    constants and autograd differentiates the bound at them -- exact, not a surrogate
+    (a test checks it against finite differences of the optimal value).
+    """
     torch = require_torch()
     n = eps.shape[-1]
     if aggregation == "var_opt":
         lam = eps**2 / (eps**2).sum(dim=-1, keepdim=True)
+    elif aggregation == "error_opt":
+        lam = torch.as_tensor(error_optimal_weights(eps.detach().double().cpu().numpy(), L, d_var),
+                              dtype=eps.dtype)
     elif aggregation in ("bias_opt", "data_size"):
         lam = torch.full_like(eps, 1.0 / n)  # every owner wins: uniform weights, no spare weight
     else:
@@ -451,8 +494,8 @@ class _Objective:
         self.eye = torch.eye(self.n, dtype=torch.bool)
         self.template = template
 
-    def batch(self, kind: np.ndarray, rate: np.ndarray, eps_bar: np.ndarray) -> _Batch:
-        t, budget = self.torch, np.full(kind.shape[0], self.market.budget)
+    def batch(self, kind: np.ndarray, rate: np.ndarray, eps_bar: np.ndarray, budget: np.ndarray) -> _Batch:
+        t = self.torch
         _, values = bid_transformation(kind, rate, eps_bar, self.M)
         x = self.template.features(values, eps_bar, budget)
         return _Batch(x=t.as_tensor(x, dtype=self.dtype), kind=t.as_tensor(kind),
@@ -525,12 +568,16 @@ def training_scenario(source: str | Path | Mapping[str, Any], overrides: list[st
     return validate(raw, label)
 
 
-def _template(market: TrainingMarket, kind: np.ndarray, rate: np.ndarray, eps_bar: np.ndarray) -> MURBAModel:
-    """A network without layers whose input scaling is fitted to the training sample."""
+def _template(market: TrainingMarket, kind: np.ndarray, rate: np.ndarray, eps_bar: np.ndarray,
+              budget: np.ndarray, normalise: bool = True) -> MURBAModel:
+    """A network without layers whose input scaling is fitted to the training sample (identity if not ``normalise``)."""
     _, values = bid_transformation(kind, rate, eps_bar, market.M)
     owner = np.concatenate([values, eps_bar[..., None]], axis=-1).reshape(kind.shape[0], -1)
-    raw = np.log1p(np.concatenate([owner, np.full((kind.shape[0], 1), market.budget)], axis=-1))
+    raw = np.log1p(np.concatenate([owner, budget[:, None]], axis=-1))
     scale = raw.std(axis=0)
+    if not normalise:
+        return MURBAModel(n=market.n, M=market.M, feature_mean=np.zeros(raw.shape[1]),
+                          feature_scale=np.ones(raw.shape[1]), allocation=(), payment=())
     return MURBAModel(n=market.n, M=market.M, feature_mean=raw.mean(axis=0),
                       feature_scale=np.where(scale > 1e-8, scale, 1.0), allocation=(), payment=())
 
@@ -575,21 +622,28 @@ def train(
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     kind, rate, eps_bar = market.sample(rng, config.profiles)
+    budget = config.budgets(market, rng, config.profiles)
     test = market.sample(rng, config.test_profiles)
-    template = _template(market, kind, rate, eps_bar)
-    net = _build_network(torch, market.n, market.M, config.hidden)
+    test_budget = config.budgets(market, rng, config.test_profiles)
+    template = _template(market, kind, rate, eps_bar, budget, config.normalise)
+    net = _build_network(torch, market.n, market.M, config.hidden, config.dummy_payment)
     untrained = export_model(net, template)
     objective = _Objective(torch, template, market, torch.float32)
     with _threads(torch, config.threads):
-        history, seconds = _optimise(net, objective, objective.batch(kind, rate, eps_bar), config, rng, progress)
+        history, seconds = _optimise(net, objective, objective.batch(kind, rate, eps_bar, budget), config, rng,
+                                     progress)
     info = {"scenario": market.name, "n": market.n, "M": market.M, "budget": market.budget,
+            "budget_range": list(config.budget_range) or [market.budget] * 2,
             "aggregation": market.aggregation, "L": market.L, "d_var": market.d_var, "seed": seed,
             "seconds": round(seconds, 1), "torch": str(torch.__version__), "config": dataclasses.asdict(config)}
+    every = max(1, config.steps // 100)
+    info["curve"] = {"step": list(range(0, config.steps, every)),
+                     **{key: [round(float(v), 6) for v in history[key][::every]] for key in history}}
     model = export_model(net, template, info)
-    trained = evaluate(model, market, *test, config=config, seed=seed)
+    trained = evaluate(model, market, *test, config=config, seed=seed, budget=test_budget)
     model = dataclasses.replace(model, info=info | {"test": dataclasses.asdict(trained)})
     return Training(model=model, trained=trained,
-                    untrained=evaluate(untrained, market, *test, config=config, seed=seed),
+                    untrained=evaluate(untrained, market, *test, config=config, seed=seed, budget=test_budget),
                     seconds=seconds, history=history)
 
 
@@ -649,8 +703,12 @@ def evaluate(
     eps_bar: np.ndarray,
     config: TrainingConfig = TrainingConfig(),
     seed: int = 0,
+    budget: np.ndarray | float | None = None,
 ) -> Evaluation:
     """Regret, IR violation, budget excess and error bound of ``model`` on true profiles ``(kind, rate, eps_bar)``.
+
+    ``budget`` is the auction budget of every profile (a number or one per
+    profile; default: the market's).
 
     Each owner's misreport is the best of ``1 + config.test_restarts``
     searches in torch (``config.test_misreport_steps`` steps of eq. 2, step
@@ -663,8 +721,9 @@ def evaluate(
     torch = require_torch()
     rng = np.random.default_rng(seed)
     objective = _Objective(torch, model, market, torch.float32)
-    b = objective.batch(kind, rate, eps_bar)
-    budget = np.full(kind.shape[0], market.budget)
+    budget = np.broadcast_to(np.asarray(market.budget if budget is None else budget, dtype=float),
+                             kind.shape[:1]).copy()
+    b = objective.batch(kind, rate, eps_bar, budget)
     alloc = model(kind, rate, eps_bar, budget)
     u_true = alloc.payment - valuation(kind, rate, alloc.epsilon)
     truth = objective.blocks(b)
@@ -678,7 +737,7 @@ def evaluate(
             best = np.maximum(best, _deviating_utilities(model, kind, rate, eps_bar, budget, mis.double().numpy()))
     rgv, irv = (best - u_true).mean(axis=0), np.maximum(-u_true, 0.0).mean(axis=0)
     shading = np.concatenate([
-        empirical_regret(model, kind[c:c + 20], rate[c:c + 20], eps_bar[c:c + 20], market.budget,
+        empirical_regret(model, kind[c:c + 20], rate[c:c + 20], eps_bar[c:c + 20], budget[c:c + 20],
                          market.shading).gain for c in range(0, kind.shape[0], 20)]).mean(axis=0)
     err = error_bound(aggregate(market.aggregation, alloc.epsilon, market.L, market.d_var), alloc.epsilon,
                       market.L, market.d_var)
@@ -725,3 +784,22 @@ def _progress(total: int, show: bool) -> Any:
         return None
 
     return tqdm(total=total, unit="step", file=sys.stderr, leave=False, disable=not sys.stderr.isatty())
+
+
+def evaluate_budgets(
+    model: MURBAModel,
+    market: TrainingMarket,
+    budgets: np.ndarray,
+    profiles: int = 200,
+    config: TrainingConfig = TrainingConfig(),
+    seed: int = 0,
+) -> dict[float, Evaluation]:
+    """:func:`evaluate` at each budget of ``budgets`` on the same ``profiles`` fresh held-out profiles.
+
+    This is how a network trained over a ``budget_range`` is checked across it:
+    regret, IR violation and budget excess at every budget.
+    """
+    rng = np.random.default_rng(seed)
+    kind, rate, eps_bar = market.sample(rng, profiles)
+    return {float(b): evaluate(model, market, kind, rate, eps_bar, config=config, seed=seed, budget=float(b))
+            for b in np.asarray(budgets, dtype=float)}

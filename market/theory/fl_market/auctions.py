@@ -120,7 +120,8 @@ def _bids(rate: np.ndarray, eps_bar: np.ndarray, budget: np.ndarray) -> tuple[np
 
 
 def all_in(
-    value: np.ndarray, eps_bar: np.ndarray, budget: np.ndarray | float, loop: str = "skip"
+    value: np.ndarray, eps_bar: np.ndarray, budget: np.ndarray | float, loop: str = "skip",
+    data_size: np.ndarray | None = None,
 ) -> Allocation:
     """All-in (Algorithm 4): proportional-share auction for single-minded owners.
 
@@ -150,6 +151,12 @@ def all_in(
         ``"skip"`` is the printed pseudo-code (keep scanning after a failed
         owner); ``"prefix"`` is the prose's reading (stop at the first failure).
         They differ, e.g. V = (10.5, 3), eps_bar = (5, 1), B = 10 (docs/models/fl_market.md#g7).
+    data_size : numpy.ndarray, shape (..., n), optional
+        Owners' data sizes :math:`|D_i|`, as in the authors' released code: the
+        unit valuation becomes :math:`V'_i/(\\bar\\varepsilon'_i |D_i|)`, the scan
+        accumulates :math:`\\bar\\varepsilon'_j |D_j|` and winner *i* is paid
+        :math:`\\bar\\varepsilon'_i |D_i|\\, B/\\sum_{j\\in W}\\bar\\varepsilon'_j|D_j|`.
+        ``None`` (every size 1) gives exactly the paper's auction.
 
     Returns
     -------
@@ -158,17 +165,79 @@ def all_in(
     if loop not in ("skip", "prefix"):
         raise ValueError(f"loop: must be 'skip' or 'prefix', got {loop!r}")
     value, eps_bar, budget = _bids(value, eps_bar, budget)
-    unit = value / eps_bar
+    quantity = eps_bar if data_size is None else eps_bar * _sizes(data_size, eps_bar.shape)
+    unit = value / quantity
     order = np.argsort(unit, axis=-1, kind="stable")
     unit_s = np.take_along_axis(unit, order, axis=-1)
-    eps_s = np.take_along_axis(eps_bar, order, axis=-1)
-    win_s = _all_in_scan(unit_s, eps_s, budget, loop)
+    quantity_s = np.take_along_axis(quantity, order, axis=-1)
+    win_s = _all_in_scan(unit_s, quantity_s, budget, loop)
     win = np.zeros_like(win_s)
     np.put_along_axis(win, order, win_s, axis=-1)
-    epsilon = np.where(win, eps_bar, 0.0)
-    total = epsilon.sum(axis=-1)
+    sold = np.where(win, quantity, 0.0)
+    total = sold.sum(axis=-1)
     p_unit = np.divide(budget, total, out=np.zeros_like(total), where=total > 0)
-    return Allocation(epsilon=epsilon, payment=epsilon * p_unit[..., None])
+    return Allocation(epsilon=np.where(win, eps_bar, 0.0), payment=sold * p_unit[..., None])
+
+
+def _sizes(data_size: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Data sizes broadcast to the bids' shape, checked positive and finite."""
+    size = np.broadcast_to(np.asarray(data_size, dtype=float), shape)
+    if np.any(~np.isfinite(size)) or np.any(size <= 0):
+        raise ValueError("data_size: data sizes must be positive and finite")
+    return size
+
+
+def fair_query(value: np.ndarray, eps_bar: np.ndarray, budget: np.ndarray | float) -> Allocation:
+    """FairQuery: the single-minded baseline auction of the authors' released code, vectorised.
+
+    Owners are scanned in ascending order of reported valuation :math:`V'`
+    (stable sort).  The scan stops at the first position :math:`i` (0-based) where
+    either :math:`V'_{(i)} > B/(i+1)` or some owner among the first :math:`i+1`
+    has :math:`\\bar\\varepsilon'_{(j)} < \\bar\\varepsilon'_{max}/(n-i-1)`; the
+    :math:`k` owners before it win.  Every winner sells the same privacy
+    parameter :math:`\\varepsilon = \\bar\\varepsilon'_{max}/(n-k)` at the same
+    price :math:`\\min(B/k, V'_{(k)})`, the first loser's valuation capped by an
+    equal split of the budget.
+
+    Budget feasible (:math:`k \\min(B/k,\\cdot) \\le B`) and individually rational
+    for valuations non-decreasing in :math:`\\varepsilon`: a winner's
+    :math:`\\varepsilon \\le \\bar\\varepsilon'_i` (the check at position
+    :math:`k-1` covers every winner) and her price is at least
+    :math:`V'_{(k-1)} \\ge V'_i`.  The last owner in the order can never win
+    (the threshold :math:`\\bar\\varepsilon'_{max}/0` is infinite), so one owner
+    alone sells nothing.
+
+    Parameters
+    ----------
+    value : numpy.ndarray, shape (..., n)
+        Reported single-minded valuations :math:`V'_i \\ge 0`.
+    eps_bar : numpy.ndarray, shape (..., n)
+        Reported privacy budgets :math:`\\bar\\varepsilon'_i > 0`.
+    budget : float or numpy.ndarray, shape (...)
+        Financial budget :math:`B`.
+
+    Returns
+    -------
+    Allocation
+    """
+    value, eps_bar, budget = _bids(value, eps_bar, budget)
+    n = value.shape[-1]
+    order = np.argsort(value, axis=-1, kind="stable")
+    v_s = np.take_along_axis(value, order, axis=-1)
+    e_s = np.take_along_axis(eps_bar, order, axis=-1)
+    position = np.arange(n)
+    eps_max = eps_bar.max(axis=-1, initial=0.0)[..., None]
+    with np.errstate(divide="ignore"):
+        need = eps_max / (n - 1 - position)                   # inf at the last position
+    ok = (v_s <= budget[..., None] / (position + 1)) & (np.minimum.accumulate(e_s, axis=-1) >= need)
+    k = np.argmin(ok, axis=-1) if n else np.zeros(budget.shape, dtype=int)   # first failure exists
+    first_loser = np.take_along_axis(v_s, np.minimum(k, n - 1)[..., None], axis=-1)[..., 0] if n else budget
+    price = np.where(k > 0, np.minimum(budget / np.maximum(k, 1), first_loser), 0.0)
+    eps = eps_max[..., 0] / np.maximum(n - k, 1)
+    win_s = position < k[..., None]
+    win = np.zeros_like(win_s)
+    np.put_along_axis(win, order, win_s, axis=-1)
+    return Allocation(epsilon=np.where(win, eps[..., None], 0.0), payment=np.where(win, price[..., None], 0.0))
 
 
 def _all_in_scan(unit: np.ndarray, eps: np.ndarray, budget: np.ndarray, loop: str) -> np.ndarray:
@@ -581,10 +650,17 @@ def _ration(
 
 def all_in_multi_minded(
     kind: np.ndarray, rate: np.ndarray, eps_bar: np.ndarray, budget: np.ndarray | float,
-    loop: str = "skip",
+    loop: str = "skip", data_size: np.ndarray | None = None,
 ) -> Allocation:
     """All-in on general owners treated as single-minded, :math:`V_i = v_i(\\bar\\varepsilon_i)` (Sec. 6.1)."""
-    return all_in(valuation(kind, rate, eps_bar), eps_bar, budget, loop=loop)
+    return all_in(valuation(kind, rate, eps_bar), eps_bar, budget, loop=loop, data_size=data_size)
+
+
+def fair_query_multi_minded(
+    kind: np.ndarray, rate: np.ndarray, eps_bar: np.ndarray, budget: np.ndarray | float,
+) -> Allocation:
+    """:func:`fair_query` on general owners treated as single-minded, :math:`V_i = v_i(\\bar\\varepsilon_i)`."""
+    return fair_query(valuation(kind, rate, eps_bar), eps_bar, budget)
 
 
 #: Training-free auctions by name with the common signature ``f(kind, rate, eps_bar, budget, **options)``
@@ -592,6 +668,7 @@ def all_in_multi_minded(
 AUCTIONS: dict[str, Callable[..., Allocation]] = {
     "all_in": all_in_multi_minded,
     "proportional_share": proportional_share,
+    "fair_query": fair_query_multi_minded,
 }
 #: Auction x aggregation pairs of the evaluation (Sec. 6.2, Fig. 5): the paper
 #: compares {All-in, MURBA} x {BiasOpt, VarOpt}; these are the training-free

@@ -30,7 +30,18 @@ network is a :class:`MURBAModel`; it is an auction with the signature of
 
 **Input scaling** (not in the paper, docs/models/fl_market.md#murba-open): every input is
 mapped to :math:`\\log(1 + x)` and standardised with the mean and standard
-deviation of the training sample, which the weights file stores.
+deviation of the training sample, which the weights file stores (training
+with ``normalise = False`` stores mean 0 and scale 1: plain :math:`\\log(1+x)`).
+
+**Budget.** :math:`B` is an input of both networks, so a network trained on
+profiles whose budgets are drawn from a range (``budget_range`` of
+:class:`market.murba_training.TrainingConfig`) serves every budget in that
+range; its range is in ``info["budget_range"]``.
+
+**Dummy payment node** (RegretNet's option, in the authors' released code):
+the payment network may have :math:`n + 1` outputs; the softmax then runs
+over the owners and one "unspent" node, so :math:`\\sum_i p_i \\le B` and the
+budget need not be spent.  :attr:`MURBAModel.dummy_payment` tells which.
 
 **Weights file.**  One ``.npz`` file (read with ``allow_pickle=False``):
 the arrays ``allocation.<k>.weight`` / ``.bias`` and ``payment.<k>.weight``
@@ -105,6 +116,11 @@ class MURBAModel:
     info: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def dummy_payment(self) -> bool:
+        """Whether the payment softmax has the extra "unspent" node (``n + 1`` outputs)."""
+        return bool(self.payment) and self.payment[-1][0].shape[0] == self.n + 1
+
+    @property
     def n_inputs(self) -> int:
         """:math:`n(M+1) + 1` inputs: per owner M sub-bid values and her budget, then B."""
         return self.n * (self.M + 1) + 1
@@ -143,11 +159,12 @@ class MURBAModel:
         z : numpy.ndarray, shape (..., n, M+1)
             Allocation probabilities; ``z[..., 0]`` is the dummy "lose" node.
         share : numpy.ndarray, shape (..., n)
-            Payment shares :math:`\\bar p_i` (softmax over the owners).
+            Payment shares :math:`\\bar p_i` (softmax over the owners, and the
+            unspent node when :attr:`dummy_payment`, whose share is dropped).
         """
         logits = _mlp(self.allocation, x)
         z = _softmax(logits.reshape(logits.shape[:-1] + (self.n, self.M + 1)))
-        return z, _softmax(_mlp(self.payment, x))
+        return z, _softmax(_mlp(self.payment, x))[..., :self.n]
 
     def __call__(
         self, kind: np.ndarray, rate: np.ndarray, eps_bar: np.ndarray, budget: np.ndarray | float
@@ -253,7 +270,8 @@ def _load(path: str, mtime_ns: int, size: int) -> MURBAModel:
         raise ValueError(f"weights: {path}: the network holds non-finite weights (NaN or infinity)")
     shapes = [(model.feature_mean.shape, (model.n_inputs,)), (model.feature_scale.shape, (model.n_inputs,)),
               (model.allocation[0][0].shape[1], model.n_inputs), (model.payment[0][0].shape[1], model.n_inputs),
-              (model.allocation[-1][0].shape[0], model.n * (model.M + 1)), (model.payment[-1][0].shape[0], model.n)]
-    if any(got != expected for got, expected in shapes):
+              (model.allocation[-1][0].shape[0], model.n * (model.M + 1))]
+    if any(got != expected for got, expected in shapes) or model.payment[-1][0].shape[0] not in (model.n,
+                                                                                                 model.n + 1):
         raise ValueError(f"weights: {path}: layer shapes do not match n = {model.n}, M = {model.M}")
     return model
