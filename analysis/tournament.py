@@ -482,7 +482,7 @@ def tournament(out: str | Path, *, rules: Sequence[str] | None = None, scenarios
                owners: int | None = None, overrides: Sequence[str] = (), mixed: bool = False,
                rank_by: str | None = None, test: str = "t", alpha: float = 0.05, client: Any = None,
                scheduler: str | None = None, n_workers: int | None = None, processes: bool = True,
-               progress: bool = False, announce: Any = None) -> TournamentResult:
+               progress: bool = False) -> TournamentResult:
     """Run (or resume) a tournament and write its tables, pages and heatmaps; see the module docstring.
 
     Parameters
@@ -511,8 +511,6 @@ def tournament(out: str | Path, *, rules: Sequence[str] | None = None, scenarios
         Where to run (:func:`analysis.distributed.dask_client`).
     progress : bool
         Progress bar on standard error.
-    announce : callable, optional
-        Called with the dashboard line.
 
     Raises
     ------
@@ -554,11 +552,8 @@ def tournament(out: str | Path, *, rules: Sequence[str] | None = None, scenarios
     todo = [t for t in tasks if not (out_dir / "parts" / f"{t.key}.parquet").exists()]
     failures: list[Failure] = []
     if todo:
-        if client is not None:
-            _, failures = run_tasks(client, _run_cell, todo, [t.key for t in todo], out_dir / "failed", progress)
-        else:
-            with dask_client(scheduler, n_workers, processes, announce) as own:
-                _, failures = run_tasks(own, _run_cell, todo, [t.key for t in todo], out_dir / "failed", progress)
+        with dask_client(scheduler, n_workers, processes, client) as running:
+            _, failures = run_tasks(running, _run_cell, todo, [t.key for t in todo], out_dir / "failed", progress)
     done = {t.key for t in tasks} - {f.key for f in failures}
     parts = [out_dir / "parts" / f"{k}.parquet" for k in sorted(done)]
     results = pd.read_parquet(parts) if parts else pd.DataFrame()

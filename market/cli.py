@@ -51,7 +51,6 @@ from importlib import metadata
 from pathlib import Path
 
 from analysis.design import designed_sweep, parse_params
-from analysis.distributed import dask_client
 from analysis.first_best import first_best
 from analysis.plots import plot
 from analysis.report import report
@@ -528,7 +527,7 @@ def _designed_sweep(args: argparse.Namespace) -> int:
         result = designed_sweep(args.scenario, args.design, params, args.samples, seed=args.design_seed,
                                 replicates=args.replicates, out=out, rounds=args.rounds,
                                 overrides=args.overrides, scheduler=args.scheduler, n_workers=args.workers,
-                                processes=not args.threads, progress=True, announce=print)
+                                processes=not args.threads, progress=True)
     except (ScenarioError, ValueError) as exc:
         raise UserError(str(exc)) from None
     design = result.design
@@ -579,7 +578,7 @@ def cmd_tournament(args: argparse.Namespace) -> int:
                             mechanisms=split(args.mechanisms), replicates=args.replicates, rounds=args.rounds,
                             owners=args.owners, overrides=args.overrides, mixed=args.mixed, rank_by=args.rank_by,
                             test=args.test, alpha=args.alpha, scheduler=args.scheduler, n_workers=args.workers,
-                            processes=not args.threads, progress=True, announce=print)
+                            processes=not args.threads, progress=True)
     except (ScenarioError, ValueError) as exc:
         raise UserError(str(exc)) from None
     if not result.rules.empty:
