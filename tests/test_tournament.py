@@ -76,7 +76,7 @@ def test_best_response_beats_random_at_the_posted_price_equilibrium(posted, clie
     assert "significantly ahead of random" in result.statements[0]
     assert np.isnan(cells.loc["random", "free_riding"])  # posted prices: not a shared good
     out = tmp_path / "t"
-    for name in ("ranking.parquet", "ranking.csv", "rules.csv", "tests.csv", "tournament.md", "tournament.html",
+    for name in ("ranking.parquet", "ranking.csv", "rules.csv", "tests.csv", "tournament.md",
                  "figures/heatmap_owner_welfare.png", "figures/heatmap_exploitability.svg"):
         assert (out / name).is_file(), name
     parts = pd.read_parquet(out / "parts")  # one call reads every run's row
