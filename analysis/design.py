@@ -218,7 +218,8 @@ def designed_sweep(scenario: str | Path | Mapping[str, Any], kind: str, params: 
     summary = _load_summary(out_dir)
     info = {"design": design.kind, "design_seed": design.seed, "samples": design.samples,
             "points": len(points), "replicates": replicates}
-    pq.write_table(table_with_provenance(pa.Table.from_pandas(summary, preserve_index=False), base_dict, **info),
+    pq.write_table(table_with_provenance(pa.Table.from_pandas(summary, preserve_index=False), base_dict,
+                                         summary["seed"].unique().tolist(), **info),
                    out_dir / "summary.parquet")
     summary.to_csv(out_dir / "summary.csv", index=False)
     return DesignedSweepResult(design, summary, len(todo) - len(failures), failures, out_dir)

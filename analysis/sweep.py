@@ -322,7 +322,8 @@ class SweepResult:
 def sweep(scenario: str | Path | Mapping[str, Any], grid: Mapping[str, Sequence[Any]], replicates: int = 1, *,
           out: str | Path | None = None, rounds: int | None = None, seed: int | None = None,
           owner_every: int | None = None, overrides: Sequence[str] = (), client: Any = None,
-          scheduler: str | None = None, n_workers: int | None = None, processes: bool = True, progress: bool = False, tol: float = 0.01) -> SweepResult:
+          scheduler: str | None = None, n_workers: int | None = None, processes: bool = True,
+          progress: bool = False, tol: float = 0.01) -> SweepResult:
     """Run the grid times ``replicates`` seeds on Dask; see the module docstring.
 
     Parameters
@@ -402,7 +403,8 @@ def sweep(scenario: str | Path | Mapping[str, Any], grid: Mapping[str, Sequence[
         _write_failure(out_dir, failure)
     failures = _collect_failures(out_dir)
     summary = _load_summary(out_dir)
-    pq.write_table(table_with_provenance(pa.Table.from_pandas(summary, preserve_index=False), base_dict),
+    pq.write_table(table_with_provenance(pa.Table.from_pandas(summary, preserve_index=False), base_dict,
+                                         summary["seed"].unique().tolist()),
                    out_dir / "summary.parquet")
     summary.to_csv(out_dir / "summary.csv", index=False)
     return SweepResult(summary, grid, cells, computed, out_dir, failures)

@@ -77,7 +77,7 @@ from analysis.emergence import settling_round  # noqa: E402
 from analysis.regimes import EQUILIBRIUM_TOL  # noqa: E402
 from market.simulation.recorder import Recorder  # noqa: E402
 from analysis.plots import _save  # noqa: E402
-from market.simulation.provenance import scenario_hash, table_with_provenance  # noqa: E402
+from market.simulation.provenance import TOURNAMENT_OUTCOMES, scenario_hash, table_with_provenance  # noqa: E402
 from market.core.mechanism import Mechanism  # noqa: E402
 from market.simulation.model import DataMarket  # noqa: E402
 from market.core.population import OwnerArrays  # noqa: E402
@@ -229,15 +229,15 @@ def _run_cell(task: _Run) -> dict[str, Any]:
     if task.out is not None:
         out = Path(task.out)
         resolved = scenario.to_dict()
-        _write(pd.DataFrame(rows), out / "parts" / f"{task.key}.parquet", resolved, seed)
+        _write(pd.DataFrame(rows), out / "parts" / f"{task.key}.parquet", resolved, seed, columns=TOURNAMENT_OUTCOMES)
         _write(frame, out / "rounds" / task.label / f"rule={task.rule}" / f"replicate={task.replicate}.parquet",
                resolved, seed)
     return {"key": task.key, "rows": rows}
 
 
-def _write(frame: pd.DataFrame, path: Path, scenario: Mapping[str, Any] | None = None, seed: int | None = None,
-           **extra: Any) -> None:
-    """Write a table with provenance, atomically (temporary name, then rename)."""
+def _write(frame: pd.DataFrame, path: Path, scenario: Mapping[str, Any] | None = None,
+           seed: int | Sequence[int] | None = None, **extra: Any) -> None:
+    """Write a table with provenance (:func:`market.simulation.provenance.with_provenance`), atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     table = table_with_provenance(pa.Table.from_pandas(frame, preserve_index=False), scenario, seed, **extra)
@@ -565,12 +565,14 @@ def tournament(out: str | Path, *, rules: Sequence[str] | None = None, scenarios
     tests = pairwise_tests(results, rank_by, test, alpha)
     lines = statements(cells, tests, rank_by, test, alpha)
     info = {"replicates": replicates, "rank_by": rank_by, "test": test, "alpha": alpha, "mixed": mixed}
+    manifest = json.loads((out_dir / "tournament.json").read_text())
+    seeds = results["seed"].unique().tolist()
     for name, frame in (("results", results), ("ranking", cells), ("rules", rule_rank), ("tests", tests)):
-        _write(frame, out_dir / f"{name}.parquet", **info)
+        _write(frame, out_dir / f"{name}.parquet", manifest["hashes"], seeds, columns=TOURNAMENT_OUTCOMES, **info)
         frame.to_csv(out_dir / f"{name}.csv", index=False)
     figures = heatmaps(cells, outcomes, out_dir / "figures")
     write_markdown(out_dir, cells, rule_rank, lines, outcomes, figures,
-                   header(json.loads((out_dir / "tournament.json").read_text()), rank_by))
+                   header(manifest, rank_by))
     return TournamentResult(results, cells, rule_rank, tests, lines, failures, len(todo), out_dir)
 
 
