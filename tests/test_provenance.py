@@ -2,13 +2,15 @@
 
 import json
 import math
+import sys
+import types
 
 import pandas as pd
 import pyarrow.parquet as pq
 from dask.distributed import Client, LocalCluster
 
 from analysis.design import designed_sweep, parse_params
-from analysis.reproduce import Check, Report
+from analysis.reproduce import Check, Report, reproduce
 from analysis.sensitivity import sensitivity
 from analysis.sweep import sweep
 from analysis.tournament import tournament
@@ -112,3 +114,18 @@ def test_every_parquet_file_of_every_kind_of_folder_carries_provenance(tiny, tmp
     assert _check_every_parquet_file(tmp_path / "tournament") == 2 * 2 * 2 + 4
     assert _check_every_parquet_file(tmp_path / "mixed") == 2 * 2 + 4
     assert pd.read_parquet(tmp_path / "design" / "parts")["cell"].nunique() == 12  # one call reads every part
+
+
+def test_reproduce_writes_its_check_table_as_json_and_csv(tmp_path, monkeypatch):
+    """`reproduce` itself (not only Report.write_checks) leaves checks.json and checks.csv beside the figures."""
+    paper = types.ModuleType("analysis.reproduce.p000")
+    paper.checks = lambda: [Check("c_th (Thm 3)", 1.5, 1.5001, 1e-3, "docs/models/fair_value.md#eq-4"),
+                            Check("welfare", 2.0, 2.5, 0.1)]
+    paper.figures = lambda out: []
+    monkeypatch.setitem(sys.modules, "analysis.reproduce.p000", paper)
+    report = reproduce("000", tmp_path / "p000")
+    assert [c.ok for c in report.checks] == [True, False]
+    data = json.loads((tmp_path / "p000" / "checks.json").read_text())
+    assert data["paper"] == "000" and data["passed"] == 1 and len(data["checks"]) == 2
+    table = pd.read_csv(tmp_path / "p000" / "checks.csv")
+    assert table["simulator"].tolist() == [1.5001, 2.5] and table["ok"].tolist() == [True, False]
