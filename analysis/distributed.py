@@ -1,12 +1,13 @@
 """Running many independent simulation tasks on Dask, resumably, with failures recorded.
 
-The experiments (:mod:`analysis.tournament`, the designed sweeps of
-:mod:`analysis.design`) share one execution path with ``privmarket sweep``: a
-``dask.distributed`` :class:`~dask.distributed.LocalCluster` of single-threaded
-worker processes by default, or an existing cluster by scheduler address.
-:func:`dask_client` opens it and reports the dashboard address;
-:func:`run_tasks` maps a task function over the tasks and collects what
-every task returned.  A task that raises does not stop the others: its
+Every experiment -- ``privmarket sweep`` over a grid (:mod:`analysis.sweep`) or a
+sampling design (:mod:`analysis.design`) and ``privmarket tournament``
+(:mod:`analysis.tournament`) -- runs on one execution path: :func:`dask_client`
+opens a ``dask.distributed`` :class:`~dask.distributed.LocalCluster` of
+single-threaded worker processes by default, or connects to an existing
+cluster by its scheduler address (``--scheduler``), and logs the dashboard
+address; :func:`run_tasks` maps a task function over the tasks and collects
+what every task returned.  A task that raises does not stop the others: its
 one-line reason is returned (and, with an output directory, written to
 ``DIR/failed/<key>.txt``, removed again when the task later succeeds), so a
 rerun retries exactly the failed and missing tasks.
