@@ -82,7 +82,7 @@ def test_best_response_beats_random_at_the_posted_price_equilibrium(posted, clie
     parts = pd.read_parquet(out / "parts")  # one call reads every run's row
     assert len(parts) == 10 and set(parts["seed"]) == {7, 8, 9, 10, 11}
     meta = read_provenance(pq.read_schema(next((out / "parts").glob("*.parquet"))))
-    assert len(meta["scenario_hash"]) == 64 and meta["columns"]["owner_welfare"]["unit"] == "utility"
+    assert len(meta["scenario_hash"]) == 64 and meta["columns"]["owner_welfare"]["unit"] == "money per owner per round"
     again = tournament(tmp_path / "t", rules=["best_response", "random"], scenarios=[posted], replicates=5,
                        client=client)
     assert again.computed == 0  # resumed: nothing rerun
