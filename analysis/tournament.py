@@ -367,7 +367,8 @@ def heatmaps(cells: pd.DataFrame, outcomes: Sequence[str], out: Path) -> list[Pa
         grid = labelled.pivot_table(index="rule", columns="market", values=name, dropna=False)
         if grid.isna().all().all():
             continue
-        fig, ax = plt.subplots(figsize=(1.4 * grid.shape[1] + 3, 0.45 * grid.shape[0] + 1.8))
+        column = max(1.4, 0.12 * max(len(label) for label in labelled["scenario"]))  # labels never overlap
+        fig, ax = plt.subplots(figsize=(column * grid.shape[1] + 3, 0.45 * grid.shape[0] + 1.8))
         sns.heatmap(grid, annot=True, fmt=".3g", cmap="viridis", ax=ax, cbar_kws={"label": name})
         ax.set_title(f"{name}: mean over seeds")
         ax.set_xlabel("scenario (mechanism)")
