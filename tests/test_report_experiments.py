@@ -119,3 +119,24 @@ def test_designed_sweep_report_shows_design_sample_and_sensitivity(tmp_path, cap
     assert main(["report", str(out)]) == 2
     assert capsys.readouterr().err == (f"privmarket: error: {out / 'design.json'}: runs: 1 of 12 not finished; "
                                        "rerun the same command to finish them\n")
+
+
+def test_failed_design_points_are_named_and_their_folder_is_refused(tmp_path, capsys):
+    """Design points whose runs fail (payments overflow) are named on standard error (exit 1), recorded in
+    failures.csv, and the report refuses the folder, pointing at the failure records."""
+    out = tmp_path / "f"
+    args = ["sweep", "quickstart", "--design", "lhs", "--samples", "3", "--rounds", "3",
+            "--param", "mechanism.price.2=1e307:1e308", "--set", "population.owners=30",
+            "--set", 'decision.revision="synchronous"', "--workers", "1",
+            "--threads", "--out", str(out)]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    failed = [line for line in err.splitlines() if line.startswith("privmarket: failed: cell=")]
+    recorded = pd.read_csv(out / "failures.csv")
+    assert len(failed) == len(recorded) == 3 and all("total_payments is inf" in line for line in failed)
+    assert f"privmarket: {len(failed)} runs failed (rerun the command to retry them)" in err
+    assert main(["report", str(out)]) == 2
+    assert capsys.readouterr().err == (f"privmarket: error: {out / 'design.json'}: runs: {len(failed)} of 3 "
+                                       "not finished; "
+                                       f"failure records in {out / 'failures'}/; rerun the same command to finish "
+                                       "them\n")
