@@ -267,7 +267,9 @@ def report(directory: str | Path, out: str | Path | None = None) -> Path:
     kind = require_complete(directory)
     if kind == "tournament":
         title, sections, figures = _tournament_sections(directory)
-        setting = ("Tournament manifest (tournament.json)", (directory / "tournament.json").read_text())
+        manifest = {k: v for k, v in json.loads((directory / "tournament.json").read_text()).items() if k != "hashes"}
+        setting = ("Tournament manifest (tournament.json, without the scenario hashes)",
+                   json.dumps(manifest, indent=2))
     else:
         if kind == "design":
             title, sections, figures = _design_sections(directory)
@@ -275,13 +277,17 @@ def report(directory: str | Path, out: str | Path | None = None) -> Path:
             figures = plot(directory)
             title, sections = _sweep_sections(directory) if kind == "sweep" else _run_sections(directory)
         setting = ("Scenario", (directory / "scenario.toml").read_text())
-    body = [f"<h1>{html.escape(title)}</h1>", f"<h2>{html.escape(setting[0])}</h2>",
-            f"<pre>{html.escape(setting[1])}</pre>"]
+    body = [f"<h1>{html.escape(title)}</h1>"]
+    setting_html = [f"<h2>{html.escape(setting[0])}</h2>", f"<pre>{html.escape(setting[1])}</pre>"]
+    if kind != "tournament":  # a tournament's results come first, what it ran (many scenarios) last
+        body += setting_html
     for heading, content in sections:
         body += [f"<h2>{html.escape(heading)}</h2>", content]
     if figures:
         body += ["<h2>Heatmaps: rule x scenario (mechanism)</h2>" if kind == "tournament" else "<h2>Figures</h2>",
                  _figures(figures)]
+    if kind == "tournament":
+        body += setting_html
     page = (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
             f"<style>{STYLE}</style></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n")
     path = Path(out) if out is not None else directory / "report.html"
