@@ -279,14 +279,15 @@ def report(directory: str | Path, out: str | Path | None = None) -> Path:
         setting = ("Scenario", (directory / "scenario.toml").read_text())
     body = [f"<h1>{html.escape(title)}</h1>"]
     setting_html = [f"<h2>{html.escape(setting[0])}</h2>", f"<pre>{html.escape(setting[1])}</pre>"]
-    if kind != "tournament":  # a tournament's results come first, what it ran (many scenarios) last
+    first = kind in ("run", "sweep")  # a design's or tournament's results come first, their setting last
+    if first:
         body += setting_html
     for heading, content in sections:
         body += [f"<h2>{html.escape(heading)}</h2>", content]
     if figures:
         body += ["<h2>Heatmaps: rule x scenario (mechanism)</h2>" if kind == "tournament" else "<h2>Figures</h2>",
                  _figures(figures)]
-    if kind == "tournament":
+    if not first:
         body += setting_html
     page = (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
             f"<style>{STYLE}</style></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n")
