@@ -41,9 +41,10 @@ import pyarrow.parquet as pq
 import tomli_w
 from SALib.sample import latin, morris, sobol
 
-from analysis.distributed import Failure, dask_client, run_tasks
+from analysis.distributed import Failure, dask_client
+from analysis.sweep import (_collect_failures, _load_summary, _part_path, _Task, _toml_value, parse_grid,
+                            run_sweep_tasks)
 from market.simulation.provenance import table_with_provenance
-from analysis.sweep import _load_summary, _part_path, _run_task, _Task, _toml_value, parse_grid
 from scenarios.schema import load
 
 DESIGNS = ("lhs", "sobol", "morris")
@@ -186,7 +187,7 @@ def designed_sweep(scenario: str | Path | Mapping[str, Any], kind: str, params: 
                    out: str | Path, seed: int = 0, replicates: int = 1, rounds: int | None = None,
                    overrides: Sequence[str] = (), client: Any = None, scheduler: str | None = None,
                    n_workers: int | None = None, processes: bool = True, progress: bool = False,
-                   announce: Any = None, tol: float = 0.01) -> DesignedSweepResult:
+                   tol: float = 0.01) -> DesignedSweepResult:
     """Sample a design and run every point ``replicates`` times on Dask (resumable); see the module docstring.
 
     Raises
@@ -209,18 +210,16 @@ def designed_sweep(scenario: str | Path | Mapping[str, Any], kind: str, params: 
     tasks = [_Task(base_dict, c, r, point, None, str(out_dir), tol, 0, base.source)
              for c, point in enumerate(points) for r in range(replicates)]
     todo = [t for t in tasks if not _part_path(out_dir, "rounds", t.cell, t.replicate).exists()]
-    keys = [f"cell={t.cell}__replicate={t.replicate}" for t in todo]
-    failures: list[Failure] = []
     if todo:
-        if client is not None:
-            _, failures = run_tasks(client, _run_task, todo, keys, out_dir / "failed", progress)
-        else:
-            with dask_client(scheduler, n_workers, processes, announce) as own:
-                _, failures = run_tasks(own, _run_task, todo, keys, out_dir / "failed", progress)
+        with dask_client(scheduler, n_workers, processes, client) as running:
+            run_sweep_tasks(running, todo, progress)
+    failures = [Failure(f"cell={row.cell}__replicate={row.replicate}", row.reason)
+                for row in _collect_failures(out_dir).itertuples()]
     summary = _load_summary(out_dir)
     info = {"design": design.kind, "design_seed": design.seed, "samples": design.samples,
             "points": len(points), "replicates": replicates}
-    pq.write_table(table_with_provenance(pa.Table.from_pandas(summary, preserve_index=False), base_dict, **info),
+    pq.write_table(table_with_provenance(pa.Table.from_pandas(summary, preserve_index=False), base_dict,
+                                         summary["seed"].unique().tolist(), **info),
                    out_dir / "summary.parquet")
     summary.to_csv(out_dir / "summary.csv", index=False)
     return DesignedSweepResult(design, summary, len(todo) - len(failures), failures, out_dir)

@@ -1,12 +1,13 @@
 """Running many independent simulation tasks on Dask, resumably, with failures recorded.
 
-The experiments (:mod:`analysis.tournament`, the designed sweeps of
-:mod:`analysis.design`) share one execution path with ``privmarket sweep``: a
-``dask.distributed`` :class:`~dask.distributed.LocalCluster` of single-threaded
-worker processes by default, or an existing cluster by scheduler address.
-:func:`dask_client` opens it and reports the dashboard address;
-:func:`run_tasks` maps a task function over the tasks and collects what
-every task returned.  A task that raises does not stop the others: its
+Every experiment -- ``privmarket sweep`` over a grid (:mod:`analysis.sweep`) or a
+sampling design (:mod:`analysis.design`) and ``privmarket tournament``
+(:mod:`analysis.tournament`) -- runs on one execution path: :func:`dask_client`
+opens a ``dask.distributed`` :class:`~dask.distributed.LocalCluster` of
+single-threaded worker processes by default, or connects to an existing
+cluster by its scheduler address (``--scheduler``), and logs the dashboard
+address; :func:`run_tasks` maps a task function over the tasks and collects
+what every task returned.  A task that raises does not stop the others: its
 one-line reason is returned (and, with an output directory, written to
 ``DIR/failed/<key>.txt``, removed again when the task later succeeds), so a
 rerun retries exactly the failed and missing tasks.
@@ -14,8 +15,8 @@ rerun retries exactly the failed and missing tasks.
 
 from __future__ import annotations
 
+import logging
 import os
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,34 +24,61 @@ from pathlib import Path
 from typing import Any
 
 from dask.distributed import Client, LocalCluster, as_completed
-from tqdm import tqdm
+from distributed.comm.addressing import get_address_host_port, parse_address
+
+from market.simulation.progress import progress_bar
+
+log = logging.getLogger(__name__)
+
+
+class SchedulerError(ValueError):
+    """No Dask scheduler answers at the given address: a user mistake (one line, exit status 2)."""
 
 
 @contextmanager
 def dask_client(scheduler: str | None = None, n_workers: int | None = None, processes: bool = True,
-                announce: Callable[[str], None] | None = None) -> Iterator[Client]:
-    """A Dask client: of an existing scheduler, or of a new LocalCluster closed on exit.
+                client: Client | None = None) -> Iterator[Client]:
+    """The one Dask client of every experiment: a given one, an existing scheduler's, or a new LocalCluster's.
+
+    ``privmarket sweep`` (grid and designs), ``privmarket tournament`` and
+    ``benchmarks/bench_experiments.py`` all run through here.  A client it
+    opens logs one line ``Dask dashboard: URL`` (standard error under the
+    ``privmarket`` command) and is closed on exit, with its LocalCluster.
 
     Parameters
     ----------
     scheduler : str, optional
-        Address of a running scheduler (``tcp://host:8786``).
+        Address of a running scheduler (``tcp://host:8786``); the connection
+        waits Dask's ``distributed.comm.timeouts.connect`` (30 s by default).
     n_workers : int, optional
         LocalCluster workers (default: the number of cores), one thread each.
     processes : bool
         LocalCluster workers as processes (default) or threads.
-    announce : callable, optional
-        Called with one line naming the dashboard address (e.g. ``print``).
+    client : dask.distributed.Client, optional
+        Use this client as it is: nothing is started, announced or closed.
+
+    Raises
+    ------
+    SchedulerError
+        ``"scheduler: ..."`` if no scheduler answers at ``scheduler`` (or the address is malformed).
     """
+    if client is not None:
+        yield client
+        return
+    cluster = None
     if scheduler is not None:
-        client, cluster = Client(scheduler), None
+        try:
+            if parse_address(scheduler)[0] != "inproc":  # a malformed address, before the client exists: a
+                get_address_host_port(scheduler)        # client failing on it hangs the interpreter's exit
+            client = Client(scheduler)
+        except (OSError, ValueError) as exc:
+            raise SchedulerError(f"scheduler: no Dask scheduler at {scheduler!r} ({reason(exc)})") from None
     else:
         cluster = LocalCluster(n_workers=n_workers or os.cpu_count() or 1, threads_per_worker=1,
                                processes=processes, dashboard_address=":0")
         client = Client(cluster)
     try:
-        if announce is not None:
-            announce(f"dask dashboard: {client.dashboard_link}")
+        log.info("Dask dashboard: %s", client.dashboard_link or "none")
         yield client
     finally:
         client.close()
@@ -89,7 +117,7 @@ def run_tasks(client: Client, function: Callable[[Any], Any], tasks: Sequence[An
     failed_dir : path, optional
         Where ``<key>.txt`` failure files go (a success removes a stale one).
     progress : bool
-        Show a progress bar on standard error.
+        Show a progress bar on standard error (when it is a terminal).
 
     Returns
     -------
@@ -103,7 +131,7 @@ def run_tasks(client: Client, function: Callable[[Any], Any], tasks: Sequence[An
         return results, failures
     futures = client.map(function, tasks, pure=False)
     key_of = {f.key: k for f, k in zip(futures, keys)}
-    with tqdm(total=len(futures), unit="run", file=sys.stderr, disable=not progress) as bar:
+    with progress_bar(len(futures), "run", enabled=progress) as bar:
         for future in as_completed(futures):
             key = key_of[future.key]
             path = failed_dir / f"{key}.txt" if failed_dir is not None else None

@@ -38,7 +38,7 @@ from SALib.analyze import delta, morris, sobol  # noqa: E402
 
 from analysis.design import MORRIS_LEVELS, Design, problem, read_design  # noqa: E402
 from analysis.plots import _save  # noqa: E402
-from market.simulation.provenance import table_with_provenance  # noqa: E402
+from market.simulation.provenance import read_provenance, table_with_provenance  # noqa: E402
 
 #: Bootstrap resamples of every confidence interval.
 RESAMPLES = 1000
@@ -136,6 +136,7 @@ def sensitivity(sweep_dir: str | Path, metric: str, out: str | Path | None = Non
     if not path.is_file():
         raise ValueError(f"{sweep_dir}: no summary.parquet (the sweep has not finished)")
     summary = pd.read_parquet(path)
+    source = read_provenance(pq.read_schema(path))
     y = metric_values(summary, metric, len(design.x))
     table, second = indices(design, y)
     out_dir = Path(out) if out is not None else sweep_dir / "sensitivity"
@@ -145,7 +146,8 @@ def sensitivity(sweep_dir: str | Path, metric: str, out: str | Path | None = Non
     for name, frame in ((f"indices_{metric}", table), (f"second_order_{metric}", second)):
         if frame is None:
             continue
-        pq.write_table(table_with_provenance(pa.Table.from_pandas(frame, preserve_index=False), None, None, **info),
+        pq.write_table(table_with_provenance(pa.Table.from_pandas(frame, preserve_index=False),
+                                             source.get("scenario_hash", ""), source.get("seed"), **info),
                        out_dir / f"{name}.parquet")
         frame.to_csv(out_dir / f"{name}.csv", index=False)
         paths += [out_dir / f"{name}.parquet", out_dir / f"{name}.csv"]

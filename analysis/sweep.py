@@ -58,7 +58,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import logging
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -72,12 +71,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import tomli_w
 
+from analysis.distributed import dask_client, run_tasks
 from analysis.emergence import rent_by_decile, summarize
 from analysis.regimes import EQUILIBRIUM_TOL, analyse_regimes, classify_rounds
 from market.simulation.metrics import check_finite
 from market.simulation.model import DataMarket
 from market.simulation.recorder import OWNER_COLUMNS, Recorder
-from market.simulation.progress import progress_bar
 from scenarios.schema import ScenarioError, load
 
 from market.simulation.provenance import table_with_provenance
@@ -88,8 +87,6 @@ KEY_COLUMNS = ("cell", "replicate", "seed")
 GRID_SYNTAX = ("KEY=V1,V2,... (TOML values, e.g. mechanism.sale_price=1,1.5,2) or KEY=START:STOP:NUM "
                "(NUM evenly spaced numbers, e.g. mechanism.sale_price=1:2:5)")
 """The two forms of a ``--grid`` entry, quoted in every grid error."""
-
-log = logging.getLogger(__name__)
 
 
 def parse_grid(specs: Sequence[str]) -> dict[str, list[Any]]:
@@ -322,25 +319,11 @@ class SweepResult:
         return table.sort_values(["cell", "replicate", "round"]).reset_index(drop=True)
 
 
-def _client(scheduler: str | None, n_workers: int | None, processes: bool):
-    from dask.distributed import Client, LocalCluster  # lazy: heavy, sweeps only
-
-    if scheduler is not None:
-        return Client(scheduler), None
-    cluster = LocalCluster(n_workers=n_workers or os.cpu_count() or 1, threads_per_worker=1,
-                           processes=processes, dashboard_address=":0")
-    return Client(cluster), cluster
-
-
-def dashboard_address(client: Any) -> str | None:
-    """The Dask dashboard's URL of a client's cluster (``None`` when it has none)."""
-    return getattr(client, "dashboard_link", None) or None
-
-
 def sweep(scenario: str | Path | Mapping[str, Any], grid: Mapping[str, Sequence[Any]], replicates: int = 1, *,
           out: str | Path | None = None, rounds: int | None = None, seed: int | None = None,
           owner_every: int | None = None, overrides: Sequence[str] = (), client: Any = None,
-          scheduler: str | None = None, n_workers: int | None = None, processes: bool = True, progress: bool = False, tol: float = 0.01) -> SweepResult:
+          scheduler: str | None = None, n_workers: int | None = None, processes: bool = True,
+          progress: bool = False, tol: float = 0.01) -> SweepResult:
     """Run the grid times ``replicates`` seeds on Dask; see the module docstring.
 
     Parameters
@@ -364,7 +347,7 @@ def sweep(scenario: str | Path | Mapping[str, Any], grid: Mapping[str, Sequence[
     overrides : sequence of str
         Fixed ``key=value`` overrides for every cell.
     client : dask.distributed.Client, optional
-        Use this client (nothing is started or closed).
+        Use this client (nothing is started or closed; :func:`analysis.distributed.dask_client`).
     scheduler : str, optional
         Address of an existing Dask scheduler (ignored with ``client``).
     n_workers : int, optional
@@ -405,19 +388,8 @@ def sweep(scenario: str | Path | Mapping[str, Any], grid: Mapping[str, Sequence[
     tasks, invalid = _precheck(tasks)
     rows, frames = [], []
     if tasks:
-        own = client is None
-        cluster = None
-        if own:
-            client, cluster = _client(scheduler, n_workers, processes)
-        if (link := dashboard_address(client)) is not None:
-            log.info("Dask dashboard: %s", link)
-        try:
-            rows, frames = _gather(client, tasks, progress)
-        finally:
-            if own:
-                client.close()
-                if cluster is not None:
-                    cluster.close()
+        with dask_client(scheduler, n_workers, processes, client) as running:
+            rows, frames = run_sweep_tasks(running, tasks, progress)
     failed = invalid + [r for r in rows if r.get("failed")]
     rows = [r for r in rows if not r.get("failed")]
     computed = sorted([(t.cell, t.replicate) for t in tasks] + [(f["cell"], f["replicate"]) for f in invalid])
@@ -431,7 +403,8 @@ def sweep(scenario: str | Path | Mapping[str, Any], grid: Mapping[str, Sequence[
         _write_failure(out_dir, failure)
     failures = _collect_failures(out_dir)
     summary = _load_summary(out_dir)
-    pq.write_table(table_with_provenance(pa.Table.from_pandas(summary, preserve_index=False), base_dict),
+    pq.write_table(table_with_provenance(pa.Table.from_pandas(summary, preserve_index=False), base_dict,
+                                         summary["seed"].unique().tolist()),
                    out_dir / "summary.parquet")
     summary.to_csv(out_dir / "summary.csv", index=False)
     return SweepResult(summary, grid, cells, computed, out_dir, failures)
@@ -505,18 +478,24 @@ def _load_summary(out_dir: Path) -> pd.DataFrame:
     return parts.sort_values(["cell", "replicate"]).reset_index(drop=True)
 
 
-def _gather(client: Any, tasks: list[_Task], progress: bool) -> tuple[list[dict], list[pd.DataFrame]]:
-    from dask.distributed import as_completed  # lazy: heavy, sweeps only
+def run_sweep_tasks(client: Any, tasks: Sequence[_Task], progress: bool = False
+                    ) -> tuple[list[dict[str, Any]], list[pd.DataFrame]]:
+    """Run sweep tasks (grid cells or design points) on ``client``: their summary rows and in-memory frames.
 
-    futures = client.map(_run_task, tasks, pure=False)
-    rows, frames = [], []
-    with progress_bar(len(futures), "run", desc="sweep", enabled=progress) as bar:
-        for future in as_completed(futures):
-            row, frame = future.result()
-            rows.append(row)
-            if frame is not None:
-                frames.append(frame)
-            bar.update(1)
+    A task's own error comes back as its failure record (``failed = True``, :func:`_run_task`); a task
+    whose worker was lost (:func:`analysis.distributed.run_tasks` reports it) gets one too, written to
+    ``DIR/failures/`` like the others, so a rerun retries it.
+    """
+    by_key = {f"cell={t.cell}__replicate={t.replicate}": t for t in tasks}
+    results, lost = run_tasks(client, _run_task, list(by_key.values()), list(by_key), progress=progress)
+    rows = [row for row, _ in results]
+    frames = [frame for _, frame in results if frame is not None]
+    for failure in lost:
+        task = by_key[failure.key]
+        record = _failure(task, RuntimeError(failure.reason))
+        if task.out is not None:
+            _write_failure(Path(task.out), record)
+        rows.append(record)
     return rows, frames
 
 

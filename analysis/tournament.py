@@ -46,13 +46,13 @@ Output directory::
     DIR/ranking.parquet/.csv one row per cell: means, CIs, rank
     DIR/rules.parquet/.csv   one row per rule: mean rank over the scenarios
     DIR/tests.parquet/.csv   every paired test: difference, p, Holm-adjusted p, significant
-    DIR/tournament.md/.html  the ranked tables and the significance statements
+    DIR/tournament.md        the ranked tables and the significance statements (Markdown; the HTML page
+                             with the heatmaps is ``privmarket report DIR``, :mod:`analysis.report`)
     DIR/figures/heatmap_<outcome>.png/.svg   rule x scenario heatmap of each outcome
 """
 
 from __future__ import annotations
 
-import base64
 import itertools
 import json
 from collections.abc import Mapping, Sequence
@@ -77,7 +77,7 @@ from analysis.emergence import settling_round  # noqa: E402
 from analysis.regimes import EQUILIBRIUM_TOL  # noqa: E402
 from market.simulation.recorder import Recorder  # noqa: E402
 from analysis.plots import _save  # noqa: E402
-from market.simulation.provenance import scenario_hash, table_with_provenance  # noqa: E402
+from market.simulation.provenance import TOURNAMENT_OUTCOMES, scenario_hash, table_with_provenance  # noqa: E402
 from market.core.mechanism import Mechanism  # noqa: E402
 from market.simulation.model import DataMarket  # noqa: E402
 from market.core.population import OwnerArrays  # noqa: E402
@@ -229,15 +229,15 @@ def _run_cell(task: _Run) -> dict[str, Any]:
     if task.out is not None:
         out = Path(task.out)
         resolved = scenario.to_dict()
-        _write(pd.DataFrame(rows), out / "parts" / f"{task.key}.parquet", resolved, seed)
+        _write(pd.DataFrame(rows), out / "parts" / f"{task.key}.parquet", resolved, seed, columns=TOURNAMENT_OUTCOMES)
         _write(frame, out / "rounds" / task.label / f"rule={task.rule}" / f"replicate={task.replicate}.parquet",
                resolved, seed)
     return {"key": task.key, "rows": rows}
 
 
-def _write(frame: pd.DataFrame, path: Path, scenario: Mapping[str, Any] | None = None, seed: int | None = None,
-           **extra: Any) -> None:
-    """Write a table with provenance, atomically (temporary name, then rename)."""
+def _write(frame: pd.DataFrame, path: Path, scenario: Mapping[str, Any] | None = None,
+           seed: int | Sequence[int] | None = None, **extra: Any) -> None:
+    """Write a table with provenance (:func:`market.simulation.provenance.with_provenance`), atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     table = table_with_provenance(pa.Table.from_pandas(frame, preserve_index=False), scenario, seed, **extra)
@@ -367,7 +367,8 @@ def heatmaps(cells: pd.DataFrame, outcomes: Sequence[str], out: Path) -> list[Pa
         grid = labelled.pivot_table(index="rule", columns="market", values=name, dropna=False)
         if grid.isna().all().all():
             continue
-        fig, ax = plt.subplots(figsize=(1.4 * grid.shape[1] + 3, 0.45 * grid.shape[0] + 1.8))
+        column = max(1.4, 0.12 * max(len(label) for label in labelled["scenario"]))  # labels never overlap
+        fig, ax = plt.subplots(figsize=(column * grid.shape[1] + 3, 0.45 * grid.shape[0] + 1.8))
         sns.heatmap(grid, annot=True, fmt=".3g", cmap="viridis", ax=ax, cbar_kws={"label": name})
         ax.set_title(f"{name}: mean over seeds")
         ax.set_xlabel("scenario (mechanism)")
@@ -385,7 +386,8 @@ def _markdown(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def _ranked_view(cells: pd.DataFrame, outcomes: Sequence[str]) -> pd.DataFrame:
+def ranked_view(cells: pd.DataFrame, outcomes: Sequence[str]) -> pd.DataFrame:
+    """The cells ranked within each scenario, each outcome as ``mean [95% CI]`` text."""
     view = cells[["scenario", "mechanism", "rank", "rule", "n"]].copy()
     for name in outcomes:
         view[name] = [f"{m:.4g} [{lo:.4g}, {hi:.4g}]" if np.isfinite(lo) else f"{m:.4g}"
@@ -393,30 +395,28 @@ def _ranked_view(cells: pd.DataFrame, outcomes: Sequence[str]) -> pd.DataFrame:
     return view
 
 
-def write_pages(out: Path, cells: pd.DataFrame, rules: pd.DataFrame, lines: list[str],
-                outcomes: Sequence[str], figures: list[Path], header: str) -> list[Path]:
-    """``tournament.md`` and ``tournament.html``: header, statements, rule ranking, ranked cells, heatmaps.
+def header(manifest: Mapping[str, Any], rank_by: str) -> str:
+    """One sentence saying what a tournament (its ``tournament.json``) ran and how it is ranked."""
+    mode = "mixed populations (all rules in one market; ranked by their owners' own payoff)" \
+        if manifest["mixed"] else "one rule per market"
+    return (f"{len(manifest['rules'])} rules x {len(manifest['scenarios'])} scenarios x {manifest['replicates']} "
+            f"seeds, {mode}; ranked by {rank_by} ({'lower' if rank_by in LOWER_IS_BETTER else 'higher'} is "
+            f"better); rounds {manifest['rounds'] or 'as in each scenario'}, owners "
+            f"{manifest['owners'] or 'as in each scenario'}.")
 
-    The HTML page embeds the heatmaps (base64 PNG), so it can be mailed or archived alone.
-    """
-    view = _ranked_view(cells, outcomes)
-    md = [f"# Tournament\n\n{header}\n", "## Significance\n", *[f"- {s}" for s in lines], "",
+
+def write_markdown(out: Path, cells: pd.DataFrame, rules: pd.DataFrame, lines: list[str],
+                   outcomes: Sequence[str], figures: list[Path], heading: str) -> Path:
+    """``tournament.md``: header, statements, rule ranking, ranked cells, heatmaps (the HTML page of the same
+    is ``privmarket report DIR``, :mod:`analysis.report`)."""
+    md = [f"# Tournament\n\n{heading}\n", "## Significance\n", *[f"- {s}" for s in lines], "",
           "## Rules by mean rank\n", _markdown(rules), "",
-          "## Cells, ranked within each scenario (mean [95% CI] over seeds)\n", _markdown(view), ""]
+          "## Cells, ranked within each scenario (mean [95% CI] over seeds)\n",
+          _markdown(ranked_view(cells, outcomes)), ""]
     md += [f"![{p.stem}](figures/{p.name})" for p in figures if p.suffix == ".png"]
-    (out / "tournament.md").write_text("\n".join(md) + "\n")
-    images = "".join(f'<figure><img src="data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()}" '
-                     f'alt="{p.stem}"></figure>' for p in figures if p.suffix == ".png")
-    html = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Tournament</title>"
-            f"<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;font-size:90%}}"
-            f"td,th{{border:1px solid #ccc;padding:2px 6px}}img{{max-width:100%}}</style></head><body>"
-            f"<h1>Tournament</h1><p>{header}</p><h2>Significance</h2><ul>"
-            + "".join(f"<li>{s}</li>" for s in lines) + "</ul><h2>Rules by mean rank</h2>"
-            + rules.to_html(index=False, float_format="%.4g")
-            + "<h2>Cells, ranked within each scenario (mean [95% CI] over seeds)</h2>"
-            + view.to_html(index=False) + f"<h2>Heatmaps</h2>{images}</body></html>\n")
-    (out / "tournament.html").write_text(html)
-    return [out / "tournament.md", out / "tournament.html"]
+    path = out / "tournament.md"
+    path.write_text("\n".join(md) + "\n")
+    return path
 
 
 # ------------------------------------------------------------------ the tournament
@@ -482,7 +482,7 @@ def tournament(out: str | Path, *, rules: Sequence[str] | None = None, scenarios
                owners: int | None = None, overrides: Sequence[str] = (), mixed: bool = False,
                rank_by: str | None = None, test: str = "t", alpha: float = 0.05, client: Any = None,
                scheduler: str | None = None, n_workers: int | None = None, processes: bool = True,
-               progress: bool = False, announce: Any = None) -> TournamentResult:
+               progress: bool = False) -> TournamentResult:
     """Run (or resume) a tournament and write its tables, pages and heatmaps; see the module docstring.
 
     Parameters
@@ -511,8 +511,6 @@ def tournament(out: str | Path, *, rules: Sequence[str] | None = None, scenarios
         Where to run (:func:`analysis.distributed.dask_client`).
     progress : bool
         Progress bar on standard error.
-    announce : callable, optional
-        Called with the dashboard line.
 
     Raises
     ------
@@ -534,7 +532,7 @@ def tournament(out: str | Path, *, rules: Sequence[str] | None = None, scenarios
         raise ValueError(f"rank_by: must be one of {', '.join(outcomes)}, got {rank_by!r}")
     chosen = select_scenarios(scenarios, mechanisms)
     if mixed and not scenarios:
-        chosen = [s for s in chosen if "types" in load(s).population]
+        chosen = [s for s in chosen if load(s).population.types]
     resolved = {}
     for s in chosen:  # fail fast on a bad scenario or override, before any worker starts
         label = load(s).name
@@ -554,11 +552,8 @@ def tournament(out: str | Path, *, rules: Sequence[str] | None = None, scenarios
     todo = [t for t in tasks if not (out_dir / "parts" / f"{t.key}.parquet").exists()]
     failures: list[Failure] = []
     if todo:
-        if client is not None:
-            _, failures = run_tasks(client, _run_cell, todo, [t.key for t in todo], out_dir / "failed", progress)
-        else:
-            with dask_client(scheduler, n_workers, processes, announce) as own:
-                _, failures = run_tasks(own, _run_cell, todo, [t.key for t in todo], out_dir / "failed", progress)
+        with dask_client(scheduler, n_workers, processes, client) as running:
+            _, failures = run_tasks(running, _run_cell, todo, [t.key for t in todo], out_dir / "failed", progress)
     done = {t.key for t in tasks} - {f.key for f in failures}
     parts = [out_dir / "parts" / f"{k}.parquet" for k in sorted(done)]
     results = pd.read_parquet(parts) if parts else pd.DataFrame()
@@ -570,17 +565,15 @@ def tournament(out: str | Path, *, rules: Sequence[str] | None = None, scenarios
     rule_rank = rule_table(cells, rank_by)
     tests = pairwise_tests(results, rank_by, test, alpha)
     lines = statements(cells, tests, rank_by, test, alpha)
-    mode = "mixed populations (all rules in one market; ranked by their owners' own payoff)" if mixed \
-        else "one rule per market"
-    header = (f"{len(rules)} rules x {len(chosen)} scenarios x {replicates} seeds, {mode}; ranked by {rank_by} "
-              f"({'lower' if rank_by in LOWER_IS_BETTER else 'higher'} is better); rounds "
-              f"{rounds or 'as in each scenario'}, owners {owners or 'as in each scenario'}.")
     info = {"replicates": replicates, "rank_by": rank_by, "test": test, "alpha": alpha, "mixed": mixed}
+    manifest = json.loads((out_dir / "tournament.json").read_text())
+    seeds = results["seed"].unique().tolist()
     for name, frame in (("results", results), ("ranking", cells), ("rules", rule_rank), ("tests", tests)):
-        _write(frame, out_dir / f"{name}.parquet", **info)
+        _write(frame, out_dir / f"{name}.parquet", manifest["hashes"], seeds, columns=TOURNAMENT_OUTCOMES, **info)
         frame.to_csv(out_dir / f"{name}.csv", index=False)
     figures = heatmaps(cells, outcomes, out_dir / "figures")
-    write_pages(out_dir, cells, rule_rank, lines, outcomes, figures, header)
+    write_markdown(out_dir, cells, rule_rank, lines, outcomes, figures,
+                   header(manifest, rank_by))
     return TournamentResult(results, cells, rule_rank, tests, lines, failures, len(todo), out_dir)
 
 

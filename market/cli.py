@@ -51,10 +51,9 @@ from importlib import metadata
 from pathlib import Path
 
 from analysis.design import designed_sweep, parse_params
-from analysis.distributed import dask_client
 from analysis.first_best import first_best
 from analysis.plots import plot
-from analysis.report import report
+from analysis.report import folder_kind, report
 from analysis.reproduce import PAPERS, reproduce
 from analysis.sensitivity import sensitivity
 from analysis.sweep import describe_failures, parse_grid, sweep
@@ -239,8 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     plo.add_argument("dir", type=Path, help="a run (privmarket run --out) or sweep directory")
     plo.add_argument("--out", type=Path, help="figure directory (default: DIR/figures)")
 
-    rpt = command("report", help="write one self-contained HTML report of a run or sweep directory")
-    rpt.add_argument("dir", type=Path, help="a run (privmarket run --out) or sweep directory")
+    rpt = command("report", help="write one self-contained HTML report of a run, sweep, designed sweep or "
+                  "tournament folder")
+    rpt.add_argument("dir", type=Path, help="a run, sweep (grid or --design) or tournament output folder")
     rpt.add_argument("--out", type=Path, help="HTML file (default: DIR/report.html)")
 
     app = command("app", help="serve the interactive market (Mesa SolaraViz) on localhost")
@@ -503,8 +503,8 @@ def cmd_first_best(args: argparse.Namespace) -> int:
 
 
 def _require_finished(directory: Path) -> None:
-    """Refuse an incomplete run directory (a sweep directory is checked by its own reader)."""
-    if (directory / "sweep.json").exists():
+    """Refuse an incomplete run directory (an experiment folder is checked by :func:`analysis.report.report`)."""
+    if folder_kind(directory) != "run":
         return
     if not any((directory / n).exists() for n in ("model.parquet", "summary.json", "scenario.toml")) \
             and not staging(directory).is_dir():
@@ -528,7 +528,7 @@ def _designed_sweep(args: argparse.Namespace) -> int:
         result = designed_sweep(args.scenario, args.design, params, args.samples, seed=args.design_seed,
                                 replicates=args.replicates, out=out, rounds=args.rounds,
                                 overrides=args.overrides, scheduler=args.scheduler, n_workers=args.workers,
-                                processes=not args.threads, progress=True, announce=print)
+                                processes=not args.threads, progress=True)
     except (ScenarioError, ValueError) as exc:
         raise UserError(str(exc)) from None
     design = result.design
@@ -579,15 +579,16 @@ def cmd_tournament(args: argparse.Namespace) -> int:
                             mechanisms=split(args.mechanisms), replicates=args.replicates, rounds=args.rounds,
                             owners=args.owners, overrides=args.overrides, mixed=args.mixed, rank_by=args.rank_by,
                             test=args.test, alpha=args.alpha, scheduler=args.scheduler, n_workers=args.workers,
-                            processes=not args.threads, progress=True, announce=print)
+                            processes=not args.threads, progress=True)
     except (ScenarioError, ValueError) as exc:
         raise UserError(str(exc)) from None
     if not result.rules.empty:
         print(result.rules.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
         print("\n".join(result.statements))
+        page = report(out) if not result.failures else None
         print(f"{len(result.results)} result rows ({result.computed} runs now); ranked table "
-              f"{out / 'ranking.parquet'} (.csv), page {out / 'tournament.html'}, "
-              f"heatmaps in {out / 'figures'}/")
+              f"{out / 'ranking.parquet'} (.csv), {out / 'tournament.md'}, heatmaps in {out / 'figures'}/"
+              + (f", report {page}" if page else ""))
     return _report_failures(result.failures)
 
 
@@ -606,7 +607,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """Write the HTML report of a run or sweep and print its path."""
+    """Write the HTML report of a run, sweep, designed sweep or tournament folder and print its path."""
     if not args.dir.is_dir():
         raise UserError(f"{args.dir}: no such directory")
     _require_finished(args.dir)

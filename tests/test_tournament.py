@@ -76,13 +76,13 @@ def test_best_response_beats_random_at_the_posted_price_equilibrium(posted, clie
     assert "significantly ahead of random" in result.statements[0]
     assert np.isnan(cells.loc["random", "free_riding"])  # posted prices: not a shared good
     out = tmp_path / "t"
-    for name in ("ranking.parquet", "ranking.csv", "rules.csv", "tests.csv", "tournament.md", "tournament.html",
+    for name in ("ranking.parquet", "ranking.csv", "rules.csv", "tests.csv", "tournament.md",
                  "figures/heatmap_owner_welfare.png", "figures/heatmap_exploitability.svg"):
         assert (out / name).is_file(), name
     parts = pd.read_parquet(out / "parts")  # one call reads every run's row
     assert len(parts) == 10 and set(parts["seed"]) == {7, 8, 9, 10, 11}
     meta = read_provenance(pq.read_schema(next((out / "parts").glob("*.parquet"))))
-    assert len(meta["scenario_hash"]) == 64 and meta["columns"]["owner_welfare"]["unit"] == "utility"
+    assert len(meta["scenario_hash"]) == 64 and meta["columns"]["owner_welfare"]["unit"] == "money per owner per round"
     again = tournament(tmp_path / "t", rules=["best_response", "random"], scenarios=[posted], replicates=5,
                        client=client)
     assert again.computed == 0  # resumed: nothing rerun

@@ -16,7 +16,12 @@ so a file read years later still says what it holds and where it came from
 The standard columns of ``model.parquet`` come from their one table,
 :data:`market.simulation.metrics.STANDARD_COLUMNS` (``docs/measures.md``);
 the owner, event, sweep, tournament and sensitivity columns from
-:data:`COLUMNS` and :data:`PATTERNS` here.
+:data:`COLUMNS`, :data:`TOURNAMENT_OUTCOMES` (a tournament run's outcomes) and
+:data:`PATTERNS` here (grid and design parameters are scenario keys,
+``mechanism.sale_price``).  A table over several runs names their sorted
+seeds; one over several scenarios (a tournament's) the hash of the mapping of
+their hashes; a table computed from another file (sensitivity indices) that
+file's hash.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib import metadata
 from typing import Any
 
@@ -62,21 +67,29 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "final_free_riding_standalone": ("share of owners below their stand-alone optimum, final round", "share"),
     "regime": ("the final round's regime class", "category"),
     "regime_switches": ("number of regime changes over the run", "count"),
+    "regime_shifts": ("number of regime shifts over the run (analysis.regimes.analyse_regimes)", "count"),
+    "transient_length": ("rounds before the first lasting regime (the whole run when none lasts)", "rounds"),
+    "cum_total_payments": ("total_payments summed over every round of the run", "money"),
+    "cum_information_rent_total": ("information_rent_total summed over every round of the run", "money"),
+    "cum_platform_utility": ("platform_utility summed over every round of the run", "money"),
+    "cum_buyer_spend": ("buyer_spend summed over every round of the run", "money"),
+    "equilibrium_tol": ("tolerance of exploitability below which the run counts as settled",
+                        "money per owner per round"),
     # tournaments (analysis/tournament.py)
     "scenario": ("the scenario (population and market) of the cell", "name"),
     "mechanism": ("the platform's mechanism", "name"),
     "rule": ("the owners' decision rule", "name"),
-    "owner_welfare": ("owners' mean utility per round, averaged over the run", "utility"),
-    "owner_payoff": ("mean utility per round of the owners following the rule, averaged over the run",
-                     "utility"),
-    "share_contributing": ("share of owners above the lowest action in the final round", "share"),
-    "free_riding": ("share of owners below their stand-alone optimum in the final round "
-                    "(shared-good mechanisms only)", "share"),
-    "rounds_to_converge": ("first round after which the mean action stays within tolerance of its final value",
-                           "round"),
+    "owners": ("owners following the rule at the end of the run (mixed populations)", "owners"),
     "rank": ("rank of the rule within the scenario by the ranking outcome (1: best)", "rank"),
     "mean_rank": ("mean of the rule's ranks over the scenarios", "rank"),
+    "scenarios": ("number of scenarios the rule was ranked in", "count"),
     "n": ("replicates behind the mean", "count"),
+    "rule_a": ("first rule of the compared pair", "name"),
+    "rule_b": ("second rule of the compared pair", "name"),
+    "difference": ("mean over paired seeds of rule_a's ranking outcome minus rule_b's", "as the ranking outcome"),
+    "p": ("two-sided p-value of the paired test over seeds", "probability"),
+    "p_holm": ("p adjusted by Holm's step-down method over every pair of the tournament", "probability"),
+    "significant": ("p_holm below the significance level alpha", "boolean"),
     # sensitivity indices (analysis/sensitivity.py)
     "parameter": ("the varied scenario key", "name"),
     "S1": ("first-order Sobol index", "share of variance"),
@@ -86,8 +99,36 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "mu_star": ("Morris mean absolute elementary effect", "metric per range"),
     "mu_star_conf": ("half-width of the 95% bootstrap interval of mu_star", "metric per range"),
     "sigma": ("standard deviation of the Morris elementary effects", "metric per range"),
+    "mu": ("Morris mean elementary effect (signed)", "metric per range"),
+    "delta": ("Borgonovo's moment-independent delta index", "share of the output distribution"),
+    "delta_conf": ("half-width of the 95% bootstrap interval of delta", "share of the output distribution"),
+    "with": ("the other parameter of a second-order pair", "name"),
+    "S2": ("second-order Sobol index of the pair (parameter, with)", "share of variance"),
+    "S2_conf": ("half-width of the 95% bootstrap interval of S2", "share of variance"),
     "metric": ("the summary column analysed", "name"),
 }
+
+#: The outcomes of one tournament run (:mod:`analysis.tournament`), name -> (definition, unit).  Where a
+#: name is also a per-round standard column (``platform_utility``, ``exploitability``), a tournament table
+#: is described by this table instead (``with_provenance(..., columns=TOURNAMENT_OUTCOMES)``).
+TOURNAMENT_OUTCOMES: dict[str, tuple[str, str]] = {
+    "owner_welfare": ("owners' mean utility per round (mean_utility), averaged over the run",
+                      "money per owner per round"),
+    "platform_utility": ("the platform's utility per round, averaged over the run", "money per round"),
+    "information_rent": ("information_rent_total per round, averaged over the run", "money per round"),
+    "share_contributing": ("share of owners above the lowest action in the final round", "fraction"),
+    "free_riding": ("free_riding_share in the final round (shared-good mechanisms only; NaN elsewhere)",
+                    "fraction"),
+    "exploitability": ("exploitability in the final round: the owners' mean gain from their best unilateral "
+                       "deviation", "money per owner per round"),
+    "rounds_to_converge": ("the run's settling round: exploitability below equilibrium_tol from then on (the "
+                           "last round when it never settles)", "round"),
+    "owner_payoff": ("mean utility per round of the owners following the rule, averaged over the run",
+                     "money per owner per round"),
+}
+
+#: The definition of a column no table here knows (a mechanism's own metric not yet listed).
+UNDEFINED = "not defined in market.simulation.provenance (a mechanism's own metric: see its documentation)"
 
 #: (regular expression, definition template, unit) for families of columns; ``{0}`` is the captured part.
 PATTERNS: tuple[tuple[str, str, str], ...] = (
@@ -98,11 +139,14 @@ PATTERNS: tuple[tuple[str, str, str], ...] = (
     (r"(.+)_sd", "standard deviation of {0} over replicates", "as {0}"),
     (r"final_(.+)", "{0} of the owners in the final recorded round", "as {0}"),
     (r"S2_(.+)", "second-order Sobol index with {0}", "share of variance"),
+    (r"([a-z_]+(?:\.[\w]+)+)", "the scenario value {0} of the cell or design point (a --grid or --param key)",
+     "as the scenario key {0} (docs/scenarios.md)"),
 )
 
 
-def column_metadata(name: str) -> tuple[str, str]:
-    """``(definition, unit)`` of a column, or the mechanism's own metric when the name is not known.
+def column_metadata(name: str, own: Mapping[str, tuple[str, str]] | None = None) -> tuple[str, str]:
+    """``(definition, unit)`` of a column: from ``own`` (a table's own columns, e.g. :data:`TOURNAMENT_OUTCOMES`), the
+    standard columns, :data:`COLUMNS`, :data:`PATTERNS`; else :data:`UNDEFINED`.
 
     Examples
     --------
@@ -111,6 +155,8 @@ def column_metadata(name: str) -> tuple[str, str]:
     >>> column_metadata("share_2")[0]
     'share of owners at action 2 in the round'
     """
+    if own is not None and name in own:
+        return own[name]
     if name in STANDARD:
         return STANDARD[name]
     if name in COLUMNS:
@@ -119,7 +165,7 @@ def column_metadata(name: str) -> tuple[str, str]:
         match = re.fullmatch(pattern, name)
         if match:
             return definition.format(*match.groups()), unit.format(*match.groups())
-    return "a metric or parameter of the mechanism or the design (see the mechanism's documentation)", ""
+    return UNDEFINED, "unknown"
 
 
 def scenario_hash(scenario: Mapping[str, Any] | None) -> str:
@@ -138,39 +184,45 @@ def project_version() -> str:
         return "unknown"
 
 
-def with_provenance(schema: pa.Schema, scenario: Mapping[str, Any] | None = None,
-                    seed: int | None = None, **extra: Any) -> pa.Schema:
+def with_provenance(schema: pa.Schema, scenario: Mapping[str, Any] | str | None = None,
+                    seed: int | Sequence[int] | None = None, *,
+                    columns: Mapping[str, tuple[str, str]] | None = None, **extra: Any) -> pa.Schema:
     """``schema`` with the provenance object and per-field definitions and units (see the module docstring).
 
     Parameters
     ----------
     schema : pyarrow.Schema
         The table's schema (existing metadata is kept, pandas' included).
-    scenario : mapping, optional
-        The resolved scenario (hashed); ``None`` for tables that span scenarios.
-    seed : int, optional
-        The run's seed (``None`` for tables over several seeds).
+    scenario : mapping or str, optional
+        The resolved scenario (hashed; for a table over several scenarios, the mapping of their
+        hashes), or the hash itself (a table derived from another file carries that file's hash).
+    seed : int or sequence of int, optional
+        The run's seed, or the sorted seeds of a table over several runs.
+    columns : mapping, optional
+        The table's own column definitions, before the shared ones (:func:`column_metadata`).
     **extra
         Further JSON data to record (e.g. a design's name and seed).
     """
-    columns = {}
+    described = {}
     fields = []
     for f in schema:
-        definition, unit = column_metadata(f.name)
-        columns[f.name] = {"definition": definition, "unit": unit}
+        definition, unit = column_metadata(f.name, columns)
+        described[f.name] = {"definition": definition, "unit": unit}
         fields.append(f.with_metadata({**(f.metadata or {}), b"definition": definition.encode(),
                                        b"unit": unit.encode()}))
-    info = {"scenario_hash": scenario_hash(scenario), "seed": seed, "version": project_version(),
-            **extra, "columns": columns}
+    seeds = seed if seed is None or isinstance(seed, int) else sorted(int(s) for s in seed)
+    digest = scenario if isinstance(scenario, str) else scenario_hash(scenario)
+    info = {"scenario_hash": digest, "seed": seeds, "version": project_version(), **extra, "columns": described}
     meta = dict(schema.metadata or {})
     meta[KEY] = json.dumps(info, sort_keys=True, default=str).encode()
     return pa.schema(fields, metadata=meta)
 
 
-def table_with_provenance(table: pa.Table, scenario: Mapping[str, Any] | None = None,
-                          seed: int | None = None, **extra: Any) -> pa.Table:
+def table_with_provenance(table: pa.Table, scenario: Mapping[str, Any] | str | None = None,
+                          seed: int | Sequence[int] | None = None, *,
+                          columns: Mapping[str, tuple[str, str]] | None = None, **extra: Any) -> pa.Table:
     """``table`` with :func:`with_provenance` applied to its schema."""
-    return table.cast(with_provenance(table.schema, scenario, seed, **extra))
+    return table.cast(with_provenance(table.schema, scenario, seed, columns=columns, **extra))
 
 
 def read_provenance(schema: pa.Schema) -> dict[str, Any]:
