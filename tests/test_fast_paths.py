@@ -150,6 +150,68 @@ def test_fair_values_are_memoised_by_composition_with_common_random_numbers():
     np.testing.assert_array_equal(mech._values(types, ctx)[0], phi)
 
 
+def test_log_binomial_of_integer_counts_equals_the_float_path():
+    rng = np.random.default_rng(11)
+    n = rng.integers(0, 300_000, (40, 1, 3))
+    k = np.floor(rng.random((40, 7, 3)) * (n + 1)).astype(np.int64)
+    fast = _log_binom(n, k)
+    np.testing.assert_array_equal(fast, _log_binom(n.astype(float), k.astype(float)))
+    np.testing.assert_array_equal(fast, gammaln(n + 1.0) - gammaln(k + 1.0) - gammaln(n - k + 1.0))
+    assert _log_binom(np.int64(5), np.int64(0)) == 0.0  # edge: k = 0 and k = n
+    assert _log_binom(np.int64(5), np.int64(5)) == 0.0
+
+
+@pytest.mark.parametrize("counts", [[30, 25, 40, 5, 0, 12], [400, 1, 300, 2, 3, 500], [60, 0, 1, 80, 1, 300],
+                                    [60, 0, 0, 80, 1, 1]])  # the last: few coalitions, computed exactly
+def test_stratified_estimate_of_wanted_types_equals_the_full_estimate(counts):
+    counts = np.array(counts)
+    types = OwnerTypes(np.array([0, 1, 2, 0, 1, 2]), counts, np.repeat([10.0, 100.0], 3), np.ones(6))
+    cls = MECHANISMS["fair_payment"]
+    utility = cls(cls.Params(s2=0.1, r2=100.0)).utility()
+    G = lambda K: utility.coalition_utility(K, types)  # noqa: E731
+    args = dict(null=types.null, n_samples=64, exact_rows=20, n_bins=16, groups=types.level)
+    full, full_se = shapley_by_type_stratified(counts, G, np.random.default_rng(3), **args)
+    estimated = full_se.max() > 0
+    assert np.all(np.isfinite(full)) and estimated == (counts[2] + counts[5] > 2)
+    for t in np.flatnonzero(~types.null & (counts > 0)):
+        phi, se = shapley_by_type_stratified(counts, G, np.random.default_rng(3), wanted=np.arange(6) == t, **args)
+        assert phi[t] == full[t] and se[t] == full_se[t]  # bitwise: same samples, same terms
+        others = np.arange(6) != t
+        assert np.all(np.isnan(phi[others][~types.null[others] & (counts[others] > 0)]) == estimated)
+
+
+def reference_fair_deviations(mech, action, owners, ctx):
+    """Deviation utilities with every moved composition estimated in full (moves to level 0 included)."""
+    kappa = np.asarray(mech.params.privacy_cost)
+    types, owner_type = mech._types(action, owners)
+    base, _ = mech._values(types, ctx)
+    dev = np.zeros((types.size, kappa.size))
+    for t in range(types.size):
+        for k in range(kappa.size):
+            moved, cell = fair_payment_module._move_one(types, t, k)
+            dev[t, k] = base[t] if k == types.level[t] else mech._estimate(moved, False)[0][cell]
+    return mech.alpha * dev[owner_type] - owners.sensitivity[:, None] * kappa[None, :]
+
+
+def test_fair_payment_deviations_equal_full_estimates_of_every_move():
+    rng = np.random.default_rng(12)
+    cls = MECHANISMS["fair_payment"]
+    mech = cls(cls.Params(utility="federated_mean", s2=0.1, r2=100.0, privacy_cost=[0.0, 0.08, 1.0],
+                          alpha=0.5, exact_limit=10, mc_samples=64))
+    n = 500
+    o = OwnerArrays.empty(("importance",))
+    o.append(np.arange(n), {"sensitivity": rng.uniform(0, 8, n), "data_size": rng.choice([10.0, 100.0], n),
+                            "importance": np.ones(n)}, np.ones(n), 0)
+    # level 2 held by two owners of size 10 only: moves create new types and empty a rare one
+    action = np.where(rng.random(n) < 0.5, 1.0, 0.0)
+    action[np.flatnonzero(o.data_size == 10.0)[:2]] = 2.0
+    ctx = RoundContext(round=1, time=1.0, rng=np.random.default_rng(5))
+    fair_payment_module.FAIR_VALUE_MEMO.clear()
+    dev = mech.deviation_utilities(action, o, ctx)
+    np.testing.assert_array_equal(dev, reference_fair_deviations(mech, action, o, ctx))
+    assert np.all(np.isfinite(dev)) and np.ptp(dev[:, 1] - dev[:, 0]) > 0
+
+
 def test_fair_payment_runs_identically_with_a_warm_memo(tiny):
     tiny["mechanism"] = {"name": "fair_payment", "utility": "federated_mean", "s2": 0.1, "r2": 100.0,
                          "privacy_cost": [0.0, 0.08, 1.0], "alpha": 0.5, "resolve_every": 0,
