@@ -21,7 +21,8 @@ from market.registry import MECHANISMS
 from market.runner import run
 from market.simulation.model import DataMarket
 from market.simulation.recorder import Recorder
-from market.theory.data_contribution.value_functions import on_unique
+from market.theory.data_contribution.equilibrium import max_contribution, shaping_lines
+from market.theory.data_contribution.value_functions import on_unique, standalone_optimum
 from market.theory.fair_value.fair_values import _log_binom, shapley_by_type_stratified
 from market.theory.fair_value.mean_estimation import OwnerTypes
 from market.theory.fl_market.auctions import menu_choice, menu_choice_by_shading, proportional_share, valuation
@@ -299,3 +300,95 @@ def test_summary_reads_only_the_last_recorded_round_of_owners(tiny, tmp_path):
     assert final.reset_index(drop=True).equals(expected) and len(final) == 400
     in_memory = run(tiny)
     assert in_memory.summary["metrics"] == result.summary["metrics"]
+
+
+def value_shaping_owners(rng, n):
+    """Owners with costs around the viability cutoff, some duplicated (on_unique's sharing path)."""
+    c = np.concatenate([rng.uniform(0.005, 0.2, n - 40), np.full(40, 0.05)])
+    o = OwnerArrays.empty(())
+    o.append(np.arange(n), {"sensitivity": c, "data_size": np.ones(n)}, np.zeros(n), 0)
+    return o
+
+
+def reference_shaped_utility(mech, c, m_star, others, m_top, cand):
+    """Eq. (11) branch by branch, with the intersection point (the straightforward evaluation)."""
+    c, m_star, others, m_top = (x[:, None] for x in (c, m_star, others, m_top))
+    v, eps = mech.v, mech.params.eps
+    pooled = v(cand + others)
+    line = v(m_star) + (c + eps) * (cand - m_star)
+    value = np.where(cand <= m_star, v(cand), np.where(cand <= m_top, np.minimum(line, pooled), pooled))
+    return value - c * cand
+
+
+@pytest.mark.parametrize("eps", [1e-8, 0.0])
+def test_value_shaping_utility_without_the_intersection_equals_eq_11(eps):
+    rng = np.random.default_rng(13)
+    cls = MECHANISMS["value_shaping"]
+    mech = cls(cls.Params(m_max=200.0, eps=eps))
+    n = 2000
+    o = value_shaping_owners(rng, n)
+    action = rng.uniform(0.0, 30.0, n) * (rng.random(n) < 0.8)
+    action[:50] = 0.0
+    for seed_d in (0.0, 5.0):
+        ctx = RoundContext(round=1, time=1.0, rng=np.random.default_rng(0))
+        c = mech.costs(o)
+        m_star = mech.standalone(c)[0]
+        others = action.sum() + seed_d - action if seed_d else mech.others(action, ctx)
+        others[:10] = 0.0  # D = 0: the tangency, m^max = m*
+        m_top = max_contribution(mech.v, c, m_star, others, eps)
+        # candidates on every branch: 0, below m*, m*, between m* and m^max, m^max itself, beyond, far beyond
+        cand = np.stack([np.zeros(n), 0.5 * m_star, m_star, 0.5 * (m_star + m_top), m_top, m_top * (1 + 1e-6),
+                         m_top + 10.0, rng.uniform(0, 200, n)], axis=1)
+        fast = mech._shaped_utility((c, m_star, others, mech.v(m_star)), cand)
+        ref = reference_shaped_utility(mech, c, m_star, others, m_top, cand)
+        np.testing.assert_allclose(fast, ref, rtol=1e-12, atol=1e-12)
+        # equal except within the root's tolerance around m^max (the line and the pooled value cross there)
+        assert np.mean(fast == ref) > 0.999
+
+
+def reference_value_shaping_best_response(mech, action, owners, ctx):
+    """m^max and the pooled optimum compared by eq. (11), then the box's ends: each step evaluated in full."""
+    c = mech.costs(owners)
+    m_star = mech.standalone(c)[0]
+    others = mech.others(action, ctx)
+    m_top = max_contribution(mech.v, c, m_star, others, mech.params.eps)
+    beyond = np.maximum(m_top, mech.v.db_inv(c) - others)
+    cand = np.stack([m_top, beyond], axis=1)
+    util = lambda x: reference_shaped_utility(mech, c, m_star, others, m_top, x)  # noqa: E731
+    best = cand[np.arange(c.size), np.argmax(util(cand), axis=1)]
+    m_max = mech.params.m_max
+    box = np.stack([np.minimum(best, m_max), np.zeros_like(best), np.full_like(best, m_max)], axis=1)
+    return box[np.arange(c.size), np.argmax(util(box), axis=1)]
+
+
+@pytest.mark.parametrize("m_max", [200.0, 3.0])
+def test_value_shaping_best_response_equals_the_reference(m_max):
+    rng = np.random.default_rng(14)
+    cls = MECHANISMS["value_shaping"]
+    mech = cls(cls.Params(m_max=m_max, eps=1e-8))
+    n = 3000
+    o = value_shaping_owners(rng, n)
+    ctx = RoundContext(round=1, time=1.0, rng=np.random.default_rng(0))
+    action = np.zeros(n)
+    for _ in range(4):  # best-response dynamics from nobody contributing: climbs, some owners hit m_max
+        fast = mech.best_response(action, o, ctx)
+        np.testing.assert_array_equal(fast, reference_value_shaping_best_response(mech, action, o, ctx))
+        action = fast
+    assert (action > 0).any() and ((action == m_max).any() == (m_max == 3.0))
+
+
+def test_max_contribution_with_lines_at_hand_equals_the_plain_call():
+    rng = np.random.default_rng(15)
+    cls = MECHANISMS["value_shaping"]
+    v = cls(cls.Params()).v
+    c = rng.uniform(0.005, 0.2, (30, 40))  # 2-D and broadcast inputs: solved flat, returned in shape
+    m_star = standalone_optimum(v, c)
+    others = rng.uniform(0.0, 500.0, (1, 40))
+    plain = max_contribution(v, c, m_star, others, 1e-8)
+    assert plain.shape == (30, 40)
+    np.testing.assert_array_equal(max_contribution(v, c, m_star, others, 1e-8,
+                                                   lines=shaping_lines(v, c, m_star, 1e-8)), plain)
+    for i in (0, 17):
+        np.testing.assert_array_equal(
+            np.array([max_contribution(v, np.array([c[i, j]]), np.array([m_star[i, j]]),
+                                       np.array([others[0, j]]), 1e-8)[0] for j in range(40)]), plain[i])
