@@ -58,7 +58,7 @@ class ValueShaping(DataContributionGame):
     def setup(self) -> None:
         super().setup()
         self._lines_costs = np.empty(0)
-        self._lines: tuple[np.ndarray, ...] = ()
+        self._lines = np.empty((4, 0))  # rows of lines(c); one array, so that a checkpoint can store it
 
     def lines(self, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Per owner ``(m_i*, v(m_i*), b'^{-1}(c_i + eps), b'^{-1}(c_i))``: functions of the costs alone.
@@ -70,8 +70,8 @@ class ValueShaping(DataContributionGame):
         if not np.array_equal(c, self._lines_costs):
             m_star = self.standalone(c)[0]
             self._lines_costs = np.array(c, dtype=float)
-            self._lines = (m_star, *shaping_lines(self.v, c, m_star, self.params.eps), self.v.db_inv(c))
-        return self._lines
+            self._lines = np.stack([m_star, *shaping_lines(self.v, c, m_star, self.params.eps), self.v.db_inv(c)])
+        return tuple(self._lines)
 
     def _parts(self, action, owners, ctx):
         """``(c, m*, D_{-i}, v(m*))``: what the shaped value of any candidate needs (no intersection point)."""
