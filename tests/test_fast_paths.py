@@ -25,7 +25,18 @@ from market.theory.data_contribution.equilibrium import max_contribution, shapin
 from market.theory.data_contribution.value_functions import on_unique, standalone_optimum
 from market.theory.fair_value.fair_values import _log_binom, shapley_by_type_stratified
 from market.theory.fair_value.mean_estimation import OwnerTypes
-from market.theory.fl_market.auctions import menu_choice, menu_choice_by_shading, proportional_share, valuation
+from market.theory.fl_market.auctions import (
+    JUMP_MARGIN,
+    SELECTION_SIZE,
+    MenuHull,
+    _menu_grid,
+    _price_by_selection,
+    _price_of_sorted_jumps,
+    menu_choice,
+    menu_choice_by_shading,
+    proportional_share,
+    valuation,
+)
 
 
 def reference_types(level, data_size, importance):
@@ -83,10 +94,11 @@ def test_menu_choice_by_shading_equals_one_menu_choice_per_candidate(M):
     shading = np.linspace(0.5, 1.5, 11)
     price = rng.uniform(0.0, 3.0, (buyers, n))
     cap = np.where(rng.random((buyers, n)) < 0.3, rng.uniform(0.0, 2.0, (buyers, n)), np.inf)
-    fast = menu_choice_by_shading(kind, rate, shading, price, cap, eps_bar, M)
+    fast, unit = menu_choice_by_shading(kind, rate, shading, price, cap, eps_bar, M)
     full = lambda a: np.broadcast_to(a, price.shape)  # noqa: E731
     for c, s in enumerate(shading):
         np.testing.assert_array_equal(fast[..., c], menu_choice(full(kind), full(rate * s), price, cap, full(eps_bar), M))
+    np.testing.assert_array_equal(unit, valuation(kind[:, None], 1.0, fast))
     assert (fast > 0).any() and (fast == 0).any()
 
 
@@ -392,3 +404,146 @@ def test_max_contribution_with_lines_at_hand_equals_the_plain_call():
         np.testing.assert_array_equal(
             np.array([max_contribution(v, np.array([c[i, j]]), np.array([m_star[i, j]]),
                                        np.array([others[0, j]]), 1e-8)[0] for j in range(40)]), plain[i])
+
+
+# --------------------------------------------------------------------------- proportional share by menu hulls
+def reference_grid_price(kind, rate, eps_bar, budget, members, M):
+    """Clearing price from every owner's full grid menu at her reported rate (the item-by-item slopes)."""
+    x, v = _menu_grid(kind, rate, eps_bar, M)
+    K = x.shape[-1]
+    a, b = np.full(x.shape, -np.inf), np.full(x.shape, np.inf)
+    for i in range(K - 1):
+        slope = (v[..., i + 1:] - v[..., i, None]) / (x[..., i + 1:] - x[..., i, None])
+        np.maximum(a[..., i + 1:], slope, out=a[..., i + 1:])
+        b[..., i] = slope.min(axis=-1)
+    chosen = (a < b) & members[..., None]
+    step, last = np.zeros(x.shape), np.zeros(x.shape[:-1])
+    for k in range(1, K):
+        step[..., k] = np.where(chosen[..., k], x[..., k] - last, 0.0)
+        last = np.where(chosen[..., k], x[..., k], last)
+    jumps = np.where(step > 0, a, np.inf).reshape(budget.shape + (-1,))
+    order = np.argsort(jumps, axis=-1, kind="stable")
+    p = np.take_along_axis(jumps, order, axis=-1)
+    supply = np.cumsum(np.take_along_axis(step.reshape(jumps.shape), order, axis=-1), axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        price = np.maximum(np.maximum(p, 0.0), np.divide(budget[..., None], supply))
+    upper = np.concatenate([p[..., 1:], np.full(p.shape[:-1] + (1,), np.inf)], axis=-1)
+    ok = np.isfinite(p) & (supply > 0) & (price <= upper)
+    t = np.argmax(ok, axis=-1)[..., None]
+    price = np.take_along_axis(price, t, axis=-1)[..., 0]
+    price = np.where(price <= np.take_along_axis(p, t, axis=-1)[..., 0], price * (1.0 + JUMP_MARGIN), price)
+    valid = ok.any(axis=-1) & (budget > 0) & (price <= np.exp(30.0)) & (price >= np.exp(-30.0))
+    return np.where(valid, price, 0.0)
+
+
+def reference_proportional_share(kind, rate, eps_bar, budget, M, side):
+    """The proportional share served owner by owner in index order, every choice by ``menu_choice``."""
+    kind, rate, eps_bar = np.broadcast_arrays(kind, rate, eps_bar)
+    budget = np.broadcast_to(np.asarray(budget, float), rate.shape[:-1])
+    n = rate.shape[-1]
+    out = {k: np.zeros(rate.shape) for k in ("epsilon", "payment", "price", "cap")}
+    for g in (False, True):
+        members = side == g
+        share = budget * members.sum() / n
+        pi = reference_grid_price(kind, rate, eps_bar, share, np.broadcast_to(~members, rate.shape), M)
+        left = share.copy()
+        for i in np.flatnonzero(members):
+            q = np.where(pi > 0, left / np.where(pi > 0, pi, 1.0), 0.0)
+            e = np.where(pi > 0, menu_choice(kind[..., i], rate[..., i], pi, q, eps_bar[..., i], M), 0.0)
+            pay = np.minimum(pi * e, left)
+            out["epsilon"][..., i], out["payment"][..., i], out["price"][..., i] = e, pay, pi
+            out["cap"][..., i] = q
+            left = np.maximum(left - pay, 0.0)
+    return out
+
+
+def auction_case(seed, n, buyers, families=(0, 1, 2, 3, 4), ties=False):
+    rng = np.random.default_rng(seed)
+    kind = rng.choice(families, n)
+    rate = rng.uniform(0.05, 2.0, n)
+    eps_bar = rng.uniform(0.5, 5.0, n)
+    if ties:  # identical owners: equal breakpoints, the price quoted just above a shared jump
+        kind, rate, eps_bar = kind % 2, np.round(rate * 2) / 2 + 0.5, np.round(eps_bar)
+    budget = rng.uniform(0.5, 2.0, buyers) * n
+    return kind, rate, eps_bar, budget
+
+
+@pytest.mark.parametrize("seed, n, buyers, ties", [(20, 1, 1, False), (21, 2, 2, False), (22, 9, 3, False),
+                                                   (23, 400, 2, False), (24, 400, 1, True), (25, 60, 4, True)])
+def test_proportional_share_by_hulls_equals_the_owner_by_owner_reference(seed, n, buyers, ties):
+    kind, rate, eps_bar, budget = auction_case(seed, n, buyers, ties=ties)
+    side = np.random.default_rng(seed).random(n) < 0.5
+    shape = (buyers, n)
+    full = lambda a: np.broadcast_to(a, shape)  # noqa: E731
+    fast = proportional_share(full(kind), full(rate), full(eps_bar), budget, M=20, side=side,
+                              hull=MenuHull.of(kind, eps_bar, 20))
+    ref = reference_proportional_share(full(kind), full(rate), full(eps_bar), budget, 20, side)
+    for name in ("price", "epsilon", "payment"):
+        np.testing.assert_allclose(getattr(fast, name), ref[name], rtol=1e-12, atol=1e-12 * budget.max())
+    served = fast.epsilon > 0
+    np.testing.assert_allclose(fast.cap[served], ref["cap"][served], rtol=1e-12)
+    assert np.array_equal(fast.epsilon > 0, ref["epsilon"] > 0) and (n < 9 or served.any())
+    # the hulls built inside equal the ones handed in
+    inner = proportional_share(full(kind), full(rate), full(eps_bar), budget, M=20, side=side)
+    np.testing.assert_array_equal(inner.epsilon, fast.epsilon)
+
+
+def test_clearing_price_by_selection_equals_the_sort():
+    rng = np.random.default_rng(26)
+    J = 5 * SELECTION_SIZE
+    jumps = np.where(rng.random(J) < 0.3, np.inf, rng.exponential(1.0, J))
+    jumps[:2000] = 0.7  # a block of ties
+    step = np.where(np.isfinite(jumps), rng.uniform(0.01, 1.0, J), 0.0)
+    total = step.sum()
+    for budget in (1e-9, 0.01 * total, 0.5 * total, 3.0 * total, 1e6 * total, 1e15 * total, 0.0):
+        sorted_ = _price_of_sorted_jumps(jumps[None], step[None], np.array([budget]), np.inf)[0]
+        picked = _price_by_selection(jumps, step, np.array(budget))
+        assert picked == pytest.approx(sorted_, rel=1e-12, abs=0.0)
+    assert _price_by_selection(jumps, step, np.array(1e15 * total)) == 0.0  # beyond the price range: none
+
+
+@pytest.mark.parametrize("M", [1, 20])
+def test_hull_choice_and_sells_equal_the_item_by_item_choice(M):
+    kind, rate, eps_bar, _ = auction_case(27 + M, 3000, 1)
+    rng = np.random.default_rng(M)
+    rate[:50] = 0.0  # a free report
+    price = rng.uniform(0.0, 6.0, 3000)
+    price[50:100] = 0.0
+    # caps: none, zero, below the smallest item, exactly an item, between items, above the top
+    items = eps_bar[:, None] / np.arange(1, M + 1)
+    cap = np.select([rng.random(3000) < p for p in (0.2, 0.1, 0.1, 0.2, 0.2)],
+                    [np.full(3000, np.inf), np.zeros(3000), 0.5 * items[:, -1],
+                     items[np.arange(3000), rng.integers(0, M, 3000)],
+                     rng.uniform(0.0, 1.0, 3000) * eps_bar], 2.0 * eps_bar)
+    q = np.maximum(np.minimum(eps_bar, cap), 0.0)
+    hull = MenuHull.of(kind, eps_bar, M)
+    e, unit = hull.choice(price, rate, q, kind, eps_bar, M)
+    ref = menu_choice(kind, rate, price, cap, eps_bar, M)
+    np.testing.assert_array_equal(e, ref)
+    np.testing.assert_array_equal(unit, valuation(kind, 1.0, ref))
+    np.testing.assert_array_equal(hull.sells(price, rate, q, eps_bar, M), ref > 0)
+    some = rng.random(3000) < 0.1
+    np.testing.assert_array_equal(hull.choice(price, rate, q, kind, eps_bar, M, some)[0], np.where(some, ref, 0.0))
+    assert (ref > 0).mean() > 0.2 and (ref == 0).mean() > 0.2
+
+
+def test_auction_deviation_utilities_are_reused_once_for_the_same_inputs():
+    rng = np.random.default_rng(28)
+    n = 200
+    FLMarket = MECHANISMS["fl_market"]
+    mech = FLMarket(FLMarket.Params(auction="proportional_share", M=20))
+    o = OwnerArrays.empty(("valuation", "eps_bar"))
+    o.append(np.arange(n), {"sensitivity": rng.uniform(0.05, 1.0, n), "data_size": np.ones(n),
+                            "valuation": rng.integers(0, 4, n).astype(float), "eps_bar": rng.uniform(0.5, 5.0, n)},
+             np.ones(n), 0)
+    action = rng.choice(mech.action_space.values, n)
+    ctx = RoundContext(round=1, time=1.0, rng=np.random.default_rng(0), buyer_budgets=np.array([30.0]),
+                       buyer_valuations=np.ones(1))
+    first = mech.deviation_utilities(action, o, ctx)
+    again = mech.deviation_utilities(action, o, ctx)  # the kept result
+    np.testing.assert_array_equal(again, first)
+    assert mech._deviation_last.size == 0  # handed out once
+    moved = np.where(action < 1.0, 3.0, 0.1)  # everyone's report moves: the others' menus change
+    fresh = FLMarket(FLMarket.Params(auction="proportional_share", M=20))
+    np.testing.assert_array_equal(mech.deviation_utilities(moved, o, ctx), fresh.deviation_utilities(moved, o, ctx))
+    assert not np.array_equal(mech.deviation_utilities(moved, o, ctx), first)

@@ -74,6 +74,7 @@ from market.theory.fl_market.aggregation import AGGREGATIONS, aggregate, error_b
 from market.theory.fl_market.auctions import (
     AUCTIONS,
     Allocation,
+    MenuHull,
     menu_choice_by_shading,
     unilateral_utilities,
     valuation,
@@ -187,6 +188,9 @@ class FLMarket(Mechanism):
         self._deviation_owners = np.empty((6, 0))
         self._deviation_budgets = np.empty(0)
         self._deviation_last = np.empty((0, self._space.size))
+        # the proportional share's menu hulls (MenuHull.to_array) and the (families, budgets) they are of
+        self._hull_of = np.empty((2, 0))
+        self._hull = np.empty((4, 0, int(p.M) + 1))
 
     @classmethod
     def space_of(cls, params: Params) -> ActionSpace:
@@ -242,12 +246,23 @@ class FLMarket(Mechanism):
             options["data_size"] = self._sizes(owners)
         return options
 
+    def _menu_hull(self, kind: np.ndarray, eps_bar: np.ndarray) -> MenuHull | None:
+        """The owners' menu hulls for the proportional share's grid (``M >= 1``), kept while their
+        families and budgets are unchanged (only the reports move between rounds)."""
+        if self.params.auction != "proportional_share" or self.params.M == 0:
+            return None
+        of = np.stack([kind.astype(float), eps_bar])
+        if not np.array_equal(of, self._hull_of):
+            self._hull_of, self._hull = of, MenuHull.of(kind, eps_bar, int(self.params.M)).to_array()
+        return MenuHull(*self._hull)
+
     def _run(self, action: np.ndarray, owners: OwnerArrays, budgets: np.ndarray) -> Allocation:
         """One auction per buyer (batch axis 0) with the reported rates ``action * sensitivity``."""
         kind, rate, eps_bar = self._bids(owners)
         options = self._auction_options(owners)
         if self.params.auction == "proportional_share":
             options["side"] = owners.ids % 2 == 1
+            options["hull"] = self._menu_hull(kind, eps_bar)
         shape = (budgets.size, len(owners))
         return self._auction()(
             np.broadcast_to(kind, shape), np.broadcast_to(action * rate, shape),
@@ -388,14 +403,15 @@ class FLMarket(Mechanism):
         kind, rate, eps_bar = self._bids(owners)
         if self.params.auction == "proportional_share":
             alloc = self._run(action, owners, budgets) if alloc is None else alloc
+            hull = self._menu_hull(kind, eps_bar)
             # blocks of owners keep the (buyers, owners, candidates, menu) arrays small at any n
             block = max(1, DEVIATION_BLOCK // (budgets.size * cand.size * (int(self.params.M) + 1)))
             out = np.empty((n, cand.size))
             for lo in range(0, n, block):
                 i = slice(lo, lo + block)
-                e = menu_choice_by_shading(kind[i], rate[i], cand, alloc.price[:, i], alloc.cap[:, i], eps_bar[i],
-                                           int(self.params.M))
-                util = alloc.price[:, i, None] * e - valuation(kind[i, None], rate[i, None], e)
+                e, unit = menu_choice_by_shading(kind[i], rate[i], cand, alloc.price[:, i], alloc.cap[:, i],
+                                                 eps_bar[i], int(self.params.M), None if hull is None else hull.take(i))
+                util = alloc.price[:, i, None] * e - rate[i, None] * unit
                 out[i] = util.sum(axis=0)
             return out
         shape = (budgets.size, n)
