@@ -190,7 +190,7 @@ class FLMarket(Mechanism):
         self._deviation_last = np.empty((0, self._space.size))
         # the proportional share's menu hulls (MenuHull.to_array) and the (families, budgets) they are of
         self._hull_of = np.empty((2, 0))
-        self._hull = np.empty((4, 0, int(p.M) + 1))
+        self._hull = np.empty((4, int(p.M) + 1, 0))
 
     @classmethod
     def space_of(cls, params: Params) -> ActionSpace:
