@@ -404,8 +404,8 @@ class FLMarket(Mechanism):
         if self.params.auction == "proportional_share":
             alloc = self._run(action, owners, budgets) if alloc is None else alloc
             hull = self._menu_hull(kind, eps_bar)
-            # blocks of owners keep the (buyers, owners, candidates, menu) arrays small at any n
-            block = max(1, DEVIATION_BLOCK // (budgets.size * cand.size * (int(self.params.M) + 1)))
+            # blocks of owners keep the (buyers, owners, candidates) arrays small at any n
+            block = max(1, DEVIATION_BLOCK // (budgets.size * cand.size))
             out = np.empty((n, cand.size))
             for lo in range(0, n, block):
                 i = slice(lo, lo + block)
