@@ -83,7 +83,7 @@ from market.theory.fl_market.murba import TORCH_HINT, load_model
 
 ERROR_MEASURES = ("per_coordinate", "vector_mse")
 #: Array entries per block of owners in the proportional share's deviation utilities.
-DEVIATION_BLOCK = 2**22
+DEVIATION_BLOCK = 2**18
 
 
 class FLMarket(Mechanism):
