@@ -10,6 +10,10 @@ from market.mechanisms.data_contribution import DataContributionGame, DataGamePa
 from market.theory.data_contribution.equilibrium import max_contribution, shaping_lines
 
 
+#: Owners per block of :meth:`ValueShaping.best_response` (its (owners, 4) temporaries stay a few MB).
+RESPONSE_BLOCK = 2**16
+
+
 @dataclass(frozen=True)
 class ValueShapingParams(DataGameParams):
     """Parameters of value shaping (all of :class:`DataGameParams`, plus).
@@ -115,8 +119,16 @@ class ValueShaping(DataContributionGame):
         pass and handed to :meth:`_in_box`.
         """
         parts = self._parts(action, owners, ctx)
+        _, _, turn, pooled_top = self.lines(parts[0])
+        best = np.empty(parts[0].size)
+        for lo in range(0, best.size, RESPONSE_BLOCK):  # blocks of owners: temporaries stay in cache
+            i = slice(lo, lo + RESPONSE_BLOCK)
+            best[i] = self._best_of(tuple(x[i] for x in parts), turn[i], pooled_top[i])
+        return best
+
+    def _best_of(self, parts, turn, pooled_top):
+        """:meth:`best_response` of a block of owners (``parts`` of :meth:`_parts` and their lines)."""
         c, m_star, others, v_star = parts
-        _, _, turn, pooled_top = self.lines(c)
         m_top = max_contribution(self.v, c, m_star, others, self.params.eps, lines=(v_star, turn))
         beyond = np.maximum(m_top, pooled_top - others)
         m_max = self.params.m_max
