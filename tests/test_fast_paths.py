@@ -21,10 +21,22 @@ from market.registry import MECHANISMS
 from market.runner import run
 from market.simulation.model import DataMarket
 from market.simulation.recorder import Recorder
-from market.theory.data_contribution.value_functions import on_unique
+from market.theory.data_contribution.equilibrium import max_contribution, shaping_lines
+from market.theory.data_contribution.value_functions import on_unique, standalone_optimum
 from market.theory.fair_value.fair_values import _log_binom, shapley_by_type_stratified
 from market.theory.fair_value.mean_estimation import OwnerTypes
-from market.theory.fl_market.auctions import menu_choice, menu_choice_by_shading, proportional_share, valuation
+from market.theory.fl_market.auctions import (
+    JUMP_MARGIN,
+    SELECTION_SIZE,
+    MenuHull,
+    _menu_grid,
+    _price_by_selection,
+    _price_of_sorted_jumps,
+    menu_choice,
+    menu_choice_by_shading,
+    proportional_share,
+    valuation,
+)
 
 
 def reference_types(level, data_size, importance):
@@ -34,8 +46,9 @@ def reference_types(level, data_size, importance):
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.integers(1, 300), st.integers(1, 4), st.integers(1, 5), st.integers(0, 2**31))
+@given(st.integers(1, 300), st.integers(1, 4), st.sampled_from([1, 2, 5, 17, 400]), st.integers(0, 2**31))
 def test_owner_types_equal_the_sorted_rows(n, levels, sizes, seed):
+    # sizes > 16: coded by searchsorted; 400 sizes x 3 importances x levels: keys beyond bincount's range
     rng = np.random.default_rng(seed)
     level = rng.integers(0, levels, n)
     size = rng.choice(rng.lognormal(0, 1, sizes), n)
@@ -82,10 +95,11 @@ def test_menu_choice_by_shading_equals_one_menu_choice_per_candidate(M):
     shading = np.linspace(0.5, 1.5, 11)
     price = rng.uniform(0.0, 3.0, (buyers, n))
     cap = np.where(rng.random((buyers, n)) < 0.3, rng.uniform(0.0, 2.0, (buyers, n)), np.inf)
-    fast = menu_choice_by_shading(kind, rate, shading, price, cap, eps_bar, M)
+    fast, unit = menu_choice_by_shading(kind, rate, shading, price, cap, eps_bar, M)
     full = lambda a: np.broadcast_to(a, price.shape)  # noqa: E731
     for c, s in enumerate(shading):
         np.testing.assert_array_equal(fast[..., c], menu_choice(full(kind), full(rate * s), price, cap, full(eps_bar), M))
+    np.testing.assert_array_equal(unit, valuation(kind[:, None], 1.0, fast))
     assert (fast > 0).any() and (fast == 0).any()
 
 
@@ -148,6 +162,68 @@ def test_fair_values_are_memoised_by_composition_with_common_random_numbers():
     # after the memo is dropped the values are recomputed identically (a pure function of the composition)
     fair_payment_module.FAIR_VALUE_MEMO.clear()
     np.testing.assert_array_equal(mech._values(types, ctx)[0], phi)
+
+
+def test_log_binomial_of_integer_counts_equals_the_float_path():
+    rng = np.random.default_rng(11)
+    n = rng.integers(0, 300_000, (40, 1, 3))
+    k = np.floor(rng.random((40, 7, 3)) * (n + 1)).astype(np.int64)
+    fast = _log_binom(n, k)
+    np.testing.assert_array_equal(fast, _log_binom(n.astype(float), k.astype(float)))
+    np.testing.assert_array_equal(fast, gammaln(n + 1.0) - gammaln(k + 1.0) - gammaln(n - k + 1.0))
+    assert _log_binom(np.int64(5), np.int64(0)) == 0.0  # edge: k = 0 and k = n
+    assert _log_binom(np.int64(5), np.int64(5)) == 0.0
+
+
+@pytest.mark.parametrize("counts", [[30, 25, 40, 5, 0, 12], [400, 1, 300, 2, 3, 500], [60, 0, 1, 80, 1, 300],
+                                    [60, 0, 0, 80, 1, 1]])  # the last: few coalitions, computed exactly
+def test_stratified_estimate_of_wanted_types_equals_the_full_estimate(counts):
+    counts = np.array(counts)
+    types = OwnerTypes(np.array([0, 1, 2, 0, 1, 2]), counts, np.repeat([10.0, 100.0], 3), np.ones(6))
+    cls = MECHANISMS["fair_payment"]
+    utility = cls(cls.Params(s2=0.1, r2=100.0)).utility()
+    G = lambda K: utility.coalition_utility(K, types)  # noqa: E731
+    args = dict(null=types.null, n_samples=64, exact_rows=20, n_bins=16, groups=types.level)
+    full, full_se = shapley_by_type_stratified(counts, G, np.random.default_rng(3), **args)
+    estimated = full_se.max() > 0
+    assert np.all(np.isfinite(full)) and estimated == (counts[2] + counts[5] > 2)
+    for t in np.flatnonzero(~types.null & (counts > 0)):
+        phi, se = shapley_by_type_stratified(counts, G, np.random.default_rng(3), wanted=np.arange(6) == t, **args)
+        assert phi[t] == full[t] and se[t] == full_se[t]  # bitwise: same samples, same terms
+        others = np.arange(6) != t
+        assert np.all(np.isnan(phi[others][~types.null[others] & (counts[others] > 0)]) == estimated)
+
+
+def reference_fair_deviations(mech, action, owners, ctx):
+    """Deviation utilities with every moved composition estimated in full (moves to level 0 included)."""
+    kappa = np.asarray(mech.params.privacy_cost)
+    types, owner_type = mech._types(action, owners)
+    base, _ = mech._values(types, ctx)
+    dev = np.zeros((types.size, kappa.size))
+    for t in range(types.size):
+        for k in range(kappa.size):
+            moved, cell = fair_payment_module._move_one(types, t, k)
+            dev[t, k] = base[t] if k == types.level[t] else mech._estimate(moved, False)[0][cell]
+    return mech.alpha * dev[owner_type] - owners.sensitivity[:, None] * kappa[None, :]
+
+
+def test_fair_payment_deviations_equal_full_estimates_of_every_move():
+    rng = np.random.default_rng(12)
+    cls = MECHANISMS["fair_payment"]
+    mech = cls(cls.Params(utility="federated_mean", s2=0.1, r2=100.0, privacy_cost=[0.0, 0.08, 1.0],
+                          alpha=0.5, exact_limit=10, mc_samples=64))
+    n = 500
+    o = OwnerArrays.empty(("importance",))
+    o.append(np.arange(n), {"sensitivity": rng.uniform(0, 8, n), "data_size": rng.choice([10.0, 100.0], n),
+                            "importance": np.ones(n)}, np.ones(n), 0)
+    # level 2 held by two owners of size 10 only: moves create new types and empty a rare one
+    action = np.where(rng.random(n) < 0.5, 1.0, 0.0)
+    action[np.flatnonzero(o.data_size == 10.0)[:2]] = 2.0
+    ctx = RoundContext(round=1, time=1.0, rng=np.random.default_rng(5))
+    fair_payment_module.FAIR_VALUE_MEMO.clear()
+    dev = mech.deviation_utilities(action, o, ctx)
+    np.testing.assert_array_equal(dev, reference_fair_deviations(mech, action, o, ctx))
+    assert np.all(np.isfinite(dev)) and np.ptp(dev[:, 1] - dev[:, 0]) > 0
 
 
 def test_fair_payment_runs_identically_with_a_warm_memo(tiny):
@@ -237,3 +313,240 @@ def test_summary_reads_only_the_last_recorded_round_of_owners(tiny, tmp_path):
     assert final.reset_index(drop=True).equals(expected) and len(final) == 400
     in_memory = run(tiny)
     assert in_memory.summary["metrics"] == result.summary["metrics"]
+
+
+def value_shaping_owners(rng, n):
+    """Owners with costs around the viability cutoff, some duplicated (on_unique's sharing path)."""
+    c = np.concatenate([rng.uniform(0.005, 0.2, n - 40), np.full(40, 0.05)])
+    o = OwnerArrays.empty(())
+    o.append(np.arange(n), {"sensitivity": c, "data_size": np.ones(n)}, np.zeros(n), 0)
+    return o
+
+
+def reference_shaped_utility(mech, c, m_star, others, m_top, cand):
+    """Eq. (11) branch by branch, with the intersection point (the straightforward evaluation)."""
+    c, m_star, others, m_top = (x[:, None] for x in (c, m_star, others, m_top))
+    v, eps = mech.v, mech.params.eps
+    pooled = v(cand + others)
+    line = v(m_star) + (c + eps) * (cand - m_star)
+    value = np.where(cand <= m_star, v(cand), np.where(cand <= m_top, np.minimum(line, pooled), pooled))
+    return value - c * cand
+
+
+@pytest.mark.parametrize("eps", [1e-8, 0.0])
+def test_value_shaping_utility_without_the_intersection_equals_eq_11(eps):
+    rng = np.random.default_rng(13)
+    cls = MECHANISMS["value_shaping"]
+    mech = cls(cls.Params(m_max=200.0, eps=eps))
+    n = 2000
+    o = value_shaping_owners(rng, n)
+    action = rng.uniform(0.0, 30.0, n) * (rng.random(n) < 0.8)
+    action[:50] = 0.0
+    for seed_d in (0.0, 5.0):
+        ctx = RoundContext(round=1, time=1.0, rng=np.random.default_rng(0))
+        c = mech.costs(o)
+        m_star = mech.standalone(c)[0]
+        others = action.sum() + seed_d - action if seed_d else mech.others(action, ctx)
+        others[:10] = 0.0  # D = 0: the tangency, m^max = m*
+        m_top = max_contribution(mech.v, c, m_star, others, eps)
+        # candidates on every branch: 0, below m*, m*, between m* and m^max, m^max itself, beyond, far beyond
+        cand = np.stack([np.zeros(n), 0.5 * m_star, m_star, 0.5 * (m_star + m_top), m_top, m_top * (1 + 1e-6),
+                         m_top + 10.0, rng.uniform(0, 200, n)], axis=1)
+        fast = mech._shaped_utility((c, m_star, others, mech.v(m_star)), cand)
+        ref = reference_shaped_utility(mech, c, m_star, others, m_top, cand)
+        np.testing.assert_allclose(fast, ref, rtol=1e-12, atol=1e-12)
+        # equal except within the root's tolerance around m^max (the line and the pooled value cross there)
+        assert np.mean(fast == ref) > 0.999
+
+
+def reference_value_shaping_best_response(mech, action, owners, ctx):
+    """m^max and the pooled optimum compared by eq. (11), then the box's ends: each step evaluated in full."""
+    c = mech.costs(owners)
+    m_star = mech.standalone(c)[0]
+    others = mech.others(action, ctx)
+    m_top = max_contribution(mech.v, c, m_star, others, mech.params.eps)
+    beyond = np.maximum(m_top, mech.v.db_inv(c) - others)
+    cand = np.stack([m_top, beyond], axis=1)
+    util = lambda x: reference_shaped_utility(mech, c, m_star, others, m_top, x)  # noqa: E731
+    best = cand[np.arange(c.size), np.argmax(util(cand), axis=1)]
+    m_max = mech.params.m_max
+    box = np.stack([np.minimum(best, m_max), np.zeros_like(best), np.full_like(best, m_max)], axis=1)
+    return box[np.arange(c.size), np.argmax(util(box), axis=1)]
+
+
+@pytest.mark.parametrize("m_max", [200.0, 3.0])
+def test_value_shaping_best_response_equals_the_reference(m_max):
+    rng = np.random.default_rng(14)
+    cls = MECHANISMS["value_shaping"]
+    mech = cls(cls.Params(m_max=m_max, eps=1e-8))
+    n = 3000
+    o = value_shaping_owners(rng, n)
+    ctx = RoundContext(round=1, time=1.0, rng=np.random.default_rng(0))
+    action = np.zeros(n)
+    for _ in range(4):  # best-response dynamics from nobody contributing: climbs, some owners hit m_max
+        fast = mech.best_response(action, o, ctx)
+        np.testing.assert_array_equal(fast, reference_value_shaping_best_response(mech, action, o, ctx))
+        action = fast
+    assert (action > 0).any() and ((action == m_max).any() == (m_max == 3.0))
+
+
+def test_max_contribution_with_lines_at_hand_equals_the_plain_call():
+    rng = np.random.default_rng(15)
+    cls = MECHANISMS["value_shaping"]
+    v = cls(cls.Params()).v
+    c = rng.uniform(0.005, 0.2, (30, 40))  # 2-D and broadcast inputs: solved flat, returned in shape
+    m_star = standalone_optimum(v, c)
+    others = rng.uniform(0.0, 500.0, (1, 40))
+    plain = max_contribution(v, c, m_star, others, 1e-8)
+    assert plain.shape == (30, 40)
+    np.testing.assert_array_equal(max_contribution(v, c, m_star, others, 1e-8,
+                                                   lines=shaping_lines(v, c, m_star, 1e-8)), plain)
+    for i in (0, 17):
+        np.testing.assert_array_equal(
+            np.array([max_contribution(v, np.array([c[i, j]]), np.array([m_star[i, j]]),
+                                       np.array([others[0, j]]), 1e-8)[0] for j in range(40)]), plain[i])
+
+
+# --------------------------------------------------------------------------- proportional share by menu hulls
+def reference_grid_price(kind, rate, eps_bar, budget, members, M):
+    """Clearing price from every owner's full grid menu at her reported rate (the item-by-item slopes)."""
+    x, v = _menu_grid(kind, rate, eps_bar, M)
+    K = x.shape[-1]
+    a, b = np.full(x.shape, -np.inf), np.full(x.shape, np.inf)
+    for i in range(K - 1):
+        slope = (v[..., i + 1:] - v[..., i, None]) / (x[..., i + 1:] - x[..., i, None])
+        np.maximum(a[..., i + 1:], slope, out=a[..., i + 1:])
+        b[..., i] = slope.min(axis=-1)
+    chosen = (a < b) & members[..., None]
+    step, last = np.zeros(x.shape), np.zeros(x.shape[:-1])
+    for k in range(1, K):
+        step[..., k] = np.where(chosen[..., k], x[..., k] - last, 0.0)
+        last = np.where(chosen[..., k], x[..., k], last)
+    jumps = np.where(step > 0, a, np.inf).reshape(budget.shape + (-1,))
+    order = np.argsort(jumps, axis=-1, kind="stable")
+    p = np.take_along_axis(jumps, order, axis=-1)
+    supply = np.cumsum(np.take_along_axis(step.reshape(jumps.shape), order, axis=-1), axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        price = np.maximum(np.maximum(p, 0.0), np.divide(budget[..., None], supply))
+    upper = np.concatenate([p[..., 1:], np.full(p.shape[:-1] + (1,), np.inf)], axis=-1)
+    ok = np.isfinite(p) & (supply > 0) & (price <= upper)
+    t = np.argmax(ok, axis=-1)[..., None]
+    price = np.take_along_axis(price, t, axis=-1)[..., 0]
+    price = np.where(price <= np.take_along_axis(p, t, axis=-1)[..., 0], price * (1.0 + JUMP_MARGIN), price)
+    valid = ok.any(axis=-1) & (budget > 0) & (price <= np.exp(30.0)) & (price >= np.exp(-30.0))
+    return np.where(valid, price, 0.0)
+
+
+def reference_proportional_share(kind, rate, eps_bar, budget, M, side):
+    """The proportional share served owner by owner in index order, every choice by ``menu_choice``."""
+    kind, rate, eps_bar = np.broadcast_arrays(kind, rate, eps_bar)
+    budget = np.broadcast_to(np.asarray(budget, float), rate.shape[:-1])
+    n = rate.shape[-1]
+    out = {k: np.zeros(rate.shape) for k in ("epsilon", "payment", "price", "cap")}
+    for g in (False, True):
+        members = side == g
+        share = budget * members.sum() / n
+        pi = reference_grid_price(kind, rate, eps_bar, share, np.broadcast_to(~members, rate.shape), M)
+        left = share.copy()
+        for i in np.flatnonzero(members):
+            q = np.where(pi > 0, left / np.where(pi > 0, pi, 1.0), 0.0)
+            e = np.where(pi > 0, menu_choice(kind[..., i], rate[..., i], pi, q, eps_bar[..., i], M), 0.0)
+            pay = np.minimum(pi * e, left)
+            out["epsilon"][..., i], out["payment"][..., i], out["price"][..., i] = e, pay, pi
+            out["cap"][..., i] = q
+            left = np.maximum(left - pay, 0.0)
+    return out
+
+
+def auction_case(seed, n, buyers, families=(0, 1, 2, 3, 4), ties=False):
+    rng = np.random.default_rng(seed)
+    kind = rng.choice(families, n)
+    rate = rng.uniform(0.05, 2.0, n)
+    eps_bar = rng.uniform(0.5, 5.0, n)
+    if ties:  # identical owners: equal breakpoints, the price quoted just above a shared jump
+        kind, rate, eps_bar = kind % 2, np.round(rate * 2) / 2 + 0.5, np.round(eps_bar)
+    budget = rng.uniform(0.5, 2.0, buyers) * n
+    return kind, rate, eps_bar, budget
+
+
+@pytest.mark.parametrize("seed, n, buyers, ties", [(20, 1, 1, False), (21, 2, 2, False), (22, 9, 3, False),
+                                                   (23, 400, 2, False), (24, 400, 1, True), (25, 60, 4, True)])
+def test_proportional_share_by_hulls_equals_the_owner_by_owner_reference(seed, n, buyers, ties):
+    kind, rate, eps_bar, budget = auction_case(seed, n, buyers, ties=ties)
+    side = np.random.default_rng(seed).random(n) < 0.5
+    shape = (buyers, n)
+    full = lambda a: np.broadcast_to(a, shape)  # noqa: E731
+    fast = proportional_share(full(kind), full(rate), full(eps_bar), budget, M=20, side=side,
+                              hull=MenuHull.of(kind, eps_bar, 20))
+    ref = reference_proportional_share(full(kind), full(rate), full(eps_bar), budget, 20, side)
+    for name in ("price", "epsilon", "payment"):
+        np.testing.assert_allclose(getattr(fast, name), ref[name], rtol=1e-12, atol=1e-12 * budget.max())
+    served = fast.epsilon > 0
+    np.testing.assert_allclose(fast.cap[served], ref["cap"][served], rtol=1e-12)
+    assert np.array_equal(fast.epsilon > 0, ref["epsilon"] > 0) and (n < 9 or served.any())
+    # the hulls built inside equal the ones handed in
+    inner = proportional_share(full(kind), full(rate), full(eps_bar), budget, M=20, side=side)
+    np.testing.assert_array_equal(inner.epsilon, fast.epsilon)
+
+
+def test_clearing_price_by_selection_equals_the_sort():
+    rng = np.random.default_rng(26)
+    J = 5 * SELECTION_SIZE
+    jumps = np.where(rng.random(J) < 0.3, np.inf, rng.exponential(1.0, J))
+    jumps[:2000] = 0.7  # a block of ties
+    step = np.where(np.isfinite(jumps), rng.uniform(0.01, 1.0, J), 0.0)
+    total = step.sum()
+    for budget in (1e-9, 0.01 * total, 0.5 * total, 3.0 * total, 1e6 * total, 1e15 * total, 0.0):
+        sorted_ = _price_of_sorted_jumps(jumps[None], step[None], np.array([budget]), np.inf)[0]
+        live = step > 0
+        picked = _price_by_selection(jumps[live], step[live], np.array(budget))
+        assert picked == pytest.approx(sorted_, rel=1e-12, abs=0.0)
+    live = step > 0
+    assert _price_by_selection(jumps[live], step[live], np.array(1e15 * total)) == 0.0  # beyond the price range
+
+
+@pytest.mark.parametrize("M", [1, 20])
+def test_hull_choice_and_sells_equal_the_item_by_item_choice(M):
+    kind, rate, eps_bar, _ = auction_case(27 + M, 3000, 1)
+    rng = np.random.default_rng(M)
+    rate[:50] = 0.0  # a free report
+    price = rng.uniform(0.0, 6.0, 3000)
+    price[50:100] = 0.0
+    # caps: none, zero, below the smallest item, exactly an item, between items, above the top
+    items = eps_bar[:, None] / np.arange(1, M + 1)
+    cap = np.select([rng.random(3000) < p for p in (0.2, 0.1, 0.1, 0.2, 0.2)],
+                    [np.full(3000, np.inf), np.zeros(3000), 0.5 * items[:, -1],
+                     items[np.arange(3000), rng.integers(0, M, 3000)],
+                     rng.uniform(0.0, 1.0, 3000) * eps_bar], 2.0 * eps_bar)
+    q = np.maximum(np.minimum(eps_bar, cap), 0.0)
+    hull = MenuHull.of(kind, eps_bar, M)
+    e, unit = hull.choice(price, rate, q, kind, eps_bar, M)
+    ref = menu_choice(kind, rate, price, cap, eps_bar, M)
+    np.testing.assert_array_equal(e, ref)
+    np.testing.assert_array_equal(unit, valuation(kind, 1.0, ref))
+    np.testing.assert_array_equal(hull.sells(price, rate, q, eps_bar, M), ref > 0)
+    some = rng.random(3000) < 0.1
+    np.testing.assert_array_equal(hull.choice(price, rate, q, kind, eps_bar, M, some)[0], np.where(some, ref, 0.0))
+    assert (ref > 0).mean() > 0.2 and (ref == 0).mean() > 0.2
+
+
+def test_auction_deviation_utilities_are_reused_once_for_the_same_inputs():
+    rng = np.random.default_rng(28)
+    n = 200
+    FLMarket = MECHANISMS["fl_market"]
+    mech = FLMarket(FLMarket.Params(auction="proportional_share", M=20))
+    o = OwnerArrays.empty(("valuation", "eps_bar"))
+    o.append(np.arange(n), {"sensitivity": rng.uniform(0.05, 1.0, n), "data_size": np.ones(n),
+                            "valuation": rng.integers(0, 4, n).astype(float), "eps_bar": rng.uniform(0.5, 5.0, n)},
+             np.ones(n), 0)
+    action = rng.choice(mech.action_space.values, n)
+    ctx = RoundContext(round=1, time=1.0, rng=np.random.default_rng(0), buyer_budgets=np.array([30.0]),
+                       buyer_valuations=np.ones(1))
+    first = mech.deviation_utilities(action, o, ctx)
+    again = mech.deviation_utilities(action, o, ctx)  # the kept result
+    np.testing.assert_array_equal(again, first)
+    assert mech._deviation_last.size == 0  # handed out once
+    moved = np.where(action < 1.0, 3.0, 0.1)  # everyone's report moves: the others' menus change
+    fresh = FLMarket(FLMarket.Params(auction="proportional_share", M=20))
+    np.testing.assert_array_equal(mech.deviation_utilities(moved, o, ctx), fresh.deviation_utilities(moved, o, ctx))
+    assert not np.array_equal(mech.deviation_utilities(moved, o, ctx), first)

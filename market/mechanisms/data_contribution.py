@@ -237,18 +237,26 @@ class DataContributionGame(Mechanism):
         grid = np.broadcast_to(self._space.values, (action.size, self._space.size))
         return self.deviation_utilities_at(action, owners, ctx, grid)
 
-    def _in_box(self, utility, unconstrained: np.ndarray) -> np.ndarray:
+    def _in_box(self, utility, unconstrained: np.ndarray,
+                at_hand: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> np.ndarray:
         """Best of the exact best response (clipped to the box), 0 and ``m_max``.
 
         Utilities here are concave beyond the owner's kink, so when the exact
         best response lies outside the box the constrained optimum is ``m_max``
         or 0; ties go to the exact best response.  ``utility(cand)`` maps
-        ``(n, K)`` candidates to utilities.
+        ``(n, K)`` candidates to utilities; ``at_hand``, the utilities at
+        ``unconstrained``, 0 and ``m_max`` if the caller has them, saves
+        evaluating it (the clipped candidate is one of the two).
         """
         m_max = self.params.m_max
         cand = np.stack([np.minimum(unconstrained, m_max), np.zeros_like(unconstrained),
                          np.full_like(unconstrained, m_max)], axis=1)
-        return cand[np.arange(cand.shape[0]), np.argmax(utility(cand), axis=1)]
+        if at_hand is None:
+            util = utility(cand)
+        else:
+            free, zero, full = at_hand
+            util = np.stack([np.where(unconstrained <= m_max, free, full), zero, full], axis=1)
+        return cand[np.arange(cand.shape[0]), np.argmax(util, axis=1)]
 
     def _utility(self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext):
         """``cand -> deviation utilities`` for the current profile."""

@@ -198,7 +198,7 @@ class FairPayment(Mechanism):
     def _scale(self, ctx: RoundContext) -> float:
         return 1.0 + self.params.sensitivity_growth * (ctx.round - 1)
 
-    def _values(self, types: OwnerTypes, ctx: RoundContext) -> tuple[np.ndarray, float]:
+    def _values(self, types: OwnerTypes, ctx: RoundContext, cell: int | None = None) -> tuple[np.ndarray, float]:
         """Fair value (alpha = 1) of one owner of each type, and the largest standard error.
 
         The fair values are a function of the type composition: an estimate
@@ -207,7 +207,10 @@ class FairPayment(Mechanism):
         composition (common random numbers), so the same composition always
         gets the same values and they are memoised (:data:`FAIR_VALUE_MEMO`)
         while the composition stays the same, across rounds and across the
-        deviation candidates of a round.
+        deviation candidates of a round.  With ``cell`` only that type's value
+        is needed (a deviation): the stratified estimator then skips the other
+        types' exact terms (their values are NaN, the cell's value is the full
+        call's, :func:`~market.theory.fair_value.fair_values.shapley_by_type_stratified`).
         """
         live = ~types.null & (types.count > 0)
         exact = float(np.prod(types.count[live] + 1.0)) <= self.params.exact_limit
@@ -216,15 +219,19 @@ class FairPayment(Mechanism):
         key = (repr(self.params), None if exact else self.estimate_seed, types.level.tobytes(),
                types.count.tobytes(), types.data_size.tobytes(), types.importance.tobytes())
         found = FAIR_VALUE_MEMO.get(key)
+        if found is None and cell is not None and not exact:
+            key = key + (cell,)
+            found = FAIR_VALUE_MEMO.get(key)
         if found is None:
-            found = self._estimate(types, exact)
+            found = self._estimate(types, exact, None if exact else cell)
             FAIR_VALUE_MEMO[key] = found
             if len(FAIR_VALUE_MEMO) > MEMO_SIZE:
                 del FAIR_VALUE_MEMO[next(iter(FAIR_VALUE_MEMO))]
         return found
 
-    def _estimate(self, types: OwnerTypes, exact: bool) -> tuple[np.ndarray, float]:
-        """Fair values of ``types``: exact by type, or estimated with common random numbers."""
+    def _estimate(self, types: OwnerTypes, exact: bool, cell: int | None = None) -> tuple[np.ndarray, float]:
+        """Fair values of ``types``: exact by type, or estimated with common random numbers (``cell``: only
+        that type's value is needed)."""
         utility = self.utility()
         G = lambda K: utility.coalition_utility(K, types)  # noqa: E731
         if exact:
@@ -233,9 +240,11 @@ class FairPayment(Mechanism):
                                       types.importance.view(np.int64)])
         rng = np.random.default_rng([self.estimate_seed, *(composition & (2**63 - 1)).tolist()])
         if self.params.estimator == "stratified":
+            wanted = None if cell is None else np.arange(types.size) == cell
             phi, se = shapley_by_type_stratified(
                 types.count, G, rng, null=types.null, n_samples=self.params.mc_samples,
-                exact_rows=min(self.params.exact_limit, 4000), n_bins=STRATA, groups=types.level)
+                exact_rows=min(self.params.exact_limit, 4000), n_bins=STRATA, groups=types.level, wanted=wanted)
+            return phi, float(np.nanmax(se, initial=0.0))
         else:
             phi, se = shapley_by_type_monte_carlo(types.count, G, rng, null=types.null,
                                                   n_samples=self.params.mc_samples)
@@ -283,7 +292,11 @@ class FairPayment(Mechanism):
         return np.where(private >= 1, REGIMES[0], np.where(public >= 1, REGIMES[2], REGIMES[1]))
 
     def deviation_utilities(self, action: np.ndarray, owners: OwnerArrays, ctx: RoundContext) -> np.ndarray:
-        """``alpha * phi(level k | others) - s_i g(t) kappa_k``, one fair-value computation per (type, k)."""
+        """``alpha * phi(level k | others) - s_i g(t) kappa_k``, one fair-value computation per (type, k).
+
+        Only the deviating owner's value is computed in each moved composition, and none for a move to the
+        null level 0 (value 0).
+        """
         kappa = np.asarray(self.params.privacy_cost)
         L = kappa.size
         n = len(owners)
@@ -298,7 +311,8 @@ class FairPayment(Mechanism):
                     dev[t, k] = base[t]
                     continue
                 moved, cell = _move_one(types, t, k)
-                dev[t, k] = self._values(moved, ctx)[0][cell]
+                # a null type's fair value is 0 (level 0 shares nothing): no estimate needed
+                dev[t, k] = 0.0 if moved.null[cell] else self._values(moved, ctx, cell)[0][cell]
         cost = owners.sensitivity[:, None] * self._scale(ctx) * kappa[None, :]
         return self.alpha * dev[owner_type] - cost
 

@@ -74,6 +74,7 @@ from market.theory.fl_market.aggregation import AGGREGATIONS, aggregate, error_b
 from market.theory.fl_market.auctions import (
     AUCTIONS,
     Allocation,
+    MenuHull,
     menu_choice_by_shading,
     unilateral_utilities,
     valuation,
@@ -82,7 +83,7 @@ from market.theory.fl_market.murba import TORCH_HINT, load_model
 
 ERROR_MEASURES = ("per_coordinate", "vector_mse")
 #: Array entries per block of owners in the proportional share's deviation utilities.
-DEVIATION_BLOCK = 2**22
+DEVIATION_BLOCK = 2**18
 
 
 class FLMarket(Mechanism):
@@ -182,6 +183,14 @@ class FLMarket(Mechanism):
         self._d_var = int(p.d) if p.error_measure == "vector_mse" else 1
         self._options = {"all_in": {"loop": p.loop}, "proportional_share": {"M": int(p.M)}}.get(p.auction, {})
         self._model = load_model(p.weights) if p.auction == "murba" else None
+        # the last deviation utilities and their inputs, for one reuse (see deviation_utilities); arrays, so
+        # that a checkpoint stores them like any other state
+        self._deviation_owners = np.empty((6, 0))
+        self._deviation_budgets = np.empty(0)
+        self._deviation_last = np.empty((0, self._space.size))
+        # the proportional share's menu hulls (MenuHull.to_array) and the (families, budgets) they are of
+        self._hull_of = np.empty((2, 0))
+        self._hull = np.empty((4, int(p.M) + 1, 0))
 
     @classmethod
     def space_of(cls, params: Params) -> ActionSpace:
@@ -237,12 +246,23 @@ class FLMarket(Mechanism):
             options["data_size"] = self._sizes(owners)
         return options
 
+    def _menu_hull(self, kind: np.ndarray, eps_bar: np.ndarray) -> MenuHull | None:
+        """The owners' menu hulls for the proportional share's grid (``M >= 1``), kept while their
+        families and budgets are unchanged (only the reports move between rounds)."""
+        if self.params.auction != "proportional_share" or self.params.M == 0:
+            return None
+        of = np.stack([kind.astype(float), eps_bar])
+        if not np.array_equal(of, self._hull_of):
+            self._hull_of, self._hull = of, MenuHull.of(kind, eps_bar, int(self.params.M)).to_array()
+        return MenuHull(*self._hull)
+
     def _run(self, action: np.ndarray, owners: OwnerArrays, budgets: np.ndarray) -> Allocation:
         """One auction per buyer (batch axis 0) with the reported rates ``action * sensitivity``."""
         kind, rate, eps_bar = self._bids(owners)
         options = self._auction_options(owners)
         if self.params.auction == "proportional_share":
             options["side"] = owners.ids % 2 == 1
+            options["hull"] = self._menu_hull(kind, eps_bar)
         shape = (budgets.size, len(owners))
         return self._auction()(
             np.broadcast_to(kind, shape), np.broadcast_to(action * rate, shape),
@@ -352,23 +372,46 @@ class FLMarket(Mechanism):
         ``alloc``, the round's allocation at ``action`` if already run, saves
         re-running the auction); for All-in and MURBA each deviation re-runs
         the auction, batched over ``(buyers, owners, candidates)``.
+
+        The result is a function of the reports, the owners' private values
+        and the budgets alone, so the last one is kept with these inputs and
+        handed out once more when they are equal: a round's settlement
+        computes it for its regret metrics and a learning rule asks for it
+        again at the end of the same round.
         """
         n, cand = len(owners), self._space.values
         budgets = self._budgets(ctx)
         budgets = budgets[budgets > 0]
         if n == 0 or budgets.size == 0:
             return np.zeros((n, cand.size))
+        inputs = np.stack([action, owners.ids, owners.sensitivity, owners.data_size, owners.extra["valuation"],
+                           owners.extra["eps_bar"]])
+        hit = np.array_equal(inputs, self._deviation_owners) and np.array_equal(budgets, self._deviation_budgets)
+        last = self._deviation_last
+        self._deviation_owners, self._deviation_budgets = np.empty((6, 0)), np.empty(0)
+        self._deviation_last = np.empty((0, cand.size))
+        if hit:
+            return last
+        out = self._deviation_utilities(action, owners, budgets, alloc)
+        self._deviation_owners, self._deviation_budgets, self._deviation_last = inputs, budgets.copy(), out.copy()
+        return out
+
+    def _deviation_utilities(self, action: np.ndarray, owners: OwnerArrays, budgets: np.ndarray,
+                             alloc: Allocation | None) -> np.ndarray:
+        """:meth:`deviation_utilities` computed (positive ``budgets`` only, at least one owner)."""
+        n, cand = len(owners), self._space.values
         kind, rate, eps_bar = self._bids(owners)
         if self.params.auction == "proportional_share":
             alloc = self._run(action, owners, budgets) if alloc is None else alloc
-            # blocks of owners keep the (buyers, owners, candidates, menu) arrays small at any n
-            block = max(1, DEVIATION_BLOCK // (budgets.size * cand.size * (int(self.params.M) + 1)))
+            hull = self._menu_hull(kind, eps_bar)
+            # blocks of owners keep the (buyers, owners, candidates) arrays small at any n
+            block = max(1, DEVIATION_BLOCK // (budgets.size * cand.size))
             out = np.empty((n, cand.size))
             for lo in range(0, n, block):
                 i = slice(lo, lo + block)
-                e = menu_choice_by_shading(kind[i], rate[i], cand, alloc.price[:, i], alloc.cap[:, i], eps_bar[i],
-                                           int(self.params.M))
-                util = alloc.price[:, i, None] * e - valuation(kind[i, None], rate[i, None], e)
+                e, unit = menu_choice_by_shading(kind[i], rate[i], cand, alloc.price[:, i], alloc.cap[:, i],
+                                                 eps_bar[i], int(self.params.M), None if hull is None else hull.take(i))
+                util = alloc.price[:, i, None] * e - rate[i, None] * unit
                 out[i] = util.sum(axis=0)
             return out
         shape = (budgets.size, n)

@@ -65,8 +65,21 @@ def naive_equilibrium(value: ValueFunction, c: np.ndarray, seed: float = 0.0) ->
     return m
 
 
+def shaping_lines(value: ValueFunction, c: np.ndarray, m_star: np.ndarray,
+                  eps: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """The parts of :func:`max_contribution` that depend on the owners' parameters alone.
+
+    ``(v(m_i*), b'^{-1}(c_i + eps))``: the line's intercept and the ``x + D`` of
+    ``g``'s peak.  A caller whose costs stay the same across rounds keeps them
+    (only ``D_{-i}`` moves), saving two of the about ten value-function
+    evaluations per owner of a solve.
+    """
+    return value(m_star), value.db_inv(np.asarray(c, dtype=float) + eps)
+
+
 def max_contribution(value: ValueFunction, c: np.ndarray, m_star: np.ndarray,
-                     others: np.ndarray, eps: float = 0.0) -> np.ndarray:
+                     others: np.ndarray, eps: float = 0.0,
+                     lines: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Intersection point ``m_i^max`` of value shaping (eq. 11).
 
     The largest root ``x >= m_i*`` of
@@ -94,18 +107,25 @@ def max_contribution(value: ValueFunction, c: np.ndarray, m_star: np.ndarray,
         (including any platform seed), one entry per owner.
     eps : float
         The slope premium ``epsilon >= 0`` of eq. (11).
+    lines : tuple of numpy.ndarray, optional
+        :func:`shaping_lines` of ``(c, m_star, eps)`` if already at hand (same result).
     """
-    return on_unique(lambda c, m_star, others: _largest_intersection(value, c, m_star, others, eps),
-                     c, m_star, others)
+    base, turn = shaping_lines(value, c, m_star, eps) if lines is None else lines
+    return on_unique(lambda c, m_star, others, base, turn:
+                     _largest_intersection(value, c, m_star, others, eps, base, turn),
+                     c, m_star, others, base, turn)
 
 
-def _largest_intersection(value: ValueFunction, c: np.ndarray, m_star: np.ndarray,
-                          others: np.ndarray, eps: float) -> np.ndarray:
-    c, m_star, others = np.broadcast_arrays(c, m_star, others)
+def _largest_intersection(value: ValueFunction, c: np.ndarray, m_star: np.ndarray, others: np.ndarray,
+                          eps: float, base: np.ndarray, turn: np.ndarray) -> np.ndarray:
+    c, m_star, others, base, turn = np.broadcast_arrays(c, m_star, others, base, turn)
+    shape = c.shape
+    # flat contiguous copies: the iteration gathers and scatters by plain indices (``.flat`` is ~10x slower)
+    c, m_star, others, base, turn = (np.ascontiguousarray(a, dtype=float).reshape(-1)
+                                     for a in (c, m_star, others, base, turn))
     slope = c + eps
-    base = value(m_star)
 
-    peak = np.maximum.reduce([m_star, value.m0 - others, value.db_inv(slope) - others])
+    peak = np.maximum.reduce([m_star, value.m0 - others, turn - others])
     hi = m_star + value.v_max / slope * (1.0 + 1e-9) + 1e-12
     peak = np.minimum(peak, hi)
     pooled = value(peak + others)
@@ -117,13 +137,13 @@ def _largest_intersection(value: ValueFunction, c: np.ndarray, m_star: np.ndarra
     for _ in range(100):                   # quadratic convergence; linear only near a tangency
         if active.size == 0:
             break
-        xa, da, sa = x.flat[active], others.flat[active], slope.flat[active]
-        ga = value(xa + da) - base.flat[active] - sa * (xa - m_star.flat[active])
+        xa, da, sa = x[active], others[active], slope[active]
+        ga = value(xa + da) - base[active] - sa * (xa - m_star[active])
         dga = value.dv(xa + da) - sa
         step = np.where(dga < 0, ga / np.where(dga < 0, dga, -1.0), 0.0)
-        x.flat[active] = np.maximum(xa - step, peak.flat[active])
+        x[active] = np.maximum(xa - step, peak[active])
         active = active[np.abs(step) > 1e-13 * np.maximum(xa, 1.0)]
-    return x
+    return x.reshape(shape)
 
 
 def _shaping_gap(value: ValueFunction, c: np.ndarray, eps: float, seed: float

@@ -58,7 +58,17 @@ WIDTH_SHARE = 0.2
 
 
 def _log_binom(n: np.ndarray | float, k: np.ndarray | float) -> np.ndarray:
-    """:math:`\\log \\binom{n}{k}` elementwise; from a table of :math:`\\log\\Gamma` at integers when n, k are counts."""
+    """:math:`\\log \\binom{n}{k}` elementwise; from a table of :math:`\\log\\Gamma` at integers when n, k are counts.
+
+    Integer arrays (the estimators' counts) index the table directly, without the float round trip and
+    its integrality checks: the same table entries in the same order, so the same values.
+    """
+    n, k = np.asarray(n), np.asarray(k)
+    if n.dtype.kind in "iu" and k.dtype.kind in "iu":
+        rest = n - k
+        if k.size and rest.size and k.min() >= 0 and rest.min() >= 0 and n.max() + 1 < LGAMMA_TABLE_LIMIT:
+            table = _lgamma_table(1 << int(n.max() + 1).bit_length())
+            return table[n + 1] - table[k + 1] - table[rest + 1]
     n = np.asarray(n, float)
     k = np.asarray(k, float)
     args = (n + 1, k + 1, n - k + 1)
@@ -477,6 +487,7 @@ def shapley_by_type_stratified(
     n_bins: int = 16,
     groups: np.ndarray | None = None,
     small_count: int = 2,
+    wanted: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Stratified estimate of the value of one owner of each type, with standard errors.
 
@@ -556,6 +567,11 @@ def shapley_by_type_stratified(
         empty coalition).
     small_count : int
         Largest aggregated member count of a group with its own control (>= 1).
+    wanted : numpy.ndarray of bool, shape (T,), optional
+        The types whose estimates are needed (default: all).  The others get NaN and skip their exact
+        ends and control means (the expensive part: event probabilities over every middle size); every
+        type is still sampled, so the random stream, the allocation and the wanted types' estimates are
+        exactly those of the full call.  A deviation needs one type of its composition.
 
     Returns
     -------
@@ -581,6 +597,8 @@ def shapley_by_type_stratified(
     if float(np.prod(m + 1.0)) <= exact_rows:
         return shapley_by_type(counts, utility, alpha, null), se
     Ta = m.size
+    need = np.ones(Ta, bool) if wanted is None else np.asarray(wanted, bool)[active]
+    rows = np.flatnonzero(need)
     group_of = np.zeros(Ta, np.int64) if groups is None else np.unique(np.asarray(groups)[active],
                                                                         return_inverse=True)[1].reshape(-1)
 
@@ -605,7 +623,7 @@ def shapley_by_type_stratified(
     r0, r1 = index.rank(base), index.rank_plus_one(base)
     log_m = _log_binom(m[None, :], base).sum(axis=1)
     total = np.zeros(Ta)
-    for t in range(Ta):
+    for t in rows:
         ok = base[:, t] < m[t]
         # prod_s C(m_s - [s=t], k_s) / C(N-1, k): hypergeometric probability of the composition
         lp = log_m[ok] + np.log((m[t] - base[ok, t]) / m[t]) - _log_binom(N - 1, size[ok])
@@ -664,11 +682,11 @@ def shapley_by_type_stratified(
         jump_nodes = d_nodes[:, 1:] - h_nodes[:, None, :]  # (Ta, E, nodes)
         k_mid = np.arange(ka, kb + 1)
 
-        def log_p_event(k: np.ndarray) -> np.ndarray:
-            """(Ta, E, len(k)) log P(event | k); -inf where impossible."""
-            c, o_ = ev_c[None, :, None], outside[:, :, None]
-            ok = possible[:, :, None] & (k[None, None, :] >= c) & (k[None, None, :] - c <= o_)
-            lp = (log_in[:, :, None] + _log_binom(o_, np.clip(k[None, None, :] - c, 0, o_))
+        def log_p_event(k: np.ndarray, t: np.ndarray = np.arange(Ta)) -> np.ndarray:
+            """(len(t), E, len(k)) log P(event | k) for the types ``t``; -inf where impossible."""
+            c, o_ = ev_c[None, :, None], outside[t, :, None]
+            ok = possible[t, :, None] & (k[None, None, :] >= c) & (k[None, None, :] - c <= o_)
+            lp = (log_in[t, :, None] + _log_binom(o_, np.clip(k[None, None, :] - c, 0, o_))
                   - _log_binom(N - 1, k)[None, None, :])
             return np.where(ok, lp, -np.inf)
 
@@ -676,11 +694,11 @@ def shapley_by_type_stratified(
         alive = np.flatnonzero(np.any(log_p_event(nodes) > -60.0, axis=(0, 1)))
         k_cut = kb if alive.size == 0 or alive[-1] + 1 >= nodes.size else int(nodes[alive[-1] + 1])
         k_ev = np.arange(ka, k_cut + 1)
-        p_ev = np.exp(log_p_event(k_ev))  # (Ta, E, K)
-        for t in range(Ta):
+        p_ev = np.exp(log_p_event(k_ev, rows))  # (wanted types, E, K)
+        for row, t in enumerate(rows):
             # exact mean of the control over every middle size: h(k) + sum_e P(event e | k) jump_e(k)
             jumps = np.stack([np.interp(k_ev, nodes, jump_nodes[t, e]) for e in range(E)])
-            total[t] += np.interp(k_mid, nodes, h_nodes[t]).sum() + np.sum(p_ev[t] * jumps)
+            total[t] += np.interp(k_mid, nodes, h_nodes[t]).sum() + np.sum(p_ev[row] * jumps)
 
         def residuals(n_per: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             """Samples ``n_per[t, b]`` residuals Delta - control; returns (type, bin, residual)."""
@@ -719,8 +737,8 @@ def shapley_by_type_stratified(
         var_cell = s2 / (n_cell - 1) / n_cell
         total += (mean.reshape(Ta, B) * width[None, :]).sum(axis=1)
         var = (var_cell.reshape(Ta, B) * width[None, :] ** 2).sum(axis=1)
-    phi[active] = alpha * total / N
-    se[active] = alpha * np.sqrt(var) / N
+    phi[active] = np.where(need, alpha * total / N, np.nan)
+    se[active] = np.where(need, alpha * np.sqrt(var) / N, np.nan)
     return phi, se
 
 

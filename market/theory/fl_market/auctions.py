@@ -337,17 +337,17 @@ def menu_choice_by_shading(
     cap: np.ndarray,
     eps_bar: np.ndarray,
     M: int,
-) -> np.ndarray:
+    hull: MenuHull | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """:func:`menu_choice` of every owner for every shaded report ``rate * shading``, in one pass.
 
     Equal to ``menu_choice(kind, rate[:, None] * shading, price[..., None],
-    cap[..., None], eps_bar, M)`` broadcast over the candidates: with a grid
-    menu (``M >= 1``) the items :math:`\\bar\\varepsilon'/m` do not depend on
-    the report, and the valuations of the report :math:`s\\alpha` are
-    :math:`s\\alpha\\, v^f(x_k)`, so :math:`v^f` is evaluated once per owner
-    and item instead of once per candidate (the expensive part: the
-    valuation families), and only the products and the argmax are done per
-    candidate.
+    cap[..., None], eps_bar, M)`` broadcast over the candidates.  With a grid
+    menu (``M >= 1``) each owner's choice for report :math:`s\\alpha` is the
+    vertex of her menu's lower convex hull (:class:`MenuHull`, the same for
+    every report) whose breakpoints bracket :math:`\\pi/(s\\alpha)`: a count of
+    breakpoints per candidate, no valuations; only owners whose cap is
+    below their top item go through the item-by-item pass.
 
     Parameters
     ----------
@@ -359,21 +359,27 @@ def menu_choice_by_shading(
         Each owner's menu in each of ``B`` auctions.
     M : int
         Number of sub-bids of the grid (0: continuous menu, solved in closed form).
+    hull : MenuHull, optional
+        ``MenuHull.of(kind, eps_bar, M)`` if at hand (``M >= 1``).
 
     Returns
     -------
-    numpy.ndarray, shape (B, n, C)
+    epsilon, unit_value : numpy.ndarray, shape (B, n, C)
+        The privacy each report sells and its unit valuation :math:`v^f(\\varepsilon)`
+        (the true valuation is ``rate * unit_value``).
     """
     reported = rate[:, None] * shading
     shape = price.shape + (shading.size,)
     if M == 0:
-        return menu_choice(np.broadcast_to(kind[:, None], shape), reported,
-                           np.broadcast_to(price[..., None], shape), np.broadcast_to(cap[..., None], shape),
-                           np.broadcast_to(eps_bar[:, None], shape), 0)
-    items, unit = _menu_grid(kind, np.ones(kind.shape), eps_bar, M)
+        e = menu_choice(np.broadcast_to(kind[:, None], shape), reported,
+                        np.broadcast_to(price[..., None], shape), np.broadcast_to(cap[..., None], shape),
+                        np.broadcast_to(eps_bar[:, None], shape), 0)
+        return e, valuation(kind[:, None], 1.0, e)
+    hull = MenuHull.of(kind, eps_bar, M) if hull is None else hull
     q = np.maximum(np.minimum(eps_bar, cap), 0.0)
-    grid = (items[None, :, None, :], reported[..., None] * unit[:, None, :])
-    return _grid_choice(grid, np.broadcast_to(price[..., None], shape), np.broadcast_to(q[..., None], shape))
+    # candidates before owners, (B, C, n): every pass runs along the long owner axis
+    e, unit = hull.choice(price[..., None, :], reported.T, q[..., None, :], kind, eps_bar, M)
+    return np.moveaxis(e, -2, -1), np.moveaxis(unit, -2, -1)
 
 
 def _menu_grid(
@@ -395,6 +401,203 @@ def _grid_choice(grid: tuple[np.ndarray, np.ndarray], price: np.ndarray, q: np.n
     return np.minimum(np.take_along_axis(items, best[..., None], axis=-1)[..., 0], q)
 
 
+#: Ratios per block of :meth:`MenuHull._count_below` (a block of float64 ratios fits a core's L2 cache).
+COUNT_BLOCK = 2**15
+#: Relative margin below which a capped owner counts as able to afford every item (as in :func:`_grid_choice`).
+CAP_MARGIN = 1e-12
+
+
+@dataclass(frozen=True)
+class MenuHull:
+    """Lower convex hull of each owner's grid menu at unit rate: her choice at any price, for any report.
+
+    With the paper's grid menu (``M >= 1``) the items :math:`x_k =
+    \\bar\\varepsilon'/m` do not depend on the reported rate :math:`r`, and their
+    values are :math:`r\\, v^f(x_k)`.  Scaling the values by :math:`r > 0` scales
+    every slope by :math:`r`, so the items an owner ever picks -- the
+    vertices of the menu's lower convex hull, item :math:`k` picked at unit
+    price :math:`\\pi` for :math:`\\pi \\in (r a_k, r a_{k'}]` (:math:`k'` the next
+    vertex, :math:`a_k` the largest slope from an item below; ties go to the
+    smaller item, as :func:`menu_choice`) -- are the same for every report.
+    They are found once per owner (an :math:`O(M^2)` pass, kept by the caller
+    while the families and budgets are unchanged), after which a choice is a
+    count of breakpoints below :math:`\\pi/r`: no valuations, one comparison per
+    hull item instead of a product, a valuation and a comparison per item.
+    A cap below the top item (:func:`menu_choice`'s :math:`q`) can make a
+    non-vertex item best; such owners (in the auction only the one whose
+    turn exhausts the budget) go through the item-by-item pass.  Whether a
+    capped owner sells at all is again a comparison: she does iff
+    :math:`\\pi/r` exceeds the smallest unit slope :math:`v^f(x_k)/x_k` among
+    her affordable items (``floor``, a running minimum over the items).
+
+    The breakpoints of report :math:`r` are :math:`r a_k` here and
+    :math:`(r v_k - r v_i)/(x_k - x_i)` in the item-by-item pass: equal up to
+    rounding, so choices agree except when a price lies within a few ulps of
+    a breakpoint (``tests/test_fast_paths.py`` pins both to each other).
+
+    The arrays are item-major, ``(M + 1, ...)``: a pass over one hull rank
+    reads a contiguous row of all owners (about 20 times faster than a
+    strided column).
+
+    Attributes
+    ----------
+    items, values : numpy.ndarray, shape (M + 1, ...)
+        The hull vertices in ascending order (the empty item 0 first) and
+        their unit values :math:`v^f(x_k)`; the unused tail repeats the top item.
+    breaks : numpy.ndarray, shape (M + 1, ...)
+        :math:`a_k` of each vertex (``-inf`` for the empty item, ``+inf`` in the tail).
+    floor : numpy.ndarray, shape (M + 1, ...)
+        ``floor[j]``: the smallest unit slope :math:`v^f(x_k)/x_k` of the
+        ``j`` smallest grid items (``+inf`` for ``j = 0``).
+    """
+
+    items: np.ndarray
+    values: np.ndarray
+    breaks: np.ndarray
+    floor: np.ndarray
+
+    @classmethod
+    def of(cls, kind: np.ndarray, eps_bar: np.ndarray, M: int) -> MenuHull:
+        """The hulls of the grid menus of families ``kind`` and reported budgets ``eps_bar`` (``M >= 1``)."""
+        x, u = _menu_grid(kind, np.ones(np.shape(kind)), eps_bar, M)
+        a, b = _hull_slopes(x, u)
+        on = a < b                                   # the vertices (the empty item: a = -inf < b)
+        order = np.argsort(~on, axis=-1, kind="stable")  # vertices first, in ascending order
+        count = on.sum(axis=-1, keepdims=True)
+        tail = np.arange(x.shape[-1]) >= count
+        items = np.take_along_axis(x, order, axis=-1)
+        values = np.take_along_axis(u, order, axis=-1)
+        top = np.take_along_axis(items, count - 1, axis=-1)
+        top_value = np.take_along_axis(values, count - 1, axis=-1)
+        floor = np.concatenate([np.full(x.shape[:-1] + (1,), np.inf),
+                                np.minimum.accumulate(u[..., 1:] / x[..., 1:], axis=-1)], axis=-1)
+        first = lambda a: np.ascontiguousarray(np.moveaxis(a, -1, 0))  # noqa: E731  (item-major)
+        return cls(first(np.where(tail, top, items)), first(np.where(tail, top_value, values)),
+                   first(np.where(tail, np.inf, np.take_along_axis(a, order, axis=-1))), first(floor))
+
+    def to_array(self) -> np.ndarray:
+        """``(4, M + 1, ...)``: the four arrays stacked (a caller's cache as one array)."""
+        return np.stack([self.items, self.values, self.breaks, self.floor])
+
+    def take(self, index) -> MenuHull:
+        """The hulls of the owners ``index`` (an index of the owner axis, the last)."""
+        return MenuHull(*(a[..., index] for a in (self.items, self.values, self.breaks, self.floor)))
+
+    def _at(self, shape: tuple[int, ...], where: np.ndarray) -> MenuHull:
+        """The hulls broadcast to ``shape`` and taken at the elements ``where`` (flattened)."""
+        lift = lambda a: a.reshape(a.shape[:1] + (1,) * (len(shape) + 1 - a.ndim) + a.shape[1:])  # noqa: E731
+        return MenuHull(*(np.broadcast_to(lift(a), a.shape[:1] + shape)[:, where]
+                          for a in (self.items, self.values, self.breaks, self.floor)))
+
+    @staticmethod
+    def _gather(table: np.ndarray, index: np.ndarray) -> np.ndarray:
+        """``table[index, ...]`` per element, ``index`` of the broadcast shape (one flat ``take``)."""
+        batch = table.shape[1:]
+        owner = np.arange(int(np.prod(batch, dtype=np.int64)), dtype=np.intp).reshape(batch)
+        flat = index.astype(np.intp)
+        flat *= owner.size
+        flat += owner
+        return np.take(np.ascontiguousarray(table).reshape(-1), flat)
+
+    def _count_below(self, ratio: np.ndarray) -> np.ndarray:
+        """The hull index of each ratio: the number of breakpoints :math:`a_k` (k >= 1) below it.
+
+        One comparison pass per hull rank, in cache-sized blocks of the owner
+        axis (the last): the passes then re-read a block from cache instead of
+        the whole ratio array from memory, several times faster at 10^5 owners.
+        """
+        # ranks with a vertex for some owner (the empty item's -inf counts for everyone: rank 0 is skipped)
+        ranks = 1 + int(np.isfinite(self.breaks[1:].reshape(self.breaks.shape[0] - 1, -1)).any(axis=1).sum())
+        index = np.zeros(ratio.shape, dtype=np.uint8)
+        width = max(256, COUNT_BLOCK * max(ratio.shape[-1], 1) // max(ratio.size, 1))
+        for lo in range(0, ratio.shape[-1], width):  # over blocks of owners
+            block = (Ellipsis, slice(lo, lo + width))
+            r, out = ratio[block], index[block]
+            for k in range(1, ranks):                # over hull ranks, not owners
+                out += r > self.breaks[k][block]
+        return index
+
+    @staticmethod
+    def _ratio(price: np.ndarray, rate: np.ndarray) -> np.ndarray:
+        """:math:`\\pi / r`, the price in units of the report (``inf`` for a free report, 0 at price 0)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(rate > 0, price / rate, np.where(price > 0, np.inf, 0.0))
+
+    def choice(self, price: np.ndarray, rate: np.ndarray, q: np.ndarray, kind: np.ndarray,
+               eps_bar: np.ndarray, M: int, where: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`menu_choice` at unit price ``price`` and reported rate ``rate`` among the items up to ``q``.
+
+        ``q`` is :math:`\\min(\\bar\\varepsilon', \\text{cap})`; ``kind`` and ``eps_bar``
+        rebuild the grid of the capped owners only.  All arrays broadcast to
+        the hulls' batch shape (the owner axis last); with ``where`` only those elements are
+        chosen (the others sell 0).  Returns the privacy sold and its unit
+        value :math:`v^f`.
+        """
+        shape = np.broadcast_shapes(np.shape(price), np.shape(rate), np.shape(q), np.shape(eps_bar),
+                                    self.items.shape[1:])
+        args = [np.broadcast_to(np.asarray(a, dtype=float), shape) for a in (price, rate, q, eps_bar)]
+        kind = np.broadcast_to(np.asarray(kind), shape)
+        if where is not None:
+            e, unit = np.zeros(shape), np.zeros(shape)
+            e[where], unit[where] = self._at(shape, where).choice(*(a[where] for a in args[:3]), kind[where],
+                                                                   args[3][where], M)
+            return e, unit
+        # the caps' masks on the inputs' own shapes (a cap does not vary with the candidate report)
+        q_in, eps_in = np.asarray(q, dtype=float), np.asarray(eps_bar, dtype=float)
+        free = q_in >= eps_in                        # every item affordable: the hull's choice
+        none = q_in * (1 + CAP_MARGIN) < eps_in / M  # not even the smallest item: nothing
+        capped = np.broadcast_to(~free & ~none, shape)
+        price, rate, q, eps_bar = args
+        rate_in = np.asarray(rate, dtype=float)
+        ratio = np.divide(price, rate) if np.all(rate_in > 0) else self._ratio(price, rate)
+        index = self._count_below(ratio)
+        e, unit = self._gather(self.items, index), self._gather(self.values, index)
+        if not free.all():
+            e = np.where(free, e, 0.0)
+            unit = np.where(free, unit, 0.0)
+        if capped.any():                             # the item-by-item pass for the capped few
+            k = kind[capped]
+            grid = _menu_grid(k, np.ones(k.shape), eps_bar[capped], M)
+            pick = _grid_choice((grid[0], rate[capped][:, None] * grid[1]), price[capped], q[capped])
+            e[capped] = pick
+            unit[capped] = valuation(k, 1.0, pick)
+        return e, unit
+
+    def sells(self, price: np.ndarray, rate: np.ndarray, q: np.ndarray, eps_bar: np.ndarray,
+              M: int) -> np.ndarray:
+        """Whether :meth:`choice` sells anything (a positive item), without choosing the item.
+
+        The affordable items are the ``j`` smallest, :math:`\\bar\\varepsilon'/m \\le q`
+        (tested as :func:`_grid_choice` does); some has a positive gain iff
+        :math:`\\pi/r` exceeds ``floor[j]``.
+        """
+        shape = np.broadcast_shapes(np.shape(price), np.shape(rate), np.shape(q), np.shape(eps_bar),
+                                    self.items.shape[1:])
+        eps_bar = np.broadcast_to(np.asarray(eps_bar, dtype=float), shape)
+        bound = np.broadcast_to(np.asarray(q, dtype=float), shape) * (1 + CAP_MARGIN)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            m = np.clip(np.ceil(eps_bar / bound), 1, M + 1)   # the smallest affordable m, then exact:
+            m = np.where((m > 1) & (eps_bar / np.maximum(m - 1, 1) <= bound), m - 1, m)
+            m = np.where((m <= M) & (eps_bar / m > bound), m + 1, m)
+        floor = self._gather(self.floor, (M + 1 - m).astype(np.intp))
+        return self._ratio(np.broadcast_to(price, shape), np.broadcast_to(rate, shape)) > floor
+
+
+def _hull_slopes(x: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:math:`a_k = \\max_{i<k}` and :math:`b_k = \\min_{i>k}` of the slopes between menu items ``(x, v)``.
+
+    Item *k* is picked exactly for unit prices in :math:`(a_k, b_k]` (none if :math:`a_k \\ge b_k`).
+    """
+    K = x.shape[-1]
+    a = np.full(x.shape, -np.inf)
+    b = np.full(x.shape, np.inf)
+    for i in range(K - 1):                      # over menu items, not owners
+        slope = (v[..., i + 1:] - v[..., i, None]) / (x[..., i + 1:] - x[..., i, None])  # item i -> items k > i
+        np.maximum(a[..., i + 1:], slope, out=a[..., i + 1:])
+        b[..., i] = slope.min(axis=-1)
+    return a, b
+
+
 def clearing_price(
     kind: np.ndarray,
     rate: np.ndarray,
@@ -402,6 +605,7 @@ def clearing_price(
     budget: np.ndarray,
     members: np.ndarray,
     M: int = 0,
+    hull: MenuHull | None = None,
 ) -> np.ndarray:
     """Proportional-share price of a group: :math:`\\inf\\{\\pi : \\pi\\, S(\\pi) \\ge B\\}`.
 
@@ -413,12 +617,24 @@ def clearing_price(
     (nothing is bought).
 
     With a grid menu (``M >= 1``) :math:`S` is a step function and the price is
-    found exactly (:func:`_grid_clearing_price`); with a continuous menu
+    found exactly (:func:`_grid_clearing_price`; ``hull``, the owners'
+    :class:`MenuHull`, if at hand); with a continuous menu
     (``M = 0``) :math:`\\pi S(\\pi)` is non-decreasing but may jump, and the
     price is found by bisection on :math:`\\log\\pi \\in [-30, 30]`, vectorised
     over the batch (scipy's scalar root finders cannot be vectorised).
     """
     budget = np.asarray(budget, dtype=float)
+    if M > 0:                                    # the members' jumps, from their menu hulls
+        hull = MenuHull.of(kind, eps_bar, M) if hull is None else hull
+        rate, items, breaks = np.asarray(rate, dtype=float), hull.items, hull.breaks
+        if np.ndim(members) == 1:                # the same group in every profile: its owners alone
+            group = np.flatnonzero(members)
+            rate = np.broadcast_to(rate, np.broadcast_shapes(rate.shape, items.shape[1:]))[..., group]
+            items, breaks, members = items[..., group], breaks[..., group], True
+        if rate.shape[-1] == 0:                  # an empty group supplies nothing
+            return np.zeros(budget.shape)
+        return _grid_clearing_price(items, breaks, rate, budget,
+                                    np.broadcast_to(np.asarray(members, dtype=bool), rate.shape))
     if np.ndim(members) == 1:                    # the same group in every profile: price it alone
         shape, group = np.shape(rate), np.asarray(members, dtype=bool)
         kind, rate, eps_bar = (np.broadcast_to(a, shape)[..., group] for a in (kind, rate, eps_bar))
@@ -426,8 +642,6 @@ def clearing_price(
     if np.shape(rate)[-1] == 0:                  # an empty group supplies nothing
         return np.zeros(budget.shape)
     members = np.broadcast_to(np.asarray(members, dtype=bool), np.shape(rate))
-    if M > 0:
-        return _grid_clearing_price(_menu_grid(kind, rate, eps_bar, M), budget, members)
     shape = np.shape(rate)
     no_cap = np.full(shape, np.inf)
 
@@ -451,45 +665,58 @@ def clearing_price(
 JUMP_MARGIN = 1e-12
 
 
-def _grid_clearing_price(grid: tuple[np.ndarray, np.ndarray], budget: np.ndarray,
+def _grid_clearing_price(items: np.ndarray, breaks: np.ndarray, rate: np.ndarray, budget: np.ndarray,
                          members: np.ndarray) -> np.ndarray:
     """Exact proportional-share price for grid menus, vectorised over the batch.
 
     At unit price :math:`\\pi` owner *j* sells the grid item :math:`x_k` maximising
-    :math:`\\pi x_k - v_k` (ties: the smaller).  Item *k* is chosen exactly for
-    :math:`\\pi \\in (a_k, b_k]` with :math:`a_k = \\max_{i<k}(v_k - v_i)/(x_k - x_i)` and
-    :math:`b_k = \\min_{i>k}(v_i - v_k)/(x_i - x_k)` (the lower convex hull of the
-    menu; items with :math:`a_k \\ge b_k` are never chosen), so the supply
-    :math:`S(\\pi)` jumps by :math:`x_k - x_{k^-}` (:math:`k^-` the previous chosen
-    item) just above :math:`a_k`.  Sorting all jumps gives :math:`S` on every
+    :math:`\\pi x_k - v_k` (ties: the smaller): the vertex of her menu's lower
+    convex hull picked for :math:`\\pi \\in (r_j a_k, r_j a_{k'}]` (:class:`MenuHull`),
+    so the supply :math:`S(\\pi)` jumps by :math:`x_k - x_{k^-}` (:math:`k^-` the
+    previous vertex) just above :math:`r_j a_k`.  Sorting all jumps gives :math:`S` on every
     interval :math:`(p_t, p_{t+1}]`, where :math:`\\pi S_t \\ge B` first holds at
     :math:`\\max(p_t, B/S_t)`.  When that is the jump :math:`p_t` itself the
     infimum is not attained (at :math:`p_t` the owners still pick the smaller
     item), and the price is quoted a relative :data:`JUMP_MARGIN` above it, where
-    the supply is :math:`S_t`.  Cost :math:`O(nM^2 + nM\\log(nM))` instead of a
-    bisection's :math:`O(nM)` per step.
+    the supply is :math:`S_t`.  ``items`` and ``breaks`` are the owners'
+    :class:`MenuHull` arrays.  Cost :math:`O(nM\\log(nM))` for a sort, linear by
+    :func:`_price_by_selection` in large auctions (the hulls' :math:`O(nM^2)` is
+    paid once per owner), instead of a bisection's :math:`O(nM)` per step.
     """
-    x, v = grid
-    K = x.shape[-1]
-    a = np.full(x.shape, -np.inf)
-    b = np.full(x.shape, np.inf)
-    for i in range(K - 1):                      # over menu items, not owners
-        slope = (v[..., i + 1:] - v[..., i, None]) / (x[..., i + 1:] - x[..., i, None])  # item i -> items k > i
-        np.maximum(a[..., i + 1:], slope, out=a[..., i + 1:])
-        b[..., i] = slope.min(axis=-1)
-    chosen = (a < b) & np.broadcast_to(members[..., None], x.shape)
-    step = np.zeros(x.shape)
-    last = np.zeros(x.shape[:-1])
-    for k in range(1, K):                       # over menu items, not owners
-        step[..., k] = np.where(chosen[..., k], x[..., k] - last, 0.0)
-        last = np.where(chosen[..., k], x[..., k], last)
-    jumps = np.where(step > 0, a, np.inf).reshape(budget.shape + (-1,))
+    align = lambda h: h.reshape(h.shape[:1] + (1,) * (rate.ndim + 1 - h.ndim) + h.shape[1:])  # noqa: E731
+    a = rate * align(breaks[1:])                 # (M, ..., n): item-major
+    step = align(np.diff(items, axis=0))
+    if not members.all():
+        step = np.where(members, step, 0.0)
+    step = np.broadcast_to(step, np.broadcast_shapes(step.shape, a.shape))
+    if a[0].size <= SELECTION_SIZE or budget.size > 16:
+        jumps = np.moveaxis(np.where(step > 0, a, np.inf), 0, -2).reshape(budget.shape + (-1,))
+        return _price_of_sorted_jumps(jumps, np.moveaxis(step, 0, -2).reshape(jumps.shape), budget, np.inf)
+    price = np.empty(budget.shape)
+    for row in np.ndindex(budget.shape):          # over the few buyers' auctions, not owners
+        at = (slice(None), *row)
+        live = step[at] > 0
+        price[row] = _price_by_selection(a[at][live], step[at][live], budget[row])
+    return price
+
+
+#: Owners per auction above which :func:`_grid_clearing_price` narrows the jumps down before sorting.
+SELECTION_SIZE = 4096
+
+
+def _price_of_sorted_jumps(jumps: np.ndarray, step: np.ndarray, budget: np.ndarray, beyond: np.ndarray | float,
+                           below: np.ndarray | float = 0.0) -> np.ndarray:
+    """The clearing price from supply jumps ``(..., J)`` by a sort of the jumps (see :func:`_grid_clearing_price`).
+
+    ``beyond`` is the next jump above all of them (``inf``: none), ``below`` the supply already
+    reached under them.
+    """
     order = np.argsort(jumps, axis=-1, kind="stable")
     p = np.take_along_axis(jumps, order, axis=-1)
-    supply = np.cumsum(np.take_along_axis(step.reshape(jumps.shape), order, axis=-1), axis=-1)
+    supply = below + np.cumsum(np.take_along_axis(step, order, axis=-1), axis=-1)
     with np.errstate(divide="ignore", invalid="ignore"):
         price = np.maximum(np.maximum(p, 0.0), np.divide(budget[..., None], supply))
-    upper = np.concatenate([p[..., 1:], np.full(p.shape[:-1] + (1,), np.inf)], axis=-1)
+    upper = np.concatenate([p[..., 1:], np.broadcast_to(beyond, p.shape[:-1] + (1,))], axis=-1)
     ok = np.isfinite(p) & (supply > 0) & (price <= upper)
     t = np.argmax(ok, axis=-1)[..., None]
     price = np.take_along_axis(price, t, axis=-1)[..., 0]
@@ -499,6 +726,46 @@ def _grid_clearing_price(grid: tuple[np.ndarray, np.ndarray], budget: np.ndarray
     return np.where(valid, price, 0.0)
 
 
+def _price_by_selection(p: np.ndarray, w: np.ndarray, budget: np.ndarray) -> float:
+    """:func:`_price_of_sorted_jumps` of one auction's jumps ``p`` (steps ``w > 0``, any order), in linear time.
+
+    The sorted scan looks for the first jump :math:`p_t` with
+    :math:`p_{t+1} S_t \\ge B`; both factors grow with :math:`t`, so the test is
+    monotone.  Equal-width buckets of the jump range (a monotone map, so a
+    bucket holds every jump between its neighbours' ones) are counted in one
+    pass; at a bucket's last jump the test reads (smallest jump above it) x
+    (supply of the buckets up to it) :math:`\\ge B`, so the first bucket where it
+    holds holds the answer.  That bucket is narrowed down the same way until
+    :data:`SELECTION_SIZE` jumps are left, which are sorted with the supply
+    below them as an offset: the same price up to the rounding of the
+    supply's sum.
+    """
+    if not budget > 0 or p.size == 0:
+        return 0.0
+    below, beyond = 0.0, np.inf
+    while p.size > SELECTION_SIZE:
+        lo, hi = p.min(), p.max()
+        if not lo < hi:                          # all tied: sort what is left
+            break
+        bucket = np.minimum(((p - lo) * (BUCKETS / (hi - lo))).astype(np.intp), BUCKETS - 1)
+        supply = below + np.cumsum(np.bincount(bucket, weights=w, minlength=BUCKETS))
+        first = np.full(BUCKETS, np.inf)
+        np.minimum.at(first, bucket, p)          # each bucket's smallest jump
+        after = np.append(np.minimum.accumulate(first[::-1])[::-1][1:], beyond)  # the next jump after it
+        clears = after * supply >= budget
+        if not clears.any():
+            return 0.0
+        b = int(np.argmax(clears))
+        below, beyond = (float(supply[b - 1]) if b > 0 else below), after[b]
+        keep = bucket == b
+        p, w = p[keep], w[keep]
+    return float(_price_of_sorted_jumps(p, w, np.asarray(budget, dtype=float), beyond, below))
+
+
+#: Buckets per pass of :func:`_price_by_selection`.
+BUCKETS = 1024
+
+
 def proportional_share(
     kind: np.ndarray,
     rate: np.ndarray,
@@ -506,6 +773,7 @@ def proportional_share(
     budget: np.ndarray | float,
     M: int = 0,
     side: np.ndarray | None = None,
+    hull: MenuHull | None = None,
 ) -> Allocation:
     """Random-sampling proportional-share posted prices: truthful, budget feasible, IR.
 
@@ -560,6 +828,9 @@ def proportional_share(
         0 for a continuous menu, else the number of sub-bids of the grid.
     side : numpy.ndarray of bool, shape (n,), optional
         The bid-independent split; default ``arange(n) % 2 == 1``.
+    hull : MenuHull, optional
+        ``M >= 1``: ``MenuHull.of(kind, eps_bar, M)`` if at hand (a caller
+        keeps it while the families and reported budgets are unchanged).
 
     Returns
     -------
@@ -574,6 +845,8 @@ def proportional_share(
     side = np.arange(n) % 2 == 1 if side is None else np.asarray(side, dtype=bool)
     if side.shape != (n,):
         raise ValueError(f"side: needs one flag per owner ({n})")
+    if M > 0 and hull is None:
+        hull = MenuHull.of(kind, eps_bar, M)
     price = np.zeros(rate.shape)
     epsilon = np.zeros(rate.shape)
     payment = np.zeros(rate.shape)
@@ -581,8 +854,8 @@ def proportional_share(
     for g in (False, True):
         members = side == g
         share = budget * np.count_nonzero(members) / n
-        pi = clearing_price(kind, rate, eps_bar, share, ~members, M)
-        e, pay, q = _ration(kind, rate, eps_bar, pi, share, members, M)
+        pi = clearing_price(kind, rate, eps_bar, share, ~members, M, hull)
+        e, pay, q = _ration(kind, rate, eps_bar, pi, share, members, M, hull)
         price = np.where(members, pi[..., None], price)
         epsilon = np.where(members, e, epsilon)
         payment = np.where(members, pay, payment)
@@ -592,7 +865,7 @@ def proportional_share(
 
 def _ration(
     kind: np.ndarray, rate: np.ndarray, eps_bar: np.ndarray, price: np.ndarray,
-    budget: np.ndarray, members: np.ndarray, M: int,
+    budget: np.ndarray, members: np.ndarray, M: int, hull: MenuHull | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Serve a group in index order at unit price ``price`` with budget ``budget``.
 
@@ -612,14 +885,22 @@ def _ration(
     shape = np.shape(rate)
     n = shape[-1]
     pi = price[..., None]
-    grid = _menu_grid(kind, rate, eps_bar, M) if M > 0 else None
 
-    def choice(budget_left: np.ndarray) -> np.ndarray:
-        """Each owner's favourite item at ``price`` costing at most ``budget_left`` (the grid is built once)."""
+    def choice(budget_left: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
+        """Each owner's favourite item at ``price`` costing at most ``budget_left`` (by her menu's hull;
+        only at ``where`` if given)."""
         q = np.divide(budget_left, pi, out=np.zeros(shape), where=pi > 0)
-        if grid is not None:
-            return _grid_choice(grid, np.broadcast_to(pi, shape), np.minimum(eps_bar, q))
+        if hull is not None:
+            return hull.choice(np.broadcast_to(pi, shape), rate, np.minimum(eps_bar, q), kind, eps_bar, M,
+                               where)[0]
         return menu_choice(kind, rate, np.broadcast_to(pi, shape), q, eps_bar, M)
+
+    def sells(budget_left: np.ndarray) -> np.ndarray:
+        """Whether each owner's favourite item costing at most ``budget_left`` is a positive one."""
+        if hull is None:
+            return choice(budget_left) > 0
+        q = np.divide(budget_left, pi, out=np.zeros(shape), where=pi > 0)
+        return hull.sells(np.broadcast_to(pi, shape), rate, np.minimum(eps_bar, q), eps_bar, M)
 
     demand = choice(np.full(shape, np.inf))
     epsilon, payment = np.zeros(shape), np.zeros(shape)
@@ -634,7 +915,7 @@ def _ration(
         first = np.where(binding.any(axis=-1), np.argmax(binding, axis=-1), n)[..., None]
         take = open_ & (index < first)
         at = open_ & (index == first)
-        e = np.where(take, demand, np.where(at, choice(before), 0.0))
+        e = np.where(take, demand, np.where(at, choice(before, at), 0.0))
         pay = np.minimum(pi * e, before)
         settled = take | at
         epsilon = np.where(settled, e, epsilon)
@@ -642,7 +923,7 @@ def _ration(
         left = np.maximum(left - np.where(settled, pay, 0.0).sum(axis=-1), 0.0)
         open_ &= ~settled
         if open_.any():
-            open_ &= choice(np.broadcast_to(left[..., None], shape)) > 0
+            open_ &= sells(np.broadcast_to(left[..., None], shape))
     before = np.maximum(np.asarray(budget, dtype=float)[..., None] - (np.cumsum(payment, axis=-1) - payment), 0.0)
     cap = np.divide(before, pi, out=np.zeros(shape), where=served)
     return epsilon, payment, cap
