@@ -33,7 +33,9 @@ Output directory::
                                 (:func:`analysis.regimes.analyse_regimes`) and ``rent_decile_0`` ...
                                 ``rent_decile_9``, the mean payment above privacy cost of each
                                 sensitivity decile in the final round
-                                (:func:`analysis.emergence.rent_by_decile`)
+                                (:func:`analysis.emergence.rent_by_decile`); last ``null_values``, a
+                                JSON object naming each number of the row that is not finite (written
+                                as null) and why (:func:`analysis.null_values.null_reason`)
 
 A sweep is resumable: a task whose ``rounds`` file exists is not rerun, and
 every file is written to a temporary name and renamed, so an interrupted

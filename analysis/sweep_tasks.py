@@ -11,7 +11,9 @@ module, on the same Dask path, into the same folder layout (described in :mod:`a
     DIR/failures.csv                         every failure not yet made good by a rerun
 
 Every file is written under a temporary name and renamed, so an interrupted task leaves nothing
-behind and a rerun (which skips the tasks whose ``rounds`` file exists) retries it.
+behind and a rerun (which skips the tasks whose ``rounds`` file exists) retries it.  A summary row
+holds no unexplained NaN: a number that is not finite is written as null (NaN) and its column and
+reason (:func:`analysis.null_values.null_reason`) go to the row's ``null_values``, a JSON object.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import tomli_w
 
 from analysis.distributed import run_tasks
 from analysis.emergence import rent_by_decile, summarize
+from analysis.null_values import null_values
 from analysis.regimes import EQUILIBRIUM_TOL, analyse_regimes, classify_rounds
 from market.simulation.metrics import check_finite
 from market.simulation.model import DataMarket
@@ -209,6 +212,9 @@ def _compute_task(task: SweepTask) -> tuple[dict[str, Any], pd.DataFrame | None]
            "regime_shifts": len(analysis.shifts()),
            "transient_length": analysis.transient_length if analysis.regimes else len(frame),
            **{f"rent_decile_{d}": float(v) for d, v in zip(deciles["decile"], deciles["mean_rent"])}}
+    reasons = null_values(row)  # no unexplained NaN: a number that is not finite is null, and says why
+    row = {**{k: float("nan") if k in reasons and v is not None else v for k, v in row.items()},
+           "null_values": json.dumps(reasons)}
     table = pd.concat([pd.DataFrame({**keys, **params}, index=frame.index), frame], axis=1)
     if task.out is None:
         return row, table
