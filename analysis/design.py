@@ -3,8 +3,8 @@
 ``privmarket sweep SCENARIO --design lhs|sobol|morris --param KEY=LOW:HIGH ... --samples N``
 samples points in the box of the parameter ranges and runs each point
 ``replicates`` times exactly as a grid sweep runs a cell (:mod:`analysis.sweep`:
-same task, same output files, same Dask path), so ``privmarket plot`` and
-``report`` read it unchanged, and ``privmarket sensitivity`` computes indices
+same task, same output files, same Dask path), so ``privmarket report``
+renders it (``privmarket plot`` names that command), and ``privmarket sensitivity`` computes indices
 from it (:mod:`analysis.sensitivity`).
 
 Parameters are ranges ``KEY=LOW:HIGH`` (uniform; whole numbers at both ends
