@@ -3,8 +3,8 @@
 ``privmarket sweep SCENARIO --design lhs|sobol|morris --param KEY=LOW:HIGH ... --samples N``
 samples points in the box of the parameter ranges and runs each point
 ``replicates`` times exactly as a grid sweep runs a cell (:mod:`analysis.sweep`:
-same task, same output files, same Dask path), so ``privmarket plot`` and
-``report`` read it unchanged, and ``privmarket sensitivity`` computes indices
+same task, same output files, same Dask path), so ``privmarket report``
+renders it (``privmarket plot`` names that command), and ``privmarket sensitivity`` computes indices
 from it (:mod:`analysis.sensitivity`).
 
 Parameters are ranges ``KEY=LOW:HIGH`` (uniform; whole numbers at both ends
@@ -36,15 +36,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import tomli_w
 from SALib.sample import latin, morris, sobol
 
 from analysis.distributed import Failure, dask_client
-from analysis.sweep import (_collect_failures, _load_summary, _part_path, _Task, _toml_value, parse_grid,
-                            run_sweep_tasks)
-from market.simulation.provenance import table_with_provenance
+from analysis.sweep import parse_grid
+from analysis.sweep_tasks import (SweepTask, collect_failures, is_done, load_summary, run_sweep_tasks, set_overrides,
+                                  write_summary)
 from scenarios.schema import load
 
 DESIGNS = ("lhs", "sobol", "morris")
@@ -204,24 +202,21 @@ def designed_sweep(scenario: str | Path | Mapping[str, Any], kind: str, params: 
     base_dict = base.to_dict()
     points = design.points
     for point in points:  # fail fast on a bad value, before any worker starts
-        load(base_dict, [f"{k}={_toml_value(v)}" for k, v in point.items()], label=base.source)
+        load(base_dict, set_overrides(point), label=base.source)
     out_dir = Path(out)
     _manifest(out_dir, design, base_dict, replicates)
-    tasks = [_Task(base_dict, c, r, point, None, str(out_dir), tol, 0, base.source)
+    tasks = [SweepTask(base_dict, c, r, point, str(out_dir), tol, 0, base.source)
              for c, point in enumerate(points) for r in range(replicates)]
-    todo = [t for t in tasks if not _part_path(out_dir, "rounds", t.cell, t.replicate).exists()]
+    todo = [t for t in tasks if not is_done(t)]
     if todo:
         with dask_client(scheduler, n_workers, processes, client) as running:
             run_sweep_tasks(running, todo, progress)
     failures = [Failure(f"cell={row.cell}__replicate={row.replicate}", row.reason)
-                for row in _collect_failures(out_dir).itertuples()]
-    summary = _load_summary(out_dir)
+                for row in collect_failures(out_dir).itertuples()]
+    summary = load_summary(out_dir)
     info = {"design": design.kind, "design_seed": design.seed, "samples": design.samples,
             "points": len(points), "replicates": replicates}
-    pq.write_table(table_with_provenance(pa.Table.from_pandas(summary, preserve_index=False), base_dict,
-                                         summary["seed"].unique().tolist(), **info),
-                   out_dir / "summary.parquet")
-    summary.to_csv(out_dir / "summary.csv", index=False)
+    write_summary(out_dir, summary, base_dict, **info)
     return DesignedSweepResult(design, summary, len(todo) - len(failures), failures, out_dir)
 
 

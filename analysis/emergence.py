@@ -34,7 +34,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from analysis.welfare_measures import welfare_row
+from analysis.welfare_measures import binary_scale, welfare_row
 
 #: Columns of :func:`owner_round_table` besides ``round``.
 OWNER_ROUND_COLUMNS = ("top1_share", "top10_share", "surplus_over_cost", "utilitarian", "p_mean", "nash", "gini")
@@ -103,6 +103,20 @@ def payout_share(total_payments: float, platform_utility: float) -> float:
     if gross <= 0:
         raise ValueError("platform_utility: gross surplus (payments + platform utility) is not positive")
     return float(total_payments) / gross
+
+
+def _share_of_totals(payments: np.ndarray, platform_utility: np.ndarray) -> float:
+    """Payout share :math:`\\Sigma t / (\\Sigma t + \\Sigma U_p)` over rounds (NaN if the denominator is not positive).
+
+    The ratio is scale-invariant, so both series are divided by the power of 2 just above their
+    largest magnitude (:func:`analysis.welfare_measures.binary_scale`, an exact division) before
+    summing: totals beyond the float range still give their share.
+    """
+    t = payments[np.isfinite(payments)]
+    u = platform_utility[np.isfinite(platform_utility)]
+    e = binary_scale(t, u)
+    paid, kept = float(np.sum(np.ldexp(t, -e))), float(np.sum(np.ldexp(u, -e)))
+    return paid / (paid + kept) if paid + kept > 0 else float("nan")
 
 
 def _series(x: np.ndarray) -> np.ndarray:
@@ -257,11 +271,12 @@ def summarize(model: pd.DataFrame, owners: pd.DataFrame | None = None, *, series
     out: dict[str, object] = {"rounds": int(last["round"])}
     out.update({k: float(last[k]) for k in model.columns if k.startswith("share_")})
     out.update({k: float(last[k]) for k in ("mean_action", "mean_utility") if k in model})
-    totals = {f"cum_{k}": float(np.nansum(model[k].to_numpy(dtype=float)))
-              for k in ("total_payments", "information_rent_total", "platform_utility")}
+    with np.errstate(over="ignore"):  # a total beyond the float range is an infinity (analysis.null_values)
+        totals = {f"cum_{k}": float(np.nansum(model[k].to_numpy(dtype=float)))
+                  for k in ("total_payments", "information_rent_total", "platform_utility")}
     out.update(totals)
-    gross = totals["cum_total_payments"] + totals["cum_platform_utility"]
-    out["payout_share"] = totals["cum_total_payments"] / gross if gross > 0 else float("nan")
+    out["payout_share"] = _share_of_totals(model["total_payments"].to_numpy(dtype=float),
+                                           model["platform_utility"].to_numpy(dtype=float))
     settled = settling_round(model["exploitability"].to_numpy(), model["round"].to_numpy(), equilibrium_tol)
     out.update({"converged": settled is not None, "settling_round": settled, "equilibrium_tol": equilibrium_tol})
     out["amplitude"] = oscillation_amplitude(x, w)

@@ -450,9 +450,14 @@ def plot(directory: str | Path, out: str | Path | None = None) -> list[Path]:
     Raises
     ------
     ValueError
-        If the directory is neither a run nor a sweep.
+        If the directory is a tournament or a designed sweep (one line pointing to ``privmarket report
+        DIR``, which renders them), or neither a run nor a sweep.
     """
     directory = Path(directory)
+    for name, kind in (("tournament.json", "tournament"), ("design.json", "designed sweep")):
+        if (directory / name).is_file():
+            raise ValueError(f"{directory / name}: dir: this folder is a {kind}, which `privmarket plot` does not "
+                             f"draw; `privmarket report {directory}` renders it")
     if (directory / "sweep.json").exists():
         return sweep_figures(directory, out)
     if (directory / "model.parquet").exists():

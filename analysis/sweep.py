@@ -33,7 +33,9 @@ Output directory::
                                 (:func:`analysis.regimes.analyse_regimes`) and ``rent_decile_0`` ...
                                 ``rent_decile_9``, the mean payment above privacy cost of each
                                 sensitivity decile in the final round
-                                (:func:`analysis.emergence.rent_by_decile`)
+                                (:func:`analysis.emergence.rent_by_decile`); last ``null_values``, a
+                                JSON object naming each number of the row that is not finite (written
+                                as null) and why (:func:`analysis.null_values.null_reason`)
 
 A sweep is resumable: a task whose ``rounds`` file exists is not rerun, and
 every file is written to a temporary name and renamed, so an interrupted
@@ -41,7 +43,8 @@ task leaves nothing behind.  A task that fails (a grid value the scenario
 rejects, a round that overflows, any error of the run) does not stop the
 others: its cell, replicate, grid values and one-line reason go to
 ``DIR/failures/`` and ``DIR/failures.csv`` (:attr:`SweepResult.failures`),
-and a rerun retries exactly the failed tasks.  Over an existing directory of
+and a rerun retries exactly the failed tasks (the tasks and their files:
+:mod:`analysis.sweep_tasks`, shared with the designed sweeps of :mod:`analysis.design`).  Over an existing directory of
 the same base scenario, a changed grid or more replicates are merged (cells
 are identified by their grid values); another base scenario is refused.  Read the dataset with
 ``pandas.read_parquet(DIR / "rounds")`` (the ``cell`` partition comes back as
@@ -67,22 +70,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import tomli_w
 
-from analysis.distributed import dask_client, run_tasks
-from analysis.emergence import rent_by_decile, summarize
-from analysis.regimes import EQUILIBRIUM_TOL, analyse_regimes, classify_rounds
-from market.simulation.metrics import check_finite
-from market.simulation.model import DataMarket
-from market.simulation.recorder import OWNER_COLUMNS, Recorder
+from analysis.distributed import dask_client
+from analysis.sweep_tasks import (KEY_COLUMNS, SweepTask, collect_failures, failure_record, failure_table, is_done,
+                                  load_summary, run_sweep_tasks, set_overrides, write_failure, write_summary)
 from scenarios.schema import ScenarioError, load
-
-from market.simulation.provenance import table_with_provenance
-
-#: Columns identifying a task, first in every table.
-KEY_COLUMNS = ("cell", "replicate", "seed")
 
 GRID_SYNTAX = ("KEY=V1,V2,... (TOML values, e.g. mechanism.sale_price=1,1.5,2) or KEY=START:STOP:NUM "
                "(NUM evenly spaced numbers, e.g. mechanism.sale_price=1:2:5)")
@@ -156,129 +149,6 @@ def grid_cells(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
             raise ValueError(f"grid: {key!r} has no values")
     keys = list(grid)
     return [dict(zip(keys, combo)) for combo in itertools.product(*(grid[k] for k in keys))]
-
-
-def _toml_value(value: Any) -> str:
-    """A value as inline TOML (tables as ``{ k = v }``, so a ``--set`` override can hold a distribution)."""
-    if isinstance(value, Mapping):
-        return "{ " + ", ".join(f"{tomli_w.dumps({k: 0}).split('=', 1)[0].strip()} = {_toml_value(v)}"
-                                for k, v in value.items()) + " }"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    return tomli_w.dumps({"v": value}).split("=", 1)[1].strip()
-
-
-def _column_value(value: Any) -> Any:
-    """A grid value as a table cell: numbers as floats (one column type across cells), strings and
-    booleans as they are, lists and tables as their TOML text."""
-    if isinstance(value, bool | str):
-        return value
-    if isinstance(value, int | float):
-        return float(value)
-    return _toml_value(value)
-
-
-@dataclass
-class _Task:
-    scenario: dict[str, Any]
-    cell: int
-    replicate: int
-    params: dict[str, Any]
-    rounds: int | None
-    out: str | None
-    tol: float
-    owner_every: int
-    label: str
-
-
-def _run_task(task: _Task) -> tuple[dict[str, Any], pd.DataFrame | None]:
-    """Run one task; a task that fails returns its failure record instead of stopping the sweep.
-
-    Returns ``(row, frame)`` as :func:`_compute_task`, or ``(failure, None)`` where ``failure``
-    has ``failed = True``, the cell, replicate, seed, grid values and a one-line ``reason``
-    (also written to ``DIR/failures/cell=K/replicate=R.json``).
-    """
-    try:
-        row, frame = _compute_task(task)
-    except Exception as exc:  # noqa: BLE001 - any failure of one cell is recorded, the others go on
-        failure = _failure(task, exc)
-        if task.out is not None:
-            path = _failure_path(Path(task.out), task.cell, task.replicate)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(failure))
-            os.replace(tmp, path)
-        return failure, None
-    if task.out is not None:
-        _failure_path(Path(task.out), task.cell, task.replicate).unlink(missing_ok=True)
-    return row, frame
-
-
-def _failure(task: _Task, exc: BaseException) -> dict[str, Any]:
-    """The failure record of a task: where it failed and why, in one line."""
-
-    reason = str(exc) if isinstance(exc, ScenarioError) else f"{type(exc).__name__}: {exc}"
-    return {"failed": True, "cell": task.cell, "replicate": task.replicate,
-            "seed": int(task.scenario.get("seed", 0)) + task.replicate,
-            "params": {k: _column_value(v) for k, v in task.params.items()},
-            "reason": " ".join(reason.split())}
-
-
-def _failure_path(out: Path, cell: int, replicate: int) -> Path:
-    return out / "failures" / f"cell={cell}" / f"replicate={replicate}.json"
-
-
-def _compute_task(task: _Task) -> tuple[dict[str, Any], pd.DataFrame | None]:
-    """Run one cell and replicate; write (or return) its rounds and summary row."""
-    seed = int(task.scenario.get("seed", 0)) + task.replicate
-    overrides = [f"{k}={_toml_value(v)}" for k, v in task.params.items()]
-    scenario = load(task.scenario, overrides, seed=seed, rounds=task.rounds, label=task.label)
-    recorder = Recorder(None, owner_every=task.owner_every)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        model = DataMarket(scenario, recorder=recorder)
-        model.run(progress=lambda round_: check_finite(model.row, round_, scenario))
-    recorder.close()
-    frames = recorder.frames()
-    frame = frames["model"]
-    o = model.owners
-    final = pd.DataFrame({"round": model.steps, **{c: getattr(o, c) for c in OWNER_COLUMNS[2:]}})
-    regimes = classify_rounds(frame, model.mechanism, task.tol)
-    analysis = analyse_regimes(frame, model.mechanism)
-    keys = {"cell": task.cell, "replicate": task.replicate, "seed": seed}
-    params = {k: _column_value(v) for k, v in task.params.items()}
-    deciles = rent_by_decile(o.payment, o.cost, o.sensitivity)
-    row = {**keys, **params, **summarize(frame, final, equilibrium_tol=EQUILIBRIUM_TOL),
-           "regime": regimes.iloc[-1],
-           "regime_shifts": len(analysis.shifts()),
-           "transient_length": analysis.transient_length if analysis.regimes else len(frame),
-           **{f"rent_decile_{d}": float(v) for d, v in zip(deciles["decile"], deciles["mean_rent"])}}
-    table = pd.concat([pd.DataFrame({**keys, **params}, index=frame.index), frame], axis=1)
-    if task.out is None:
-        return row, table
-    out = Path(task.out)
-    resolved = scenario.to_dict()
-    _write(pd.DataFrame([row]).drop(columns="cell"), _part_path(out, "parts", task.cell, task.replicate),
-           resolved, seed)
-    if task.owner_every:
-        owners = frames["owners"]
-        _write(pd.concat([pd.DataFrame({**keys, **params}, index=owners.index), owners], axis=1)
-               .drop(columns="cell"), _part_path(out, "owners", task.cell, task.replicate), resolved, seed)
-    _write(table.drop(columns="cell"), _part_path(out, "rounds", task.cell, task.replicate), resolved,
-           seed)  # last: "done"
-    return row, None
-
-
-def _part_path(out: Path, table: str, cell: int, replicate: int) -> Path:
-    return out / table / f"cell={cell}" / f"replicate={replicate}.parquet"
-
-
-def _write(frame: pd.DataFrame, path: Path, scenario: dict[str, Any] | None = None,
-           seed: int | None = None) -> None:
-    """Write ``frame`` atomically (temporary name, then rename), with provenance metadata."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    pq.write_table(table_with_provenance(pa.Table.from_pandas(frame, preserve_index=False), scenario, seed), tmp)
-    os.replace(tmp, path)
 
 
 @dataclass
@@ -381,10 +251,9 @@ def sweep(scenario: str | Path | Mapping[str, Any], grid: Mapping[str, Sequence[
     every = base.output.owner_every if out_dir is not None else 0
     ids = _merge_manifest(out_dir, base_dict, grid, cells, replicates) if out_dir is not None \
         else list(range(len(cells)))
-    tasks = [_Task(base_dict, c, r, params, None, str(out_dir) if out_dir else None, tol, every, base.source)
+    tasks = [SweepTask(base_dict, c, r, params, str(out_dir) if out_dir else None, tol, every, base.source)
              for c, params in zip(ids, cells) for r in range(replicates)]
-    if out_dir is not None:
-        tasks = [t for t in tasks if not _part_path(out_dir, "rounds", t.cell, t.replicate).exists()]
+    tasks = [t for t in tasks if not is_done(t)]
     tasks, invalid = _precheck(tasks)
     rows, frames = [], []
     if tasks:
@@ -398,19 +267,16 @@ def sweep(scenario: str | Path | Mapping[str, Any], grid: Mapping[str, Sequence[
             else pd.DataFrame()
         table = pd.concat(frames).sort_values(["cell", "replicate", "round"]).reset_index(drop=True) if frames \
             else pd.DataFrame()
-        return SweepResult(summary, grid, cells, computed, None, _failure_table(failed), table)
+        return SweepResult(summary, grid, cells, computed, None, failure_table(failed), table)
     for failure in invalid:
-        _write_failure(out_dir, failure)
-    failures = _collect_failures(out_dir)
-    summary = _load_summary(out_dir)
-    pq.write_table(table_with_provenance(pa.Table.from_pandas(summary, preserve_index=False), base_dict,
-                                         summary["seed"].unique().tolist()),
-                   out_dir / "summary.parquet")
-    summary.to_csv(out_dir / "summary.csv", index=False)
+        write_failure(out_dir, failure)
+    failures = collect_failures(out_dir)
+    summary = load_summary(out_dir)
+    write_summary(out_dir, summary, base_dict)
     return SweepResult(summary, grid, cells, computed, out_dir, failures)
 
 
-def _precheck(tasks: list[_Task]) -> tuple[list[_Task], list[dict[str, Any]]]:
+def _precheck(tasks: list[SweepTask]) -> tuple[list[SweepTask], list[dict[str, Any]]]:
     """Split tasks into those whose scenario validates and the failure records of the others
     (a bad grid value fails its cells before any worker starts; the other cells still run)."""
 
@@ -418,85 +284,15 @@ def _precheck(tasks: list[_Task]) -> tuple[list[_Task], list[dict[str, Any]]]:
     for task in tasks:
         if task.cell not in checked:
             try:
-                load(task.scenario, [f"{k}={_toml_value(v)}" for k, v in task.params.items()], label=task.label)
+                load(task.scenario, set_overrides(task.params), label=task.label)
                 checked[task.cell] = None
             except ScenarioError as exc:
                 checked[task.cell] = exc
         if checked[task.cell] is None:
             valid.append(task)
         else:
-            invalid.append(_failure(task, checked[task.cell]))
+            invalid.append(failure_record(task, checked[task.cell]))
     return valid, invalid
-
-
-def _write_failure(out_dir: Path, failure: dict[str, Any]) -> None:
-    path = _failure_path(out_dir, failure["cell"], failure["replicate"])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(failure))
-
-
-def _failure_table(failures: list[dict[str, Any]]) -> pd.DataFrame:
-    """Failure records as a table: ``cell, replicate, seed``, the grid values, ``reason``."""
-    if not failures:
-        return pd.DataFrame(columns=[*KEY_COLUMNS, "reason"])
-    rows = [{"cell": f["cell"], "replicate": f["replicate"], "seed": f["seed"], **f["params"], "reason": f["reason"]}
-            for f in failures]
-    return pd.DataFrame(rows).sort_values(["cell", "replicate"]).reset_index(drop=True)
-
-
-def _collect_failures(out_dir: Path) -> pd.DataFrame:
-    """Every task of the directory that failed and has not succeeded since; written to ``DIR/failures.csv``."""
-    records = [json.loads(p.read_text()) for p in sorted((out_dir / "failures").glob("cell=*/replicate=*.json"))]
-    records = [r for r in records if not _part_path(out_dir, "rounds", r["cell"], r["replicate"]).exists()]
-    table = _failure_table(records)
-    path = out_dir / "failures.csv"
-    if records:
-        table.to_csv(path, index=False)
-    else:
-        path.unlink(missing_ok=True)
-    return table
-
-
-def describe_failures(failures: pd.DataFrame, limit: int = 3) -> str:
-    """One line naming the failed tasks, e.g. ``cell 3 replicate 0 (mechanism.price=...): reason``."""
-    keys = [c for c in failures.columns if c not in (*KEY_COLUMNS, "reason")]
-    parts = []
-    for row in failures.head(limit).to_dict("records"):
-        values = ", ".join(f"{k}={row[k]}" for k in keys if not (isinstance(row[k], float) and row[k] != row[k]))
-        parts.append(f"cell {row['cell']} replicate {row['replicate']} ({values}): {row['reason']}")
-    more = f"; and {len(failures) - limit} more" if len(failures) > limit else ""
-    return "; ".join(parts) + more
-
-
-def _load_summary(out_dir: Path) -> pd.DataFrame:
-    """Every summary row of ``DIR/parts`` (one ``read_parquet`` of the partitioned folder), ``cell`` first."""
-    if not any((out_dir / "parts").glob("cell=*/replicate=*.parquet")):
-        return pd.DataFrame(columns=list(KEY_COLUMNS))
-    parts = pd.read_parquet(out_dir / "parts")
-    parts["cell"] = parts["cell"].astype(np.int64)
-    parts = parts[["cell", *(c for c in parts.columns if c != "cell")]]
-    return parts.sort_values(["cell", "replicate"]).reset_index(drop=True)
-
-
-def run_sweep_tasks(client: Any, tasks: Sequence[_Task], progress: bool = False
-                    ) -> tuple[list[dict[str, Any]], list[pd.DataFrame]]:
-    """Run sweep tasks (grid cells or design points) on ``client``: their summary rows and in-memory frames.
-
-    A task's own error comes back as its failure record (``failed = True``, :func:`_run_task`); a task
-    whose worker was lost (:func:`analysis.distributed.run_tasks` reports it) gets one too, written to
-    ``DIR/failures/`` like the others, so a rerun retries it.
-    """
-    by_key = {f"cell={t.cell}__replicate={t.replicate}": t for t in tasks}
-    results, lost = run_tasks(client, _run_task, list(by_key.values()), list(by_key), progress=progress)
-    rows = [row for row, _ in results]
-    frames = [frame for _, frame in results if frame is not None]
-    for failure in lost:
-        task = by_key[failure.key]
-        record = _failure(task, RuntimeError(failure.reason))
-        if task.out is not None:
-            _write_failure(Path(task.out), record)
-        rows.append(record)
-    return rows, frames
 
 
 def _cell_key(params: Mapping[str, Any]) -> str:
@@ -591,7 +387,7 @@ def batch_run(scenario: str | Path | Mapping[str, Any], parameters: Mapping[str,
     if data_collection_period == 0 or data_collection_period < -1:
         raise ValueError("data_collection_period: must be -1 or a positive integer")
     swept = {k: list(v) for k, v in parameters.items() if isinstance(v, (list, tuple, range))}
-    fixed = [f"{k}={_toml_value(v)}" for k, v in parameters.items() if k not in swept]
+    fixed = set_overrides({k: v for k, v in parameters.items() if k not in swept})
     grid = swept or {"seed": [int(_base_seed(scenario))]}
     result = sweep(scenario, grid, iterations, rounds=max_steps, overrides=fixed,
                    n_workers=number_processes or os.cpu_count(), processes=number_processes != 1,

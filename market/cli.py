@@ -56,7 +56,8 @@ from analysis.plots import plot
 from analysis.report import folder_kind, report
 from analysis.reproduce import PAPERS, reproduce
 from analysis.sensitivity import sensitivity
-from analysis.sweep import describe_failures, parse_grid, sweep
+from analysis.sweep import parse_grid, sweep
+from analysis.sweep_tasks import describe_failures
 from analysis.tournament import tournament
 from market.runner import Interrupted, resume, run
 from market.simulation.checkpoint import CheckpointError

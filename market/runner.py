@@ -38,6 +38,7 @@ import tomli_w
 
 from analysis.emergence import summarize
 from analysis.first_best import first_best, price_of_not_knowing
+from analysis.null_values import null_reason
 from analysis.platform_regret import fixed_parameter_utilities
 from analysis.regimes import EQUILIBRIUM_TOL, shift_summary
 from market.simulation import checkpoint, run_directory
@@ -391,8 +392,9 @@ def strict_json(summary: dict[str, Any]) -> dict[str, Any]:
     """The summary as strict JSON data: integral counts as integers, non-finite numbers as null.
 
     Every null that replaced a number is listed under ``null_values`` (its
-    path and why: NaN means undefined, e.g. a mean over no owners or a round
-    not measured; infinity e.g. an error bound where nothing was bought).
+    path and why, :func:`analysis.null_values.null_reason`: NaN means undefined,
+    e.g. a mean over no owners or a round not measured; infinity e.g. an error
+    bound where nothing was bought, or a total beyond the float range).
     """
     nulls: dict[str, str] = {}
 
@@ -407,11 +409,8 @@ def strict_json(summary: dict[str, Any]) -> dict[str, Any]:
             return int(value)
         if isinstance(value, (float, np.floating)):
             f = float(value)
-            if f != f:
-                nulls[path] = "NaN: undefined (no owners, no round measured, or not applicable)"
-                return None
-            if f in (float("inf"), float("-inf")):
-                nulls[path] = f"{'+' if f > 0 else '-'}infinity"
+            if not math.isfinite(f):
+                nulls[path] = null_reason(path, f)
                 return None
             return int(f) if path.split(".")[-1] in INTEGER_KEYS and f.is_integer() else f
         return value

@@ -9,6 +9,7 @@ import pytest
 from analysis.emergence import (cycle_period, oscillation_amplitude, owner_round_table, payout_share,
                                 rent_by_decile, settling_round, settling_time, summarize, top_share)
 from market.simulation.deviation_measures import deviation_measures, free_riding_share, standalone
+from analysis.null_values import null_reason, null_values
 from analysis.welfare_measures import gini, nash_welfare, p_mean, utilitarian, welfare_table
 from market.core.mechanism import RoundContext
 from market.core.population import OwnerArrays
@@ -28,6 +29,41 @@ def test_welfare_measures_hand_values():
     assert gini([1, 1, 1]) == pytest.approx(0.0)
     assert gini([0, 0, 0, 1]) == pytest.approx(0.75)           # (n - 1) / n
     assert gini([1, 2, 3]) == pytest.approx(8 / 36)            # sum |ui - uj| = 8 over 2 n^2 mean = 36
+
+
+def test_welfare_measures_of_huge_finite_utilities_do_not_overflow():
+    """Utilities near the float limit (1.8e308): the sums inside k * u_(k) once overflowed into a NaN Gini."""
+    with np.errstate(all="raise"):                              # no overflow warning on the way
+        assert gini([0.0, 1e307]) == 0.5                        # (n - 1) / n for n = 2, exactly
+        assert gini([0.0, 0.0, 0.0, 1e308]) == 0.75
+        assert gini(np.array([1.0, 2.0, 3.0]) * 1e306) == pytest.approx(8 / 36, rel=1e-12)
+        assert gini([1e307] * 1000) == pytest.approx(0.0, abs=1e-12)
+        assert p_mean([1e307, 4e307], 2) == pytest.approx(1e307 * math.sqrt(8.5), rel=1e-12)
+        assert p_mean([1e307, 4e307], 0.5) == pytest.approx(2.25e307, rel=1e-12)
+        assert p_mean([1e307, 4e307], -1) == pytest.approx(1.6e307, rel=1e-12)
+        assert p_mean([1e-300, 4e-300], -1) == pytest.approx(1.6e-300, rel=1e-12)  # tiny: no 1/u overflow
+        assert nash_welfare([1e307, 1e308]) == pytest.approx(math.log(1e307) + math.log(1e308))
+        assert utilitarian([1e308, 1e308, -1e308]) == 1e308     # a partial sum beyond the range, a total within
+        assert utilitarian([1e308, 1e308]) == math.inf          # the total itself beyond the float range
+    assert utilitarian([0.1, 0.2, 0.3]) == 0.1 + 0.2 + 0.3      # scaling by a power of 2 is exact
+
+
+def test_every_missing_summary_number_has_a_reason():
+    row = {"rounds": 5, "cum_total_payments": math.inf, "cum_platform_utility": -math.inf, "final_gini": math.nan,
+           "rent_decile_3": math.nan, "mystery": math.nan, "error_bound": math.inf, "settling_round": None,
+           "final_utilitarian": 1.0}
+    reasons = null_values(row)
+    assert list(reasons) == ["cum_platform_utility", "cum_total_payments", "error_bound", "final_gini", "mystery",
+                             "rent_decile_3", "settling_round"]
+    assert reasons["cum_total_payments"].startswith("+infinity: the total of finite values lies beyond the float")
+    assert reasons["cum_platform_utility"].startswith("-infinity: the total")
+    assert reasons["error_bound"] == "+infinity"                 # infinite by definition, not an overflow
+    assert "Gini coefficient needs non-negative utilities" in reasons["final_gini"]
+    assert reasons["rent_decile_3"] == "NaN: no owner in this sensitivity decile (fewer owners than deciles)"
+    assert reasons["mystery"] == "NaN: undefined (no owners, no round measured, or not applicable)"
+    assert reasons["settling_round"].startswith("None: the run did not settle")
+    assert null_reason("metrics.final_nash", math.nan) == "NaN: Nash welfare needs every utility positive in the " \
+        "last recorded round"
 
 
 def test_welfare_measures_reject_values_outside_their_domain():

@@ -56,6 +56,7 @@ def test_design_sizes_and_seed():
         make_design("sobol", params, 6)
 
 
+@pytest.mark.slow  # 160 runs (N = 16, four parameters): 12-13 s under load; N = 8 leaves the intervals barely apart
 def test_sobol_intervals_separate_a_parameter_that_cannot_matter_from_one_that_must(client, tmp_path):
     result = designed_sweep("quickstart", "sobol", parse_params(PARAMS), 16, seed=3, out=tmp_path / "s",
                             rounds=3, overrides=SMALL, client=client)

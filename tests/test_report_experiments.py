@@ -86,6 +86,13 @@ def test_the_tournament_command_writes_the_report_and_an_unfinished_one_is_refus
         part.write_bytes(saved)
 
 
+def test_plot_on_a_tournament_points_to_report_in_one_line(tournament_dir, capsys):
+    assert main(["plot", str(tournament_dir)]) == 2
+    assert capsys.readouterr().err == (
+        f"privmarket: error: {tournament_dir / 'tournament.json'}: dir: this folder is a tournament, which "
+        f"`privmarket plot` does not draw; `privmarket report {tournament_dir}` renders it\n")
+
+
 def test_mixed_tournament_report_shows_the_mixed_population_ranking(tmp_path):
     out = tmp_path / "m"
     assert main([*TOURNAMENT, "--mixed", "--out", str(out)]) == 0
@@ -101,6 +108,11 @@ def test_designed_sweep_report_shows_design_sample_and_sensitivity(tmp_path, cap
     out = tmp_path / "d"
     assert main([*DESIGN, "--out", str(out)]) == 0
     assert folder_kind(out) == "design"
+    capsys.readouterr()
+    assert main(["plot", str(out)]) == 2
+    assert capsys.readouterr().err == (f"privmarket: error: {out / 'design.json'}: dir: this folder is a designed "
+                                       f"sweep, which `privmarket plot` does not draw; `privmarket report {out}` "
+                                       "renders it\n")
     page = _page(report(out))
     assert page.headings[0] == ("Sobol design on quickstart: 2 parameters, design seed 1, sample size 2 "
                                 "(12 points x 1 replicates, 3 rounds)")

@@ -74,3 +74,15 @@ def test_cli_sweep_names_the_failed_cells_and_exits_2(tmp_path, capsys, client):
     err = captured.err.strip().splitlines()[-1]  # after the progress bar
     assert err.startswith("privmarket: error: ") and "failures.csv: 1 failed: cell 1 replicate 0 " \
         "(population.initial_action=7.0): quickstart.toml: population.initial_action: action 7 is not an action" in err
+
+
+def test_a_summary_of_huge_prices_holds_no_unexplained_nan(client):
+    """Prices up to 1e307: the totals overflow (named as such), the Gini is still measured, every null says why."""
+    result = sweep("quickstart", {"mechanism.price": [[0.0, 0.5, 1e307]]}, 1, rounds=5, overrides=SMALL,
+                   client=client)
+    row = result.summary.iloc[0]
+    reasons = json.loads(row["null_values"])
+    assert 0.0 < row["final_gini"] < 1.0                      # was NaN: k * u_(k) overflowed
+    assert reasons["cum_total_payments"].startswith("+infinity: the total of finite values lies beyond the float")
+    assert pd.isna(row["cum_total_payments"])
+    assert sorted(result.summary.columns[result.summary.isna().any()]) == sorted(reasons)

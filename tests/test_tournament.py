@@ -60,6 +60,7 @@ def test_random_rule_draws_uniformly():
     assert np.allclose(np.bincount(actions.astype(int)) / rows.size, 1 / 3, atol=0.01)
 
 
+@pytest.mark.slow  # the runs take under 1 s; drawing the 6 heatmaps twice (PNG, PDF, SVG) takes the rest
 def test_best_response_beats_random_at_the_posted_price_equilibrium(posted, client, tmp_path):
     result = tournament(tmp_path / "t", rules=["best_response", "random"], scenarios=[posted], replicates=5,
                         client=client)

@@ -75,6 +75,8 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "cum_buyer_spend": ("buyer_spend summed over every round of the run", "money"),
     "equilibrium_tol": ("tolerance of exploitability below which the run counts as settled",
                         "money per owner per round"),
+    "null_values": ("why each empty number of the row is empty: a JSON object, column -> reason "
+                    "(analysis.null_values)", "text"),
     # tournaments (analysis/tournament.py)
     "scenario": ("the scenario (population and market) of the cell", "name"),
     "mechanism": ("the platform's mechanism", "name"),
