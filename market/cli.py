@@ -62,7 +62,7 @@ from analysis.tournament import tournament
 from market.runner import Interrupted, resume, run
 from market.simulation.checkpoint import CheckpointError
 from market.simulation.run_directory import RunDirectoryError, require_complete, staging
-from market.theory.fl_market.murba import save_model
+from market.theory.fl_market.murba import load_model, save_model
 from market.training.murba import TorchMissing, TrainingConfig, require_torch, train, training_scenario
 from scenarios.schema import ScenarioError, builtin_descriptions, load
 
@@ -177,6 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="payment softmax with an 'unspent' node: the budget need not be spent")
     tra.add_argument("--raw-inputs", action="store_true",
                      help="feed log(1 + x) inputs without standardising them")
+    tra.add_argument("--init", metavar="WEIGHTS",
+                     help="continue training this weights file (same owners and M) instead of a fresh network")
     tra.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a scenario value (repeatable)")
 
@@ -423,7 +425,8 @@ def cmd_train_auction(args: argparse.Namespace) -> int:
     try:
         require_torch()
         scenario = training_scenario(args.scenario, args.overrides)
-        result = train(scenario, steps=args.steps, seed=args.seed, config=config, progress=True)
+        init = None if args.init is None else load_model(args.init)
+        result = train(scenario, steps=args.steps, seed=args.seed, config=config, progress=True, init=init)
     except (TorchMissing, ScenarioError, ValueError) as exc:
         raise UserError(str(exc)) from None
     try:
@@ -434,7 +437,8 @@ def cmd_train_auction(args: argparse.Namespace) -> int:
     low, high = info["budget_range"]
     budget = f"B = {low:g}" if low == high else f"B in [{low:g}, {high:g}]"
     print(f"MURBA for {info['scenario']}: {info['n']} owners, M = {info['M']}, {budget}, "
-          f"{info['aggregation']}; {info['config']['steps']} steps in {result.seconds:.1f} s (seed {info['seed']})")
+          f"{info['aggregation']}; {info['config']['steps']} steps in {result.seconds:.1f} s (seed {info['seed']}; "
+          f"{info['total_steps']} in all)")
     rows = [("error bound, mean", "error_bound"),
             ("regret (eq. 3), mean over owners", "regret_mean"), ("regret (eq. 3), max over owners", "regret_max"),
             ("shading regret, mean over owners", "shading_regret_mean"),
