@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from market.cli import main
+from market.theory.fl_market.aggregation import aggregate, error_bound
 from market.simulation.model import DataMarket
 from market.theory.fl_market.murba import load_model, save_model
 
@@ -19,6 +20,7 @@ torch = pytest.importorskip("torch", reason="MURBA training needs PyTorch (pip i
 from market.training.murba import (  # noqa: E402  (after the skip: training needs torch)
     TrainingConfig,
     TrainingMarket,
+    error_bound_torch,
     evaluate,
     train,
     training_scenario,
@@ -126,3 +128,23 @@ def test_training_continues_from_a_network(tmp_path, capsys):
     assert main(["train-auction", str(tmp_path / "s.toml"), "--out", str(tmp_path / "x.npz"),
                  "--init", str(tmp_path / "missing.npz")]) == 2
     assert "weights: no such file" in capsys.readouterr().err
+
+
+def test_torch_error_bound_with_data_sizes_matches_numpy_and_its_gradient():
+    rng = np.random.default_rng(8)
+    eps, sizes = rng.uniform(0.1, 3.0, (50, 5)), rng.uniform(5.0, 80.0, (50, 5))
+    for rule in ("var_opt", "bias_opt", "data_size", "error_opt"):
+        expected = error_bound(aggregate(rule, eps, 1.0, 2, sizes), eps, 1.0, 2, sizes)
+        got = error_bound_torch(torch.as_tensor(eps), rule, 1.0, 2, torch.as_tensor(sizes)).numpy()
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
+    # the envelope theorem holds with a size-weighted target too: central differences of the optimum
+    e, w = eps[0], sizes[0]
+    x = torch.tensor(e, requires_grad=True)
+    (grad,) = torch.autograd.grad(error_bound_torch(x, "error_opt", 1.0, 2, torch.as_tensor(w)), x)
+
+    def optimum(v: np.ndarray) -> float:
+        return float(error_bound(aggregate("error_opt", v, 1.0, 2, w), v, 1.0, 2, w))
+
+    h = 1e-6
+    numeric = [(optimum(e + h * np.eye(5)[j]) - optimum(e - h * np.eye(5)[j])) / (2 * h) for j in range(5)]
+    np.testing.assert_allclose(grad.numpy(), numeric, rtol=1e-5, atol=1e-8)

@@ -19,7 +19,8 @@ docs/models/fl_market.md#murba-open):
 * :math:`\\widehat{ERR}` (eq. 5): the mean error bound
   :math:`d_{var}\\mathrm{VAR} + \\mathrm{BIAS}^2` of the aggregation rule
   (:func:`market.theory.fl_market.aggregation.error_bound`; every owner wins under MURBA, so
-  BiasOpt and data-size weighting are uniform and VarOpt is
+  BiasOpt and data-size weighting are uniform (size-weighted with data-size inputs,
+  docs/models/fl_market.md#murba-data-sizes) and VarOpt is
   :math:`\\lambda \\propto \\varepsilon^2`);
 * :math:`\\widehat{rgv}_i` (eq. 3): the mean over profiles of
   :math:`\\max(0, u_i(b'_i; b_{-i}) - u_i(b_i; b_{-i}))`, where the misreport
