@@ -467,13 +467,11 @@ def _training_curve_figure(out_dir: Path) -> Path:
 #: ``privmarket train-auction p002_murba_low --set population.owners=N --set mechanism.M=10
 #: --budget-range 2:20 --steps S --seed 1 --out p002_murba_nN.npz`` (docs/models/fl_market.md#murba-shipped).
 MURBA_SIZES = {n: f"p002_murba_n{n}.npz" for n in (2, 4, 8, 16)}
-#: The n = 8 network MURBA is paired with for each aggregation rule: trained for VarOpt, or for BiasOpt
-#: (same command with ``--set mechanism.aggregation=bias_opt --steps 1000``).  With the error-optimal
-#: weights the VarOpt network is used: those weights are optimal for any allocation, so the pairing is
-#: never worse than MURBA + VarOpt (a network trained for them, ``--set mechanism.aggregation=error_opt``,
-#: did not finish training on this project's CPU).
+#: The n = 8 network MURBA is paired with for each aggregation rule: the one trained for that rule (same
+#: command as :data:`MURBA_SIZES` with ``--set mechanism.aggregation=bias_opt`` or ``=error_opt``;
+#: docs/models/fl_market.md#murba-shipped).
 MURBA_RULES = {"var_opt": "p002_murba_n8.npz", "bias_opt": "p002_murba_n8_bias_opt.npz",
-               "error_opt": "p002_murba_n8.npz"}
+               "error_opt": "p002_murba_n8_error_opt.npz"}
 #: The comparison's auctions and aggregation rules (the paper's Fig. 5 pairs, FairQuery and error-optimal added).
 COMPARED_AUCTIONS = ("MURBA", "All-in", "FairQuery")
 COMPARED_RULES = {"var_opt": "VarOpt", "bias_opt": "BiasOpt", "error_opt": "ErrorOpt"}
