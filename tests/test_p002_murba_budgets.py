@@ -157,14 +157,15 @@ SHIPPED_BUDGETS = np.array([2.0, 6.5, 11.0, 15.5, 20.0])
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("weights, aggregation", [("p002_murba_n8.npz", "var_opt"),
-                                                   ("p002_murba_n8_error_opt.npz", "error_opt")])
-def test_shipped_network_stays_within_its_bounds_at_five_budgets(weights, aggregation):
-    # the shipped 8-owner networks over their training range B in [2, 20], 100 fresh held-out profiles
-    # (docs/models/fl_market.md#murba-shipped), measured: regret means 0.0057-0.0094 (VarOpt) and
-    # 0.0074-0.0141 (ErrorOpt); IR violation 0.011 at B = 2 for both, at most 0.0007 from B = 6.5 on;
-    # budget excess <= 7e-15
-    scenario = training_scenario("p002_murba_low", ["population.owners=8", "mechanism.M=10",
+@pytest.mark.parametrize("weights, owners, aggregation", [("p002_murba_n8.npz", 8, "var_opt"),
+                                                           ("p002_murba_n8_error_opt.npz", 8, "error_opt"),
+                                                           ("p002_murba_n16.npz", 16, "var_opt")])
+def test_shipped_network_stays_within_its_bounds_at_five_budgets(weights, owners, aggregation):
+    # the shipped networks over their training range B in [2, 20], 100 fresh held-out profiles
+    # (docs/models/fl_market.md#murba-shipped), measured: regret means 0.0057-0.0094 (n = 8, VarOpt),
+    # 0.0074-0.0141 (n = 8, ErrorOpt), 0.0010-0.0054 (n = 16); IR violation 0.011 at B = 2 for all three,
+    # at most 0.0007 from B = 6.5 on; budget excess <= 7e-15
+    scenario = training_scenario("p002_murba_low", [f"population.owners={owners}", "mechanism.M=10",
                                                     f"mechanism.aggregation={aggregation}"])
     market = TrainingMarket.from_scenario(scenario)
     evaluation = evaluate_budgets(load_model(weights), market, SHIPPED_BUDGETS, profiles=100, seed=5)

@@ -310,23 +310,28 @@ def _murba_shipped() -> list[Check]:
     """The shipped budget-conditioned networks: budget feasible at five budgets, held-out incentive figures.
 
     The regret and IR violation are those measured on 1,000 held-out profiles at training time
-    (stored in each weights file); Table 1's regret means span 0.0009-0.0537 over its settings.
+    (stored in each weights file); each must be at most Table 1's largest mean (regret 0.0537, IR
+    violation 0.0040, over its settings).  The BiasOpt network is checked for budget feasibility only
+    (its IR violation is above Table 1's, docs/models/fl_market.md#murba-shipped).
     """
     rng = np.random.default_rng(12)
     out = []
-    for n, name in MURBA_SIZES.items():
+    for name, (n, rule) in SHIPPED.items():
         model = load_model(name)
         kind, rate, eps_bar = synthetic_bids(n, 5.0, rng, (400,))
         budget = np.repeat([2.0, 6.5, 11.0, 15.5, 20.0], 80)
         alloc = model(kind, rate, eps_bar, budget)
         test = model.info["test"]
+        label = f"MURBA n={n}, {COMPARED_RULES[rule]}"
+        out.append(Check(f"{label}, B in [2, 20]: max (sum p - B) / B at 5 budgets", 0.0,
+                         float(np.max((alloc.payment.sum(axis=1) - budget) / budget)), 1e-12, "Sec. 5.2 BF (G10)"))
+        if rule == "bias_opt":
+            continue
         out += [
-            Check(f"MURBA n={n}, B in [2, 20]: max (sum p - B) / B at 5 budgets", 0.0,
-                  float(np.max((alloc.payment.sum(axis=1) - budget) / budget)), 1e-12, "Sec. 5.2 BF (G10)"),
-            Check(f"MURBA n={n}: regret (eq. 3) mean over owners, held out", 0.0275, test["regret_mean"], 0.0266,
-                  "Table 1 span 0.0009-0.0537"),
-            Check(f"MURBA n={n}: IR violation mean over owners, held out", 0.005, test["ir_mean"], 0.005,
-                  "Table 1 span 0.0001-0.0040"),
+            Check(f"{label}: regret (eq. 3) mean over owners, held out, at most 0.0537", 0.0537 / 2,
+                  test["regret_mean"], 0.0537 / 2, "Table 1 span 0.0009-0.0537"),
+            Check(f"{label}: IR violation mean over owners, held out, at most 0.0040", 0.0040 / 2, test["ir_mean"],
+                  0.0040 / 2, "Table 1 span 0.0001-0.0040"),
         ]
     return out
 
@@ -472,6 +477,9 @@ MURBA_SIZES = {n: f"p002_murba_n{n}.npz" for n in (2, 4, 8, 16)}
 #: docs/models/fl_market.md#murba-shipped).
 MURBA_RULES = {"var_opt": "p002_murba_n8.npz", "bias_opt": "p002_murba_n8_bias_opt.npz",
                "error_opt": "p002_murba_n8_error_opt.npz"}
+#: Every shipped budget-conditioned network (E = 5, M = 10, B in [2, 20]): file -> (owners, aggregation rule).
+SHIPPED = {**{name: (n, "var_opt") for n, name in MURBA_SIZES.items()},
+           **{name: (8, rule) for rule, name in MURBA_RULES.items() if rule != "var_opt"}}
 #: The comparison's auctions and aggregation rules (the paper's Fig. 5 pairs, FairQuery and error-optimal added).
 COMPARED_AUCTIONS = ("MURBA", "All-in", "FairQuery")
 COMPARED_RULES = {"var_opt": "VarOpt", "bias_opt": "BiasOpt", "error_opt": "ErrorOpt"}
