@@ -63,3 +63,15 @@ def test_a_comparison_setting_runs_as_a_scenario():
     model = result.model
     assert (model.buyer_spend <= 20.0 + 1e-9).all() and model.model_steps.iloc[-1] > 0
     assert model.test_accuracy.tail(20).mean() > 0.7          # chance: 0.63
+
+
+def test_longer_training_buys_incentives_not_a_smaller_error():
+    # docs/models/fl_market.md#nr-murba-error: 3,000 -> 10,000 iterations, same command and seed
+    frame = p002.training_length(profiles=150)
+    assert list(frame.iterations) == [3000, 10000]
+    short, long = frame.iloc[0], frame.iloc[1]
+    assert long.regret < 0.3 * short.regret and long["IR violation"] < 0.5 * short["IR violation"]
+    assert long["held-out error"] > short["held-out error"]            # 5.44 -> 5.82
+    ratios = frame.filter(like="ratio").to_numpy()
+    assert (ratios > 1.0).all()                                          # never beats All-in + VarOpt
+    assert long["ratio B=2"] > short["ratio B=2"]                        # 1.19 -> 1.60 (300 profiles)

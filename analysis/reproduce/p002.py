@@ -322,7 +322,7 @@ def _murba_shipped() -> list[Check]:
         budget = np.repeat([2.0, 6.5, 11.0, 15.5, 20.0], 80)
         alloc = model(kind, rate, eps_bar, budget)
         test = model.info["test"]
-        label = f"MURBA n={n}, {COMPARED_RULES[rule]}"
+        label = f"MURBA {name} (n={n}, {COMPARED_RULES[rule]})"
         out.append(Check(f"{label}, B in [2, 20]: max (sum p - B) / B at 5 budgets", 0.0,
                          float(np.max((alloc.payment.sum(axis=1) - budget) / budget)), 1e-12, "Sec. 5.2 BF (G10)"))
         if rule == "bias_opt":
@@ -452,16 +452,20 @@ def _accuracy_figure(out_dir: Path) -> Path:
 
 
 def _training_curve_figure(out_dir: Path) -> Path:
-    """MURBA's training curve (n = 8, VarOpt): regret, IR violation and error bound per iteration."""
+    """MURBA's training curves (n = 8, VarOpt, 3,000 and 10,000 iterations): regret, IR violation, error bound."""
     import matplotlib.pyplot as plt  # lazy: heavy, figures only
 
-    curve = load_model(MURBA_SIZES[8]).info["curve"]
     fig, axes = plt.subplots(1, 3, figsize=(11, 3), constrained_layout=True)
-    for ax, key, label in zip(axes, ("regret", "ir", "error_bound"),
-                              ("regret (sum over owners)", "IR violation (sum)", "error bound")):
-        ax.plot(curve["step"], np.maximum(curve[key], 1e-6))   # a zero violation drawn at the floor
-        ax.set(xlabel="training iteration", ylabel=label, yscale="log" if key != "error_bound" else "linear")
-    fig.suptitle("MURBA training curve, n = 8, M = 10, B in [2, 20] (training batches)")
+    for name in TRAINING_LENGTHS:
+        info = load_model(name).info
+        curve = info["curve"]
+        for ax, key, label in zip(axes, ("regret", "ir", "error_bound"),
+                                  ("regret (sum over owners)", "IR violation (sum)", "error bound")):
+            ax.plot(curve["step"], np.maximum(curve[key], 1e-6),   # a zero violation drawn at the floor
+                    label=f"{info['config']['steps']:,} iterations")
+            ax.set(xlabel="training iteration", ylabel=label, yscale="log" if key != "error_bound" else "linear")
+    axes[-1].legend()
+    fig.suptitle("MURBA training curves, n = 8, M = 10, B in [2, 20], seed 1 (training batches)")
     path = out_dir / "p002_murba_training_curve.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -477,8 +481,11 @@ MURBA_SIZES = {n: f"p002_murba_n{n}.npz" for n in (2, 4, 8, 16)}
 #: docs/models/fl_market.md#murba-shipped).
 MURBA_RULES = {"var_opt": "p002_murba_n8.npz", "bias_opt": "p002_murba_n8_bias_opt.npz",
                "error_opt": "p002_murba_n8_error_opt.npz"}
+#: The 8-owner VarOpt networks trained for 3,000 and 10,000 iterations (same command, ``--steps 10000``): the
+#: training-length evidence (docs/models/fl_market.md#nr-murba-error).
+TRAINING_LENGTHS = (MURBA_SIZES[8], "p002_murba_n8_long.npz")
 #: Every shipped budget-conditioned network (E = 5, M = 10, B in [2, 20]): file -> (owners, aggregation rule).
-SHIPPED = {**{name: (n, "var_opt") for n, name in MURBA_SIZES.items()},
+SHIPPED = {**{name: (n, "var_opt") for n, name in MURBA_SIZES.items()}, TRAINING_LENGTHS[1]: (8, "var_opt"),
            **{name: (8, rule) for rule, name in MURBA_RULES.items() if rule != "var_opt"}}
 #: The comparison's auctions and aggregation rules (the paper's Fig. 5 pairs, FairQuery and error-optimal added).
 COMPARED_AUCTIONS = ("MURBA", "All-in", "FairQuery")
@@ -600,6 +607,31 @@ def conclusion(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def training_length(E: float = 5.0, profiles: int = 300, seed: int = 2021) -> pd.DataFrame:
+    """MURBA + VarOpt after 3,000 and 10,000 training iterations against All-in + VarOpt (n = 8).
+
+    Held-out regret, IR violation and error bound (stored in each weights file), the training time,
+    and the mean error bound on :func:`comparison`'s profiles at each budget, with its ratio to All-in's.
+    """
+    bids = synthetic_bids(8, E, np.random.default_rng(seed), (profiles,))
+    reference = {}
+    for B in COMPARED_BUDGETS:
+        eps = AUCTIONS["all_in"](*bids, B).epsilon
+        bought = (eps > 0).any(axis=1)   # as in comparison(): All-in's error where it bought something
+        reference[B] = float(error_bound(aggregate("var_opt", eps[bought]), eps[bought]).mean())
+    rows = []
+    for name in TRAINING_LENGTHS:
+        model = load_model(name)
+        test = model.info["test"]
+        row = {"iterations": model.info["config"]["steps"], "seconds": model.info["seconds"],
+               "regret": test["regret_mean"], "IR violation": test["ir_mean"], "held-out error": test["error_bound"]}
+        for B in COMPARED_BUDGETS:
+            eps = model(*bids, B).epsilon
+            row[f"ratio B={B:g}"] = float(error_bound(aggregate("var_opt", eps), eps).mean()) / reference[B]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def accuracy_conclusion(frame: pd.DataFrame) -> str:
     """The accuracy comparison's plain verdict: MURBA's best pairing against All-in's at each budget."""
     best = frame.groupby(["auction", "B"])["accuracy"].max().unstack("auction")
@@ -626,4 +658,6 @@ def tables() -> list[str]:
             "(profiles that bought something)\n" + table.round(3).to_string() + "\n" + conclusion(frame),
             "Comparison (Fig. 8 analogue), n = 8, E = 5: final test accuracy of the buyer's logistic model "
             f"(breast cancer, 5 components) after 300 FedSGD rounds, mean of 20 runs (standard error <= {se:.3f})\n"
-            + acc_table.round(3).to_string() + "\n" + accuracy_conclusion(acc)]
+            + acc_table.round(3).to_string() + "\n" + accuracy_conclusion(acc),
+            "Training length (n = 8, MURBA + VarOpt): held-out figures and the error bound's ratio to "
+            "All-in + VarOpt's on the comparison's profiles\n" + training_length().round(4).to_string(index=False)]
