@@ -24,6 +24,13 @@ exact truthfulness with a larger error elsewhere (it spends only part of B);
 with BiasOpt its error *grows* with M, because a finer grid admits winners
 with tiny eps_i that BiasOpt weights 1/n (VarOpt is flat in M beyond M = 2).
 
+:func:`tables` adds the paper's comparison at n = 8 (docs/models/fl_market.md#comparison):
+the error bound (:func:`comparison`) and the buyer's test accuracy
+(:func:`accuracy_comparison`) against the budget for MURBA, All-in and FairQuery
+with VarOpt, BiasOpt and the error-optimal weights, each with a plain verdict, and
+the training-length table (:func:`training_length`); :func:`figures` draws both
+comparisons and MURBA's training curves.
+
 The shipped MURBA network reaches Table 1's incentive levels but not a small
 error: at B = 10 (E = 5) its VarOpt error bound is 5.2 against All-in's 2.9
 and the proportional share's 3.7.  Its softmax pays every owner, so about 60 %
