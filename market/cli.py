@@ -8,7 +8,7 @@ Commands::
                  [--owner-every K] [--owner-sample N] [--checkpoint-every K]
     privmarket resume DIR
     privmarket reproduce PAPER_ID [--out DIR]
-    privmarket train-auction SCENARIO|FILE --out FILE [--steps N] [--seed S] [--set KEY=VALUE ...]
+    privmarket train-auction SCENARIO|FILE --out FILE [--steps N] [--seed S] [--init WEIGHTS] [--set KEY=VALUE ...]
     privmarket sweep SCENARIO|FILE --grid KEY=V1,V2,... [--grid ...] [--replicates R] [--out DIR]
                  [--rounds N] [--seed S] [--owner-every K] [--set KEY=VALUE ...] [--workers W] [--threads]
                  [--scheduler ADDRESS]
@@ -177,6 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="payment softmax with an 'unspent' node: the budget need not be spent")
     tra.add_argument("--raw-inputs", action="store_true",
                      help="feed log(1 + x) inputs without standardising them")
+    tra.add_argument("--data-size-inputs", action="store_true",
+                     help="give the network the owners' data sizes as inputs (drawn from the scenario's owners)")
     tra.add_argument("--init", metavar="WEIGHTS",
                      help="continue training this weights file (same owners and M) instead of a fresh network")
     tra.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -418,7 +420,7 @@ def cmd_train_auction(args: argparse.Namespace) -> int:
     try:
         budget_range = () if args.budget_range is None else tuple(float(x) for x in args.budget_range.split(":"))
         config = TrainingConfig(budget_range=budget_range, dummy_payment=args.dummy_payment,
-                                normalise=not args.raw_inputs)
+                                normalise=not args.raw_inputs, data_size_inputs=args.data_size_inputs)
     except ValueError:
         raise UserError(f"--budget-range: expected LOW:HIGH with 0 < LOW <= HIGH, got {args.budget_range!r}") \
             from None

@@ -120,7 +120,7 @@ def test_training_continues_from_a_network():
 
 @pytest.mark.slow
 def test_train_auction_continues_a_weights_file(tmp_path, capsys):
-    # the command evaluates on 1,000 held-out profiles (about 8 s on an idle core)
+    # each command evaluates on 1,000 held-out profiles (about 10 s in all)
     first = train(training_scenario(SCENARIO), seed=1, config=SMALL)
     path = save_model(first.model, tmp_path / "first.npz")
     raw = copy.deepcopy(SCENARIO)
@@ -134,6 +134,12 @@ def test_train_auction_continues_a_weights_file(tmp_path, capsys):
     assert main(["train-auction", str(tmp_path / "s.toml"), "--out", str(tmp_path / "x.npz"),
                  "--init", str(tmp_path / "missing.npz")]) == 2
     assert "weights: no such file" in capsys.readouterr().err
+    sized = _sized_scenario()
+    sized["mechanism"]["auction"] = "proportional_share"
+    (tmp_path / "sized.toml").write_text(tomli_w.dumps(sized))
+    assert main(["train-auction", str(tmp_path / "sized.toml"), "--out", str(tmp_path / "d.npz"), "--steps", "3",
+                 "--data-size-inputs"]) == 0
+    assert load_model(tmp_path / "d.npz").data_size_inputs
 
 
 def test_torch_error_bound_with_data_sizes_matches_numpy_and_its_gradient():
