@@ -8,7 +8,7 @@ Commands::
                  [--owner-every K] [--owner-sample N] [--checkpoint-every K]
     privmarket resume DIR
     privmarket reproduce PAPER_ID [--out DIR]
-    privmarket train-auction SCENARIO|FILE --out FILE [--steps N] [--seed S] [--set KEY=VALUE ...]
+    privmarket train-auction SCENARIO|FILE --out FILE [--steps N] [--seed S] [--init WEIGHTS] [--set KEY=VALUE ...]
     privmarket sweep SCENARIO|FILE --grid KEY=V1,V2,... [--grid ...] [--replicates R] [--out DIR]
                  [--rounds N] [--seed S] [--owner-every K] [--set KEY=VALUE ...] [--workers W] [--threads]
                  [--scheduler ADDRESS]
@@ -62,7 +62,7 @@ from analysis.tournament import tournament
 from market.runner import Interrupted, resume, run
 from market.simulation.checkpoint import CheckpointError
 from market.simulation.run_directory import RunDirectoryError, require_complete, staging
-from market.theory.fl_market.murba import save_model
+from market.theory.fl_market.murba import load_model, save_model
 from market.training.murba import TorchMissing, TrainingConfig, require_torch, train, training_scenario
 from scenarios.schema import ScenarioError, builtin_descriptions, load
 
@@ -177,6 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="payment softmax with an 'unspent' node: the budget need not be spent")
     tra.add_argument("--raw-inputs", action="store_true",
                      help="feed log(1 + x) inputs without standardising them")
+    tra.add_argument("--data-size-inputs", action="store_true",
+                     help="give the network the owners' data sizes as inputs (drawn from the scenario's owners)")
+    tra.add_argument("--init", metavar="WEIGHTS",
+                     help="continue training this weights file (same owners and M) instead of a fresh network")
     tra.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a scenario value (repeatable)")
 
@@ -417,14 +421,15 @@ def cmd_train_auction(args: argparse.Namespace) -> int:
     try:
         budget_range = () if args.budget_range is None else tuple(float(x) for x in args.budget_range.split(":"))
         config = TrainingConfig(budget_range=budget_range, dummy_payment=args.dummy_payment,
-                                normalise=not args.raw_inputs)
+                                normalise=not args.raw_inputs, data_size_inputs=args.data_size_inputs)
     except ValueError:
         raise UserError(f"--budget-range: expected LOW:HIGH with 0 < LOW <= HIGH, got {args.budget_range!r}") \
             from None
     try:
         require_torch()
         scenario = training_scenario(args.scenario, args.overrides)
-        result = train(scenario, steps=args.steps, seed=args.seed, config=config, progress=True)
+        init = None if args.init is None else load_model(args.init)
+        result = train(scenario, steps=args.steps, seed=args.seed, config=config, progress=True, init=init)
     except (TorchMissing, ScenarioError, ValueError) as exc:
         raise UserError(str(exc)) from None
     try:
@@ -435,7 +440,8 @@ def cmd_train_auction(args: argparse.Namespace) -> int:
     low, high = info["budget_range"]
     budget = f"B = {low:g}" if low == high else f"B in [{low:g}, {high:g}]"
     print(f"MURBA for {info['scenario']}: {info['n']} owners, M = {info['M']}, {budget}, "
-          f"{info['aggregation']}; {info['config']['steps']} steps in {result.seconds:.1f} s (seed {info['seed']})")
+          f"{info['aggregation']}; {info['config']['steps']} steps in {result.seconds:.1f} s (seed {info['seed']}; "
+          f"{info['total_steps']} in all)")
     rows = [("error bound, mean", "error_bound"),
             ("regret (eq. 3), mean over owners", "regret_mean"), ("regret (eq. 3), max over owners", "regret_max"),
             ("shading regret, mean over owners", "shading_regret_mean"),

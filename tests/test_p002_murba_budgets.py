@@ -151,3 +151,27 @@ def test_murba_trains_against_error_optimal_aggregation():
     opt = error_bound(aggregate("error_opt", eps), eps)
     var = error_bound(aggregate("var_opt", eps), eps)
     assert np.all(opt <= var + 1e-9) and np.mean(opt) < np.mean(var)
+
+
+SHIPPED_BUDGETS = np.array([2.0, 6.5, 11.0, 15.5, 20.0])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("weights, owners, aggregation", [("p002_murba_n8.npz", 8, "var_opt"),
+                                                           ("p002_murba_n8_error_opt.npz", 8, "error_opt"),
+                                                           ("p002_murba_n16.npz", 16, "var_opt")])
+def test_shipped_network_stays_within_its_bounds_at_five_budgets(weights, owners, aggregation):
+    # the shipped networks over their training range B in [2, 20], 100 fresh held-out profiles
+    # (docs/models/fl_market.md#murba-shipped), measured: regret means 0.0057-0.0094 (n = 8, VarOpt),
+    # 0.0074-0.0141 (n = 8, ErrorOpt), 0.0010-0.0054 (n = 16); IR violation 0.011 at B = 2 for all three,
+    # at most 0.0007 from B = 6.5 on; budget excess <= 7e-15
+    scenario = training_scenario("p002_murba_low", [f"population.owners={owners}", "mechanism.M=10",
+                                                    f"mechanism.aggregation={aggregation}"])
+    market = TrainingMarket.from_scenario(scenario)
+    evaluation = evaluate_budgets(load_model(weights), market, SHIPPED_BUDGETS, profiles=100, seed=5)
+    for budget, ev in evaluation.items():
+        assert ev.budget_excess <= 1e-12 * budget
+        assert ev.regret_mean <= 0.0537, (budget, ev)          # Table 1's largest regret mean
+        assert ev.ir_mean <= (0.015 if budget == 2.0 else 0.0040), (budget, ev)   # Table 1: IR means <= 0.0040
+    errors = [evaluation[b].error_bound for b in SHIPPED_BUDGETS]
+    assert all(a > b for a, b in zip(errors, errors[1:]))       # more budget, smaller error bound

@@ -240,10 +240,13 @@ class FLMarket(Mechanism):
         return None if np.all(owners.data_size == owners.data_size[0]) else owners.data_size
 
     def _auction_options(self, owners: OwnerArrays) -> dict[str, object]:
-        """The auction's keyword options for this population (All-in prices data sizes when they differ)."""
+        """The auction's keyword options for this population (All-in prices data sizes when they differ; a
+        MURBA network with data-size inputs gets the sizes)."""
         options = dict(self._options)
         if self.params.auction == "all_in" and len(owners):
             options["data_size"] = self._sizes(owners)
+        if self._model is not None and self._model.data_size_inputs:
+            options["data_size"] = owners.data_size
         return options
 
     def _menu_hull(self, kind: np.ndarray, eps_bar: np.ndarray) -> MenuHull | None:

@@ -19,7 +19,8 @@ docs/models/fl_market.md#murba-open):
 * :math:`\\widehat{ERR}` (eq. 5): the mean error bound
   :math:`d_{var}\\mathrm{VAR} + \\mathrm{BIAS}^2` of the aggregation rule
   (:func:`market.theory.fl_market.aggregation.error_bound`; every owner wins under MURBA, so
-  BiasOpt and data-size weighting are uniform and VarOpt is
+  BiasOpt and data-size weighting are uniform (size-weighted with data-size inputs,
+  docs/models/fl_market.md#murba-data-sizes) and VarOpt is
   :math:`\\lambda \\propto \\varepsilon^2`);
 * :math:`\\widehat{rgv}_i` (eq. 3): the mean over profiles of
   :math:`\\max(0, u_i(b'_i; b_{-i}) - u_i(b_i; b_{-i}))`, where the misreport
@@ -170,6 +171,12 @@ class TrainingConfig:
     normalise : bool
         Standardise the :math:`\\log(1+x)` inputs with the training sample's mean
         and deviation [not in the paper]; ``False`` feeds plain :math:`\\log(1+x)`.
+    data_size_inputs : bool
+        Give the network the owners' data sizes :math:`|D_i|` as n more inputs
+        (:math:`\\log|D_i|`, drawn from the scenario's owners) and measure the error
+        bound's bias against the size-weighted target :math:`w_i = |D_i|/\\sum_j|D_j|`
+        [option of the authors' code].  Their first-layer weights start at zero,
+        so when every size is 1 the network trains exactly as one without them.
     """
 
     steps: int = 1000
@@ -193,6 +200,7 @@ class TrainingConfig:
     budget_range: tuple[float, ...] = ()
     dummy_payment: bool = False
     normalise: bool = True
+    data_size_inputs: bool = False
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch", "profiles", "update_every", "rho_every", "test_profiles", "threads"):
@@ -283,6 +291,7 @@ class TrainingMarket:
             counts = np.array([o["count"] for o in pop.owner])
             owners = {k: np.repeat([float(o[k]) for o in pop.owner], counts)
                       for k in ("valuation", "sensitivity", "eps_bar")}
+            owners["data_size"] = np.repeat([float(o.get("data_size", 1.0)) for o in pop.owner], counts)
         n = pop.size
         return cls(name=scenario.name, n=n, M=int(p.M), budget=float(p.round_budget * (1.0 - p.commission)),
                    aggregation=p.aggregation, L=float(p.L),
@@ -301,17 +310,38 @@ class TrainingMarket:
             If a drawn valuation id is not an integer in 0..4 or a drawn
             budget is not positive.
         """
+        attrs = self._draw(rng, size, ("valuation", "sensitivity", "eps_bar"))
+        return attrs["valuation"], attrs["sensitivity"], attrs["eps_bar"]
+
+    def sample_sizes(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, ...]:
+        """``size`` true profiles with data sizes: ``(kind, rate, eps_bar, data_size)``, each ``(size, n)``.
+
+        Like :meth:`sample`, with the sizes drawn jointly (so :meth:`sample`'s
+        own random stream is unchanged).
+
+        Raises
+        ------
+        ValueError
+            As :meth:`sample`, or if a drawn data size is not positive.
+        """
+        attrs = self._draw(rng, size, ("valuation", "sensitivity", "eps_bar", "data_size"))
+        if np.any(~(attrs["data_size"] > 0)):
+            raise ValueError("data_size: owners' data sizes must be positive")
+        return attrs["valuation"], attrs["sensitivity"], attrs["eps_bar"], attrs["data_size"]
+
+    def _draw(self, rng: np.random.Generator, size: int, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+        """The attributes ``keys`` of ``size`` profiles, checked; the valuation ids as integers."""
         if self.owners:
-            attrs = {k: np.broadcast_to(v, (size, self.n)) for k, v in self.owners.items()}
+            attrs = {k: np.broadcast_to(self.owners[k], (size, self.n)) for k in keys}
         else:
-            drawn, _ = sample_owners(self.types, size * self.n, rng, ("valuation", "sensitivity", "eps_bar"))
+            drawn, _ = sample_owners(self.types, size * self.n, rng, keys)
             attrs = {k: v.reshape(size, self.n) for k, v in drawn.items()}
         kind = attrs["valuation"]
         if np.any(kind != np.round(kind)) or np.any((kind < 0) | (kind >= len(VALUATIONS))):
             raise ValueError(f"valuation: owner valuation ids must be integers 0..{len(VALUATIONS) - 1}")
         if np.any(~(attrs["eps_bar"] > 0)):
             raise ValueError("eps_bar: privacy budgets must be positive")
-        return kind.astype(np.int64), attrs["sensitivity"].astype(float), attrs["eps_bar"].astype(float)
+        return {k: (v.astype(np.int64) if k == "valuation" else v.astype(float)) for k, v in attrs.items()}
 
 
 @dataclass(frozen=True)
@@ -373,17 +403,30 @@ class Training:
 
 
 # ----------------------------------------------------------------- the network in torch
-def _build_network(torch: Any, n: int, M: int, hidden: tuple[int, ...], dummy_payment: bool = False) -> Any:
+def _build_network(torch: Any, n: int, M: int, hidden: tuple[int, ...], dummy_payment: bool = False,
+                   data_size_inputs: bool = False) -> Any:
     """The two networks of MBR (Fig. 3) as a ``ModuleDict`` of ``Sequential`` (tanh hidden layers).
 
     With ``dummy_payment`` the payment network has ``n + 1`` outputs (the last: budget left unspent).
+    With ``data_size_inputs`` each first layer gets n more input columns, initialised to zero after
+    the usual random initialisation (which therefore draws the same numbers as without them).
     """
     def mlp(n_out: int) -> Any:
         layers, width = [], n * (M + 1) + 1
         for h in hidden:
             layers += [torch.nn.Linear(width, h), torch.nn.Tanh()]
             width = h
-        return torch.nn.Sequential(*layers, torch.nn.Linear(width, n_out))
+        net = torch.nn.Sequential(*layers, torch.nn.Linear(width, n_out))
+        if data_size_inputs:
+            first = net[0]
+            with torch.random.fork_rng(devices=[]):   # leaves the generator as without the extra columns
+                wide = torch.nn.Linear(first.in_features + n, first.out_features)
+            with torch.no_grad():
+                wide.weight.zero_()
+                wide.weight[:, :first.in_features] = first.weight
+                wide.bias.copy_(first.bias)
+            net[0] = wide
+        return net
 
     return torch.nn.ModuleDict({"allocation": mlp(n * (M + 1)), "payment": mlp(n + int(dummy_payment))})
 
@@ -406,7 +449,7 @@ def torch_network(model: MURBAModel, dtype: Any = None) -> Any:
     torch = require_torch()
     dtype = torch.float32 if dtype is None else dtype
     hidden = tuple(w.shape[0] for w, _ in model.allocation[:-1])
-    net = _build_network(torch, model.n, model.M, hidden, model.dummy_payment).to(dtype)
+    net = _build_network(torch, model.n, model.M, hidden, model.dummy_payment, model.data_size_inputs).to(dtype)
     with torch.no_grad():
         for name in ("allocation", "payment"):
             for module, (weight, bias) in zip(_linear_layers(net[name]), getattr(model, name)):
@@ -432,8 +475,13 @@ def _valuation_t(torch: Any, kind: Any, rate: Any, eps: Any) -> Any:
     return rate * base
 
 
-def error_bound_torch(eps: Any, aggregation: str, L: float, d_var: int) -> Any:
-    """:math:`d_{var}\\mathrm{VAR} + \\mathrm{BIAS}^2` of ``aggregation`` for all-positive ``eps`` (equal sizes).
+def error_bound_torch(eps: Any, aggregation: str, L: float, d_var: int, data_size: Any = None) -> Any:
+    """:math:`d_{var}\\mathrm{VAR} + \\mathrm{BIAS}^2` of ``aggregation`` for all-positive ``eps``.
+
+    ``data_size`` (a tensor like ``eps``; default equal sizes) sets the bias target
+    :math:`w_i = |D_i|/\\sum_j|D_j|`; with every owner winning, BiasOpt and the
+    data-size rule then weight by :math:`w`, as
+    :func:`market.theory.fl_market.aggregation.aggregate` does.
 
     For ``"error_opt"`` the weights :math:`\\lambda^*(\\varepsilon)` minimise the bound
     itself (:func:`market.aggregation.error_optimal_weights`) and its gradient is that
@@ -450,30 +498,33 @@ def error_bound_torch(eps: Any, aggregation: str, L: float, d_var: int) -> Any:
     """
     torch = require_torch()
     n = eps.shape[-1]
+    target = torch.full_like(eps, 1.0 / n) if data_size is None else data_size / data_size.sum(dim=-1, keepdim=True)
     if aggregation == "var_opt":
         lam = eps**2 / (eps**2).sum(dim=-1, keepdim=True)
     elif aggregation == "error_opt":
-        lam = torch.as_tensor(error_optimal_weights(eps.detach().double().cpu().numpy(), L, d_var),
+        sizes = None if data_size is None else data_size.detach().double().cpu().numpy()
+        lam = torch.as_tensor(error_optimal_weights(eps.detach().double().cpu().numpy(), L, d_var, sizes),
                               dtype=eps.dtype)
     elif aggregation in ("bias_opt", "data_size"):
-        lam = torch.full_like(eps, 1.0 / n)  # every owner wins: uniform weights, no spare weight
+        lam = target  # every owner wins: the target weights, no spare weight
     else:
         raise ValueError(f"aggregation: MURBA is trained for {', '.join(TRAINABLE_AGGREGATIONS)}, "
                          f"not {aggregation!r}")
     variance = (8.0 * L**2 * lam**2 / eps**2).sum(dim=-1)
-    bias = L * (lam - 1.0 / n).abs().sum(dim=-1)
+    bias = L * (lam - target).abs().sum(dim=-1)
     return d_var * variance + bias**2
 
 
 @dataclass
 class _Batch:
-    """True profiles as tensors: scaled inputs ``x`` (K, D), bids (K, n), budget (K,)."""
+    """True profiles as tensors: scaled inputs ``x`` (K, D), bids and data sizes (K, n), budget (K,)."""
 
     x: Any
     kind: Any
     rate: Any
     eps_bar: Any
     budget: Any
+    data_size: Any
 
 
 class _Objective:
@@ -482,9 +533,10 @@ class _Objective:
     def __init__(self, torch: Any, template: MURBAModel, market: TrainingMarket, dtype: Any) -> None:
         self.torch, self.n, self.M, self.market, self.dtype = torch, template.n, template.M, market, dtype
         m1 = self.M + 1
+        self.head = self.n * m1   # the owners' bid inputs; then B (and the data sizes)
         eps_cols = np.arange(self.n) * m1 + self.M
-        mean = np.asarray(template.feature_mean)[:-1].reshape(self.n, m1)
-        scale = np.asarray(template.feature_scale)[:-1].reshape(self.n, m1)
+        mean = np.asarray(template.feature_mean)[:self.head].reshape(self.n, m1)
+        scale = np.asarray(template.feature_scale)[:self.head].reshape(self.n, m1)
         self.eps_mean = torch.as_tensor(np.asarray(template.feature_mean)[eps_cols], dtype=dtype)
         self.eps_scale = torch.as_tensor(np.asarray(template.feature_scale)[eps_cols], dtype=dtype)
         lower = -mean / scale  # log(1 + 0) = 0: non-negative values
@@ -494,17 +546,20 @@ class _Objective:
         self.eye = torch.eye(self.n, dtype=torch.bool)
         self.template = template
 
-    def batch(self, kind: np.ndarray, rate: np.ndarray, eps_bar: np.ndarray, budget: np.ndarray) -> _Batch:
+    def batch(self, kind: np.ndarray, rate: np.ndarray, eps_bar: np.ndarray, budget: np.ndarray,
+              data_size: np.ndarray | None = None) -> _Batch:
         t = self.torch
         _, values = bid_transformation(kind, rate, eps_bar, self.M)
-        x = self.template.features(values, eps_bar, budget)
+        x = self.template.features(values, eps_bar, budget, data_size)
+        sizes = np.ones_like(eps_bar) if data_size is None else np.array(np.broadcast_to(data_size, eps_bar.shape))
         return _Batch(x=t.as_tensor(x, dtype=self.dtype), kind=t.as_tensor(kind),
                       rate=t.as_tensor(rate, dtype=self.dtype), eps_bar=t.as_tensor(eps_bar, dtype=self.dtype),
-                      budget=t.as_tensor(budget, dtype=self.dtype))
+                      budget=t.as_tensor(budget, dtype=self.dtype),
+                      data_size=t.as_tensor(sizes, dtype=self.dtype))
 
     def blocks(self, b: _Batch) -> Any:
         """Each owner's M+1 scaled inputs, (K, n, M+1): the truthful reports."""
-        return b.x[:, :-1].reshape(-1, self.n, self.M + 1)
+        return b.x[:, :self.head].reshape(-1, self.n, self.M + 1)
 
     def truthful(self, net: Any, b: _Batch) -> tuple[Any, Any]:
         """Privacy parameters and true utilities under truthful reports, (K, n) each."""
@@ -517,7 +572,8 @@ class _Objective:
         t, n, m1 = self.torch, self.n, self.M + 1
         k = mis.shape[0]
         reports = t.where(self.eye[None, :, :, None], mis[:, :, None, :], self.blocks(b)[:, None, :, :])
-        x = t.cat([reports.reshape(k, n, n * m1), b.x[:, None, -1:].expand(k, n, 1)], dim=-1)
+        tail = b.x[:, None, self.head:]   # B and the data sizes: not misreported
+        x = t.cat([reports.reshape(k, n, n * m1), tail.expand(k, n, tail.shape[-1])], dim=-1)
         z, share = forward(net, x, n, self.M)
         own = t.arange(n)
         z_own, p_own = z[:, own, own, :], share[:, own, own] * b.budget[:, None]
@@ -569,11 +625,16 @@ def training_scenario(source: str | Path | Mapping[str, Any], overrides: list[st
 
 
 def _template(market: TrainingMarket, kind: np.ndarray, rate: np.ndarray, eps_bar: np.ndarray,
-              budget: np.ndarray, normalise: bool = True) -> MURBAModel:
-    """A network without layers whose input scaling is fitted to the training sample (identity if not ``normalise``)."""
+              budget: np.ndarray, normalise: bool = True, data_size: np.ndarray | None = None) -> MURBAModel:
+    """A network without layers whose input scaling is fitted to the training sample (identity if not ``normalise``).
+
+    With ``data_size`` the network takes the sizes as inputs (:math:`\\log|D_i|`, after B).
+    """
     _, values = bid_transformation(kind, rate, eps_bar, market.M)
     owner = np.concatenate([values, eps_bar[..., None]], axis=-1).reshape(kind.shape[0], -1)
     raw = np.log1p(np.concatenate([owner, budget[:, None]], axis=-1))
+    if data_size is not None:
+        raw = np.concatenate([raw, np.log(data_size)], axis=-1)
     scale = raw.std(axis=0)
     if not normalise:
         return MURBAModel(n=market.n, M=market.M, feature_mean=np.zeros(raw.shape[1]),
@@ -588,6 +649,7 @@ def train(
     seed: int | None = None,
     config: TrainingConfig = TrainingConfig(),
     progress: bool = False,
+    init: MURBAModel | None = None,
 ) -> Training:
     """Train MURBA for a scenario's owners and auction, then evaluate it on held-out profiles.
 
@@ -603,6 +665,14 @@ def train(
         Hyper-parameters.
     progress : bool
         Show a progress bar on standard error (when it is a terminal).
+    init : MURBAModel, optional
+        Continue training this network (same n and M) instead of a random
+        initialisation: its layers, input scaling and payment node are kept
+        (``config.hidden``, ``config.dummy_payment`` and ``config.normalise`` are
+        then ignored), and the penalty schedule :math:`\\rho` continues from the
+        iterations it was already trained for (``info["total_steps"]``); the
+        multipliers :math:`\\phi` restart at ``config.phi``.  This is how a network
+        is trained longer, or for another aggregation rule, in several sittings.
 
     Returns
     -------
@@ -621,37 +691,62 @@ def train(
     seed = int(scenario.seed if seed is None else seed)
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
-    kind, rate, eps_bar = market.sample(rng, config.profiles)
+    sizes = config.data_size_inputs if init is None else init.data_size_inputs
+
+    def draw(count: int) -> tuple[np.ndarray, ...]:
+        return market.sample_sizes(rng, count) if sizes else (*market.sample(rng, count), None)
+
+    kind, rate, eps_bar, size = draw(config.profiles)
     budget = config.budgets(market, rng, config.profiles)
-    test = market.sample(rng, config.test_profiles)
+    *test, test_size = draw(config.test_profiles)
     test_budget = config.budgets(market, rng, config.test_profiles)
-    template = _template(market, kind, rate, eps_bar, budget, config.normalise)
-    net = _build_network(torch, market.n, market.M, config.hidden, config.dummy_payment)
+    done = 0
+    if init is None:
+        template = _template(market, kind, rate, eps_bar, budget, config.normalise, size)
+        net = _build_network(torch, market.n, market.M, config.hidden, config.dummy_payment, sizes)
+    else:
+        if (init.n, init.M) != (market.n, market.M):
+            raise ValueError(f"init: the network was trained for {init.n} owners and M = {init.M}, "
+                             f"the scenario has {market.n} owners and M = {market.M}")
+        template = dataclasses.replace(init, allocation=(), payment=(), info={})
+        net = torch_network(init)
+        done = int(init.info.get("total_steps", init.info.get("config", {}).get("steps", 0)))
+        config = dataclasses.replace(config, hidden=tuple(w.shape[0] for w, _ in init.allocation[:-1]),
+                                     dummy_payment=init.dummy_payment, data_size_inputs=sizes)
     untrained = export_model(net, template)
     objective = _Objective(torch, template, market, torch.float32)
     with _threads(torch, config.threads):
-        history, seconds = _optimise(net, objective, objective.batch(kind, rate, eps_bar, budget), config, rng,
-                                     progress)
+        history, seconds = _optimise(net, objective, objective.batch(kind, rate, eps_bar, budget, size), config,
+                                     rng, progress, done)
     info = {"scenario": market.name, "n": market.n, "M": market.M, "budget": market.budget,
             "budget_range": list(config.budget_range) or [market.budget] * 2,
             "aggregation": market.aggregation, "L": market.L, "d_var": market.d_var, "seed": seed,
-            "seconds": round(seconds, 1), "torch": str(torch.__version__), "config": dataclasses.asdict(config)}
+            "seconds": round(seconds, 1), "torch": str(torch.__version__), "config": dataclasses.asdict(config),
+            "total_steps": done + config.steps}
+    if init is not None:
+        info["init"] = {key: init.info.get(key) for key in ("scenario", "aggregation", "seed", "total_steps",
+                                                             "seconds", "init")}
+        info["init"]["total_steps"] = done
     every = max(1, config.steps // 100)
     info["curve"] = {"step": list(range(0, config.steps, every)),
                      **{key: [round(float(v), 6) for v in history[key][::every]] for key in history}}
     model = export_model(net, template, info)
-    trained = evaluate(model, market, *test, config=config, seed=seed, budget=test_budget)
+    trained = evaluate(model, market, *test, config=config, seed=seed, budget=test_budget, data_size=test_size)
     model = dataclasses.replace(model, info=info | {"test": dataclasses.asdict(trained)})
     return Training(model=model, trained=trained,
-                    untrained=evaluate(untrained, market, *test, config=config, seed=seed, budget=test_budget),
+                    untrained=evaluate(untrained, market, *test, config=config, seed=seed, budget=test_budget,
+                                       data_size=test_size),
                     seconds=seconds, history=history)
 
 
 def _optimise(
     net: Any, objective: _Objective, data: _Batch, config: TrainingConfig, rng: np.random.Generator,
-    progress: bool,
+    progress: bool, done: int = 0,
 ) -> tuple[dict[str, np.ndarray], float]:
-    """The training iterations (eqs. 2-6); return the history and the wall time."""
+    """The training iterations (eqs. 2-6); return the history and the wall time.
+
+    ``done`` iterations were run before (a continued network): the penalty schedule starts where they left it.
+    """
     torch, market = objective.torch, objective.market
     # RegretNet's start: each misreport is a bid drawn from the owner distribution (another training profile's)
     misreports = objective.project(objective.blocks(data)[torch.as_tensor(rng.permutation(config.profiles))], data)
@@ -664,11 +759,12 @@ def _optimise(
     start = time.perf_counter()
     order = rng.permutation(config.profiles)
     for t in range(config.steps):
-        epoch, slot = divmod(t, per_epoch)
+        slot = t % per_epoch
         if slot == 0 and t > 0:
             order = rng.permutation(config.profiles)
-        rho_rgv = config.rho_rgv + config.rho_rgv_step * (epoch // config.rho_every)
-        rho_irv = config.rho_irv + config.rho_irv_step * (epoch // config.rho_every)
+        passed = (done + t) // per_epoch // config.rho_every
+        rho_rgv = config.rho_rgv + config.rho_rgv_step * passed
+        rho_irv = config.rho_irv + config.rho_irv_step * passed
         idx = torch.as_tensor(order[slot * config.batch:(slot + 1) * config.batch])
         b = _Batch(*(getattr(data, f.name)[idx] for f in dataclasses.fields(_Batch)))
         mis = objective.ascend(net, b, misreports[idx], config.misreport_steps, config.misreport_lr)
@@ -676,7 +772,8 @@ def _optimise(
         eps, u_true = objective.truthful(net, b)
         rgv = torch.relu(objective.deviating(net, b, mis) - u_true).mean(dim=0)
         irv = torch.relu(-u_true).mean(dim=0)
-        err = error_bound_torch(eps, market.aggregation, market.L, market.d_var).mean()
+        err = error_bound_torch(eps, market.aggregation, market.L, market.d_var,
+                                b.data_size if config.data_size_inputs else None).mean()
         loss = (err + (phi_rgv * rgv).sum() + rho_rgv / 2 * rgv.sum() ** 2
                 + (phi_irv * irv).sum() + rho_irv / 2 * irv.sum() ** 2)
         optimiser.zero_grad()
@@ -704,11 +801,14 @@ def evaluate(
     config: TrainingConfig = TrainingConfig(),
     seed: int = 0,
     budget: np.ndarray | float | None = None,
+    data_size: np.ndarray | None = None,
 ) -> Evaluation:
     """Regret, IR violation, budget excess and error bound of ``model`` on true profiles ``(kind, rate, eps_bar)``.
 
     ``budget`` is the auction budget of every profile (a number or one per
-    profile; default: the market's).
+    profile; default: the market's); ``data_size`` the owners' data sizes, shape
+    ``(profiles, n)`` (default equal): inputs of a network with data-size inputs and
+    the bias target of the error bound.
 
     Each owner's misreport is the best of ``1 + config.test_restarts``
     searches in torch (``config.test_misreport_steps`` steps of eq. 2, step
@@ -723,8 +823,9 @@ def evaluate(
     objective = _Objective(torch, model, market, torch.float32)
     budget = np.broadcast_to(np.asarray(market.budget if budget is None else budget, dtype=float),
                              kind.shape[:1]).copy()
-    b = objective.batch(kind, rate, eps_bar, budget)
-    alloc = model(kind, rate, eps_bar, budget)
+    b = objective.batch(kind, rate, eps_bar, budget, data_size)
+    sizes = np.ones_like(eps_bar) if data_size is None else np.broadcast_to(data_size, eps_bar.shape)
+    alloc = model(kind, rate, eps_bar, budget, sizes)
     u_true = alloc.payment - valuation(kind, rate, alloc.epsilon)
     truth = objective.blocks(b)
     starts = [truth] + [objective.project(truth[torch.as_tensor(rng.permutation(kind.shape[0]))], b)
@@ -734,13 +835,15 @@ def evaluate(
     with _threads(torch, config.threads):
         for start in starts:
             mis = objective.ascend(net, b, start.clone(), config.test_misreport_steps, config.misreport_lr)
-            best = np.maximum(best, _deviating_utilities(model, kind, rate, eps_bar, budget, mis.double().numpy()))
+            best = np.maximum(best, _deviating_utilities(model, kind, rate, eps_bar, budget, sizes,
+                                                         mis.double().numpy()))
     rgv, irv = (best - u_true).mean(axis=0), np.maximum(-u_true, 0.0).mean(axis=0)
     shading = np.concatenate([
-        empirical_regret(model, kind[c:c + 20], rate[c:c + 20], eps_bar[c:c + 20], budget[c:c + 20],
-                         market.shading).gain for c in range(0, kind.shape[0], 20)]).mean(axis=0)
-    err = error_bound(aggregate(market.aggregation, alloc.epsilon, market.L, market.d_var), alloc.epsilon,
-                      market.L, market.d_var)
+        empirical_regret(_sized(model, sizes[c:c + 20]), kind[c:c + 20], rate[c:c + 20], eps_bar[c:c + 20],
+                         budget[c:c + 20], market.shading).gain for c in range(0, kind.shape[0], 20)]).mean(axis=0)
+    size_arg = None if data_size is None else sizes
+    err = error_bound(aggregate(market.aggregation, alloc.epsilon, market.L, market.d_var, size_arg), alloc.epsilon,
+                      market.L, market.d_var, size_arg)
     return Evaluation(profiles=int(kind.shape[0]), regret_mean=float(rgv.mean()), regret_max=float(rgv.max()),
                       shading_regret_mean=float(shading.mean()), shading_regret_max=float(shading.max()),
                       ir_mean=float(irv.mean()), ir_max=float(irv.max()),
@@ -748,17 +851,27 @@ def evaluate(
                       error_bound=float(err.mean()))
 
 
+def _sized(model: MURBAModel, data_size: np.ndarray) -> Any:
+    """``model`` as an auction of profiles ``(K, ..., n)`` whose owners have the sizes ``data_size`` (K, n)."""
+    def auction(kind: np.ndarray, rate: np.ndarray, eps_bar: np.ndarray, budget: Any) -> Any:
+        shape = data_size.shape[:1] + (1,) * (np.ndim(eps_bar) - 2) + data_size.shape[-1:]
+        return model(kind, rate, eps_bar, budget, data_size.reshape(shape))
+    return auction
+
+
 def _deviating_utilities(
     model: MURBAModel, kind: np.ndarray, rate: np.ndarray, eps_bar: np.ndarray, budget: np.ndarray,
-    mis: np.ndarray,
+    data_size: np.ndarray, mis: np.ndarray,
 ) -> np.ndarray:
     """True utility (numpy, float64) of owner i when she alone reports the scaled inputs ``mis[:, i]``."""
     n, m1 = model.n, model.M + 1
     _, values = bid_transformation(kind, rate, eps_bar, model.M)
-    x = model.features(values, eps_bar, budget)
+    x = model.features(values, eps_bar, budget, data_size)
+    head = n * m1
     reports = np.where(np.eye(n, dtype=bool)[None, :, :, None], mis[:, :, None, :],
-                       x[:, :-1].reshape(-1, n, m1)[:, None, :, :])
-    xs = np.concatenate([reports.reshape(-1, n, n * m1), np.broadcast_to(x[:, None, -1:], (x.shape[0], n, 1))],
+                       x[:, :head].reshape(-1, n, m1)[:, None, :, :])
+    tail = x[:, None, head:]
+    xs = np.concatenate([reports.reshape(-1, n, n * m1), np.broadcast_to(tail, (x.shape[0], n, tail.shape[-1]))],
                         axis=-1)
     z, share = model.forward(xs)
     own = np.arange(n)
@@ -800,6 +913,8 @@ def evaluate_budgets(
     regret, IR violation and budget excess at every budget.
     """
     rng = np.random.default_rng(seed)
-    kind, rate, eps_bar = market.sample(rng, profiles)
-    return {float(b): evaluate(model, market, kind, rate, eps_bar, config=config, seed=seed, budget=float(b))
+    kind, rate, eps_bar, size = (market.sample_sizes(rng, profiles) if model.data_size_inputs
+                                 else (*market.sample(rng, profiles), None))
+    return {float(b): evaluate(model, market, kind, rate, eps_bar, config=config, seed=seed, budget=float(b),
+                               data_size=size)
             for b in np.asarray(budgets, dtype=float)}

@@ -43,6 +43,14 @@ the payment network may have :math:`n + 1` outputs; the softmax then runs
 over the owners and one "unspent" node, so :math:`\\sum_i p_i \\le B` and the
 budget need not be spent.  :attr:`MURBAModel.dummy_payment` tells which.
 
+**Data-size inputs** (an option, as in the authors' released code): the network may
+take the owners' data sizes :math:`|D_i|` as n more inputs after :math:`B`, fed as
+:math:`\\log|D_i|` (0 when every size is 1) and standardised like the others.
+Sizes are not bids: owners report them truthfully, and the bid transformation
+and payments are unchanged; the sizes only inform the allocation and payment
+networks.  :attr:`MURBAModel.data_size_inputs` tells which; a network without
+them ignores sizes.
+
 **Weights file.**  One ``.npz`` file (read with ``allow_pickle=False``):
 the arrays ``allocation.<k>.weight`` / ``.bias`` and ``payment.<k>.weight``
 / ``.bias`` (layer ``k``, PyTorch's ``(out, in)`` layout), ``feature_mean``
@@ -98,8 +106,9 @@ class MURBAModel:
         Number of owners the network was trained for.
     M : int
         Number of sub-bids of the bid transformation.
-    feature_mean, feature_scale : numpy.ndarray, shape (n(M+1)+1,)
-        Standardisation of the :math:`\\log(1+x)` inputs.
+    feature_mean, feature_scale : numpy.ndarray, shape (n(M+1)+1,) or (n(M+2)+1,)
+        Standardisation of the :math:`\\log(1+x)` inputs (and of the :math:`\\log|D_i|`
+        inputs of a network with :attr:`data_size_inputs`).
     allocation, payment : tuple of (weight, bias)
         The two networks' layers; the last is the linear output layer
         (``n(M+1)`` allocation logits, ``n`` payment logits).
@@ -121,11 +130,17 @@ class MURBAModel:
         return bool(self.payment) and self.payment[-1][0].shape[0] == self.n + 1
 
     @property
-    def n_inputs(self) -> int:
-        """:math:`n(M+1) + 1` inputs: per owner M sub-bid values and her budget, then B."""
-        return self.n * (self.M + 1) + 1
+    def data_size_inputs(self) -> bool:
+        """Whether the owners' data sizes are inputs (n more after B; module docstring)."""
+        return np.size(self.feature_mean) == self.n * (self.M + 2) + 1
 
-    def features(self, values: np.ndarray, eps_bar: np.ndarray, budget: np.ndarray) -> np.ndarray:
+    @property
+    def n_inputs(self) -> int:
+        """:math:`n(M+1) + 1` inputs: per owner M sub-bid values and her budget, then B (then n data sizes)."""
+        return self.n * (self.M + 1) + 1 + self.n * self.data_size_inputs
+
+    def features(self, values: np.ndarray, eps_bar: np.ndarray, budget: np.ndarray,
+                 data_size: np.ndarray | None = None) -> np.ndarray:
         """Network input of Algorithm 5 step 2, scaled.
 
         Parameters
@@ -136,10 +151,12 @@ class MURBAModel:
             Reported privacy budgets.
         budget : numpy.ndarray, shape (...)
             Financial budget B.
+        data_size : numpy.ndarray, shape (..., n), optional
+            Owners' data sizes (default 1), used by a network with :attr:`data_size_inputs`.
 
         Returns
         -------
-        numpy.ndarray, shape (..., n(M+1)+1)
+        numpy.ndarray, shape (..., n_inputs)
         """
         values = np.asarray(values, dtype=float)
         eps_bar = np.asarray(eps_bar, dtype=float)
@@ -149,7 +166,13 @@ class MURBAModel:
         batch = values.shape[:-2]
         owner = np.concatenate([values, eps_bar[..., None]], axis=-1).reshape(batch + (-1,))
         raw = np.concatenate([owner, np.broadcast_to(np.asarray(budget, dtype=float), batch)[..., None]], axis=-1)
-        return (np.log1p(raw) - self.feature_mean) / self.feature_scale
+        x = np.log1p(raw)
+        if self.data_size_inputs:
+            sizes = np.broadcast_to(np.asarray(1.0 if data_size is None else data_size, dtype=float), eps_bar.shape)
+            if np.any(~(sizes > 0)):
+                raise ValueError("data_size: owners' data sizes must be positive")
+            x = np.concatenate([x, np.log(sizes)], axis=-1)
+        return (x - self.feature_mean) / self.feature_scale
 
     def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The MBR network on scaled inputs ``x``.
@@ -167,7 +190,8 @@ class MURBAModel:
         return z, _softmax(_mlp(self.payment, x))[..., :self.n]
 
     def __call__(
-        self, kind: np.ndarray, rate: np.ndarray, eps_bar: np.ndarray, budget: np.ndarray | float
+        self, kind: np.ndarray, rate: np.ndarray, eps_bar: np.ndarray, budget: np.ndarray | float,
+        data_size: np.ndarray | None = None,
     ) -> Allocation:
         """MURBA (Algorithm 5) on reported bids: the auction's privacy parameters and payments.
 
@@ -179,6 +203,9 @@ class MURBAModel:
             :math:`\\alpha' v^f(\\bar\\varepsilon'/m)`).
         budget : float or numpy.ndarray, shape (...)
             Financial budget B.
+        data_size : numpy.ndarray, shape (n,) or (..., n), optional
+            Owners' data sizes: inputs of a network with :attr:`data_size_inputs`
+            (default 1), ignored by one without.
 
         Returns
         -------
@@ -191,7 +218,7 @@ class MURBAModel:
                              f"the auction has {eps_bar.shape[-1]} (MURBA needs a fixed number of owners)")
         budget = np.broadcast_to(np.asarray(budget, dtype=float), eps_bar.shape[:-1])
         items, values = bid_transformation(kind, rate, eps_bar, self.M)
-        z, share = self.forward(self.features(values, eps_bar, budget))
+        z, share = self.forward(self.features(values, eps_bar, budget, data_size))
         epsilon = np.sum(z[..., 1:] * items, axis=-1)
         return Allocation(epsilon=epsilon, payment=share * budget[..., None])
 
