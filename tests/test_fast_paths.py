@@ -23,7 +23,14 @@ from market.simulation.model import DataMarket
 from market.simulation.recorder import Recorder
 from market.theory.data_contribution.equilibrium import max_contribution, shaping_lines
 from market.theory.data_contribution.value_functions import on_unique, standalone_optimum
-from market.theory.fair_value.fair_values import _log_binom, shapley_by_type_stratified
+from market.theory.fair_value.fair_values import (
+    _compositions,
+    _CompositionIndex,
+    _exact_grid,
+    _interp_many,
+    _log_binom,
+    shapley_by_type_stratified,
+)
 from market.theory.fair_value.mean_estimation import OwnerTypes
 from market.theory.fl_market.auctions import (
     JUMP_MARGIN,
@@ -550,3 +557,27 @@ def test_auction_deviation_utilities_are_reused_once_for_the_same_inputs():
     fresh = FLMarket(FLMarket.Params(auction="proportional_share", M=20))
     np.testing.assert_array_equal(mech.deviation_utilities(moved, o, ctx), fresh.deviation_utilities(moved, o, ctx))
     assert not np.array_equal(mech.deviation_utilities(moved, o, ctx), first)
+
+
+def test_interpolation_of_many_rows_equals_numpy_interp_bitwise():
+    rng = np.random.default_rng(17)
+    for _ in range(100):
+        nodes = np.unique(rng.integers(0, 1000, rng.integers(1, 20)))
+        x = rng.integers(nodes[0], nodes[-1] + 1, 300)
+        values = rng.normal(size=(5, nodes.size)) * 10 ** rng.uniform(-8, 8)
+        expected = np.stack([np.interp(x, nodes, row) for row in values])
+        np.testing.assert_array_equal(_interp_many(x, nodes, values), expected)
+
+
+def test_cached_exact_grid_equals_a_fresh_one_and_is_read_only():
+    comps, rank, base, size, r0, r1 = _exact_grid(6, 3)
+    fresh = _compositions(6, 4)
+    index = _CompositionIndex(6, 4)
+    np.testing.assert_array_equal(comps, fresh)
+    np.testing.assert_array_equal(rank, index.rank(fresh))
+    np.testing.assert_array_equal(base, fresh[fresh.sum(axis=1) <= 3])
+    np.testing.assert_array_equal(size, base.sum(axis=1))
+    np.testing.assert_array_equal(r0, index.rank(base))
+    plus_one = (base[:, None, :] + np.eye(6, dtype=np.int64)).reshape(-1, 6)
+    np.testing.assert_array_equal(r1, index.rank(plus_one).reshape(r1.shape))
+    assert _exact_grid(6, 3)[0] is comps and not comps.flags.writeable
