@@ -23,11 +23,13 @@ from market.simulation.model import DataMarket
 from market.simulation.recorder import Recorder
 from market.theory.data_contribution.equilibrium import max_contribution, shaping_lines
 from market.theory.data_contribution.value_functions import on_unique, standalone_optimum
+from market.theory.fair_value import fair_values as fair_values_module
 from market.theory.fair_value.fair_values import (
     _compositions,
     _CompositionIndex,
     _exact_grid,
     _interp_many,
+    _interp_sum,
     _log_binom,
     shapley_by_type_stratified,
 )
@@ -581,3 +583,33 @@ def test_cached_exact_grid_equals_a_fresh_one_and_is_read_only():
     plus_one = (base[:, None, :] + np.eye(6, dtype=np.int64)).reshape(-1, 6)
     np.testing.assert_array_equal(r1, index.rank(plus_one).reshape(r1.shape))
     assert _exact_grid(6, 3)[0] is comps and not comps.flags.writeable
+
+
+def test_interpolant_summed_by_node_interval_equals_the_sum_over_every_size():
+    rng = np.random.default_rng(23)
+    for _ in range(100):
+        nodes = np.unique(np.append(rng.integers(0, 100_000, rng.integers(0, 20)), rng.integers(0, 100_000)))
+        values = rng.normal(size=(4, nodes.size)) * 10 ** rng.uniform(-8, 8)
+        every = np.arange(nodes[0], nodes[-1] + 1)
+        terms = np.stack([np.interp(every, nodes, row) for row in values])
+        scale = np.abs(terms).sum(axis=1)
+        assert np.all(np.abs(_interp_sum(nodes, values) - terms.sum(axis=1)) <= 1e-12 * scale)
+
+
+def test_stratified_estimate_with_summed_control_equals_the_per_size_sum():
+    """The control's mean summed per node interval: the same estimates as summing every middle size to 1e-12."""
+    counts = np.array([25_000, 24_000, 1_000, 26_000, 23_000, 1_000])
+    types = OwnerTypes(np.array([0, 1, 2, 0, 1, 2]), counts, np.repeat([10.0, 100.0], 3), np.ones(6))
+    cls = MECHANISMS["fair_payment"]
+    utility = cls(cls.Params(s2=0.1, r2=100.0)).utility()
+    G = lambda K: utility.coalition_utility(K, types)  # noqa: E731
+    args = dict(null=types.null, n_samples=96, exact_rows=400, n_bins=16, groups=types.level)
+    fast, fast_se = shapley_by_type_stratified(counts, G, np.random.default_rng(4), **args)
+    per_size = lambda nodes, values: np.array([np.interp(np.arange(nodes[0], nodes[-1] + 1), nodes, row).sum()  # noqa: E731
+                                               for row in values])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fair_values_module, "_interp_sum", per_size)
+        ref, ref_se = shapley_by_type_stratified(counts, G, np.random.default_rng(4), **args)
+    np.testing.assert_allclose(fast, ref, rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(fast_se, ref_se)
+    assert fast_se.max() > 0

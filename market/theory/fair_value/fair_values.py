@@ -693,7 +693,6 @@ def shapley_by_type_stratified(
         d_nodes = (hv[: hv.size // 2] - hv[hv.size // 2:]).reshape(Ta, 1 + E, nodes.size)
         h_nodes = d_nodes[:, 0]
         jump_nodes = d_nodes[:, 1:] - h_nodes[:, None, :]  # (Ta, E, nodes)
-        k_mid = np.arange(ka, kb + 1)
 
         def log_p_event(k: np.ndarray, t: np.ndarray = np.arange(Ta)) -> np.ndarray:
             """(len(t), E, len(k)) log P(event | k) for the types ``t``; -inf where impossible."""
@@ -708,11 +707,11 @@ def shapley_by_type_stratified(
         k_cut = kb if alive.size == 0 or alive[-1] + 1 >= nodes.size else int(nodes[alive[-1] + 1])
         k_ev = np.arange(ka, k_cut + 1)
         p_ev = np.exp(log_p_event(k_ev, rows))  # (wanted types, E, K)
-        h_mid = _interp_many(k_mid, nodes, h_nodes[rows])
+        h_mid = _interp_sum(nodes, h_nodes[rows])
         jumps = _interp_many(k_ev, nodes, jump_nodes[rows].reshape(-1, nodes.size)).reshape(rows.size, E, -1)
         for row, t in enumerate(rows):
             # exact mean of the control over every middle size: h(k) + sum_e P(event e | k) jump_e(k)
-            total[t] += h_mid[row].sum() + np.sum(p_ev[row] * jumps[row])
+            total[t] += h_mid[row] + np.sum(p_ev[row] * jumps[row])
 
         def residuals(n_per: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             """Samples ``n_per[t, b]`` residuals Delta - control; returns (type, bin, residual)."""
@@ -774,6 +773,22 @@ def _interp_many(x: np.ndarray, nodes: np.ndarray, values: np.ndarray) -> np.nda
     at_last = x == xp[-1]
     out[:, at_last] = values[:, -1:]
     return out
+
+
+def _interp_sum(nodes: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``out[r]`` = sum of ``numpy.interp(k, nodes, values[r])`` over every integer ``k`` from the first node to the last.
+
+    The interpolant is linear on each node interval, so the integers :math:`x_i \\le k < x_{i+1}`
+    (:math:`n_i` of them) sum to :math:`n_i y_i + (y_{i+1} - y_i)(n_i - 1)/2`; with the last node's value
+    the sum takes one term per node interval instead of one per coalition size (equal to the sum of the
+    interpolated values up to rounding: ``tests/test_fast_paths.py`` pins it to 1e-12).
+    """
+    xp = np.asarray(nodes, np.int64)
+    if xp.size == 1:
+        return values[:, 0].copy()
+    n = np.diff(xp).astype(float)
+    y0, y1 = values[:, :-1], values[:, 1:]
+    return (n * y0 + (y1 - y0) * ((n - 1) / 2)).sum(axis=1) + values[:, -1]
 
 
 def _interp_rows(k: np.ndarray, nodes: np.ndarray, values: np.ndarray, row: np.ndarray) -> np.ndarray:
