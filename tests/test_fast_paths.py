@@ -44,6 +44,7 @@ from market.theory.fl_market.auctions import (
     menu_choice,
     menu_choice_by_shading,
     proportional_share,
+    supply_jumps,
     valuation,
 )
 
@@ -613,3 +614,22 @@ def test_stratified_estimate_with_summed_control_equals_the_per_size_sum():
     np.testing.assert_allclose(fast, ref, rtol=1e-12, atol=0)
     np.testing.assert_array_equal(fast_se, ref_se)
     assert fast_se.max() > 0
+
+
+@pytest.mark.parametrize("n, buyers", [(12_000, 1), (9_000, 3)])
+def test_proportional_share_with_kept_supply_jumps_equals_the_pass_over_the_hulls(n, buyers):
+    """The groups' supply jumps kept with the hulls give bitwise the same auction as the pass over the hulls."""
+    rng = np.random.default_rng(n)
+    kind = rng.integers(0, 3, n)
+    eps_bar = rng.uniform(0.5, 5.0, n)
+    hull = MenuHull.of(kind, eps_bar, 20)
+    rate = rng.uniform(0.1, 2.0, (buyers, n))
+    side = rng.random(n) < 0.5
+    budget = rng.uniform(0.1, 2.0, buyers) * n
+    jumps = tuple(supply_jumps(hull, side == g) for g in (False, True))
+    assert jumps[0].group_size + jumps[1].group_size == n and jumps[0].group_size * buyers > SELECTION_SIZE
+    ref = proportional_share(kind, rate, eps_bar, budget, 20, side, hull)
+    fast = proportional_share(kind, rate, eps_bar, budget, 20, side, hull, jumps)
+    assert np.all(ref.price > 0) and np.all(ref.epsilon.sum(axis=-1) > 0)
+    for field in ("price", "epsilon", "payment", "cap"):
+        np.testing.assert_array_equal(getattr(fast, field), getattr(ref, field))
