@@ -633,3 +633,27 @@ def test_proportional_share_with_kept_supply_jumps_equals_the_pass_over_the_hull
     assert np.all(ref.price > 0) and np.all(ref.epsilon.sum(axis=-1) > 0)
     for field in ("price", "epsilon", "payment", "cap"):
         np.testing.assert_array_equal(getattr(fast, field), getattr(ref, field))
+
+
+def test_auction_keeps_the_supply_jumps_while_hulls_and_split_are_unchanged():
+    rng = np.random.default_rng(29)
+    n = 300
+    FLMarket = MECHANISMS["fl_market"]
+    mech = FLMarket(FLMarket.Params(auction="proportional_share", M=20))
+    kind, eps_bar = rng.integers(0, 4, n), rng.uniform(0.5, 5.0, n)
+    side = np.arange(n) % 2 == 1
+    hull = mech._menu_hull(kind, eps_bar)
+    kept = mech._supply_jumps(hull, side)
+    assert kept[0].group_size == kept[1].group_size == n // 2
+    assert np.shares_memory(mech._supply_jumps(hull, side)[0].owner, kept[0].owner)  # kept, not recomputed
+    for jumps, group in zip(kept, (~side, side)):
+        expected = supply_jumps(hull, group)
+        np.testing.assert_array_equal(jumps.owner, expected.owner)
+        np.testing.assert_array_equal(jumps.breaks, expected.breaks)
+        np.testing.assert_array_equal(jumps.steps, expected.steps)
+        assert jumps.owner.size > 0 and np.all(group[jumps.owner])
+    other = rng.random(n) < 0.3                   # another split: recomputed
+    np.testing.assert_array_equal(mech._supply_jumps(hull, other)[1].owner, supply_jumps(hull, other).owner)
+    new_hull = mech._menu_hull(kind, eps_bar * 2)  # other budgets: new hulls, recomputed jumps
+    np.testing.assert_array_equal(mech._supply_jumps(new_hull, other)[1].breaks, supply_jumps(new_hull, other).breaks)
+    assert not np.array_equal(supply_jumps(new_hull, other).breaks, supply_jumps(hull, other).breaks)
