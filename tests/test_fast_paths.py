@@ -23,7 +23,16 @@ from market.simulation.model import DataMarket
 from market.simulation.recorder import Recorder
 from market.theory.data_contribution.equilibrium import max_contribution, shaping_lines
 from market.theory.data_contribution.value_functions import on_unique, standalone_optimum
-from market.theory.fair_value.fair_values import _log_binom, shapley_by_type_stratified
+from market.theory.fair_value import fair_values as fair_values_module
+from market.theory.fair_value.fair_values import (
+    _compositions,
+    _CompositionIndex,
+    _exact_grid,
+    _interp_many,
+    _interp_sum,
+    _log_binom,
+    shapley_by_type_stratified,
+)
 from market.theory.fair_value.mean_estimation import OwnerTypes
 from market.theory.fl_market.auctions import (
     JUMP_MARGIN,
@@ -35,6 +44,7 @@ from market.theory.fl_market.auctions import (
     menu_choice,
     menu_choice_by_shading,
     proportional_share,
+    supply_jumps,
     valuation,
 )
 
@@ -550,3 +560,100 @@ def test_auction_deviation_utilities_are_reused_once_for_the_same_inputs():
     fresh = FLMarket(FLMarket.Params(auction="proportional_share", M=20))
     np.testing.assert_array_equal(mech.deviation_utilities(moved, o, ctx), fresh.deviation_utilities(moved, o, ctx))
     assert not np.array_equal(mech.deviation_utilities(moved, o, ctx), first)
+
+
+def test_interpolation_of_many_rows_equals_numpy_interp_bitwise():
+    rng = np.random.default_rng(17)
+    for _ in range(100):
+        nodes = np.unique(rng.integers(0, 1000, rng.integers(1, 20)))
+        x = rng.integers(nodes[0], nodes[-1] + 1, 300)
+        values = rng.normal(size=(5, nodes.size)) * 10 ** rng.uniform(-8, 8)
+        expected = np.stack([np.interp(x, nodes, row) for row in values])
+        np.testing.assert_array_equal(_interp_many(x, nodes, values), expected)
+
+
+def test_cached_exact_grid_equals_a_fresh_one_and_is_read_only():
+    comps, rank, base, size, r0, r1 = _exact_grid(6, 3)
+    fresh = _compositions(6, 4)
+    index = _CompositionIndex(6, 4)
+    np.testing.assert_array_equal(comps, fresh)
+    np.testing.assert_array_equal(rank, index.rank(fresh))
+    np.testing.assert_array_equal(base, fresh[fresh.sum(axis=1) <= 3])
+    np.testing.assert_array_equal(size, base.sum(axis=1))
+    np.testing.assert_array_equal(r0, index.rank(base))
+    plus_one = (base[:, None, :] + np.eye(6, dtype=np.int64)).reshape(-1, 6)
+    np.testing.assert_array_equal(r1, index.rank(plus_one).reshape(r1.shape))
+    assert _exact_grid(6, 3)[0] is comps and not comps.flags.writeable
+
+
+def test_interpolant_summed_by_node_interval_equals_the_sum_over_every_size():
+    rng = np.random.default_rng(23)
+    for _ in range(100):
+        nodes = np.unique(np.append(rng.integers(0, 100_000, rng.integers(0, 20)), rng.integers(0, 100_000)))
+        values = rng.normal(size=(4, nodes.size)) * 10 ** rng.uniform(-8, 8)
+        every = np.arange(nodes[0], nodes[-1] + 1)
+        terms = np.stack([np.interp(every, nodes, row) for row in values])
+        scale = np.abs(terms).sum(axis=1)
+        assert np.all(np.abs(_interp_sum(nodes, values) - terms.sum(axis=1)) <= 1e-12 * scale)
+
+
+def test_stratified_estimate_with_summed_control_equals_the_per_size_sum():
+    """The control's mean summed per node interval: the same estimates as summing every middle size to 1e-12."""
+    counts = np.array([25_000, 24_000, 1_000, 26_000, 23_000, 1_000])
+    types = OwnerTypes(np.array([0, 1, 2, 0, 1, 2]), counts, np.repeat([10.0, 100.0], 3), np.ones(6))
+    cls = MECHANISMS["fair_payment"]
+    utility = cls(cls.Params(s2=0.1, r2=100.0)).utility()
+    G = lambda K: utility.coalition_utility(K, types)  # noqa: E731
+    args = dict(null=types.null, n_samples=96, exact_rows=400, n_bins=16, groups=types.level)
+    fast, fast_se = shapley_by_type_stratified(counts, G, np.random.default_rng(4), **args)
+    per_size = lambda nodes, values: np.array([np.interp(np.arange(nodes[0], nodes[-1] + 1), nodes, row).sum()  # noqa: E731
+                                               for row in values])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fair_values_module, "_interp_sum", per_size)
+        ref, ref_se = shapley_by_type_stratified(counts, G, np.random.default_rng(4), **args)
+    np.testing.assert_allclose(fast, ref, rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(fast_se, ref_se)
+    assert fast_se.max() > 0
+
+
+@pytest.mark.parametrize("n, buyers", [(12_000, 1), (9_000, 3)])
+def test_proportional_share_with_kept_supply_jumps_equals_the_pass_over_the_hulls(n, buyers):
+    """The groups' supply jumps kept with the hulls give bitwise the same auction as the pass over the hulls."""
+    rng = np.random.default_rng(n)
+    kind = rng.integers(0, 3, n)
+    eps_bar = rng.uniform(0.5, 5.0, n)
+    hull = MenuHull.of(kind, eps_bar, 20)
+    rate = rng.uniform(0.1, 2.0, (buyers, n))
+    side = rng.random(n) < 0.5
+    budget = rng.uniform(0.1, 2.0, buyers) * n
+    jumps = tuple(supply_jumps(hull, side == g) for g in (False, True))
+    assert jumps[0].group_size + jumps[1].group_size == n and jumps[0].group_size * buyers > SELECTION_SIZE
+    ref = proportional_share(kind, rate, eps_bar, budget, 20, side, hull)
+    fast = proportional_share(kind, rate, eps_bar, budget, 20, side, hull, jumps)
+    assert np.all(ref.price > 0) and np.all(ref.epsilon.sum(axis=-1) > 0)
+    for field in ("price", "epsilon", "payment", "cap"):
+        np.testing.assert_array_equal(getattr(fast, field), getattr(ref, field))
+
+
+def test_auction_keeps_the_supply_jumps_while_hulls_and_split_are_unchanged():
+    rng = np.random.default_rng(29)
+    n = 300
+    FLMarket = MECHANISMS["fl_market"]
+    mech = FLMarket(FLMarket.Params(auction="proportional_share", M=20))
+    kind, eps_bar = rng.integers(0, 4, n), rng.uniform(0.5, 5.0, n)
+    side = np.arange(n) % 2 == 1
+    hull = mech._menu_hull(kind, eps_bar)
+    kept = mech._supply_jumps(hull, side)
+    assert kept[0].group_size == kept[1].group_size == n // 2
+    assert np.shares_memory(mech._supply_jumps(hull, side)[0].owner, kept[0].owner)  # kept, not recomputed
+    for jumps, group in zip(kept, (~side, side)):
+        expected = supply_jumps(hull, group)
+        np.testing.assert_array_equal(jumps.owner, expected.owner)
+        np.testing.assert_array_equal(jumps.breaks, expected.breaks)
+        np.testing.assert_array_equal(jumps.steps, expected.steps)
+        assert jumps.owner.size > 0 and np.all(group[jumps.owner])
+    other = rng.random(n) < 0.3                   # another split: recomputed
+    np.testing.assert_array_equal(mech._supply_jumps(hull, other)[1].owner, supply_jumps(hull, other).owner)
+    new_hull = mech._menu_hull(kind, eps_bar * 2)  # other budgets: new hulls, recomputed jumps
+    np.testing.assert_array_equal(mech._supply_jumps(new_hull, other)[1].breaks, supply_jumps(new_hull, other).breaks)
+    assert not np.array_equal(supply_jumps(new_hull, other).breaks, supply_jumps(hull, other).breaks)

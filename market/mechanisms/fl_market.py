@@ -75,7 +75,9 @@ from market.theory.fl_market.auctions import (
     AUCTIONS,
     Allocation,
     MenuHull,
+    SupplyJumps,
     menu_choice_by_shading,
+    supply_jumps,
     unilateral_utilities,
     valuation,
 )
@@ -191,6 +193,12 @@ class FLMarket(Mechanism):
         # the proportional share's menu hulls (MenuHull.to_array) and the (families, budgets) they are of
         self._hull_of = np.empty((2, 0))
         self._hull = np.empty((4, int(p.M) + 1, 0))
+        # the supply jumps of those hulls by group (side false first, split at _jumps_split) and the side
+        # they are of: owners, then (breaks, steps)
+        self._jumps_side = np.empty(0, dtype=bool)
+        self._jumps_owner = np.empty(0, dtype=np.int64)
+        self._jumps_table = np.empty((2, 0))
+        self._jumps_split = 0
 
     @classmethod
     def space_of(cls, params: Params) -> ActionSpace:
@@ -257,7 +265,24 @@ class FLMarket(Mechanism):
         of = np.stack([kind.astype(float), eps_bar])
         if not np.array_equal(of, self._hull_of):
             self._hull_of, self._hull = of, MenuHull.of(kind, eps_bar, int(self.params.M)).to_array()
+            self._jumps_side = np.empty(0, dtype=bool)
         return MenuHull(*self._hull)
+
+    def _supply_jumps(self, hull: MenuHull | None, side: np.ndarray) -> tuple[SupplyJumps, SupplyJumps] | None:
+        """The two groups' supply jumps of ``hull`` (:func:`supply_jumps`), kept while the hulls and the
+        split are unchanged: each clearing price is then one product per jump and a selection."""
+        if hull is None or hull.items.ndim != 2:
+            return None
+        if not np.array_equal(side, self._jumps_side):
+            pair = [supply_jumps(hull, side == g) for g in (False, True)]
+            self._jumps_side = side.copy()
+            self._jumps_owner = np.concatenate([j.owner for j in pair])
+            self._jumps_table = np.concatenate([np.stack([j.breaks, j.steps]) for j in pair], axis=1)
+            self._jumps_split = int(pair[0].owner.size)
+        k, size = self._jumps_split, int(np.count_nonzero(~side))
+        owner, (breaks, steps) = self._jumps_owner, self._jumps_table
+        return (SupplyJumps(owner[:k], breaks[:k], steps[:k], size),
+                SupplyJumps(owner[k:], breaks[k:], steps[k:], side.size - size))
 
     def _run(self, action: np.ndarray, owners: OwnerArrays, budgets: np.ndarray) -> Allocation:
         """One auction per buyer (batch axis 0) with the reported rates ``action * sensitivity``."""
@@ -266,6 +291,7 @@ class FLMarket(Mechanism):
         if self.params.auction == "proportional_share":
             options["side"] = owners.ids % 2 == 1
             options["hull"] = self._menu_hull(kind, eps_bar)
+            options["jumps"] = self._supply_jumps(options["hull"], options["side"])
         shape = (budgets.size, len(owners))
         return self._auction()(
             np.broadcast_to(kind, shape), np.broadcast_to(action * rate, shape),

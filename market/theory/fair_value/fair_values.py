@@ -454,6 +454,24 @@ class _CompositionIndex:
         return base[:, None] + suffix
 
 
+@lru_cache(maxsize=16)
+def _exact_grid(n_types: int, J: int) -> tuple[np.ndarray, ...]:
+    """The exact ends' count vectors of :func:`shapley_by_type_stratified`, a function of ``(T, J)`` only.
+
+    Returns ``comps`` (every count vector of total at most ``J + 1``), their ranks, ``base`` (those of total
+    at most ``J``), its totals, its ranks ``r0`` and ``r1[r, t]`` = rank of ``base[r] + e_t``.  A round of
+    fair payments estimates several compositions with the same ``(T, J)``; the grid is built once (read-only
+    arrays, the same values as building it each call).
+    """
+    index = _CompositionIndex(n_types, J + 1)
+    comps = _compositions(n_types, J + 1)
+    base = comps[comps.sum(axis=1) <= J]
+    grid = (comps, index.rank(comps), base, base.sum(axis=1), index.rank(base), index.rank_plus_one(base))
+    for array in grid:
+        array.flags.writeable = False
+    return grid
+
+
 def _hypergeometric_counts(rng: np.random.Generator, others: np.ndarray, k: np.ndarray) -> np.ndarray:
     """Row ``r``: type counts of ``k[r]`` owners drawn without replacement from ``others[r]``."""
     K = np.zeros(others.shape, dtype=np.int64)
@@ -612,15 +630,10 @@ def shapley_by_type_stratified(
 
     others = m[None, :] - np.eye(Ta, dtype=np.int64)  # row t: m - e_t
     J = min(_exact_budget_size(Ta, exact_rows), N - 1)
-    index = _CompositionIndex(Ta, J + 1)
-    comps = _compositions(Ta, J + 1)
-    rank = index.rank(comps)
+    comps, rank, base, size, r0, r1 = _exact_grid(Ta, J)
     values = G(np.concatenate([comps, np.maximum(m[None, :] - comps, 0)]))
     low, high = np.empty(rank.size), np.empty(rank.size)
     low[rank], high[rank] = values[: rank.size], values[rank.size:]
-    base = comps[comps.sum(axis=1) <= J]
-    size = base.sum(axis=1)
-    r0, r1 = index.rank(base), index.rank_plus_one(base)
     log_m = _log_binom(m[None, :], base).sum(axis=1)
     total = np.zeros(Ta)
     for t in rows:
@@ -680,7 +693,6 @@ def shapley_by_type_stratified(
         d_nodes = (hv[: hv.size // 2] - hv[hv.size // 2:]).reshape(Ta, 1 + E, nodes.size)
         h_nodes = d_nodes[:, 0]
         jump_nodes = d_nodes[:, 1:] - h_nodes[:, None, :]  # (Ta, E, nodes)
-        k_mid = np.arange(ka, kb + 1)
 
         def log_p_event(k: np.ndarray, t: np.ndarray = np.arange(Ta)) -> np.ndarray:
             """(len(t), E, len(k)) log P(event | k) for the types ``t``; -inf where impossible."""
@@ -695,10 +707,11 @@ def shapley_by_type_stratified(
         k_cut = kb if alive.size == 0 or alive[-1] + 1 >= nodes.size else int(nodes[alive[-1] + 1])
         k_ev = np.arange(ka, k_cut + 1)
         p_ev = np.exp(log_p_event(k_ev, rows))  # (wanted types, E, K)
+        h_mid = _interp_sum(nodes, h_nodes[rows])
+        jumps = _interp_many(k_ev, nodes, jump_nodes[rows].reshape(-1, nodes.size)).reshape(rows.size, E, -1)
         for row, t in enumerate(rows):
             # exact mean of the control over every middle size: h(k) + sum_e P(event e | k) jump_e(k)
-            jumps = np.stack([np.interp(k_ev, nodes, jump_nodes[t, e]) for e in range(E)])
-            total[t] += np.interp(k_mid, nodes, h_nodes[t]).sum() + np.sum(p_ev[row] * jumps)
+            total[t] += h_mid[row] + np.sum(p_ev[row] * jumps[row])
 
         def residuals(n_per: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             """Samples ``n_per[t, b]`` residuals Delta - control; returns (type, bin, residual)."""
@@ -740,6 +753,42 @@ def shapley_by_type_stratified(
     phi[active] = np.where(need, alpha * total / N, np.nan)
     se[active] = np.where(need, alpha * np.sqrt(var) / N, np.nan)
     return phi, se
+
+
+def _interp_many(x: np.ndarray, nodes: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``out[r] = numpy.interp(x, nodes, values[r])`` for every row at once, with ``x`` inside the nodes' range.
+
+    The same arithmetic as :func:`numpy.interp` (slope of the node interval times the offset from its left
+    node, plus the left value; a node's own value where ``x`` is a node), so the same values bit for bit:
+    the control means of every wanted type and event in one pass instead of one call per row.
+    """
+    xp, x = np.asarray(nodes, float), np.asarray(x, float)
+    if xp.size == 1:
+        return np.repeat(values[:, :1], x.size, axis=1)
+    j = np.clip(np.searchsorted(xp, x, side="right") - 1, 0, xp.size - 2)
+    slope = (values[:, 1:] - values[:, :-1]) / (xp[1:] - xp[:-1])
+    out = slope[:, j] * (x - xp[j]) + values[:, j]
+    at_node = x == xp[j]
+    out[:, at_node] = values[:, j[at_node]]
+    at_last = x == xp[-1]
+    out[:, at_last] = values[:, -1:]
+    return out
+
+
+def _interp_sum(nodes: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``out[r]`` = sum of ``numpy.interp(k, nodes, values[r])`` over every integer ``k`` from the first node to the last.
+
+    The interpolant is linear on each node interval, so the integers :math:`x_i \\le k < x_{i+1}`
+    (:math:`n_i` of them) sum to :math:`n_i y_i + (y_{i+1} - y_i)(n_i - 1)/2`; with the last node's value
+    the sum takes one term per node interval instead of one per coalition size (equal to the sum of the
+    interpolated values up to rounding: ``tests/test_fast_paths.py`` pins it to 1e-12).
+    """
+    xp = np.asarray(nodes, np.int64)
+    if xp.size == 1:
+        return values[:, 0].copy()
+    n = np.diff(xp).astype(float)
+    y0, y1 = values[:, :-1], values[:, 1:]
+    return (n * y0 + (y1 - y0) * ((n - 1) / 2)).sum(axis=1) + values[:, -1]
 
 
 def _interp_rows(k: np.ndarray, nodes: np.ndarray, values: np.ndarray, row: np.ndarray) -> np.ndarray:

@@ -606,6 +606,7 @@ def clearing_price(
     members: np.ndarray,
     M: int = 0,
     hull: MenuHull | None = None,
+    jumps: SupplyJumps | None = None,
 ) -> np.ndarray:
     """Proportional-share price of a group: :math:`\\inf\\{\\pi : \\pi\\, S(\\pi) \\ge B\\}`.
 
@@ -621,9 +622,18 @@ def clearing_price(
     :class:`MenuHull`, if at hand); with a continuous menu
     (``M = 0``) :math:`\\pi S(\\pi)` is non-decreasing but may jump, and the
     price is found by bisection on :math:`\\log\\pi \\in [-30, 30]`, vectorised
-    over the batch (scipy's scalar root finders cannot be vectorised).
+    over the batch (scipy's scalar root finders cannot be vectorised).  ``jumps``: the members'
+    :func:`supply_jumps` of ``hull`` if at hand (a large group in a few auctions: only the products
+    :math:`r_j a_k` and the selection are left per call).
     """
     budget = np.asarray(budget, dtype=float)
+    if jumps is not None and M > 0 and np.ndim(members) == 1 and np.shape(rate)[:-1] == budget.shape \
+            and budget.size <= 16 and budget.size * jumps.group_size > SELECTION_SIZE:
+        rate = np.asarray(rate, dtype=float)
+        price = np.empty(budget.shape)
+        for row in np.ndindex(budget.shape):      # over the few buyers' auctions, not owners
+            price[row] = _price_by_selection(rate[row][jumps.owner] * jumps.breaks, jumps.steps, budget[row])
+        return price
     if M > 0:                                    # the members' jumps, from their menu hulls
         hull = MenuHull.of(kind, eps_bar, M) if hull is None else hull
         rate, items, breaks = np.asarray(rate, dtype=float), hull.items, hull.breaks
@@ -659,6 +669,32 @@ def clearing_price(
         hi = np.where(enough, mid, hi)
         lo = np.where(enough, lo, mid)
     return np.where(feasible & (budget > 0), np.exp(hi), 0.0)
+
+
+@dataclass(frozen=True)
+class SupplyJumps:
+    """The supply jumps of a group's menu hulls at unit rate, item-major (the order :func:`_grid_clearing_price`
+    scans them in): owner ``owner[i]`` (an index of all owners) adds ``steps[i]`` to the supply just above the
+    unit price ``r breaks[i]`` (``r`` her reported rate)."""
+
+    owner: np.ndarray
+    breaks: np.ndarray
+    steps: np.ndarray
+    group_size: int
+
+
+def supply_jumps(hull: MenuHull, members: np.ndarray) -> SupplyJumps:
+    """The live jumps (positive steps) of the hulls ``hull`` (one profile, ``(M + 1, n)``) of the ``members``.
+
+    They depend on the hulls and the group only, so a caller keeps them while both are unchanged and
+    :func:`clearing_price` is left with one product per jump and the selection: the same jumps, in the same
+    order, as the pass over the whole group's hulls (the same prices, ``tests/test_fast_paths.py``).
+    """
+    group = np.flatnonzero(members)
+    step = np.diff(hull.items[:, group], axis=0)
+    live = np.flatnonzero(step > 0)
+    return SupplyJumps(group[live % group.size], hull.breaks[1:, group].reshape(-1)[live],
+                       step.reshape(-1)[live], int(group.size))
 
 
 #: Relative step above a supply jump at which :func:`_grid_clearing_price` quotes the price.
@@ -774,6 +810,7 @@ def proportional_share(
     M: int = 0,
     side: np.ndarray | None = None,
     hull: MenuHull | None = None,
+    jumps: tuple[SupplyJumps, SupplyJumps] | None = None,
 ) -> Allocation:
     """Random-sampling proportional-share posted prices: truthful, budget feasible, IR.
 
@@ -831,6 +868,9 @@ def proportional_share(
     hull : MenuHull, optional
         ``M >= 1``: ``MenuHull.of(kind, eps_bar, M)`` if at hand (a caller
         keeps it while the families and reported budgets are unchanged).
+    jumps : tuple of SupplyJumps, optional
+        ``M >= 1``: the :func:`supply_jumps` of ``hull`` of the owners with ``side`` false and true, if at
+        hand (the prices of the other group are cleared over them).
 
     Returns
     -------
@@ -854,7 +894,7 @@ def proportional_share(
     for g in (False, True):
         members = side == g
         share = budget * np.count_nonzero(members) / n
-        pi = clearing_price(kind, rate, eps_bar, share, ~members, M, hull)
+        pi = clearing_price(kind, rate, eps_bar, share, ~members, M, hull, None if jumps is None else jumps[not g])
         e, pay, q = _ration(kind, rate, eps_bar, pi, share, members, M, hull)
         price = np.where(members, pi[..., None], price)
         epsilon = np.where(members, e, epsilon)
