@@ -12,9 +12,10 @@ PyTorch when PyTorch is installed.  The training-free
 and budget feasibility.
 
 :func:`figures` writes the analogues of Fig. 5 (error bound vs the financial
-budget B) and Fig. 7 (error bound vs the number of sub-bids M), with the
-proportional-share mechanism beside All-in (the shipped MURBA network is
-trained for one budget and one M, so it is checked, not plotted).  The paper's figures contain no
+budget B) and Fig. 7 (error bound vs the number of sub-bids M) for n = 10, with the
+proportional-share mechanism beside All-in (the shipped 10-owner MURBA network is
+trained for one budget and one M, so it is checked, not plotted; MURBA's Fig. 5
+analogue is the n = 8 comparison figure, docs/models/fl_market.md#nr-figures).  The paper's figures contain no
 numbers (docs/models/fl_market.md#nr-figures), so the figures are qualitative comparisons.
 What they show: All-in's curves disappear at small B (some profile buys
 nothing), earlier for E = 5 than for E = 2; VarOpt beats BiasOpt for All-in
@@ -25,7 +26,9 @@ with BiasOpt its error *grows* with M, because a finer grid admits winners
 with tiny eps_i that BiasOpt weights 1/n (VarOpt is flat in M beyond M = 2).
 
 :func:`tables` adds the paper's comparison at n = 8 (docs/models/fl_market.md#comparison):
-the error bound (:func:`comparison`) and the buyer's test accuracy
+the error bound (:func:`comparison`) for E = 5 and E = 2 with the verdict on Fig. 5's claim (iii)
+(:func:`claim_iii`, docs/models/fl_market.md#claim-iii), the shipped networks' incentive measures on
+E = 2 profiles (:func:`murba_high`), the buyer's test accuracy
 (:func:`accuracy_comparison`) against the budget for MURBA, All-in and FairQuery
 with VarOpt, BiasOpt and the error-optimal weights, each with a plain verdict, and
 the training-length table (:func:`training_length`); :func:`figures` draws both
