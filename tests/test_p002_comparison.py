@@ -75,3 +75,38 @@ def test_longer_training_buys_incentives_not_a_smaller_error():
     ratios = frame.filter(like="ratio").to_numpy()
     assert (ratios > 1.0).all()                                          # never beats All-in + VarOpt
     assert long["ratio B=2"] > short["ratio B=2"]                        # 1.19 -> 1.60 (300 profiles)
+
+
+def test_high_sensitivity_comparison_and_claim_iii():
+    # docs/models/fl_market.md#comparison-high: E = 2, same auctions x rules and budgets as E = 5
+    high = p002.comparison(E=2.0, profiles=120)
+    low = p002.comparison(E=5.0, profiles=120)
+    assert len(high) == len(low) == 3 * 3 * len(p002.COMPARED_BUDGETS)
+    key = ["auction", "aggregation", "B"]
+    assert not np.allclose(high.set_index(key).error, low.set_index(key).error)   # a different population
+    ratio = p002.best_ratios(high)
+    # claim (iii): All-in better at large B (300 profiles: ratio 3.94 at B = 20) ...
+    assert ratio[20.0] > 2.0
+    # ... its lead shrinks towards small B (1.55 at B = 2), but no crossover inside the trained range
+    assert ratio.is_monotonic_increasing and (ratio > 1.0).all()
+    verdict = p002.claim_iii(high)
+    assert "at large B: reproduced" in verdict and "no crossover" in verdict
+
+
+def test_shipped_networks_serve_high_sensitivity_owners():
+    # docs/models/fl_market.md#murba-high: trained on E = 5, evaluated on held-out E = 2 profiles
+    frame = p002.murba_high(seed=5)
+    assert len(frame) == 2 * len(p002.COMPARED_BUDGETS)
+    assert (frame.excess <= 1e-12).all()
+    assert (frame.regret <= p002.HIGH_REGRET_BOUND).all()
+    assert (frame.ir <= frame.B.map(p002.HIGH_IR_BOUND)).all()
+    # IR is violated most at the bottom of the budget range
+    for _, g in frame.groupby("network"):
+        assert g.set_index("B").ir.idxmax() == 2.0
+
+
+def test_high_sensitivity_setting_runs_as_a_scenario():
+    result = run("p002_compare_murba_high", rounds=6)
+    model = result.model
+    np.testing.assert_allclose(model.total_payments, 5.0, rtol=1e-9)   # MURBA spends the whole budget
+    assert model.model_steps.iloc[-1] == 6 and np.isfinite(model.error_bound).all()

@@ -12,9 +12,10 @@ PyTorch when PyTorch is installed.  The training-free
 and budget feasibility.
 
 :func:`figures` writes the analogues of Fig. 5 (error bound vs the financial
-budget B) and Fig. 7 (error bound vs the number of sub-bids M), with the
-proportional-share mechanism beside All-in (the shipped MURBA network is
-trained for one budget and one M, so it is checked, not plotted).  The paper's figures contain no
+budget B) and Fig. 7 (error bound vs the number of sub-bids M) for n = 10, with the
+proportional-share mechanism beside All-in (the shipped 10-owner MURBA network is
+trained for one budget and one M, so it is checked, not plotted; MURBA's Fig. 5
+analogue is the n = 8 comparison figure, docs/models/fl_market.md#nr-figures).  The paper's figures contain no
 numbers (docs/models/fl_market.md#nr-figures), so the figures are qualitative comparisons.
 What they show: All-in's curves disappear at small B (some profile buys
 nothing), earlier for E = 5 than for E = 2; VarOpt beats BiasOpt for All-in
@@ -25,7 +26,9 @@ with BiasOpt its error *grows* with M, because a finer grid admits winners
 with tiny eps_i that BiasOpt weights 1/n (VarOpt is flat in M beyond M = 2).
 
 :func:`tables` adds the paper's comparison at n = 8 (docs/models/fl_market.md#comparison):
-the error bound (:func:`comparison`) and the buyer's test accuracy
+the error bound (:func:`comparison`) for E = 5 and E = 2 with the verdict on Fig. 5's claim (iii)
+(:func:`claim_iii`, docs/models/fl_market.md#claim-iii), the shipped networks' incentive measures on
+E = 2 profiles (:func:`murba_high`), the buyer's test accuracy
 (:func:`accuracy_comparison`) against the budget for MURBA, All-in and FairQuery
 with VarOpt, BiasOpt and the error-optimal weights, each with a plain verdict, and
 the training-length table (:func:`training_length`); :func:`figures` draws both
@@ -346,7 +349,7 @@ def _murba_shipped() -> list[Check]:
 def checks() -> list[Check]:
     """Every golden quantity of docs/models/fl_market.md#golden, its Monte Carlo numbers and the shipped networks."""
     return (_golden_closed_forms() + _golden_all_in() + _all_in_curves() + _golden_other() + _murba()
-            + _murba_shipped())
+            + _murba_shipped() + _murba_high() + _claim_iii())
 
 
 def _mean_errors(auction: str, bids: tuple, B: float, d_vars: tuple[int, ...] = (1,),
@@ -422,16 +425,25 @@ def figures(out_dir: Path) -> list[Path]:
 
 
 def _comparison_figure(out_dir: Path) -> Path:
-    """Error bound against the budget: MURBA, All-in and FairQuery with each aggregation rule (n = 8)."""
+    """Error bound against the budget: MURBA, All-in and FairQuery with each aggregation rule (n = 8, E = 5 and 2).
+
+    The Fig. 5 analogue with MURBA: the n = 10 figure of :func:`figures` has no budget-conditioned
+    network to plot (docs/models/fl_market.md#nr-figures).
+    """
     import matplotlib.pyplot as plt  # lazy: heavy, figures only
     import seaborn as sns
 
-    grid = sns.relplot(data=comparison(), x="B", y="error", hue="auction", style="auction", col="aggregation",
-                       kind="line", markers=True, height=3.2, aspect=1.1, facet_kws={"sharey": True})
+    frame = pd.concat([comparison(E=E).assign(scenario=f"E={E:g}") for E in COMPARED_E], ignore_index=True)
+    grid = sns.relplot(data=frame, x="B", y="error", hue="auction", style="auction", col="aggregation",
+                       row="scenario", kind="line", markers=True, height=3.2, aspect=1.1,
+                       facet_kws={"sharey": "row"})
     grid.set(xscale="log", yscale="log", xlabel="financial budget B", ylabel="mean error bound")
-    grid.set_titles("{col_name}")
-    grid.figure.suptitle("Comparison (Sec. 6.2): n = 8, E = 5, 300 profiles; MURBA trained for each rule "
-                         "over B in [2, 20]", y=1.04)
+    for ax in grid.axes.flat:
+        ax.set_xticks(COMPARED_BUDGETS, [f"{b:g}" for b in COMPARED_BUDGETS], minor=False)
+        ax.set_xticks([], minor=True)
+    grid.set_titles("{row_name}, {col_name}")
+    grid.figure.suptitle("Fig. 5 analogue with MURBA (Sec. 6.2): n = 8, E = 5 and E = 2, 300 profiles; MURBA "
+                         "trained (E = 5) for each rule over B in [2, 20]", y=1.02)
     path = out_dir / "p002_comparison_error_vs_budget.png"
     grid.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(grid.figure)
@@ -498,6 +510,15 @@ SHIPPED = {**{name: (n, "var_opt") for n, name in MURBA_SIZES.items()}, TRAINING
 COMPARED_AUCTIONS = ("MURBA", "All-in", "FairQuery")
 COMPARED_RULES = {"var_opt": "VarOpt", "bias_opt": "BiasOpt", "error_opt": "ErrorOpt"}
 COMPARED_BUDGETS = (2.0, 5.0, 10.0, 20.0)
+#: The populations compared (the paper's Sec. 6.1): E = 5 (low sensitivity) and E = 2 (high sensitivity), privacy
+#: budgets eps_bar ~ U[0.5, E].  The shipped networks were trained on E = 5 profiles; E = 2 profiles lie inside
+#: that range (docs/models/fl_market.md#murba-high).
+COMPARED_E = (5.0, 2.0)
+#: Bounds on MURBA's incentive measures on E = 2 profiles at each compared budget (docs/models/fl_market.md#murba-high):
+#: Table 1's largest regret mean, and its largest IR-violation mean from B = 5 on, 0.02 at B = 2 (the bottom of the
+#: training range, where every network violates IR most).
+HIGH_REGRET_BOUND = 0.0537
+HIGH_IR_BOUND = {2.0: 0.02, 5.0: 0.0040, 10.0: 0.0040, 20.0: 0.0040}
 
 
 @functools.lru_cache(maxsize=2)
@@ -652,17 +673,109 @@ def accuracy_conclusion(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def tables() -> list[str]:
-    """The comparison tables (n = 8, E = 5): error bound and test accuracy, each with its plain conclusion."""
-    frame = comparison()
+def murba_high(profiles: int = 1000, seed: int = 22) -> pd.DataFrame:
+    """The shipped MURBA networks (trained on E = 5 profiles) on held-out E = 2 profiles at each compared budget.
+
+    For the networks paired with VarOpt and the error-optimal weights (:data:`MURBA_RULES`): the
+    IR violation (mean over owners of :math:`\\max(v_i(\\varepsilon_i) - p_i, 0)`), the regret of
+    valuation shading (the owners' deviations of the simulator, :data:`FACTORS`, on the first 100
+    profiles; :func:`market.theory.fl_market.auctions.empirical_regret`) and the budget excess.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (network, B): ``regret``, ``ir`` (means over owners) and ``excess`` (max of
+        :math:`(\\sum_i p_i - B) / B`).
+    """
+    kind, rate, eps_bar = synthetic_bids(8, 2.0, np.random.default_rng(seed), (profiles,))
+    rows = []
+    for rule in ("var_opt", "error_opt"):
+        model = load_model(MURBA_RULES[rule])
+        for B in COMPARED_BUDGETS:
+            alloc = model(kind, rate, eps_bar, B)
+            ir = np.maximum(valuation(kind, rate, alloc.epsilon) - alloc.payment, 0.0).mean()
+            regret = empirical_regret(model, kind[:100], rate[:100], eps_bar[:100], B, FACTORS).gain.mean()
+            rows.append({"network": MURBA_RULES[rule], "aggregation": COMPARED_RULES[rule], "B": B,
+                         "regret": float(regret), "ir": float(ir),
+                         "excess": float(np.max((alloc.payment.sum(axis=1) - B) / B))})
+    return pd.DataFrame(rows)
+
+
+def _murba_high() -> list[Check]:
+    """The shipped networks serve E = 2: budget feasible, regret and IR violation within bounds at every budget."""
+    out = []
+    for row in murba_high().itertuples():
+        label = f"MURBA {row.network} on E = 2 profiles, B = {row.B:g}"
+        out += [
+            Check(f"{label}: max (sum p - B) / B", 0.0, row.excess, 1e-12, "Sec. 5.2 BF (G10)"),
+            Check(f"{label}: shading regret mean, at most {HIGH_REGRET_BOUND}", HIGH_REGRET_BOUND / 2, row.regret,
+                  HIGH_REGRET_BOUND / 2, "docs/models/fl_market.md#murba-high (Table 1 span)"),
+            Check(f"{label}: IR violation mean, at most {HIGH_IR_BOUND[row.B]}", HIGH_IR_BOUND[row.B] / 2, row.ir,
+                  HIGH_IR_BOUND[row.B] / 2, "docs/models/fl_market.md#murba-high"),
+        ]
+    return out
+
+
+def best_ratios(frame: pd.DataFrame) -> pd.Series:
+    """MURBA's best error bound (over the rules) divided by All-in's best, per budget: below 1 = MURBA better."""
+    best = frame.groupby(["auction", "B"])["error"].min().unstack("auction")
+    return best["MURBA"] / best["All-in"]
+
+
+def claim_iii(high: pd.DataFrame) -> str:
+    """The verdict on Fig. 5's claim (iii) from the E = 2 comparison ``high``.
+
+    The claim: with high-sensitivity owners (E = 2) All-in beats MURBA when B is relatively large,
+    while MURBA beats All-in at small B (a crossover).
+    """
+    ratio = best_ratios(high)
+    large, small = ratio.index.max(), ratio.index.min()
+    wins = [f"{b:g}" for b, r in ratio.items() if r < 1]
+    large_part = ("reproduced" if ratio[large] > 1 else "not reproduced")
+    crossover = (f"MURBA beats All-in at B = {', '.join(wins)}" if wins else
+                 f"no crossover in B = {small:g}..{large:g}: MURBA never beats All-in")
+    return (f"Claim (iii), E = 2: All-in better than MURBA at large B: {large_part} (MURBA's best error bound "
+            f"{ratio[large]:.2f} times All-in's at B = {large:g}); {crossover} (ratio {ratio[small]:.2f} at "
+            f"B = {small:g}, {'falling' if ratio.is_monotonic_increasing else 'not monotone'} towards small B)")
+
+
+def _claim_iii() -> list[Check]:
+    """Fig. 5's claim (iii) on the E = 2 comparison: the measured facts, computed (docs/models/fl_market.md#nr-claim-iii)."""
+    ratio = best_ratios(comparison(E=2.0))
+    small, large = ratio.index.min(), ratio.index.max()
+    return [
+        Check(f"Claim (iii), E = 2: All-in's best error bound below MURBA's at B = {large:g} (1 = yes)", 1.0,
+              float(ratio[large] > 1.0), 0.0, "Fig. 5 (iii): All-in better when B is relatively large"),
+        Check(f"E = 2: MURBA/All-in error ratio grows with B (ratio at B = {large:g} over ratio at B = {small:g}, "
+              "above 1)", 1.0, float(ratio[large] / ratio[small] > 1.0), 0.0, "Fig. 5 (iii): the gap opens with B"),
+        Check(f"E = 2: compared budgets B in {small:g}..{large:g} where MURBA beats All-in (the paper's small-B "
+              "crossover is not reproduced)", 0.0, float((ratio < 1.0).sum()), 0.0,
+              "docs/models/fl_market.md#nr-claim-iii"),
+    ]
+
+
+def _comparison_table(frame: pd.DataFrame) -> str:
+    """The error-bound comparison as a table: one row per (auction, rule), one column per budget."""
     table = frame.pivot_table(index=["auction", "aggregation"], columns="B", values="error")
     table.columns = [f"B={b:g}" for b in table.columns]
+    return table.round(3).to_string()
+
+
+def tables() -> list[str]:
+    """The comparison tables (n = 8; E = 5 and E = 2): error bound and test accuracy, each with its plain conclusion."""
+    frame = comparison()
+    high = comparison(E=2.0)
     acc = accuracy_comparison()
     acc_table = acc.pivot_table(index=["auction", "aggregation"], columns="B", values="accuracy")
     acc_table.columns = [f"B={b:g}" for b in acc_table.columns]
     se = float(acc["accuracy_se"].max())
     return ["Comparison (Sec. 6.2 analogue), n = 8, E = 5, 300 profiles: mean error bound "
-            "(profiles that bought something)\n" + table.round(3).to_string() + "\n" + conclusion(frame),
+            "(profiles that bought something)\n" + _comparison_table(frame) + "\n" + conclusion(frame),
+            "Comparison (Sec. 6.2 analogue), n = 8, E = 2 (high sensitivity), 300 profiles: mean error bound "
+            "(profiles that bought something)\n" + _comparison_table(high) + "\n" + conclusion(high) + "\n"
+            + claim_iii(high),
+            "MURBA (trained on E = 5) on held-out E = 2 profiles: shading regret and IR violation means, budget "
+            "excess\n" + murba_high().round(5).to_string(index=False),
             "Comparison (Fig. 8 analogue), n = 8, E = 5: final test accuracy of the buyer's logistic model "
             f"(breast cancer, 5 components) after 300 FedSGD rounds, mean of 20 runs (standard error <= {se:.3f})\n"
             + acc_table.round(3).to_string() + "\n" + accuracy_conclusion(acc),
