@@ -4,8 +4,15 @@ import copy
 import os
 
 import pytest
+from hypothesis import settings
 
 os.environ.setdefault("MPLBACKEND", "Agg")  # figures render headless in tests and CI
+
+# Property tests draw the same examples on every run, so a red CI is always reproducible (and a green one
+# is not luck); `HYPOTHESIS_PROFILE=explore pytest ...` draws fresh random examples to hunt for new cases.
+settings.register_profile("reproducible", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "reproducible"))
 
 BASE = {
     "name": "tiny",

@@ -7,7 +7,7 @@ only as the test reference for :func:`market.theory.fl_market.aggregation.error_
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize
 
@@ -21,7 +21,14 @@ from market.theory.fl_market.aggregation import (
 
 
 def slsqp_error_optimal(eps: np.ndarray, L: float, d_var: int, data_size=None) -> np.ndarray:
-    """Reference: min d VAR + BIAS^2 over the winners by SLSQP on (lambda, t), t_j >= |lambda_j - w_j|."""
+    """Reference: min d VAR + BIAS^2 over the winners by SLSQP on (lambda, t), t_j >= |lambda_j - w_j|.
+
+    SLSQP can stop short of the optimum of this non-smooth-in-lambda program
+    (one start from the better of BiasOpt and VarOpt gave weights 0.027 off,
+    error 4.4832 against the optimum 4.4311 that Clarabel confirms, kept below
+    as an explicit example), so the reference is the best of three starts:
+    BiasOpt, VarOpt and uniform weights.
+    """
     w = raw_weights(eps.size, data_size)
     win = np.flatnonzero(eps > 0)
     lam = np.zeros_like(eps)
@@ -43,13 +50,17 @@ def slsqp_error_optimal(eps: np.ndarray, L: float, d_var: int, data_size=None) -
         {"type": "ineq", "fun": lambda x: x[k:] - x[:k] + ww, "jac": lambda x: np.hstack([-eye, eye])},
         {"type": "ineq", "fun": lambda x: x[k:] + x[:k] - ww, "jac": lambda x: np.hstack([eye, eye])},
     ]
-    starts = [bias_opt(eps, w)[win], var_opt(eps)[win]]
-    values = [objective(np.concatenate([s, np.abs(s - ww)]))[0] for s in starts]
-    x0_l = starts[int(np.argmin(values))]
-    res = minimize(objective, np.concatenate([x0_l, np.abs(x0_l - ww)]), jac=True, method="SLSQP",
-                   constraints=constraints, bounds=[(0.0, 1.0)] * (2 * k), options={"ftol": 1e-14, "maxiter": 500})
-    sol = np.clip(res.x[:k], 0.0, None)
-    lam[win] = sol / sol.sum()
+    best, best_value = None, np.inf
+    for start in (bias_opt(eps, w)[win], var_opt(eps)[win], np.full(k, 1.0 / k)):
+        res = minimize(objective, np.concatenate([start, np.abs(start - ww)]), jac=True, method="SLSQP",
+                       constraints=constraints, bounds=[(0.0, 1.0)] * (2 * k),
+                       options={"ftol": 1e-14, "maxiter": 500})
+        sol = np.clip(res.x[:k], 0.0, None)
+        sol = sol / sol.sum()
+        value = objective(np.concatenate([sol, np.abs(sol - ww)]))[0]
+        if value < best_value:
+            best, best_value = sol, value
+    lam[win] = best
     return lam
 
 
@@ -63,6 +74,7 @@ profile = st.integers(1, 12).flatmap(lambda n: st.tuples(
 
 @settings(max_examples=150, deadline=None)
 @given(profile)
+@example(([0.6275519785468363, 4.914956146663408] * 3 + [2.773875526265965, 4.914956146663408], None, 1.0, 50))
 def test_kkt_weights_equal_the_slsqp_reference(case):
     eps, size, L, d_var = np.asarray(case[0]), case[1], case[2], case[3]
     size = None if size is None else np.asarray(size)
