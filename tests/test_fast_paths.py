@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from scipy.special import gammaln
 
 from agents import DataOwner, GradientBuyer, Platform
-from market.core.mechanism import RoundContext
+from market.core.mechanism import ActionSpace, RoundContext
 from market.core.population import OwnerArrays
 from market.mechanisms import fair_payment as fair_payment_module
-from market.registry import MECHANISMS
+from market.registry import MECHANISMS, RULES
 from market.rules.learning import sample_mixed, softmax
 from market.runner import run
 from market.simulation.model import DataMarket
@@ -697,3 +697,16 @@ def test_softmax_and_draw_equal_the_row_wise_formulas_bitwise():
     draw = sample_mixed(prob, np.random.default_rng(43))
     np.testing.assert_array_equal(draw, reference_sample_mixed(prob, np.random.default_rng(43)))
     assert draw.dtype == np.int64 and (draw[::11] == 5).all() and len(np.unique(draw)) == 11
+
+
+@pytest.mark.parametrize("anytime", [False, True])
+def test_hedge_mixed_strategy_equals_the_softmax_of_a_rate_per_owner(anytime):
+    rule = RULES["hedge"](RULES["hedge"].Params(learning_rate=0.3, anytime=anytime), ActionSpace(np.arange(5.0)))
+    rule.sync(300)
+    rng = np.random.default_rng(44)
+    rule.total[:] = rng.normal(0.0, 20.0, rule.total.shape)
+    rule.count[:] = rng.integers(0, 9, 300)
+    eta = np.full(300, 0.3)
+    if anytime:
+        eta = eta * np.sqrt(np.log(5) / np.maximum(rule.count + 1, 1))
+    np.testing.assert_array_equal(rule.mixed_strategy(), reference_softmax(eta[:, None] * rule.total))
