@@ -899,11 +899,18 @@ def proportional_share(
     epsilon = np.zeros(rate.shape)
     payment = np.zeros(rate.shape)
     cap = np.zeros(rate.shape)
+    shares = [budget * np.count_nonzero(side == g) / n for g in (False, True)]
+    prices = [clearing_price(kind, rate, eps_bar, shares[g], side != g, M, hull,
+                             None if jumps is None else jumps[not g]) for g in (False, True)]
+    # every owner's uncapped choice at her group's price, both groups in one pass
+    offered = np.where(side, prices[True][..., None], prices[False][..., None])
+    if hull is not None:
+        demand = hull.choice(offered, rate, np.where(offered > 0, eps_bar, 0.0), kind, eps_bar, M)[0]
+    else:
+        demand = menu_choice(kind, rate, offered, np.where(offered > 0, np.inf, 0.0), eps_bar, M)
     for g in (False, True):
-        members = side == g
-        share = budget * np.count_nonzero(members) / n
-        pi = clearing_price(kind, rate, eps_bar, share, ~members, M, hull, None if jumps is None else jumps[not g])
-        e, pay, q = _ration(kind, rate, eps_bar, pi, share, members, M, hull)
+        members, share, pi = side == g, shares[g], prices[g]
+        e, pay, q = _ration(kind, rate, eps_bar, pi, share, members, M, hull, demand)
         price = np.where(members, pi[..., None], price)
         epsilon = np.where(members, e, epsilon)
         payment = np.where(members, pay, payment)
@@ -913,9 +920,12 @@ def proportional_share(
 
 def _ration(
     kind: np.ndarray, rate: np.ndarray, eps_bar: np.ndarray, price: np.ndarray,
-    budget: np.ndarray, members: np.ndarray, M: int, hull: MenuHull | None,
+    budget: np.ndarray, members: np.ndarray, M: int, hull: MenuHull | None, demand: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Serve a group in index order at unit price ``price`` with budget ``budget``.
+
+    ``demand`` holds each member's uncapped choice at ``price`` (her favourite
+    item of the whole menu; the caller chooses for both groups in one pass).
 
     Equivalent to the sequential rule of :func:`proportional_share` (owner
     :math:`i` may sell up to the budget left after the owners before her), but
@@ -950,7 +960,6 @@ def _ration(
         q = np.divide(budget_left, pi, out=np.zeros(shape), where=pi > 0)
         return hull.sells(np.broadcast_to(pi, shape), rate, np.minimum(eps_bar, q), eps_bar, M)
 
-    demand = choice(np.full(shape, np.inf))
     epsilon, payment = np.zeros(shape), np.zeros(shape)
     open_ = np.broadcast_to(members & (pi > 0), shape).copy()
     served = open_.copy()
