@@ -23,7 +23,10 @@ def softmax(scores: np.ndarray) -> np.ndarray:
     Shifted by the row maximum, so it never overflows; rows of ``-inf`` except
     one finite entry give that entry probability 1.
     """
-    z = scores - np.max(scores, axis=1, keepdims=True)
+    top = scores[:, 0].copy()
+    for column in scores.T[1:]:          # over candidates, not owners: the row maxima, as np.max(axis=1)
+        np.maximum(top, column, out=top)
+    z = scores - top[:, None]
     np.exp(z, out=z)                     # in place: one (n, k) array in all, the same values
     z /= z.sum(axis=1, keepdims=True)
     return z
