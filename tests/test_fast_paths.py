@@ -14,10 +14,11 @@ from hypothesis import strategies as st
 from scipy.special import gammaln
 
 from agents import DataOwner, GradientBuyer, Platform
-from market.core.mechanism import RoundContext
+from market.core.mechanism import ActionSpace, RoundContext
 from market.core.population import OwnerArrays
 from market.mechanisms import fair_payment as fair_payment_module
-from market.registry import MECHANISMS
+from market.registry import MECHANISMS, RULES
+from market.rules.learning import sample_mixed, softmax
 from market.runner import run
 from market.simulation.model import DataMarket
 from market.simulation.recorder import Recorder
@@ -657,3 +658,55 @@ def test_auction_keeps_the_supply_jumps_while_hulls_and_split_are_unchanged():
     new_hull = mech._menu_hull(kind, eps_bar * 2)  # other budgets: new hulls, recomputed jumps
     np.testing.assert_array_equal(mech._supply_jumps(new_hull, other)[1].breaks, supply_jumps(new_hull, other).breaks)
     assert not np.array_equal(supply_jumps(new_hull, other).breaks, supply_jumps(hull, other).breaks)
+
+
+@pytest.mark.parametrize("shape", [(3000,), (2, 11, 3000), (1, 7, 40000)])
+def test_hull_count_below_equals_every_rank_compared_for_every_ratio(shape):
+    kind, _, eps_bar, _ = auction_case(40, shape[-1], 1)
+    hull = MenuHull.of(kind, eps_bar, 20)
+    ratio = np.random.default_rng(41).uniform(0.0, 8.0, shape)
+    ratio[..., :7] = hull.breaks[3, :7]     # exactly on a breakpoint: not below it
+    ratio[..., 7:9] = np.inf
+    reference = (ratio[None] > hull.breaks[1:].reshape((20,) + (1,) * (len(shape) - 1) + shape[-1:])).sum(axis=0)
+    count = hull._count_below(ratio)
+    np.testing.assert_array_equal(count, reference)
+    assert count.dtype == np.uint8 and len(np.unique(count)) > 10
+
+
+def reference_softmax(scores):
+    z = scores - np.max(scores, axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def reference_sample_mixed(prob, rng):
+    cdf = np.cumsum(prob, axis=1)
+    u = rng.random(prob.shape[0]) * cdf[:, -1]
+    idx = (cdf < u[:, None]).sum(axis=1)
+    return np.minimum(idx, prob.shape[1] - 1).astype(np.int64)
+
+
+def test_softmax_and_draw_equal_the_row_wise_formulas_bitwise():
+    rng = np.random.default_rng(42)
+    scores = rng.normal(0.0, 30.0, (20000, 11))
+    scores[::7, 3] = -np.inf
+    scores[::11, :] = -np.inf
+    scores[::11, 5] = 2.0                    # one finite entry: probability 1
+    prob = softmax(scores)
+    np.testing.assert_array_equal(prob, reference_softmax(scores))
+    draw = sample_mixed(prob, np.random.default_rng(43))
+    np.testing.assert_array_equal(draw, reference_sample_mixed(prob, np.random.default_rng(43)))
+    assert draw.dtype == np.int64 and (draw[::11] == 5).all() and len(np.unique(draw)) == 11
+
+
+@pytest.mark.parametrize("anytime", [False, True])
+def test_hedge_mixed_strategy_equals_the_softmax_of_a_rate_per_owner(anytime):
+    rule = RULES["hedge"](RULES["hedge"].Params(learning_rate=0.3, anytime=anytime), ActionSpace(np.arange(5.0)))
+    rule.sync(300)
+    rng = np.random.default_rng(44)
+    rule.total[:] = rng.normal(0.0, 20.0, rule.total.shape)
+    rule.count[:] = rng.integers(0, 9, 300)
+    eta = np.full(300, 0.3)
+    if anytime:
+        eta = eta * np.sqrt(np.log(5) / np.maximum(rule.count + 1, 1))
+    np.testing.assert_array_equal(rule.mixed_strategy(), reference_softmax(eta[:, None] * rule.total))

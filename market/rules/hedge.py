@@ -73,9 +73,9 @@ class Hedge(LearningRule):
 
     def mixed_strategy(self) -> np.ndarray:
         """Each owner's current probabilities over the candidates, shape (n, k)."""
-        eta = np.full(self.n_owners, self.params.learning_rate)
-        if self.params.anytime:
-            eta = eta * np.sqrt(np.log(max(self.space.size, 2)) / np.maximum(self.count + 1, 1))
+        if not self.params.anytime:              # one rate for everyone: no (n, 1) column of it
+            return softmax(self.params.learning_rate * self.total)
+        eta = self.params.learning_rate * np.sqrt(np.log(max(self.space.size, 2)) / np.maximum(self.count + 1, 1))
         return softmax(eta[:, None] * self.total)
 
     def choose(self, rows: np.ndarray, mechanism: Mechanism, owners: OwnerArrays,

@@ -23,22 +23,31 @@ def softmax(scores: np.ndarray) -> np.ndarray:
     Shifted by the row maximum, so it never overflows; rows of ``-inf`` except
     one finite entry give that entry probability 1.
     """
-    z = scores - np.max(scores, axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+    top = scores[:, 0].copy()
+    for column in scores.T[1:]:          # over candidates, not owners: the row maxima, as np.max(axis=1)
+        np.maximum(top, column, out=top)
+    z = scores - top[:, None]
+    np.exp(z, out=z)                     # in place: one (n, k) array in all, the same values
+    z /= z.sum(axis=1, keepdims=True)
+    return z
 
 
 def sample_mixed(prob: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Draw one candidate index per row of the (n, k) mixed-strategy matrix ``prob``.
 
     Inverse-CDF sampling with one uniform per row (vectorized over owners).
+    The cumulative sums run candidate-major, ``(k, n)``: each step and each
+    count ``cdf_j < u`` is one pass along the long owner axis (the same sums
+    in the same order as a cumulative sum along each row).
     """
     if prob.shape[0] == 0:
         return np.zeros(0, dtype=np.int64)
-    cdf = np.cumsum(prob, axis=1)
-    u = rng.random(prob.shape[0]) * cdf[:, -1]
-    idx = (cdf < u[:, None]).sum(axis=1)
-    return np.minimum(idx, prob.shape[1] - 1).astype(np.int64)
+    cdf = np.cumsum(prob.T, axis=0)
+    u = rng.random(prob.shape[0]) * cdf[-1]
+    idx = np.zeros(prob.shape[0], dtype=np.int64)
+    for below in cdf:                    # over candidates, not owners
+        idx += below < u
+    return np.minimum(idx, prob.shape[1] - 1)
 
 
 class LearningRule(DecisionRule):

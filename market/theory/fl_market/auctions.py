@@ -490,14 +490,17 @@ class MenuHull:
                           for a in (self.items, self.values, self.breaks, self.floor)))
 
     @staticmethod
-    def _gather(table: np.ndarray, index: np.ndarray) -> np.ndarray:
-        """``table[index, ...]`` per element, ``index`` of the broadcast shape (one flat ``take``)."""
-        batch = table.shape[1:]
+    def _gather(index: np.ndarray, *tables: np.ndarray) -> tuple[np.ndarray, ...]:
+        """``table[index, ...]`` per element of each table, ``index`` of the broadcast shape.
+
+        One flat index for all the tables (of one shape), then one ``take`` each.
+        """
+        batch = tables[0].shape[1:]
         owner = np.arange(int(np.prod(batch, dtype=np.int64)), dtype=np.intp).reshape(batch)
         flat = index.astype(np.intp)
         flat *= owner.size
         flat += owner
-        return np.take(np.ascontiguousarray(table).reshape(-1), flat)
+        return tuple(np.take(np.ascontiguousarray(t).reshape(-1), flat) for t in tables)
 
     def _count_below(self, ratio: np.ndarray) -> np.ndarray:
         """The hull index of each ratio: the number of breakpoints :math:`a_k` (k >= 1) below it.
@@ -505,16 +508,21 @@ class MenuHull:
         One comparison pass per hull rank, in cache-sized blocks of the owner
         axis (the last): the passes then re-read a block from cache instead of
         the whole ratio array from memory, several times faster at 10^5 owners.
+        The comparisons go to one boolean buffer added as ``uint8`` (no casts,
+        no temporaries): the same counts as ``out += r > a_k``.
         """
         # ranks with a vertex for some owner (the empty item's -inf counts for everyone: rank 0 is skipped)
         ranks = 1 + int(np.isfinite(self.breaks[1:].reshape(self.breaks.shape[0] - 1, -1)).any(axis=1).sum())
         index = np.zeros(ratio.shape, dtype=np.uint8)
         width = max(256, COUNT_BLOCK * max(ratio.shape[-1], 1) // max(ratio.size, 1))
+        above = np.empty(ratio.shape[:-1] + (min(width, ratio.shape[-1]),), dtype=bool)
         for lo in range(0, ratio.shape[-1], width):  # over blocks of owners
             block = (Ellipsis, slice(lo, lo + width))
             r, out = ratio[block], index[block]
+            t = above[..., :r.shape[-1]]
             for k in range(1, ranks):                # over hull ranks, not owners
-                out += r > self.breaks[k][block]
+                np.greater(r, self.breaks[k][block], out=t)
+                np.add(out, t.view(np.uint8), out=out)
         return index
 
     @staticmethod
@@ -551,7 +559,7 @@ class MenuHull:
         rate_in = np.asarray(rate, dtype=float)
         ratio = np.divide(price, rate) if np.all(rate_in > 0) else self._ratio(price, rate)
         index = self._count_below(ratio)
-        e, unit = self._gather(self.items, index), self._gather(self.values, index)
+        e, unit = self._gather(index, self.items, self.values)
         if not free.all():
             e = np.where(free, e, 0.0)
             unit = np.where(free, unit, 0.0)
@@ -579,7 +587,7 @@ class MenuHull:
             m = np.clip(np.ceil(eps_bar / bound), 1, M + 1)   # the smallest affordable m, then exact:
             m = np.where((m > 1) & (eps_bar / np.maximum(m - 1, 1) <= bound), m - 1, m)
             m = np.where((m <= M) & (eps_bar / m > bound), m + 1, m)
-        floor = self._gather(self.floor, (M + 1 - m).astype(np.intp))
+        floor, = self._gather((M + 1 - m).astype(np.intp), self.floor)
         return self._ratio(np.broadcast_to(price, shape), np.broadcast_to(rate, shape)) > floor
 
 
@@ -891,11 +899,18 @@ def proportional_share(
     epsilon = np.zeros(rate.shape)
     payment = np.zeros(rate.shape)
     cap = np.zeros(rate.shape)
+    shares = [budget * np.count_nonzero(side == g) / n for g in (False, True)]
+    prices = [clearing_price(kind, rate, eps_bar, shares[g], side != g, M, hull,
+                             None if jumps is None else jumps[not g]) for g in (False, True)]
+    # every owner's uncapped choice at her group's price, both groups in one pass
+    offered = np.where(side, prices[True][..., None], prices[False][..., None])
+    if hull is not None:
+        demand = hull.choice(offered, rate, np.where(offered > 0, eps_bar, 0.0), kind, eps_bar, M)[0]
+    else:
+        demand = menu_choice(kind, rate, offered, np.where(offered > 0, np.inf, 0.0), eps_bar, M)
     for g in (False, True):
-        members = side == g
-        share = budget * np.count_nonzero(members) / n
-        pi = clearing_price(kind, rate, eps_bar, share, ~members, M, hull, None if jumps is None else jumps[not g])
-        e, pay, q = _ration(kind, rate, eps_bar, pi, share, members, M, hull)
+        members, share, pi = side == g, shares[g], prices[g]
+        e, pay, q = _ration(kind, rate, eps_bar, pi, share, members, M, hull, demand)
         price = np.where(members, pi[..., None], price)
         epsilon = np.where(members, e, epsilon)
         payment = np.where(members, pay, payment)
@@ -905,9 +920,12 @@ def proportional_share(
 
 def _ration(
     kind: np.ndarray, rate: np.ndarray, eps_bar: np.ndarray, price: np.ndarray,
-    budget: np.ndarray, members: np.ndarray, M: int, hull: MenuHull | None,
+    budget: np.ndarray, members: np.ndarray, M: int, hull: MenuHull | None, demand: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Serve a group in index order at unit price ``price`` with budget ``budget``.
+
+    ``demand`` holds each member's uncapped choice at ``price`` (her favourite
+    item of the whole menu; the caller chooses for both groups in one pass).
 
     Equivalent to the sequential rule of :func:`proportional_share` (owner
     :math:`i` may sell up to the budget left after the owners before her), but
@@ -942,7 +960,6 @@ def _ration(
         q = np.divide(budget_left, pi, out=np.zeros(shape), where=pi > 0)
         return hull.sells(np.broadcast_to(pi, shape), rate, np.minimum(eps_bar, q), eps_bar, M)
 
-    demand = choice(np.full(shape, np.inf))
     epsilon, payment = np.zeros(shape), np.zeros(shape)
     open_ = np.broadcast_to(members & (pi > 0), shape).copy()
     served = open_.copy()
