@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from market.theory.fl_market.auctions import (
     AUCTIONS,
@@ -152,6 +152,9 @@ def test_vectorised_rationing_equals_serving_owners_one_by_one(profile, M, scale
 
 @settings(max_examples=80, deadline=None)
 @given(bid_profiles, st.sampled_from([1, 3, 20]), st.floats(0.01, 100.0))
+# B/S equal to the jump up to an ulp: the price was quoted at the jump, where the owner's own valuation
+# said "do not sell" (spend 0); now a margin above it
+@example(([4], [1.924854], [1.924854], 0.0), 1, 1.924854)
 def test_grid_clearing_price_is_the_infimum_of_prices_that_exhaust_the_budget(profile, M, budget):
     kind, rate, eps_bar, _ = (np.asarray(x) for x in profile)
     members = np.ones(rate.size, dtype=bool)

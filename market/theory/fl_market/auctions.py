@@ -722,7 +722,9 @@ def _grid_clearing_price(items: np.ndarray, breaks: np.ndarray, rate: np.ndarray
     :math:`\\max(p_t, B/S_t)`.  When that is the jump :math:`p_t` itself the
     infimum is not attained (at :math:`p_t` the owners still pick the smaller
     item), and the price is quoted a relative :data:`JUMP_MARGIN` above it, where
-    the supply is :math:`S_t`.  ``items`` and ``breaks`` are the owners'
+    the supply is :math:`S_t`; so is a price within that margin above the jump,
+    where an owner's valuation and her hull's break, computed two ways, may
+    disagree by a few ulps on which item she picks.  ``items`` and ``breaks`` are the owners'
     :class:`MenuHull` arrays.  Cost :math:`O(nM\\log(nM))` for a sort, linear by
     :func:`_price_by_selection` in large auctions (the hulls' :math:`O(nM^2)` is
     paid once per owner), instead of a bisection's :math:`O(nM)` per step.
@@ -764,8 +766,11 @@ def _price_of_sorted_jumps(jumps: np.ndarray, step: np.ndarray, budget: np.ndarr
     ok = np.isfinite(p) & (supply > 0) & (price <= upper)
     t = np.argmax(ok, axis=-1)[..., None]
     price = np.take_along_axis(price, t, axis=-1)[..., 0]
-    at_jump = price <= np.take_along_axis(p, t, axis=-1)[..., 0]
-    price = np.where(at_jump, price * (1.0 + JUMP_MARGIN), price)
+    jump = np.take_along_axis(p, t, axis=-1)[..., 0]
+    # at the jump, or within JUMP_MARGIN above it: a menu's own valuation and its hull's break may differ
+    # by a few ulps there, so quote the price where every owner at that jump surely sells the larger item
+    at_jump = price <= jump * (1.0 + JUMP_MARGIN)
+    price = np.where(at_jump, jump * (1.0 + JUMP_MARGIN), price)
     valid = ok.any(axis=-1) & (budget > 0) & (price <= np.exp(30.0)) & (price >= np.exp(-30.0))
     return np.where(valid, price, 0.0)
 
