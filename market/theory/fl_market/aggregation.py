@@ -271,32 +271,36 @@ def error_optimal_weights(
     total_a, total_w = total
     outside = 1.0 - total_w
     up = total - cum  # sums over the knees from index i on
+    # (nu, h(nu), Phi(nu)) at the breakpoints of Phi: nu = 0, the knees, h^{-1}(knees) and an end point
+    at = np.empty((3, r, 2 * n + 2))
+    nu, h, phi = at
+    nu[:, 0], h[:, 0], phi[:, 0] = 0.0, -k, -1.0
+    nu[:, 1:n + 1] = h[:, n + 1:-1] = knee
     # h at the knees: on the piece below knee i the owners from i on are below their target
     # (h is nondecreasing; the running maximum only removes rounding so that equal knees keep their order)
-    h_knee = np.maximum.accumulate(knee * (1.0 + k * up[0, :, :n]) - k * (outside + up[1, :, :n]), axis=1)
-    # merge the sorted h(knee) with the sorted knees: a stable sort puts h first on ties
+    np.maximum.accumulate(knee * (1.0 + k * up[0, :, :n]) - k * (outside + up[1, :, :n]), axis=1,
+                          out=h[:, 1:n + 1])
+    # merge the sorted h(knee) with the sorted knees (h[:, 1:-1]): a stable sort puts h first on ties
     place = np.empty((r, 2 * n), dtype=np.intp)
-    place[row, np.argsort(np.concatenate([h_knee, knee], axis=1), axis=1, kind="stable")] = np.arange(2 * n)
-    place[:, :n] -= np.arange(n)  # knees before h(knee_i)
-    place[:, n:] -= np.arange(n)  # values h(knee) up to knee_j: h^{-1}(knee_j) is on the piece below that knee
+    place[row, np.argsort(h[:, 1:-1], axis=1, kind="stable")] = np.arange(2 * n)
+    # [knees before h(knee_i) | values h(knee) up to knee_j: h^{-1}(knee_j) is on the piece below that knee]
+    place -= np.arange(2 * n) % n
     a_piece, w_piece = up[:, row, place[:, n:]]
-    nu_inv = (knee + k * (outside + w_piece)) / (1.0 + k * a_piece)
+    np.divide(knee + k * (outside + w_piece), 1.0 + k * a_piece, out=nu[:, n + 1:-1])
     a_low, w_low = cum[:, row, place[:, :n]]
     # Phi = nu A_above(nu) + h A_below(h) + (W - W_above(nu) - W_below(h)) - 1 at both kinds of breakpoints;
     # beyond every breakpoint h = nu - k o and Phi = A h - 1: the end point has Phi >= 0, nu = 0 has Phi = -1
-    h_end = np.maximum(knee[:, -1:], 1.0 / total_a)
-    nu = np.concatenate([np.zeros((r, 1)), knee, nu_inv, h_end + k * outside], axis=1)
-    h = np.concatenate([np.full((r, 1), -k), h_knee, knee, h_end], axis=1)
-    phi = np.concatenate([-total_w,
-                          knee * up[0, :, :n] + h_knee * a_low - up[1, :, :n] - w_low,
-                          nu_inv * a_piece + knee * cum[0, :, :n] - w_piece - cum[1, :, :n],
-                          total_a * h_end - total_w], axis=1) + (total_w - 1.0)
+    phi[:, 1:n + 1] = knee * up[0, :, :n] + h[:, 1:n + 1] * a_low - up[1, :, :n] - w_low
+    phi[:, n + 1:-1] = nu[:, n + 1:-1] * a_piece + knee * cum[0, :, :n] - w_piece - cum[1, :, :n]
+    phi[:, 1:-1] += total_w - 1.0
+    h[:, -1:] = np.maximum(knee[:, -1:], 1.0 / total_a)
+    nu[:, -1:] = h[:, -1:] + k * outside
+    phi[:, -1:] = total_a * h[:, -1:] - 1.0
+    # Phi is linear between the last breakpoint below 0 and the first at or above it
     neg = phi < 0
-    lo = row, np.argmax(np.where(neg, nu, -1.0), axis=1)[:, None]
-    hi = row, np.argmin(np.where(neg, np.inf, nu), axis=1)[:, None]
-    t = -phi[lo] / (phi[hi] - phi[lo])
-    root = nu[lo] + t * (nu[hi] - nu[lo])
-    mu = h[lo] + t * (h[hi] - h[lo])
+    lo = at[:, row, np.argmax(np.where(neg, nu, -1.0), axis=1)[:, None]]
+    hi = at[:, row, np.argmin(np.where(neg, np.inf, nu), axis=1)[:, None]]
+    root, mu = lo[:2] + lo[2] / (lo[2] - hi[2]) * (hi[:2] - lo[:2])
     result = np.minimum(a * root, np.maximum(target, a * mu))
     return (result / result.sum(axis=1, keepdims=True)).reshape(eps.shape)
 
