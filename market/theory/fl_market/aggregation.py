@@ -257,16 +257,18 @@ def error_optimal_weights(
         w = np.broadcast_to(w, eps.shape).reshape(-1, n)
     r = flat.shape[0]
     # owners outside W get a_j = 0, target 0 and knee 0: they change no sum (their weight is in o)
-    a = np.where(win, flat * flat, 0.0) / (16.0 * d_var * L**2)
-    target = np.where(win, w, 0.0)
-    knee = np.divide(target, a, out=np.zeros_like(a), where=win)
+    a_w = np.zeros((2, r, n))
+    a, target = a_w
+    np.multiply(flat, flat / (16.0 * d_var * L**2), out=a, where=win)
+    np.copyto(target, w, where=win)
+    knee = np.divide(target, a, out=np.zeros((r, n)), where=win)
     k = 8.0 * L**2
     row = np.arange(r)[:, None]  # fancy indexing by (row, column) gathers within each profile
-    order = np.argsort(knee, axis=1)
+    order = knee.argsort(axis=1)
     knee = knee[row, order]
     # prefix sums of (a, w) over the sorted knees: cum[:, :, i] sums the knees before index i
     cum = np.zeros((2, r, n + 1))
-    np.cumsum(np.stack([a, target])[:, row, order], axis=2, out=cum[:, :, 1:])
+    a_w[:, row, order].cumsum(axis=2, out=cum[:, :, 1:])
     total = cum[:, :, -1:]
     total_a, total_w = total
     outside = 1.0 - total_w
@@ -282,7 +284,7 @@ def error_optimal_weights(
                           out=h[:, 1:n + 1])
     # merge the sorted h(knee) with the sorted knees (h[:, 1:-1]): a stable sort puts h first on ties
     place = np.empty((r, 2 * n), dtype=np.intp)
-    place[row, np.argsort(h[:, 1:-1], axis=1, kind="stable")] = np.arange(2 * n)
+    place[row, h[:, 1:-1].argsort(axis=1, kind="stable")] = np.arange(2 * n)
     # [knees before h(knee_i) | values h(knee) up to knee_j: h^{-1}(knee_j) is on the piece below that knee]
     place -= np.arange(2 * n) % n
     a_piece, w_piece = up[:, row, place[:, n:]]
