@@ -244,6 +244,7 @@ def error_optimal_weights(
     flat = eps.reshape(-1, n)
     win = flat > 0
     rows = win.any(axis=1)
+    w = raw_weights(n, data_size)  # validates every profile's sizes
     if not rows.all():  # profiles without winners keep zero weights
         out = np.zeros_like(flat)
         size = data_size
@@ -252,7 +253,6 @@ def error_optimal_weights(
         if rows.any():
             out[rows] = error_optimal_weights(flat[rows], L, d_var, size)
         return out.reshape(eps.shape)
-    w = raw_weights(n, data_size)
     if w.ndim > 1:
         w = np.broadcast_to(w, eps.shape).reshape(-1, n)
     r = flat.shape[0]
