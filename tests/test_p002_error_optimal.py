@@ -1,9 +1,13 @@
-"""Error-optimal aggregation: the exact KKT solve against the general-NLP solve it replaced.
+"""Error-optimal aggregation: the exact KKT solve against the solves it replaced.
 
 ``slsqp_error_optimal`` is the straightforward implementation (SLSQP over the
-weights and the bias slacks, from the better of BiasOpt and VarOpt), kept here
-only as the test reference for :func:`market.theory.fl_market.aggregation.error_optimal_weights`.
+weights and the bias slacks, from the better of BiasOpt and VarOpt), and
+``iterative_error_optimal`` the iterative KKT solve (safeguarded Newton steps
+on the bias pull); both are kept here only as test references for
+:func:`market.theory.fl_market.aggregation.error_optimal_weights`.
 """
+
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -62,6 +66,118 @@ def slsqp_error_optimal(eps: np.ndarray, L: float, d_var: int, data_size=None) -
             best, best_value = sol, value
     lam[win] = best
     return lam
+
+
+def iterative_error_optimal(
+    epsilon: np.ndarray,
+    L: float = 1.0,
+    d_var: int = 1,
+    data_size: np.ndarray | None = None,
+) -> np.ndarray:
+    """Reference: the iterative KKT solve that the non-iterative one replaced.
+
+    Same conditions; for a bias pull :math:`\\beta` the simplex multiplier is
+    exact after one sort, and :math:`\\beta` is the root of a piecewise-linear
+    function found by safeguarded Newton steps (a few, each with a sort).
+    """
+    eps = np.asarray(epsilon, dtype=float)
+    n = eps.shape[-1]
+    flat = eps.reshape(-1, n)
+    win = flat > 0
+    rows = win.any(axis=1)
+    out = np.zeros_like(flat)
+    if not rows.any():
+        return out.reshape(eps.shape)
+    flat, win = flat[rows], win[rows]
+    w = np.broadcast_to(raw_weights(n, data_size), eps.shape).reshape(-1, n)[rows]
+    # a_j = 1 / (2 c_j); owners outside W get a_j = 0 and target 0 (their weight is in o)
+    a = np.where(win, flat * flat, 0.0) / (16.0 * d_var * L**2)
+    target = np.where(win, w, 0.0)
+    outside = 1.0 - target.sum(axis=1)
+    rise = a.sum(axis=1)
+    pieces = _Pieces(a, target, np.divide(target, a, out=np.zeros_like(a), where=win),
+                     np.concatenate([-a, a], axis=1), rise, np.repeat((2 * n) * np.arange(a.shape[0]), 2 * n))
+    k = 8.0 * L**2
+    lo, hi = np.zeros(outside.size), np.full(outside.size, k)
+    a, target = pieces.a, pieces.target
+    # start from the bias pull of VarOpt's weights (lambda proportional to a)
+    beta = k * (outside + np.maximum(target - a / rise[:, None], 0.0).sum(axis=1))
+    result, open_ = np.zeros_like(a), np.ones(outside.size, dtype=bool)
+    for _ in range(200):
+        mu, shortfall, a_below, a_above, below, above = _piece_at(beta, pieces)
+        g = k * (outside + shortfall) - beta
+        lo = np.where(g > 0, beta, lo)
+        hi = np.where(g < 0, beta, hi)
+        both = np.where(a_below + a_above > 0, a_below + a_above, 1.0)
+        # Newton step on this piece: dN/dbeta = -A_B A_A / (A_B + A_A), dmu/dbeta = -A_B / (A_B + A_A)
+        step = beta - g / (-k * a_below * a_above / both - 1.0)
+        mu_step = (mu + (step - beta) * (-a_below / both))[:, None]
+        nu_step = mu_step + step[:, None]
+        # the step is the root when the owners stay below / at / above their targets there
+        over, under = target * (1.0 + 1e-12), target * (1.0 - 1e-12)
+        same = ~(below & (a * nu_step > over) | above & (a * mu_step < under)
+                 | ~below & ~above & ((a * mu_step > over) | (a * nu_step < under))).any(axis=1)
+        landed = open_ & same
+        result[landed] = np.minimum(a * nu_step, np.maximum(target, a * mu_step))[landed]
+        open_ &= ~same
+        if not open_.any():
+            break
+        beta = np.where((step > lo) & (step < hi), step, 0.5 * (lo + hi))
+    out[rows] = result / result.sum(axis=1, keepdims=True)
+    return out.reshape(eps.shape)
+
+
+class _Pieces(NamedTuple):
+    """Per-profile constants of the KKT solve (one row per profile with at least one winner)."""
+
+    a: np.ndarray  #: 1 / (2 c_j), 0 outside W
+    target: np.ndarray  #: w_j, 0 outside W
+    knee: np.ndarray  #: w_j / a_j, 0 outside W
+    deltas: np.ndarray  #: slope changes at the breakpoints knee - beta (-a_j) and knee (+a_j)
+    rise: np.ndarray  #: sum_j a_j, the slope of sum(lambda) just above mu = -beta
+    offsets: np.ndarray  #: row offsets into the flattened (rows, 2n) breakpoints
+
+
+def _simplex_multiplier(beta: np.ndarray, p: _Pieces) -> np.ndarray:
+    """The :math:`\\mu` with :math:`\\sum_j \\lambda_j(\\mu, \\beta) = 1`, exactly, for each row.
+
+    Every :math:`\\lambda_j` rises with slope :math:`a_j` from :math:`\\mu = -\\beta`,
+    stops at :math:`w_j` when :math:`\\mu` reaches its knee :math:`w_j/a_j` minus
+    :math:`\\beta` and rises again from :math:`\\mu = w_j/a_j`; the sum is piecewise
+    linear between the sorted breakpoints and is inverted on the segment where
+    it reaches 1.  Owners outside :math:`W` (:math:`a_j = 0`) change no slope.
+    """
+    r, m = p.deltas.shape
+    points = np.concatenate([p.knee - beta[:, None], p.knee], axis=1)
+    order = np.argsort(points, axis=1).ravel() + p.offsets
+    grid = np.empty((r, m + 1))
+    grid[:, 0] = -beta
+    grid[:, 1:] = points.ravel()[order].reshape(r, m)
+    slope = np.empty((r, m + 1))
+    slope[:, 0] = p.rise
+    np.cumsum(p.deltas.ravel()[order].reshape(r, m), axis=1, out=slope[:, 1:])
+    slope[:, 1:] += p.rise[:, None]
+    total = np.zeros((r, m + 1))
+    np.cumsum(slope[:, :-1] * (grid[:, 1:] - grid[:, :-1]), axis=1, out=total[:, 1:])
+    seg = (total < 1.0).sum(axis=1) - 1 + (m + 1) * np.arange(r)
+    return grid.ravel()[seg] + (1.0 - total.ravel()[seg]) / slope.ravel()[seg]
+
+
+def _piece_at(beta: np.ndarray, p: _Pieces) -> tuple[np.ndarray, ...]:
+    """The piece of :math:`\\lambda(\\mu(\\beta), \\beta)` at ``beta``.
+
+    Returns :math:`\\mu`, the shortfall :math:`N`, the slopes :math:`A_B` and
+    :math:`A_A` of the owners below their target (:math:`\\lambda_j = a_j(\\mu+\\beta)`)
+    and above it (:math:`\\lambda_j = a_j \\mu`), and those two sets; the others
+    sit at their target.  :math:`\\mu + \\beta > 0` (otherwise no weight is
+    positive), so every winner has a positive weight.
+    """
+    mu = _simplex_multiplier(beta, p)
+    low = p.a * (mu + beta)[:, None]
+    below = low < p.target
+    above = p.a * mu[:, None] > p.target
+    return (mu, np.einsum("ij,ij->i", p.target - low, below), np.einsum("ij,ij->i", p.a, below),
+            np.einsum("ij,ij->i", p.a, above), below, above)
 
 
 profile = st.integers(1, 12).flatmap(lambda n: st.tuples(
@@ -134,3 +250,24 @@ def test_batch_form_equals_the_single_form():
 def test_single_winner_gets_everything_and_nobody_gets_zero_weights():
     assert error_optimal_weights(np.array([0.0, 2.0, 0.0]), 1.0, 1).tolist() == [0.0, 1.0, 0.0]
     assert error_optimal_weights(np.zeros(4)).tolist() == [0.0] * 4
+
+
+def test_non_iterative_solve_equals_the_iterative_one_on_thousands_of_profiles():
+    # zeros, single winners, tied privacy levels (rounded), equal and unequal data sizes, several L and d
+    rng = np.random.default_rng(20)
+    checked = 0
+    for n in (1, 2, 3, 5, 9, 20, 50):
+        for L, d_var in ((1.0, 1), (0.5, 10), (3.0, 1000)):
+            eps = rng.exponential(1.0, (150, n)) * rng.choice([0.05, 1.0, 20.0], (150, 1))
+            eps[rng.random((150, n)) < 0.3] = 0.0
+            eps[::3] = np.round(eps[::3] * 2.0) / 2.0  # ties (and more zeros)
+            eps[1::7] = 0.0
+            eps[2::7, 1:] = 0.0  # a single winner
+            for size in (None, rng.integers(1, 6, n).astype(float), rng.uniform(0.2, 5.0, (150, n))):
+                lam = error_optimal_weights(eps, L, d_var, size)
+                np.testing.assert_allclose(lam, iterative_error_optimal(eps, L, d_var, size), atol=1e-9, rtol=0)
+                winners = (eps > 0).any(axis=1)
+                np.testing.assert_allclose(lam.sum(axis=1), winners.astype(float), atol=1e-12)
+                assert np.all(lam[eps == 0] == 0.0)
+                checked += winners.sum()
+    assert checked > 5000

@@ -31,14 +31,13 @@ zero and the error is ``inf`` (the paper's "curve disappears").
 
 All weight rules take ``epsilon`` of shape ``(..., n)`` and work on a batch of
 profiles at once; :func:`error_optimal_weights` solves its convex QP exactly
-through the KKT conditions, every profile of the batch in one vectorised pass.
+through the KKT conditions without iteration, every profile of the batch in one
+vectorised pass.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
-
 import numpy as np
 
 from market.theory.fl_market.ldp import laplace_variance
@@ -193,26 +192,36 @@ def error_optimal_weights(
         \\min_{\\lambda \\ge 0,\\ \\sum_j \\lambda_j = 1}\\;
         \\sum_{j\\in W} c_j \\lambda_j^2 + 4L^2 \\big(o + N(\\lambda)\\big)^2 .
 
-    **KKT solution.**  With the multiplier :math:`\\mu` of the simplex
-    constraint and :math:`\\beta = 8L^2 (o + N)` (the derivative of the bias
-    term in :math:`N`), each weight minimises
+    **KKT solution (non-iterative).**  With the multiplier :math:`\\mu` of the
+    simplex constraint, :math:`\\nu = \\mu + \\beta` where
+    :math:`\\beta = k (o + N)`, :math:`k = 8L^2` (the derivative of the bias
+    term in :math:`N`), :math:`a_j = 1/(2c_j) = \\varepsilon_j^2/(16 d_{\\mathrm{var}} L^2)`
+    and the knees :math:`\\kappa_j = w_j / a_j`, each weight minimises
     :math:`c_j\\lambda^2 - \\mu\\lambda + \\beta (w_j - \\lambda)_+` over
     :math:`\\lambda \\ge 0`:
 
     .. math::
-        \\lambda_j(\\mu, \\beta) = \\max\\!\\Big(0,\\ \\operatorname{clip}\\big(w_j,\\
-        \\tfrac{\\mu}{2c_j},\\ \\tfrac{\\mu + \\beta}{2c_j}\\big)\\Big).
+        \\lambda_j = \\operatorname{median}(a_j \\mu,\\ w_j,\\ a_j \\nu), \\qquad
+        \\sum_j \\lambda_j = 1, \\qquad
+        \\nu - \\mu = k \\Big(o + \\sum_j (w_j - a_j \\nu)_+\\Big).
 
-    For a fixed :math:`\\beta`, :math:`\\sum_j \\lambda_j(\\mu, \\beta)` is
-    piecewise linear and nondecreasing in :math:`\\mu` with two breakpoints
-    per owner (and :math:`-\\beta`), so :math:`\\mu(\\beta)` is exact after one sort
-    (:func:`_simplex_multiplier`).  Then
-    :math:`g(\\beta) = 8L^2 (o + N(\\lambda(\\mu(\\beta), \\beta))) - \\beta` is
-    piecewise linear with slope at most :math:`-1` and has one root in
-    :math:`[0, 8L^2]`; a Newton step with the exact slope of the current
-    piece, safeguarded by bisection, lands on it (exactly once inside the
-    root's piece).  Cost :math:`O(n \\log n)` per Newton step, a handful of
-    steps, every profile of a batch at once.
+    The last condition gives :math:`\\mu = h(\\nu) = \\nu - k(o + \\sum_j (w_j - a_j\\nu)_+)`,
+    increasing and piecewise linear with breakpoints at the knees, so
+    :math:`\\Phi(\\nu) = \\sum_j \\operatorname{median}(a_j h(\\nu), w_j, a_j\\nu) - 1`
+    is nondecreasing and piecewise linear with breakpoints at the knees
+    :math:`\\nu = \\kappa_j` and at :math:`\\nu = h^{-1}(\\kappa_j)`;
+    :math:`\\Phi(0) = -1`, and beyond every breakpoint
+    :math:`\\Phi = (\\sum_j a_j) h(\\nu) - 1`.  One sort of the knees gives
+    :math:`h` at every knee by prefix sums; one stable sort of the merged
+    sorted knees and sorted values :math:`h(\\kappa_j)` inverts :math:`h` at
+    the knees and counts the knees below :math:`h(\\kappa_j)`; :math:`\\Phi` at all
+    :math:`2n` breakpoints then follows from prefix sums.  The root lies
+    between the largest breakpoint with :math:`\\Phi < 0` and the smallest with
+    :math:`\\Phi \\ge 0` (no breakpoint between them, so :math:`\\Phi` and
+    :math:`h` are linear there) and is found by one linear interpolation.
+    Exact up to rounding, :math:`O(n \\log n)`, a fixed number of numpy calls
+    and no iteration, every profile of a batch at once (the two sorts are
+    row-wise).
 
     Parameters
     ----------
@@ -235,99 +244,67 @@ def error_optimal_weights(
     flat = eps.reshape(-1, n)
     win = flat > 0
     rows = win.any(axis=1)
-    out = np.zeros_like(flat)
-    if not rows.any():
+    w = raw_weights(n, data_size)  # validates every profile's sizes
+    if not rows.all():  # profiles without winners keep zero weights
+        out = np.zeros_like(flat)
+        size = data_size
+        if size is not None and np.ndim(size) > 1:  # one size vector per profile
+            size = np.broadcast_to(size, eps.shape).reshape(-1, n)[rows]
+        if rows.any():
+            out[rows] = error_optimal_weights(flat[rows], L, d_var, size)
         return out.reshape(eps.shape)
-    flat, win = flat[rows], win[rows]
-    w = np.broadcast_to(raw_weights(n, data_size), eps.shape).reshape(-1, n)[rows]
-    # a_j = 1 / (2 c_j); owners outside W get a_j = 0 and target 0 (their weight is in o)
-    a = np.where(win, flat * flat, 0.0) / (16.0 * d_var * L**2)
-    target = np.where(win, w, 0.0)
-    outside = 1.0 - target.sum(axis=1)
-    rise = a.sum(axis=1)
-    pieces = _Pieces(a, target, np.divide(target, a, out=np.zeros_like(a), where=win),
-                     np.concatenate([-a, a], axis=1), rise, np.repeat((2 * n) * np.arange(a.shape[0]), 2 * n))
+    if w.ndim > 1:
+        w = np.broadcast_to(w, eps.shape).reshape(-1, n)
+    r = flat.shape[0]
+    # owners outside W get a_j = 0, target 0 and knee 0: they change no sum (their weight is in o)
+    a_w = np.zeros((2, r, n))
+    a, target = a_w
+    np.multiply(flat, flat / (16.0 * d_var * L**2), out=a, where=win)
+    np.copyto(target, w, where=win)
+    knee = np.divide(target, a, out=np.zeros((r, n)), where=win)
     k = 8.0 * L**2
-    lo, hi = np.zeros(outside.size), np.full(outside.size, k)
-    a, target = pieces.a, pieces.target
-    # start from the bias pull of VarOpt's weights (lambda proportional to a)
-    beta = k * (outside + np.maximum(target - a / rise[:, None], 0.0).sum(axis=1))
-    result, open_ = np.zeros_like(a), np.ones(outside.size, dtype=bool)
-    for _ in range(200):
-        mu, shortfall, a_below, a_above, below, above = _piece_at(beta, pieces)
-        g = k * (outside + shortfall) - beta
-        lo = np.where(g > 0, beta, lo)
-        hi = np.where(g < 0, beta, hi)
-        both = np.where(a_below + a_above > 0, a_below + a_above, 1.0)
-        # Newton step on this piece: dN/dbeta = -A_B A_A / (A_B + A_A), dmu/dbeta = -A_B / (A_B + A_A)
-        step = beta - g / (-k * a_below * a_above / both - 1.0)
-        mu_step = (mu + (step - beta) * (-a_below / both))[:, None]
-        nu_step = mu_step + step[:, None]
-        # the step is the root when the owners stay below / at / above their targets there
-        over, under = target * (1.0 + 1e-12), target * (1.0 - 1e-12)
-        same = ~(below & (a * nu_step > over) | above & (a * mu_step < under)
-                 | ~below & ~above & ((a * mu_step > over) | (a * nu_step < under))).any(axis=1)
-        landed = open_ & same
-        result[landed] = np.minimum(a * nu_step, np.maximum(target, a * mu_step))[landed]
-        open_ &= ~same
-        if not open_.any():
-            break
-        beta = np.where((step > lo) & (step < hi), step, 0.5 * (lo + hi))
-    out[rows] = result / result.sum(axis=1, keepdims=True)
-    return out.reshape(eps.shape)
-
-
-class _Pieces(NamedTuple):
-    """Per-profile constants of the KKT solve (one row per profile with at least one winner)."""
-
-    a: np.ndarray  #: 1 / (2 c_j), 0 outside W
-    target: np.ndarray  #: w_j, 0 outside W
-    knee: np.ndarray  #: w_j / a_j, 0 outside W
-    deltas: np.ndarray  #: slope changes at the breakpoints knee - beta (-a_j) and knee (+a_j)
-    rise: np.ndarray  #: sum_j a_j, the slope of sum(lambda) just above mu = -beta
-    offsets: np.ndarray  #: row offsets into the flattened (rows, 2n) breakpoints
-
-
-def _simplex_multiplier(beta: np.ndarray, p: _Pieces) -> np.ndarray:
-    """The :math:`\\mu` with :math:`\\sum_j \\lambda_j(\\mu, \\beta) = 1`, exactly, for each row.
-
-    Every :math:`\\lambda_j` rises with slope :math:`a_j` from :math:`\\mu = -\\beta`,
-    stops at :math:`w_j` when :math:`\\mu` reaches its knee :math:`w_j/a_j` minus
-    :math:`\\beta` and rises again from :math:`\\mu = w_j/a_j`; the sum is piecewise
-    linear between the sorted breakpoints and is inverted on the segment where
-    it reaches 1.  Owners outside :math:`W` (:math:`a_j = 0`) change no slope.
-    """
-    r, m = p.deltas.shape
-    points = np.concatenate([p.knee - beta[:, None], p.knee], axis=1)
-    order = np.argsort(points, axis=1).ravel() + p.offsets
-    grid = np.empty((r, m + 1))
-    grid[:, 0] = -beta
-    grid[:, 1:] = points.ravel()[order].reshape(r, m)
-    slope = np.empty((r, m + 1))
-    slope[:, 0] = p.rise
-    np.cumsum(p.deltas.ravel()[order].reshape(r, m), axis=1, out=slope[:, 1:])
-    slope[:, 1:] += p.rise[:, None]
-    total = np.zeros((r, m + 1))
-    np.cumsum(slope[:, :-1] * (grid[:, 1:] - grid[:, :-1]), axis=1, out=total[:, 1:])
-    seg = (total < 1.0).sum(axis=1) - 1 + (m + 1) * np.arange(r)
-    return grid.ravel()[seg] + (1.0 - total.ravel()[seg]) / slope.ravel()[seg]
-
-
-def _piece_at(beta: np.ndarray, p: _Pieces) -> tuple[np.ndarray, ...]:
-    """The piece of :math:`\\lambda(\\mu(\\beta), \\beta)` at ``beta``.
-
-    Returns :math:`\\mu`, the shortfall :math:`N`, the slopes :math:`A_B` and
-    :math:`A_A` of the owners below their target (:math:`\\lambda_j = a_j(\\mu+\\beta)`)
-    and above it (:math:`\\lambda_j = a_j \\mu`), and those two sets; the others
-    sit at their target.  :math:`\\mu + \\beta > 0` (otherwise no weight is
-    positive), so every winner has a positive weight.
-    """
-    mu = _simplex_multiplier(beta, p)
-    low = p.a * (mu + beta)[:, None]
-    below = low < p.target
-    above = p.a * mu[:, None] > p.target
-    return (mu, np.einsum("ij,ij->i", p.target - low, below), np.einsum("ij,ij->i", p.a, below),
-            np.einsum("ij,ij->i", p.a, above), below, above)
+    row = np.arange(r)[:, None]  # fancy indexing by (row, column) gathers within each profile
+    order = knee.argsort(axis=1)
+    knee = knee[row, order]
+    # prefix sums of (a, w) over the sorted knees: cum[:, :, i] sums the knees before index i
+    cum = np.zeros((2, r, n + 1))
+    a_w[:, row, order].cumsum(axis=2, out=cum[:, :, 1:])
+    total = cum[:, :, -1:]
+    total_a, total_w = total
+    outside = 1.0 - total_w
+    up = total - cum  # sums over the knees from index i on
+    # (nu, h(nu), Phi(nu)) at the breakpoints of Phi: nu = 0, the knees, h^{-1}(knees) and an end point
+    at = np.empty((3, r, 2 * n + 2))
+    nu, h, phi = at
+    nu[:, 0], h[:, 0], phi[:, 0] = 0.0, -k, -1.0
+    nu[:, 1:n + 1] = h[:, n + 1:-1] = knee
+    # h at the knees: on the piece below knee i the owners from i on are below their target
+    # (h is nondecreasing; the running maximum only removes rounding so that equal knees keep their order)
+    np.maximum.accumulate(knee * (1.0 + k * up[0, :, :n]) - k * (outside + up[1, :, :n]), axis=1,
+                          out=h[:, 1:n + 1])
+    # merge the sorted h(knee) with the sorted knees (h[:, 1:-1]): a stable sort puts h first on ties
+    place = np.empty((r, 2 * n), dtype=np.intp)
+    place[row, h[:, 1:-1].argsort(axis=1, kind="stable")] = np.arange(2 * n)
+    # [knees before h(knee_i) | values h(knee) up to knee_j: h^{-1}(knee_j) is on the piece below that knee]
+    place -= np.arange(2 * n) % n
+    a_piece, w_piece = up[:, row, place[:, n:]]
+    np.divide(knee + k * (outside + w_piece), 1.0 + k * a_piece, out=nu[:, n + 1:-1])
+    a_low, w_low = cum[:, row, place[:, :n]]
+    # Phi = nu A_above(nu) + h A_below(h) + (W - W_above(nu) - W_below(h)) - 1 at both kinds of breakpoints;
+    # beyond every breakpoint h = nu - k o and Phi = A h - 1: the end point has Phi >= 0, nu = 0 has Phi = -1
+    phi[:, 1:n + 1] = knee * up[0, :, :n] + h[:, 1:n + 1] * a_low - up[1, :, :n] - w_low
+    phi[:, n + 1:-1] = nu[:, n + 1:-1] * a_piece + knee * cum[0, :, :n] - w_piece - cum[1, :, :n]
+    phi[:, 1:-1] += total_w - 1.0
+    h[:, -1:] = np.maximum(knee[:, -1:], 1.0 / total_a)
+    nu[:, -1:] = h[:, -1:] + k * outside
+    phi[:, -1:] = total_a * h[:, -1:] - 1.0
+    # Phi is linear between the last breakpoint below 0 and the first at or above it
+    neg = phi < 0
+    lo = at[:, row, np.argmax(np.where(neg, nu, -1.0), axis=1)[:, None]]
+    hi = at[:, row, np.argmin(np.where(neg, np.inf, nu), axis=1)[:, None]]
+    root, mu = lo[:2] + lo[2] / (lo[2] - hi[2]) * (hi[:2] - lo[:2])
+    result = np.minimum(a * root, np.maximum(target, a * mu))
+    return (result / result.sum(axis=1, keepdims=True)).reshape(eps.shape)
 
 
 #: Aggregation rules by name: ``f(epsilon, L, d_var, data_size) -> weights``.
