@@ -130,16 +130,20 @@ def reference_auction_deviations(mech, action, owners, ctx):
     return out
 
 
-def test_auction_deviation_utilities_equal_the_per_candidate_reference():
-    rng = np.random.default_rng(4)
-    n = 300
+def _share_auction_market(rng: np.random.Generator, n: int):
+    """A proportional-share FL-Market (M = 20) and n owners of random families, budgets and shadings."""
     FLMarket = MECHANISMS["fl_market"]
     mech = FLMarket(FLMarket.Params(auction="proportional_share", M=20))
     o = OwnerArrays.empty(("valuation", "eps_bar"))
     o.append(np.arange(n), {"sensitivity": rng.uniform(0.05, 1.0, n), "data_size": np.ones(n),
                             "valuation": rng.integers(0, 4, n).astype(float), "eps_bar": rng.uniform(0.5, 5.0, n)},
              np.ones(n), 0)
-    action = rng.choice(mech.action_space.values, n)
+    return mech, o, rng.choice(mech.action_space.values, n)
+
+
+def test_auction_deviation_utilities_equal_the_per_candidate_reference():
+    rng = np.random.default_rng(4)
+    mech, o, action = _share_auction_market(rng, 300)
     budgets = np.array([40.0, 90.0])
     ctx = RoundContext(round=1, time=1.0, rng=np.random.default_rng(0), buyer_budgets=budgets,
                        buyer_valuations=np.ones(2))
@@ -543,14 +547,7 @@ def test_hull_choice_and_sells_equal_the_item_by_item_choice(M):
 
 def test_auction_deviation_utilities_are_reused_once_for_the_same_inputs():
     rng = np.random.default_rng(28)
-    n = 200
-    FLMarket = MECHANISMS["fl_market"]
-    mech = FLMarket(FLMarket.Params(auction="proportional_share", M=20))
-    o = OwnerArrays.empty(("valuation", "eps_bar"))
-    o.append(np.arange(n), {"sensitivity": rng.uniform(0.05, 1.0, n), "data_size": np.ones(n),
-                            "valuation": rng.integers(0, 4, n).astype(float), "eps_bar": rng.uniform(0.5, 5.0, n)},
-             np.ones(n), 0)
-    action = rng.choice(mech.action_space.values, n)
+    mech, o, action = _share_auction_market(rng, 200)
     ctx = RoundContext(round=1, time=1.0, rng=np.random.default_rng(0), buyer_budgets=np.array([30.0]),
                        buyer_valuations=np.ones(1))
     first = mech.deviation_utilities(action, o, ctx)
@@ -558,7 +555,7 @@ def test_auction_deviation_utilities_are_reused_once_for_the_same_inputs():
     np.testing.assert_array_equal(again, first)
     assert mech._deviation_last.size == 0  # handed out once
     moved = np.where(action < 1.0, 3.0, 0.1)  # everyone's report moves: the others' menus change
-    fresh = FLMarket(FLMarket.Params(auction="proportional_share", M=20))
+    fresh = type(mech)(mech.params)
     np.testing.assert_array_equal(mech.deviation_utilities(moved, o, ctx), fresh.deviation_utilities(moved, o, ctx))
     assert not np.array_equal(mech.deviation_utilities(moved, o, ctx), first)
 
