@@ -373,7 +373,6 @@ def figures(out_dir: Path) -> list[Path]:
     import matplotlib  # lazy: heavy, figures only
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import seaborn as sns
 
     out_dir = Path(out_dir)
@@ -399,8 +398,7 @@ def figures(out_dir: Path) -> list[Path]:
     grid.figure.suptitle("Fig. 5 analogue: error bound vs financial budget (n=10, 300 profiles; "
                          "a gap = some profile bought nothing)", y=1.02)
     fig5 = out_dir / "p002_fig5_error_vs_budget.png"
-    grid.savefig(fig5, dpi=110, bbox_inches="tight")
-    plt.close(grid.figure)
+    _save_grid(grid, fig5)
 
     rows = []
     for label, profile in bids.items():
@@ -419,8 +417,7 @@ def figures(out_dir: Path) -> list[Path]:
     grid.figure.suptitle("Fig. 7 analogue: error bound vs sub-bids M (B=20, d_var=1; "
                          "PropShare menu = bid-transformation grid)", y=1.04)
     fig7 = out_dir / "p002_fig7_error_vs_M.png"
-    grid.savefig(fig7, dpi=110, bbox_inches="tight")
-    plt.close(grid.figure)
+    _save_grid(grid, fig7)
     return [fig5, fig7, _comparison_figure(out_dir), _accuracy_figure(out_dir), _training_curve_figure(out_dir)]
 
 
@@ -430,8 +427,7 @@ def _comparison_figure(out_dir: Path) -> Path:
     The Fig. 5 analogue with MURBA: the n = 10 figure of :func:`figures` has no budget-conditioned
     network to plot (docs/models/fl_market.md#nr-figures).
     """
-    import matplotlib.pyplot as plt  # lazy: heavy, figures only
-    import seaborn as sns
+    import seaborn as sns  # lazy: heavy, figures only
 
     frame = pd.concat([comparison(E=E).assign(scenario=f"E={E:g}") for E in COMPARED_E], ignore_index=True)
     grid = sns.relplot(data=frame, x="B", y="error", hue="auction", style="auction", col="aggregation",
@@ -445,15 +441,12 @@ def _comparison_figure(out_dir: Path) -> Path:
     grid.figure.suptitle("Fig. 5 analogue with MURBA (Sec. 6.2): n = 8, E = 5 and E = 2, 300 profiles; MURBA "
                          "trained (E = 5) for each rule over B in [2, 20]", y=1.02)
     path = out_dir / "p002_comparison_error_vs_budget.png"
-    grid.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(grid.figure)
-    return path
+    return _save_grid(grid, path)
 
 
 def _accuracy_figure(out_dir: Path) -> Path:
     """Test accuracy against the budget: MURBA, All-in and FairQuery with each aggregation rule (n = 8)."""
-    import matplotlib.pyplot as plt  # lazy: heavy, figures only
-    import seaborn as sns
+    import seaborn as sns  # lazy: heavy, figures only
 
     frame = accuracy_comparison()
     grid = sns.catplot(data=frame, x="B", y="accuracy", hue="auction", col="aggregation", kind="point",
@@ -465,6 +458,13 @@ def _accuracy_figure(out_dir: Path) -> Path:
     grid.figure.suptitle("Fig. 8 analogue: n = 8, E = 5, breast cancer (5 components), 300 rounds, "
                          "mean of 20 runs (dotted: majority class)", y=1.04)
     path = out_dir / "p002_comparison_accuracy_vs_budget.png"
+    return _save_grid(grid, path)
+
+
+def _save_grid(grid, path: Path) -> Path:
+    """Write a seaborn figure-level grid as PNG (110 dpi, tight) and close it."""
+    import matplotlib.pyplot as plt  # lazy: heavy, figures only
+
     grid.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(grid.figure)
     return path
